@@ -1,0 +1,167 @@
+//! The 2-D ResNet back-end after Won et al.'s HarmonicCNN (channels = modulation filters,
+//! height = bands, width = time), with ceil-mode pooling so that 80 bands survive seven halvings,
+//! and the classification head.
+
+use alloc::vec::Vec;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
+};
+use burn::tensor::activation::relu;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Device, Tensor};
+
+use crate::config::ResNetConfig;
+
+/// Pooling (height, width) after each of the seven layers (HarmonicCNN's).
+pub const POOLS: [[usize; 2]; 7] = [[2, 2], [2, 2], [2, 2], [2, 2], [2, 2], [2, 3], [2, 3]];
+
+fn pooled(size: usize, pool: usize, ceil_mode: bool) -> usize {
+    if ceil_mode {
+        size.div_ceil(pool)
+    } else {
+        size / pool
+    }
+}
+
+/// (height, width) after the seven layers for an input of `[height, width]`.
+pub fn output_size(input: [usize; 2], ceil_mode: bool) -> (usize, usize) {
+    POOLS.iter().fold((input[0], input[1]), |(h, w), p| {
+        (pooled(h, p[0], ceil_mode), pooled(w, p[1], ceil_mode))
+    })
+}
+
+fn conv3x3(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([channels_in, channels_out], [3, 3])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(device)
+}
+
+fn pool(x: Tensor<4>, size: [usize; 2], ceil_mode: bool) -> Tensor<4> {
+    max_pool2d(x, MaxPoolOptions::new(size).with_ceil_mode(ceil_mode))
+}
+
+/// `Conv_2d(i, o, pool)`: conv 3×3 → BN → ReLU → max-pool.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    conv: Conv2d,
+    bn: BatchNorm,
+    pool: [usize; 2],
+    ceil_mode: bool,
+}
+
+impl ConvBlock {
+    fn new(channels: [usize; 2], pool: [usize; 2], ceil_mode: bool, device: &Device) -> Self {
+        Self {
+            conv: conv3x3(channels[0], channels[1], device),
+            bn: BatchNormConfig::new(channels[1]).init(device),
+            pool,
+            ceil_mode,
+        }
+    }
+
+    /// - input `[batch, i, h, w]` → output `[batch, o, ⌈h/ph⌉, ⌈w/pw⌉]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = relu(self.bn.forward(self.conv.forward(x)));
+        pool(x, self.pool, self.ceil_mode)
+    }
+}
+
+/// `Res_2d_mp(c, pool)`: relu(x + BN(conv(relu(BN(conv(x)))))) → max-pool.
+#[derive(Module, Debug)]
+pub struct ResBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    pool: [usize; 2],
+    ceil_mode: bool,
+}
+
+impl ResBlock {
+    fn new(channels: usize, pool: [usize; 2], ceil_mode: bool, device: &Device) -> Self {
+        Self {
+            conv1: conv3x3(channels, channels, device),
+            bn1: BatchNormConfig::new(channels).init(device),
+            conv2: conv3x3(channels, channels, device),
+            bn2: BatchNormConfig::new(channels).init(device),
+            pool,
+            ceil_mode,
+        }
+    }
+
+    /// - input `[batch, c, h, w]` → output `[batch, c, ⌈h/ph⌉, ⌈w/pw⌉]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let out = self.bn2.forward(self.conv2.forward(out));
+        pool(relu(x + out), self.pool, self.ceil_mode)
+    }
+}
+
+/// Seven layers (Conv, Res ×3, Conv, Res ×2), global max over time, and the head
+/// (Linear → BN → ReLU → Dropout → Linear).
+#[derive(Module, Debug)]
+pub struct ResNet {
+    conv1: ConvBlock,
+    res1: Vec<ResBlock>,
+    conv5: ConvBlock,
+    res5: Vec<ResBlock>,
+    dense1: Linear,
+    bn: BatchNorm,
+    dropout: Dropout,
+    dense2: Linear,
+}
+
+impl ResNetConfig {
+    /// Builds the back-end for `channels_in` input channels and `n_tags` outputs.
+    pub fn init(&self, channels_in: usize, n_tags: usize, device: &Device) -> ResNet {
+        let w = self.widths.widths();
+        let ceil = self.ceil_mode;
+        let res = |layers: core::ops::Range<usize>| -> Vec<ResBlock> {
+            layers
+                .map(|i| ResBlock::new(w[i], POOLS[i], ceil, device))
+                .collect()
+        };
+        let conv1 = ConvBlock::new([channels_in, w[0]], POOLS[0], ceil, device);
+        let res1 = res(1..4);
+        let conv5 = ConvBlock::new([w[3], w[4]], POOLS[4], ceil, device);
+        let res5 = res(5..7);
+        ResNet {
+            conv1,
+            res1,
+            conv5,
+            res5,
+            dense1: LinearConfig::new(w[6], w[6]).init(device),
+            bn: BatchNormConfig::new(w[6]).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            dense2: LinearConfig::new(w[6], n_tags).init(device),
+        }
+    }
+}
+
+impl ResNet {
+    /// Pooled features before the head.
+    ///
+    /// - input: `[batch, channels, bands, frames]`
+    /// - output: `[batch, width₇]` (max over the remaining time steps)
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.conv1.forward(x);
+        let x = self.res1.iter().fold(x, |x, block| block.forward(x));
+        let x = self.conv5.forward(x);
+        let x = self.res5.iter().fold(x, |x, block| block.forward(x));
+        // Height is 1 here (ceil mode); max over both axes also covers other geometries.
+        x.max_dim(3).max_dim(2).flatten(1, 3)
+    }
+
+    /// Logits.
+    ///
+    /// - input: `[batch, channels, bands, frames]`
+    /// - output: `[batch, n_tags]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.dense1.forward(self.features(x));
+        let x = relu(self.bn.forward(x));
+        self.dense2.forward(self.dropout.forward(x))
+    }
+}

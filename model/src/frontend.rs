@@ -1,0 +1,87 @@
+//! The modulation front-end: sinc filterbank → r1 → temporal stage → r2 → norm (Table I's order).
+
+use burn::module::Module;
+use burn::nn::{InstanceNorm, InstanceNormConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use crate::config::{EnvelopeNorm, ModNetConfig, Nonlinearity};
+use crate::modulation::Temporal;
+use crate::sinc::SincConv;
+
+impl Nonlinearity {
+    /// Applies the nonlinearity elementwise.
+    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Self::None => x,
+            Self::Relu => relu(x),
+            Self::Square => x.square(),
+            Self::Abs => x.abs(),
+        }
+    }
+}
+
+/// The learnable front-end of ModNet / SincModNet / the max-pool baseline.
+#[derive(Module, Debug)]
+pub struct FrontEnd {
+    /// The time-frequency sinc layer.
+    pub filterbank: SincConv,
+    /// Modulation filters or max pooling.
+    pub temporal: Temporal,
+    norm: Option<InstanceNorm>,
+    #[module(skip)]
+    r1: Nonlinearity,
+    #[module(skip)]
+    r2: Nonlinearity,
+}
+
+impl FrontEnd {
+    /// Builds the front-end of `config`.
+    pub fn new(config: &ModNetConfig, device: &Device) -> Self {
+        let norm = match config.norm {
+            EnvelopeNorm::None => None,
+            EnvelopeNorm::Instance => Some(
+                InstanceNormConfig::new(config.temporal.channels())
+                    .with_affine(false)
+                    .with_epsilon(1e-5)
+                    .init(device),
+            ),
+        };
+        Self {
+            filterbank: config.filterbank.init(device),
+            temporal: config.temporal.init(device),
+            norm,
+            r1: config.r1,
+            r2: config.r2,
+        }
+    }
+
+    /// Band envelopes: the sinc layer and r1.
+    ///
+    /// - input: `[batch, samples]`
+    /// - output: `[batch, bands, frames]`, frames = ⌊(samples − 257)/10⌋ + 1 with the paper's layer
+    pub fn filterbank(&self, waveform: Tensor<2>) -> Tensor<3> {
+        self.r1
+            .apply(self.filterbank.forward(waveform.unsqueeze_dim(1)))
+    }
+
+    /// The modulation representation from band envelopes: temporal stage, r2 and norm.
+    ///
+    /// - input: `[batch, bands, frames]`
+    /// - output: `[batch, M, bands, frames']` (M = 1 for the max-pool baseline)
+    pub fn modulation(&self, envelopes: Tensor<3>) -> Tensor<4> {
+        let x = self.r2.apply(self.temporal.forward(envelopes));
+        match &self.norm {
+            Some(norm) => norm.forward(x),
+            None => x,
+        }
+    }
+
+    /// The whole front-end.
+    ///
+    /// - input: `[batch, samples]`
+    /// - output: `[batch, M, bands, frames']`
+    pub fn forward(&self, waveform: Tensor<2>) -> Tensor<4> {
+        self.modulation(self.filterbank(waveform))
+    }
+}

@@ -1,0 +1,48 @@
+#![no_std]
+#![warn(missing_docs)]
+//! ModNet and SincModNet — "A Modulation Front-End for Music Audio Tagging" (Vahidi, Saitis,
+//! Fazekas, IJCNN 2021) — in Burn, for the native trainer and the browser alike.
+//!
+//! The crate names no backend: tensors live on whatever [`burn::tensor::Device`] the caller
+//! picks (Flex or NdArray on the CPU, wgpu/WebGPU or CUDA on a GPU). It builds `no_std` with
+//! `alloc` (feature `std`, on by default, adds file helpers).
+//!
+//! ```text
+//! waveform [B, N] ─ SincConv (80 × 257, stride 10) ─ r1 ─ modulation bank (M × 128, stride 16,
+//! shared by all bands) ─ r2 ─ instance norm ─ 2-D ResNet (7 layers) ─ head ─ logits [B, tags]
+//! ```
+//!
+//! - [`ModNetConfig`] and its presets ([`ModNetConfig::sincmodnet`], [`ModNetConfig::modnet`],
+//!   [`ModNetConfig::maxpool_baseline`], [`ModNetConfig::small`]).
+//! - [`ModNet`]: `forward`, the intermediate pictures `filterbank` and `modulation`, the clip
+//!   protocol ([`protocol`]), weights to and from bytes ([`weights`]), filter responses
+//!   ([`response`]).
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod frontend;
+pub mod model;
+pub mod modulation;
+pub mod picture;
+pub mod protocol;
+pub mod response;
+pub mod sinc;
+pub mod tags;
+pub mod weights;
+
+pub use config::{
+    BackendWidths, EnvelopeNorm, FirInit, FirModulationConfig, MaxPoolEnvelopeConfig,
+    ModNetConfig, Nonlinearity, PRESETS, ResNetConfig, SincConvConfig, SincInit, TemporalConfig,
+};
+pub use error::ModelError;
+pub use model::ModNet;
+pub use picture::Picture;
+pub use protocol::{ChunkPlan, EVAL_CHUNKS};
+pub use response::{BankResponses, FilterResponses};
+pub use sinc::SincConv;
+pub use tags::{MTAT_TAGS, mtat_tags};

@@ -1,0 +1,118 @@
+//! The tagger: front-end + back-end, with the checked entry points that the trainer and the page
+//! call.
+
+use alloc::format;
+use burn::module::Module;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor};
+
+use crate::backend::ResNet;
+use crate::config::ModNetConfig;
+use crate::error::ModelError;
+use crate::frontend::FrontEnd;
+
+/// ModNet, SincModNet or the max-pool baseline, as its [`ModNetConfig`] says.
+#[derive(Module, Debug)]
+pub struct ModNet {
+    /// Sinc filterbank and temporal stage.
+    pub frontend: FrontEnd,
+    /// 2-D ResNet and head.
+    pub backend: ResNet,
+    #[module(skip)]
+    config: ModNetConfig,
+}
+
+impl ModNetConfig {
+    /// Builds the model after checking the configuration.
+    pub fn init(&self, device: &Device) -> Result<ModNet, ModelError> {
+        self.validate()?;
+        Ok(ModNet {
+            frontend: FrontEnd::new(self, device),
+            backend: self
+                .backend
+                .init(self.temporal.channels(), self.n_tags(), device),
+            config: self.clone(),
+        })
+    }
+}
+
+impl ModNet {
+    /// The configuration the model was built from.
+    pub fn config(&self) -> &ModNetConfig {
+        &self.config
+    }
+
+    /// Checks a waveform batch: rank-2 `[batch, samples]`, non-empty, long enough.
+    pub fn check_waveform(&self, waveform: &Tensor<2>) -> Result<(), ModelError> {
+        let [batch, samples] = waveform.dims();
+        if batch == 0 || samples == 0 {
+            return Err(ModelError::EmptyInput);
+        }
+        let min_samples = self.config.min_samples();
+        if samples < min_samples {
+            return Err(ModelError::TooShort {
+                samples,
+                min_samples,
+            });
+        }
+        Ok(())
+    }
+
+    /// The band envelopes (the filterbank picture): sinc layer and r1.
+    ///
+    /// - input: `[batch, samples]` mono at the configured sample rate
+    /// - output: `[batch, bands, frames]`
+    pub fn filterbank(&self, waveform: Tensor<2>) -> Result<Tensor<3>, ModelError> {
+        self.check_waveform(&waveform)?;
+        Ok(self.frontend.filterbank(waveform))
+    }
+
+    /// The modulation representation the back-end sees (after r2 and norm).
+    ///
+    /// - input: `[batch, samples]`
+    /// - output: `[batch, M, bands, frames']`
+    pub fn modulation(&self, waveform: Tensor<2>) -> Result<Tensor<4>, ModelError> {
+        self.check_waveform(&waveform)?;
+        Ok(self.frontend.forward(waveform))
+    }
+
+    /// Tag logits.
+    ///
+    /// - input: `[batch, samples]`
+    /// - output: `[batch, n_tags]`
+    pub fn forward(&self, waveform: Tensor<2>) -> Result<Tensor<2>, ModelError> {
+        self.check_waveform(&waveform)?;
+        Ok(self.backend.forward(self.frontend.forward(waveform)))
+    }
+
+    /// Tag probabilities (sigmoid of the logits).
+    ///
+    /// - input: `[batch, samples]`
+    /// - output: `[batch, n_tags]`
+    pub fn probabilities(&self, waveform: Tensor<2>) -> Result<Tensor<2>, ModelError> {
+        Ok(sigmoid(self.forward(waveform)?))
+    }
+
+    /// A copy ready for inference: eval-mode batch norm, no dropout, no autodiff graph.
+    pub fn for_inference(&self) -> Self {
+        self.valid()
+    }
+
+    /// A one-line description: kind of temporal stage, stride, widths, tags, parameters.
+    pub fn summary(&self) -> alloc::string::String {
+        let temporal = match &self.config.temporal {
+            crate::config::TemporalConfig::Fir(c) => format!("ModNet (FIR ×{})", c.n_filters),
+            crate::config::TemporalConfig::Sinc(c) => format!("SincModNet (sinc ×{})", c.n_filters),
+            crate::config::TemporalConfig::MaxPool(c) => {
+                format!("max-pool baseline ({}/{})", c.kernel_size, c.stride)
+            }
+        };
+        format!(
+            "{temporal}, stride {}, widths {:?}, {} tags, {} parameters",
+            self.config.temporal.geometry().1,
+            self.config.backend.widths.widths(),
+            self.config.n_tags(),
+            self.num_params()
+        )
+    }
+}

@@ -1,0 +1,111 @@
+//! Parity with the reference implementations in `fixtures/golden` (copied from
+//! ../shared/golden): SincNet's own `SincConv_fast` run under PyTorch, and the MTAT tag order.
+//!
+//! Tolerances (golden README: "kernels and outputs to ~1e-5 relative, gradients to ~1e-3
+//! relative" in f32):
+//! - kernels, conv outputs: max |ours − ref| ≤ 1e-5 · max |ref|
+//! - gradients: every element |ours − ref| ≤ 1e-3 · |ref| + 1e-5 · max |ref|
+
+use burn::tensor::{Device, Tensor, TensorData};
+use modnet::{SincConvConfig, SincInit};
+use modnet_e2e::{fixture, max_rel_err, read_npy_strings, read_safetensors};
+
+struct Case {
+    file: &'static str,
+    config: SincConvConfig,
+}
+
+fn cases() -> Vec<Case> {
+    let mut linear = SincConvConfig::modulation(20);
+    linear.init = SincInit::Linear {
+        low_hz: 0.5,
+        high_hz: 64.0,
+    };
+    vec![
+        Case {
+            file: "sinc_paper_init",
+            config: SincConvConfig::time_frequency(),
+        },
+        Case {
+            file: "sinc_paper_perturbed",
+            config: SincConvConfig::time_frequency(),
+        },
+        Case {
+            file: "sinc_modulation_linear",
+            config: linear,
+        },
+    ]
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn check_grad(name: &str, ours: &[f32], reference: &[f32]) {
+    assert_eq!(ours.len(), reference.len());
+    let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (i, (a, e)) in ours.iter().zip(reference).enumerate() {
+        let tol = 1e-3 * e.abs() + 1e-5 * scale;
+        assert!(
+            (a - e).abs() <= tol,
+            "{name}[{i}]: ours {a:e}, SincNet {e:e} (|diff| {:e} > {tol:e})",
+            (a - e).abs()
+        );
+    }
+}
+
+#[test]
+fn sinc_layers_match_sincnet() {
+    for case in cases() {
+        let golden = read_safetensors(&fixture(&format!("golden/{}.safetensors", case.file)));
+        let get = |k: &str| golden[k].1.clone();
+        let (n, k) = (golden["filters"].0[0], golden["filters"].0[1]);
+        assert_eq!((n, k), (case.config.n_filters, case.config.kernel_len()));
+
+        // The initial parameters (mel or linear) for the unperturbed files; the reference edges
+        // were computed in f32, hence the f32 tolerance.
+        if case.file != "sinc_paper_perturbed" {
+            let (low, band) = case.config.initial_parameters();
+            assert!(max_rel_err(&low, &get("low_hz_")) <= 1e-5, "{}: low_hz_ init", case.file);
+            assert!(max_rel_err(&band, &get("band_hz_")) <= 1e-5, "{}: band_hz_ init", case.file);
+        }
+
+        let device = Device::flex().autodiff();
+        let layer = case.config.init_with(get("low_hz_"), get("band_hz_"), &device);
+        let kernels = to_vec(layer.kernels());
+        let err = max_rel_err(&kernels, &get("filters"));
+        assert!(err <= 1e-5, "{}: kernels differ by {err:e} (relative)", case.file);
+        println!("{}: kernels max rel err {err:.2e}", case.file);
+
+        let input = get("input");
+        let samples = input.len();
+        let x = Tensor::<3>::from_data(TensorData::new(input, [1, 1, samples]), &device);
+        let y = layer.forward(x);
+        assert_eq!(y.dims(), [1, golden["output"].0[0], golden["output"].0[1]], "{}", case.file);
+        let err = max_rel_err(&to_vec(y.clone()), &get("output"));
+        assert!(err <= 1e-5, "{}: outputs differ by {err:e} (relative)", case.file);
+        println!("{}: outputs max rel err {err:.2e}", case.file);
+
+        let loss = y.square().mean();
+        let grads = loss.backward();
+        let grad_low = layer.low_hz.val().grad(&grads).expect("gradient for low_hz_");
+        let grad_band = layer.band_hz.val().grad(&grads).expect("gradient for band_hz_");
+        let (grad_low, grad_band) = (to_vec(grad_low), to_vec(grad_band));
+        check_grad(&format!("{} d/d low_hz_", case.file), &grad_low, &get("grad_low_hz_"));
+        check_grad(&format!("{} d/d band_hz_", case.file), &grad_band, &get("grad_band_hz_"));
+        println!(
+            "{}: gradients max rel err low {:.2e}, band {:.2e}",
+            case.file,
+            max_rel_err(&grad_low, &get("grad_low_hz_")),
+            max_rel_err(&grad_band, &get("grad_band_hz_"))
+        );
+    }
+}
+
+#[test]
+fn mtat_tags_follow_tags_npy() {
+    let expected = read_npy_strings(&fixture("tags.npy"));
+    assert_eq!(expected.len(), 50);
+    assert_eq!(modnet::MTAT_TAGS.to_vec(), expected);
+    assert_eq!(modnet::ModNetConfig::sincmodnet().tags, expected);
+}

@@ -1,0 +1,67 @@
+//! Helpers shared by the end-to-end tests: fixture paths and readers.
+
+use std::path::PathBuf;
+
+/// `tests/fixtures/NAME`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// The float32 tensors of a safetensors file, by name, with their shapes.
+pub fn read_safetensors(path: &std::path::Path) -> std::collections::HashMap<String, (Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("a safetensors file");
+    file.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name} is not f32");
+            let data = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (name, (view.shape().to_vec(), data))
+        })
+        .collect()
+}
+
+/// The strings of a numpy `<U…` array (`tags.npy`).
+pub fn read_npy_strings(path: &std::path::Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..6], b"\x93NUMPY", "not a .npy file");
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        _ => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+    };
+    let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
+    let width: usize = header
+        .split("'descr': '<U")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .and_then(|s| s.parse().ok())
+        .expect("a <U dtype");
+    bytes[start + header_len..]
+        .chunks_exact(4 * width)
+        .map(|item| {
+            item.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .take_while(|&c| c != 0)
+                .filter_map(char::from_u32)
+                .collect()
+        })
+        .collect()
+}
+
+/// Largest |a − b| / (|b|max) over two equally long slices: error relative to the reference's
+/// scale, the measure the golden README's tolerances are stated in.
+pub fn max_rel_err(actual: &[f32], expected: &[f32]) -> f32 {
+    assert_eq!(actual.len(), expected.len(), "lengths differ");
+    let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-30);
+    actual
+        .iter()
+        .zip(expected)
+        .fold(0f32, |m, (a, e)| m.max((a - e).abs()))
+        / scale
+}
