@@ -66,33 +66,72 @@ fn sinc_layers_match_sincnet() {
         // were computed in f32, hence the f32 tolerance.
         if case.file != "sinc_paper_perturbed" {
             let (low, band) = case.config.initial_parameters();
-            assert!(max_rel_err(&low, &get("low_hz_")) <= 1e-5, "{}: low_hz_ init", case.file);
-            assert!(max_rel_err(&band, &get("band_hz_")) <= 1e-5, "{}: band_hz_ init", case.file);
+            assert!(
+                max_rel_err(&low, &get("low_hz_")) <= 1e-5,
+                "{}: low_hz_ init",
+                case.file
+            );
+            assert!(
+                max_rel_err(&band, &get("band_hz_")) <= 1e-5,
+                "{}: band_hz_ init",
+                case.file
+            );
         }
 
         let device = Device::flex().autodiff();
-        let layer = case.config.init_with(get("low_hz_"), get("band_hz_"), &device);
+        let layer = case
+            .config
+            .init_with(get("low_hz_"), get("band_hz_"), &device);
         let kernels = to_vec(layer.kernels());
         let err = max_rel_err(&kernels, &get("filters"));
-        assert!(err <= 1e-5, "{}: kernels differ by {err:e} (relative)", case.file);
+        assert!(
+            err <= 1e-5,
+            "{}: kernels differ by {err:e} (relative)",
+            case.file
+        );
         println!("{}: kernels max rel err {err:.2e}", case.file);
 
         let input = get("input");
         let samples = input.len();
         let x = Tensor::<3>::from_data(TensorData::new(input, [1, 1, samples]), &device);
         let y = layer.forward(x);
-        assert_eq!(y.dims(), [1, golden["output"].0[0], golden["output"].0[1]], "{}", case.file);
+        assert_eq!(
+            y.dims(),
+            [1, golden["output"].0[0], golden["output"].0[1]],
+            "{}",
+            case.file
+        );
         let err = max_rel_err(&to_vec(y.clone()), &get("output"));
-        assert!(err <= 1e-5, "{}: outputs differ by {err:e} (relative)", case.file);
+        assert!(
+            err <= 1e-5,
+            "{}: outputs differ by {err:e} (relative)",
+            case.file
+        );
         println!("{}: outputs max rel err {err:.2e}", case.file);
 
         let loss = y.square().mean();
         let grads = loss.backward();
-        let grad_low = layer.low_hz.val().grad(&grads).expect("gradient for low_hz_");
-        let grad_band = layer.band_hz.val().grad(&grads).expect("gradient for band_hz_");
+        let grad_low = layer
+            .low_hz
+            .val()
+            .grad(&grads)
+            .expect("gradient for low_hz_");
+        let grad_band = layer
+            .band_hz
+            .val()
+            .grad(&grads)
+            .expect("gradient for band_hz_");
         let (grad_low, grad_band) = (to_vec(grad_low), to_vec(grad_band));
-        check_grad(&format!("{} d/d low_hz_", case.file), &grad_low, &get("grad_low_hz_"));
-        check_grad(&format!("{} d/d band_hz_", case.file), &grad_band, &get("grad_band_hz_"));
+        check_grad(
+            &format!("{} d/d low_hz_", case.file),
+            &grad_low,
+            &get("grad_low_hz_"),
+        );
+        check_grad(
+            &format!("{} d/d band_hz_", case.file),
+            &grad_band,
+            &get("grad_band_hz_"),
+        );
         println!(
             "{}: gradients max rel err low {:.2e}, band {:.2e}",
             case.file,

@@ -75,7 +75,15 @@ impl SincConvConfig {
     /// The paper's time-frequency layer: 80 filters, 256 → 257 taps, stride 10 at 16 kHz,
     /// SincNet's 50 Hz minimums and mel initialisation from 30 Hz.
     pub fn time_frequency() -> Self {
-        Self::new(80, 256, 16000.0, 10, 50.0, 50.0, SincInit::Mel { low_hz: 30.0 })
+        Self::new(
+            80,
+            256,
+            16000.0,
+            10,
+            50.0,
+            50.0,
+            SincInit::Mel { low_hz: 30.0 },
+        )
     }
 
     /// SincModNet's modulation bank: `n_filters` band-passes at the 1600 Hz frame rate,
@@ -163,7 +171,9 @@ pub struct FirModulationConfig {
     #[config(default = 16)]
     pub stride: usize,
     /// Initialisation.
-    #[config(default = "FirInit::HammingGrid { lengths: alloc::vec![128, 64, 32, 16], positions: 5 }")]
+    #[config(
+        default = "FirInit::HammingGrid { lengths: alloc::vec![128, 64, 32, 16], positions: 5 }"
+    )]
     pub init: FirInit,
     /// Scale each kernel to unit L2 norm in the forward pass (the paper's alternative to
     /// instance norm).
@@ -245,7 +255,9 @@ impl BackendWidths {
         match self {
             Self::Paper => [256; 7],
             Self::Hcnn => [128, 128, 128, 128, 256, 256, 256],
-            Self::Custom { narrow, wide } => [*narrow, *narrow, *narrow, *narrow, *wide, *wide, *wide],
+            Self::Custom { narrow, wide } => {
+                [*narrow, *narrow, *narrow, *narrow, *wide, *wide, *wide]
+            }
         }
     }
 }
@@ -321,12 +333,10 @@ impl ModNetConfig {
     /// A CPU-sized SincModNet for tests and demos: the paper's front-end (80 bands, 20 modulation
     /// filters) and a narrow back-end (16 ×4, 32 ×3).
     pub fn small() -> Self {
-        Self::new().with_backend(
-            ResNetConfig::new().with_widths(BackendWidths::Custom {
-                narrow: 16,
-                wide: 32,
-            }),
-        )
+        Self::new().with_backend(ResNetConfig::new().with_widths(BackendWidths::Custom {
+            narrow: 16,
+            wide: 32,
+        }))
     }
 
     /// A preset by name (see [`PRESETS`]).
@@ -394,7 +404,9 @@ impl ModNetConfig {
         }
         let (k, s) = self.temporal.geometry();
         if k == 0 || s == 0 || self.temporal.channels() == 0 {
-            return bad("the temporal stage needs a positive kernel, stride and filter count".into());
+            return bad(
+                "the temporal stage needs a positive kernel, stride and filter count".into(),
+            );
         }
         match &self.temporal {
             TemporalConfig::Sinc(c) => {
@@ -433,7 +445,10 @@ impl ModNetConfig {
             ));
         }
         let (height, width) = crate::backend::output_size(
-            [self.filterbank.n_filters, self.modulation_frames(self.chunk_samples)],
+            [
+                self.filterbank.n_filters,
+                self.modulation_frames(self.chunk_samples),
+            ],
             self.backend.ceil_mode,
         );
         if height == 0 || width == 0 {

@@ -36,8 +36,8 @@ pub mod tags;
 pub mod weights;
 
 pub use config::{
-    BackendWidths, EnvelopeNorm, FirInit, FirModulationConfig, MaxPoolEnvelopeConfig,
-    ModNetConfig, Nonlinearity, PRESETS, ResNetConfig, SincConvConfig, SincInit, TemporalConfig,
+    BackendWidths, EnvelopeNorm, FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, ModNetConfig,
+    Nonlinearity, PRESETS, ResNetConfig, SincConvConfig, SincInit, TemporalConfig,
 };
 pub use error::ModelError;
 pub use model::ModNet;

@@ -2,7 +2,9 @@
 //! call.
 
 use alloc::format;
-use burn::module::Module;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
@@ -93,6 +95,36 @@ impl ModNet {
         Ok(sigmoid(self.forward(waveform)?))
     }
 
+    /// Number of trainable parameters (what PyTorch's `parameters()` counts): all parameters but
+    /// batch norm's running statistics, which burn's `num_params` includes.
+    pub fn num_trainable_params(&self) -> usize {
+        #[derive(Default)]
+        struct Count {
+            path: Vec<String>,
+            total: usize,
+        }
+        impl ModuleVisitor for Count {
+            fn enter_module(&mut self, name: &str, _container_type: &str) {
+                self.path.push(name.to_string());
+            }
+            fn exit_module(&mut self, _name: &str, _container_type: &str) {
+                self.path.pop();
+            }
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let running = matches!(
+                    self.path.last().map(String::as_str),
+                    Some("running_mean" | "running_var")
+                );
+                if !running {
+                    self.total += param.lazy_shape().num_elements();
+                }
+            }
+        }
+        let mut count = Count::default();
+        self.visit(&mut count);
+        count.total
+    }
+
     /// A copy ready for inference: eval-mode batch norm, no dropout, no autodiff graph.
     pub fn for_inference(&self) -> Self {
         self.valid()
@@ -112,7 +144,7 @@ impl ModNet {
             self.config.temporal.geometry().1,
             self.config.backend.widths.widths(),
             self.config.n_tags(),
-            self.num_params()
+            self.num_trainable_params()
         )
     }
 }

@@ -18,7 +18,13 @@ impl Picture {
     /// Mean-pools a `rows × cols` matrix along columns to at most `max_cols` columns, then maps
     /// it to `10·log10(x + ε)` dB (`x` is a power or energy), clipped at `range_db` below the
     /// picture's maximum. Empty input gives an empty picture.
-    pub fn power_db(values: &[f32], rows: usize, cols: usize, max_cols: usize, range_db: f32) -> Self {
+    pub fn power_db(
+        values: &[f32],
+        rows: usize,
+        cols: usize,
+        max_cols: usize,
+        range_db: f32,
+    ) -> Self {
         if rows == 0 || cols == 0 || values.len() != rows * cols {
             return Self {
                 rows: 0,
@@ -30,7 +36,10 @@ impl Picture {
         let mut out = Vec::with_capacity(rows * out_cols);
         for row in values.chunks(cols) {
             for c in 0..out_cols {
-                let (a, b) = (c * cols / out_cols, ((c + 1) * cols / out_cols).max(c * cols / out_cols + 1));
+                let (a, b) = (
+                    c * cols / out_cols,
+                    ((c + 1) * cols / out_cols).max(c * cols / out_cols + 1),
+                );
                 let mean = row[a..b].iter().map(|v| v.abs()).sum::<f32>() / (b - a) as f32;
                 out.push(10.0 * libm::log10f(mean + 1e-12));
             }
@@ -50,6 +59,8 @@ impl Picture {
     pub fn range(&self) -> (f32, f32) {
         self.values
             .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
     }
 }

@@ -38,7 +38,9 @@ impl ChunkPlan {
     pub fn evaluation(clip_len: usize, chunk: usize, n_chunks: usize) -> Result<Self, ModelError> {
         check_lengths(clip_len, chunk)?;
         if n_chunks == 0 {
-            return Err(ModelError::Shape("at least one chunk per clip is needed".into()));
+            return Err(ModelError::Shape(
+                "at least one chunk per clip is needed".into(),
+            ));
         }
         if clip_len < chunk {
             // Every position would be 0: one padded chunk scores the same as sixteen.
@@ -116,7 +118,9 @@ fn check_lengths(clip_len: usize, chunk: usize) -> Result<(), ModelError> {
         return Err(ModelError::EmptyInput);
     }
     if chunk == 0 {
-        return Err(ModelError::Shape("the chunk length must be positive".into()));
+        return Err(ModelError::Shape(
+            "the chunk length must be positive".into(),
+        ));
     }
     Ok(())
 }
@@ -155,7 +159,10 @@ impl ModNet {
         let mut first = 0;
         while first < plan.len() {
             let last = (first + batch_size).min(plan.len());
-            let data = TensorData::new(plan.gather(samples, first..last), [last - first, plan.chunk]);
+            let data = TensorData::new(
+                plan.gather(samples, first..last),
+                [last - first, plan.chunk],
+            );
             parts.push(sigmoid(self.forward(Tensor::from_data(data, device))?));
             first = last;
         }

@@ -52,7 +52,11 @@ impl FilterResponses {
         n_points: usize,
     ) -> Self {
         let (freqs_hz, magnitude_db) = magnitudes(kernels, kernel_len, sample_rate, n_points);
-        let centre_hz = low_hz.iter().zip(&high_hz).map(|(l, h)| 0.5 * (l + h)).collect();
+        let centre_hz = low_hz
+            .iter()
+            .zip(&high_hz)
+            .map(|(l, h)| 0.5 * (l + h))
+            .collect();
         Self {
             freqs_hz,
             magnitude_db,
@@ -71,7 +75,10 @@ impl FilterResponses {
                 .max_by(|&a, &b| db[a].total_cmp(&db[b]))
                 .unwrap_or(0);
             let floor = db[peak] - 3.0103;
-            let low = (0..peak).rev().find(|&i| db[i] < floor).map_or(0, |i| i + 1);
+            let low = (0..peak)
+                .rev()
+                .find(|&i| db[i] < floor)
+                .map_or(0, |i| i + 1);
             let high = (peak..db.len())
                 .find(|&i| db[i] < floor)
                 .map_or(db.len() - 1, |i| i - 1);
@@ -110,7 +117,10 @@ pub fn magnitudes(
                     let w = 2.0 * PI * f / sample_rate;
                     let (re, im) = h.iter().enumerate().fold((0.0, 0.0), |(re, im), (n, &x)| {
                         let phase = w * n as f64;
-                        (re + x as f64 * libm::cos(phase), im - x as f64 * libm::sin(phase))
+                        (
+                            re + x as f64 * libm::cos(phase),
+                            im - x as f64 * libm::sin(phase),
+                        )
                     });
                     (10.0 * libm::log10(re * re + im * im + 1e-20)) as f32
                 })

@@ -99,7 +99,10 @@ impl ModNet {
 
     /// Reads a weights file written by [`ModNet::save_file`] (or the trainer's `export`).
     #[cfg(feature = "std")]
-    pub fn load_file(path: impl AsRef<std::path::Path>, device: &Device) -> Result<Self, ModelError> {
+    pub fn load_file(
+        path: impl AsRef<std::path::Path>,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path)
             .map_err(|e| weights_error(format!("cannot read {}: {e}", path.display())))?;

@@ -10,7 +10,9 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// The float32 tensors of a safetensors file, by name, with their shapes.
-pub fn read_safetensors(path: &std::path::Path) -> std::collections::HashMap<String, (Vec<usize>, Vec<f32>)> {
+pub fn read_safetensors(
+    path: &std::path::Path,
+) -> std::collections::HashMap<String, (Vec<usize>, Vec<f32>)> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let file = safetensors::SafeTensors::deserialize(&bytes).expect("a safetensors file");
     file.tensors()
@@ -33,7 +35,10 @@ pub fn read_npy_strings(path: &std::path::Path) -> Vec<String> {
     assert_eq!(&bytes[..6], b"\x93NUMPY", "not a .npy file");
     let (header_len, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        _ => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        _ => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
     };
     let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
     let width: usize = header

@@ -1,0 +1,356 @@
+//! The model crate's contract, on the Flex CPU backend (one test on NdArray).
+
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use modnet::{
+    BackendWidths, ChunkPlan, ModNet, ModNetConfig, ModelError, ResNetConfig, TemporalConfig,
+};
+
+const SECOND: usize = 16000;
+
+fn small_widths(config: ModNetConfig) -> ModNetConfig {
+    let backend = ResNetConfig::new().with_widths(BackendWidths::Custom { narrow: 4, wide: 8 });
+    config.with_backend(backend)
+}
+
+fn noise(batch: usize, samples: usize, device: &Device) -> Tensor<2> {
+    Tensor::random([batch, samples], Distribution::Uniform(-0.5, 0.5), device)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn parameter_counts_match_the_reference() {
+    let device = Device::flex();
+    let hcnn =
+        |c: ModNetConfig| c.with_backend(ResNetConfig::new().with_widths(BackendWidths::Hcnn));
+    let sinc = hcnn(ModNetConfig::sincmodnet()).init(&device).unwrap();
+    let fir = hcnn(ModNetConfig::modnet()).init(&device).unwrap();
+    assert_eq!(
+        sinc.num_trainable_params(),
+        3_647_866,
+        "SincModNet, hcnn widths, M = 20"
+    );
+    assert_eq!(
+        fir.num_trainable_params(),
+        3_650_386,
+        "ModNet, hcnn widths, M = 20"
+    );
+}
+
+#[test]
+fn every_modulation_stride_runs_through_the_backend() {
+    let device = Device::flex();
+    let samples = 5 * SECOND;
+    for stride in [16, 32, 64, 128, 160, 256] {
+        for base in [ModNetConfig::sincmodnet(), ModNetConfig::modnet()] {
+            let config = small_widths(base);
+            let temporal = config.temporal.clone().with_stride(stride);
+            let config = config.with_temporal(temporal);
+            let model = config.init(&device).unwrap();
+            let m = config.temporal.channels();
+            let t2 = config.modulation_frames(samples);
+            let (k, _) = config.temporal.geometry();
+            assert_eq!(t2, (7975 - k) / stride + 1, "T2 for stride {stride}");
+            let x = noise(2, samples, &device);
+            assert_eq!(model.filterbank(x.clone()).unwrap().dims(), [2, 80, 7975]);
+            assert_eq!(model.modulation(x.clone()).unwrap().dims(), [2, m, 80, t2]);
+            let logits = model.forward(x).unwrap();
+            assert_eq!(logits.dims(), [2, 50], "stride {stride}");
+            assert!(
+                values(logits).iter().all(|v| v.is_finite()),
+                "stride {stride}"
+            );
+        }
+    }
+    // The paper's defaults: T2 = 491 at stride 16, 50 at stride 160.
+    let config = ModNetConfig::sincmodnet();
+    assert_eq!(config.modulation_frames(samples), 491);
+    let fir = ModNetConfig::modnet();
+    let fir = fir.clone().with_temporal(fir.temporal.with_stride(160));
+    assert_eq!(fir.modulation_frames(samples), 50);
+}
+
+#[test]
+fn maxpool_baseline_has_one_channel() {
+    let device = Device::flex();
+    let config = small_widths(ModNetConfig::maxpool_baseline());
+    let model = config.init(&device).unwrap();
+    let x = noise(1, 5 * SECOND, &device);
+    assert_eq!(model.modulation(x.clone()).unwrap().dims(), [1, 1, 80, 62]);
+    assert_eq!(model.forward(x).unwrap().dims(), [1, 50]);
+    assert!(model.response_tensors().modulation_kernels.is_none());
+}
+
+/// One optimiser-free training step: batch norm statistics move, so a round trip that dropped
+/// them would show.
+fn trained_a_little(config: &ModNetConfig) -> ModNet {
+    let device = Device::flex().autodiff();
+    let model = config.init(&device).unwrap();
+    let _ = model.forward(noise(2, 2 * SECOND, &device)).unwrap();
+    model.valid()
+}
+
+#[test]
+fn weights_round_trip_is_bit_identical() {
+    let device = Device::flex();
+    for config in [ModNetConfig::small(), small_widths(ModNetConfig::modnet())] {
+        let model = trained_a_little(&config);
+        let bytes = model.to_bytes().unwrap();
+        let loaded = ModNet::from_bytes(&bytes, &device).unwrap();
+        assert_eq!(loaded.config(), &config);
+        let x = noise(2, 2 * SECOND, &device);
+        let a = values(model.forward(x.clone()).unwrap());
+        let b = values(loaded.forward(x.clone()).unwrap());
+        assert_eq!(a, b, "outputs after save → load");
+        // Loading into a freshly initialised model of the same config gives the same, too.
+        let fresh = config.init(&device).unwrap().load_bytes(&bytes).unwrap();
+        assert_eq!(values(fresh.forward(x).unwrap()), a);
+    }
+}
+
+#[test]
+fn weights_of_another_config_are_refused() {
+    let device = Device::flex();
+    let bytes = ModNetConfig::small()
+        .init(&device)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let other = small_widths(ModNetConfig::modnet()).init(&device).unwrap();
+    match other.load_bytes(&bytes) {
+        Err(ModelError::ConfigMismatch { .. }) => {}
+        other => panic!("expected a config mismatch, got {:?}", other.map(|_| ())),
+    }
+    for garbage in [
+        &b""[..],
+        b"not a weights file at all",
+        &bytes[..bytes.len() / 2],
+    ] {
+        let err = ModNet::from_bytes(garbage, &device).unwrap_err();
+        assert!(matches!(err, ModelError::Weights(_)), "{err}");
+    }
+    // A safetensors file that is not ours.
+    let foreign = safetensors_without_metadata();
+    let err = ModNet::from_bytes(&foreign, &device).unwrap_err();
+    assert!(
+        err.to_string().contains("not one written by modnet"),
+        "{err}"
+    );
+}
+
+fn safetensors_without_metadata() -> Vec<u8> {
+    // Header {"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} padded to 8 bytes.
+    let mut header = br#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#.to_vec();
+    while header.len() % 8 != 0 {
+        header.push(b' ');
+    }
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header);
+    bytes.extend(1f32.to_le_bytes());
+    bytes
+}
+
+#[test]
+fn bad_input_gets_an_error_not_a_panic() {
+    let device = Device::flex();
+    let model = ModNetConfig::small().init(&device).unwrap();
+    let empty = Tensor::<2>::zeros([0, 80000], &device);
+    assert_eq!(model.forward(empty).unwrap_err(), ModelError::EmptyInput);
+    let short = Tensor::<2>::zeros([1, 1000], &device);
+    assert!(matches!(
+        model.forward(short).unwrap_err(),
+        ModelError::TooShort { samples: 1000, .. }
+    ));
+    let min = model.config().min_samples();
+    assert_eq!(min, 257 + 10 * 128);
+    assert_eq!(
+        model
+            .forward(Tensor::zeros([1, min], &device))
+            .unwrap()
+            .dims(),
+        [1, 50]
+    );
+
+    // Clip-level entry points.
+    assert_eq!(
+        model.clip_probabilities(&[], 4, &device).unwrap_err(),
+        ModelError::EmptyInput
+    );
+    let nan = vec![f32::NAN; 1000];
+    assert_eq!(
+        model.clip_probabilities(&nan, 4, &device).unwrap_err(),
+        ModelError::NonFinite
+    );
+    // Silence is valid input and gives finite probabilities.
+    let (p, plan) = model
+        .clip_probabilities(&vec![0.0; 3 * SECOND], 4, &device)
+        .unwrap();
+    assert!(plan.padded);
+    assert!(
+        values(p)
+            .iter()
+            .all(|v| v.is_finite() && (0.0..=1.0).contains(v))
+    );
+
+    // Configurations that cannot work are refused with a reason.
+    let floor = ModNetConfig::small().with_backend(ResNetConfig::new().with_ceil_mode(false));
+    let err = floor.init(&device).unwrap_err();
+    assert!(err.to_string().contains("pool down to nothing"), "{err}");
+    assert!(ModNetConfig::preset("nope").is_err());
+    assert!(ModNetConfig::from_json("{").is_err());
+}
+
+#[test]
+fn flex_and_ndarray_agree() {
+    #[allow(deprecated)]
+    let ndarray = Device::ndarray();
+    let flex = Device::flex();
+    let model = ModNetConfig::small().init(&flex).unwrap();
+    let bytes = model.to_bytes().unwrap();
+    let other = ModNet::from_bytes(&bytes, &ndarray).unwrap();
+    let x: Vec<f32> = (0..2 * SECOND)
+        .map(|i| (i as f32 * 0.05).sin() * 0.3 + ((i * 7919) % 1000) as f32 / 5000.0)
+        .collect();
+    let run = |m: &ModNet, d: &Device| {
+        values(
+            m.forward(Tensor::from_data(
+                TensorData::new(x.clone(), [1, x.len()]),
+                d,
+            ))
+            .unwrap(),
+        )
+    };
+    let (a, b) = (run(&model, &flex), run(&other, &ndarray));
+    let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            (x - y).abs() <= 1e-4 * scale.max(1.0),
+            "flex {x} vs ndarray {y}"
+        );
+    }
+}
+
+#[test]
+fn evaluation_protocol_positions() {
+    // A 29.1 s MTAT clip: hop = (len − 80000) / 16.
+    let len = 465_984;
+    let plan = ChunkPlan::evaluation(len, 80_000, 16).unwrap();
+    let hop = (len - 80_000) / 16;
+    assert_eq!(plan.starts, (0..16).map(|i| i * hop).collect::<Vec<_>>());
+    assert!(!plan.padded && plan.notice(16000).is_none());
+    assert!(plan.starts[15] + 80_000 <= len);
+
+    let short = ChunkPlan::evaluation(3 * SECOND, 80_000, 16).unwrap();
+    assert_eq!(short.starts, vec![0]);
+    assert!(short.notice(16000).unwrap().contains("zero-padded"));
+    let rows = short.gather(&vec![1.0; 3 * SECOND], 0..1);
+    assert_eq!(rows.len(), 80_000);
+    assert_eq!(rows.iter().sum::<f32>(), (3 * SECOND) as f32);
+
+    let timeline = ChunkPlan::timeline(12 * SECOND, 80_000).unwrap();
+    assert_eq!(timeline.starts, vec![0, 80_000, 160_000]);
+    assert!(timeline.padded);
+    assert_eq!(
+        ChunkPlan::timeline(0, 80_000).unwrap_err(),
+        ModelError::EmptyInput
+    );
+}
+
+#[test]
+fn clip_score_is_the_mean_of_chunk_sigmoids() {
+    let device = Device::flex();
+    let model = ModNetConfig::small().init(&device).unwrap();
+    let samples: Vec<f32> = (0..7 * SECOND)
+        .map(|i| ((i as f32) * 0.01).sin() * 0.2)
+        .collect();
+    let plan = ChunkPlan::evaluation(samples.len(), 80_000, 16).unwrap();
+    let chunks = values(
+        model
+            .chunk_probabilities(&samples, &plan, 5, &device)
+            .unwrap(),
+    );
+    let (clip, _) = model.clip_probabilities(&samples, 16, &device).unwrap();
+    let clip = values(clip);
+    for tag in 0..50 {
+        let mean = (0..16).map(|c| chunks[c * 50 + tag]).sum::<f32>() / 16.0;
+        assert!((mean - clip[tag]).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn filter_responses_describe_the_banks() {
+    let device = Device::flex();
+    let model = ModNetConfig::small().init(&device).unwrap();
+    let r = model.filter_responses(512).unwrap();
+    let fb = &r.filterbank;
+    assert_eq!(fb.len(), 80);
+    assert_eq!(*fb.freqs_hz.last().unwrap(), 8000.0);
+    // Mel init: increasing centres, each inside its band, the response peaking near it.
+    assert!(fb.centre_hz.windows(2).all(|w| w[0] < w[1]));
+    for i in 0..80 {
+        assert!(fb.low_hz[i] < fb.centre_hz[i] && fb.centre_hz[i] < fb.high_hz[i]);
+        let db = &fb.magnitude_db[i];
+        let peak = (0..db.len())
+            .max_by(|&a, &b| db[a].total_cmp(&db[b]))
+            .unwrap();
+        let f = fb.freqs_hz[peak];
+        let slack = 2.0 * 8000.0 / 511.0 + 30.0;
+        assert!(
+            f >= fb.low_hz[i] - slack && f <= fb.high_hz[i] + slack,
+            "filter {i} peaks at {f}"
+        );
+    }
+    let m = r.modulation.unwrap();
+    assert_eq!(m.len(), 20);
+    assert_eq!(*m.freqs_hz.last().unwrap(), 800.0);
+    assert!((m.low_hz[0] - 0.5).abs() < 1e-4 && (m.high_hz[19] - 400.0).abs() < 1e-3);
+
+    // ModNet's Hamming-grid FIR bank: low-pass windows, longer windows narrower.
+    let fir = small_widths(ModNetConfig::modnet()).init(&device).unwrap();
+    let m = fir.filter_responses(512).unwrap().modulation.unwrap();
+    assert_eq!(m.len(), 20);
+    assert!(
+        m.centre_hz.iter().all(|&c| c < 1.0),
+        "Hamming windows are low-pass"
+    );
+    assert!(
+        m.high_hz[0] < m.high_hz[5]
+            && m.high_hz[5] < m.high_hz[10]
+            && m.high_hz[10] < m.high_hz[15]
+    );
+}
+
+#[test]
+fn hamming_grid_places_distinct_windows() {
+    let TemporalConfig::Fir(fir) = ModNetConfig::modnet().temporal else {
+        panic!("ModNet has an FIR bank")
+    };
+    let kernels = fir.hamming_grid(&[128, 64, 32, 16], 5);
+    let rows: Vec<&[f32]> = kernels.chunks(128).collect();
+    assert_eq!(rows.len(), 20);
+    for (i, a) in rows.iter().enumerate() {
+        for b in &rows[i + 1..] {
+            assert_ne!(a, b, "two identical initial kernels never become different");
+        }
+    }
+    // A 16-tap window at position 2 is centred on the kernel's middle.
+    let r = rows[17];
+    let taps: Vec<usize> = (0..128).filter(|&t| r[t] > 0.0).collect();
+    assert_eq!(taps.len(), 16);
+    assert_eq!(taps[0] + taps[15], 127);
+}
+
+#[test]
+fn config_survives_json() {
+    for name in modnet::PRESETS {
+        let config = ModNetConfig::preset(name).unwrap();
+        assert_eq!(
+            ModNetConfig::from_json(&config.to_json()).unwrap(),
+            config,
+            "{name}"
+        );
+    }
+}
