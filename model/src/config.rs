@@ -105,7 +105,7 @@ impl SincConvConfig {
 
     /// The kernel length actually used (odd).
     pub fn kernel_len(&self) -> usize {
-        if self.kernel_size % 2 == 0 {
+        if self.kernel_size.is_multiple_of(2) {
             self.kernel_size + 1
         } else {
             self.kernel_size
@@ -125,7 +125,12 @@ impl SincConvConfig {
                 self.n_filters, self.kernel_size, self.stride
             ));
         }
-        if !(self.sample_rate > 0.0) || !(self.min_low_hz >= 0.0) || !(self.min_band_hz > 0.0) {
+        let positive = |v: f64| v > 0.0; // false for NaN too
+        if !positive(self.sample_rate)
+            || !positive(self.min_band_hz)
+            || self.min_low_hz.is_nan()
+            || self.min_low_hz < 0.0
+        {
             return bad(format!(
                 "sample_rate ({}) and min_band_hz ({}) must be positive, min_low_hz ({}) non-negative",
                 self.sample_rate, self.min_band_hz, self.min_low_hz

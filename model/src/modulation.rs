@@ -112,6 +112,8 @@ pub struct MaxPoolEnvelope {
 }
 
 /// The temporal stage of the front-end.
+// One per model: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Temporal {
     /// ModNet.

@@ -68,7 +68,7 @@ impl ChunkPlan {
             starts: (0..n).map(|i| i * chunk).collect(),
             chunk,
             clip_len,
-            padded: clip_len % chunk != 0,
+            padded: !clip_len.is_multiple_of(chunk),
         })
     }
 

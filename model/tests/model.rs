@@ -144,7 +144,7 @@ fn weights_of_another_config_are_refused() {
 fn safetensors_without_metadata() -> Vec<u8> {
     // Header {"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} padded to 8 bytes.
     let mut header = br#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#.to_vec();
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
