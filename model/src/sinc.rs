@@ -64,7 +64,10 @@ impl SincConvConfig {
     }
 
     /// Builds the layer with the given `low_hz_` and `band_hz_` parameters (SincNet's raw
-    /// values, before `|·|` and the minimums).
+    /// values, before `|·|` and the minimums), e.g. to reproduce a reference layer.
+    ///
+    /// # Panics
+    /// If either vector does not hold `n_filters` values.
     pub fn init_with(&self, low_hz: Vec<f32>, band_hz: Vec<f32>, device: &Device) -> SincConv {
         let n = self.n_filters;
         assert_eq!(low_hz.len(), n, "low_hz_ needs one value per filter");

@@ -225,6 +225,11 @@ fn flex_and_ndarray_agree() {
     };
     let (a, b) = (run(&model, &flex), run(&other, &ndarray));
     let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = a
+        .iter()
+        .zip(&b)
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    println!("flex vs ndarray: max |diff| {worst:e} on logits up to {scale}");
     for (x, y) in a.iter().zip(&b) {
         assert!(
             (x - y).abs() <= 1e-4 * scale.max(1.0),
@@ -353,4 +358,36 @@ fn config_survives_json() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn fir_options_kaiming_init_and_weight_norm() {
+    use modnet::{FirInit, FirModulationConfig};
+    let device = Device::flex();
+    device.seed(7);
+    let kaiming = FirModulationConfig::new()
+        .with_init(FirInit::KaimingUniform)
+        .init(&device);
+    let w = values(kaiming.kernels());
+    let bound = 1.0 / (128f32).sqrt();
+    assert_eq!(w.len(), 20 * 128);
+    assert!(w.iter().all(|v| v.abs() <= bound), "U(±1/√fan_in)");
+    assert!(w.iter().any(|v| v.abs() > bound / 2.0), "not all near zero");
+
+    let normed = FirModulationConfig::new()
+        .with_weight_norm(true)
+        .init(&device);
+    for row in values(normed.kernels()).chunks(128) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "unit L2 norm, got {norm}");
+    }
+    // Through the whole model as well.
+    let config = small_widths(ModNetConfig::modnet().with_temporal(TemporalConfig::Fir(
+        FirModulationConfig::new().with_weight_norm(true),
+    )));
+    let model = config.init(&device).unwrap();
+    assert_eq!(
+        model.forward(noise(1, 5 * SECOND, &device)).unwrap().dims(),
+        [1, 50]
+    );
 }
