@@ -147,4 +147,72 @@ fn mtat_tags_follow_tags_npy() {
     assert_eq!(expected.len(), 50);
     assert_eq!(modnet::MTAT_TAGS.to_vec(), expected);
     assert_eq!(modnet::ModNetConfig::sincmodnet().tags, expected);
+    // The trainer's copy of the split files carries the same order.
+    assert_eq!(trainer::data::mtat::tags(), expected);
+}
+
+#[test]
+fn metrics_match_scikit_learn() {
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("golden/metrics_sklearn.json")).unwrap(),
+    )
+    .unwrap();
+    let matrix = |key: &str| -> (Vec<f32>, usize) {
+        let rows = golden[key].as_array().unwrap();
+        let width = rows[0].as_array().unwrap().len();
+        let flat = rows
+            .iter()
+            .flat_map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+            })
+            .collect();
+        (flat, width)
+    };
+    let (labels, n_tags) = matrix("labels");
+    let (scores, _) = matrix("scores");
+    let m = trainer::metrics::tag_metrics(&labels, &scores, n_tags);
+    let per_tag = |key: &str| -> Vec<f64> {
+        golden[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    for (t, (ours, theirs)) in m.roc_auc.iter().zip(per_tag("roc_auc_per_tag")).enumerate() {
+        assert!(
+            (ours.unwrap() - theirs).abs() <= 1e-6,
+            "ROC-AUC tag {t}: {ours:?} vs {theirs}"
+        );
+    }
+    for (t, (ours, theirs)) in m
+        .average_precision
+        .iter()
+        .zip(per_tag("average_precision_per_tag"))
+        .enumerate()
+    {
+        assert!(
+            (ours.unwrap() - theirs).abs() <= 1e-6,
+            "AP tag {t}: {ours:?} vs {theirs}"
+        );
+    }
+    let roc = golden["roc_auc_macro"].as_f64().unwrap();
+    let ap = golden["average_precision_macro"].as_f64().unwrap();
+    assert!(
+        (m.roc_auc_macro - roc).abs() <= 1e-6,
+        "{} vs {roc}",
+        m.roc_auc_macro
+    );
+    assert!(
+        (m.pr_auc_macro - ap).abs() <= 1e-6,
+        "{} vs {ap}",
+        m.pr_auc_macro
+    );
+    println!(
+        "macro ROC-AUC {:.6} (sklearn {roc:.6}), PR-AUC {:.6} (sklearn {ap:.6})",
+        m.roc_auc_macro, m.pr_auc_macro
+    );
 }

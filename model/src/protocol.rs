@@ -137,10 +137,10 @@ pub fn check_samples(samples: &[f32]) -> Result<(), ModelError> {
 }
 
 impl ModNet {
-    /// Sigmoid outputs for each chunk of `plan`, run `batch_size` chunks at a time.
+    /// Logits for each chunk of `plan`, run `batch_size` chunks at a time.
     ///
     /// - output: `[plan.len(), n_tags]`
-    pub fn chunk_probabilities(
+    pub fn chunk_logits(
         &self,
         samples: &[f32],
         plan: &ChunkPlan,
@@ -163,10 +163,25 @@ impl ModNet {
                 plan.gather(samples, first..last),
                 [last - first, plan.chunk],
             );
-            parts.push(sigmoid(self.forward(Tensor::from_data(data, device))?));
+            parts.push(self.forward(Tensor::from_data(data, device))?);
             first = last;
         }
         Ok(Tensor::cat(parts, 0))
+    }
+
+    /// Sigmoid outputs for each chunk of `plan`, run `batch_size` chunks at a time.
+    ///
+    /// - output: `[plan.len(), n_tags]`
+    pub fn chunk_probabilities(
+        &self,
+        samples: &[f32],
+        plan: &ChunkPlan,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<Tensor<2>, ModelError> {
+        Ok(sigmoid(
+            self.chunk_logits(samples, plan, batch_size, device)?,
+        ))
     }
 
     /// Clip-level tag probabilities under the evaluation protocol (mean of the chunks' sigmoid

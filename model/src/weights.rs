@@ -88,26 +88,29 @@ impl ModNet {
     }
 
     /// Writes the weights file atomically (a temporary sibling renamed into place), so that an
-    /// interrupted save never leaves a truncated file behind.
+    /// interrupted save never leaves a truncated file behind. (Named apart from burn's
+    /// `Module::save_file`, which writes burnpack without the configuration.)
     #[cfg(feature = "std")]
-    pub fn save_file(&self, path: impl AsRef<std::path::Path>) -> Result<(), ModelError> {
+    pub fn save_weights_file(&self, path: impl AsRef<std::path::Path>) -> Result<(), ModelError> {
         let path = path.as_ref();
         let bytes = self.to_bytes()?;
         write_atomically(path, &bytes)
             .map_err(|e| weights_error(format!("cannot write {}: {e}", path.display())))
     }
 
-    /// Reads a weights file written by [`ModNet::save_file`] (or the trainer's `export`).
+    /// Reads a weights file written by [`ModNet::save_weights_file`] (or the trainer's `export`).
     #[cfg(feature = "std")]
-    pub fn load_file(
+    pub fn load_weights_file(
         path: impl AsRef<std::path::Path>,
         device: &Device,
     ) -> Result<Self, ModelError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path)
             .map_err(|e| weights_error(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_bytes(&bytes, device)
-            .map_err(|e| weights_error(format!("{}: {e}", path.display())))
+        Self::from_bytes(&bytes, device).map_err(|e| match e {
+            ModelError::Weights(msg) => weights_error(format!("{}: {msg}", path.display())),
+            other => other,
+        })
     }
 }
 

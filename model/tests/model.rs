@@ -105,6 +105,19 @@ fn weights_round_trip_is_bit_identical() {
         let a = values(model.forward(x.clone()).unwrap());
         let b = values(loaded.forward(x.clone()).unwrap());
         assert_eq!(a, b, "outputs after save → load");
+        // Through a file, too.
+        let dir = std::env::temp_dir().join(format!("modnet-weights-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.safetensors");
+        model.save_weights_file(&path).unwrap();
+        let from_file = ModNet::load_weights_file(&path, &device).unwrap();
+        assert_eq!(values(from_file.forward(x.clone()).unwrap()), a);
+        let missing = ModNet::load_weights_file(dir.join("none.safetensors"), &device).unwrap_err();
+        assert!(
+            missing.to_string().contains("none.safetensors"),
+            "{missing}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
         // Loading into a freshly initialised model of the same config gives the same, too.
         let fresh = config.init(&device).unwrap().load_bytes(&bytes).unwrap();
         assert_eq!(values(fresh.forward(x).unwrap()), a);

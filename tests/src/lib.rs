@@ -29,34 +29,10 @@ pub fn read_safetensors(
         .collect()
 }
 
-/// The strings of a numpy `<U…` array (`tags.npy`).
+/// The strings of a numpy `<U…` array (`tags.npy`), read by the trainer's own reader.
 pub fn read_npy_strings(path: &std::path::Path) -> Vec<String> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(&bytes[..6], b"\x93NUMPY", "not a .npy file");
-    let (header_len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        _ => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-    };
-    let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
-    let width: usize = header
-        .split("'descr': '<U")
-        .nth(1)
-        .and_then(|s| s.split('\'').next())
-        .and_then(|s| s.parse().ok())
-        .expect("a <U dtype");
-    bytes[start + header_len..]
-        .chunks_exact(4 * width)
-        .map(|item| {
-            item.chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .take_while(|&c| c != 0)
-                .filter_map(char::from_u32)
-                .collect()
-        })
-        .collect()
+    trainer::data::mtat::npy_strings(&bytes).expect("a numpy string array")
 }
 
 /// Largest |a − b| / (|b|max) over two equally long slices: error relative to the reference's

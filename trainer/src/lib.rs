@@ -1,0 +1,11 @@
+//! The trainer's library: datasets, audio reading, training, evaluation and the command line.
+//! `main.rs` only calls [`cli::run`]; tests use the pieces directly.
+
+pub mod audio;
+pub mod backend;
+pub mod cli;
+pub mod data;
+pub mod evaluate;
+pub mod metrics;
+pub mod tag;
+pub mod train;

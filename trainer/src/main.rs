@@ -1,0 +1,16 @@
+//! `trainer`: train, evaluate and run ModNet / SincModNet music taggers.
+//!
+//! `cargo run -p trainer --release` trains the CPU-sized model on the built-in synthetic
+//! dataset; see `--help` for MTAT, your own music, GPUs and the other commands.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match trainer::cli::run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
