@@ -172,7 +172,7 @@ struct ModelArgs {
     /// Normalisation before the back-end.
     #[arg(long, value_enum)]
     norm: Option<NormArg>,
-    /// Back-end widths: paper (256 ×7) or hcnn (128 ×4, 256 ×3).
+    /// Back-end widths: paper (256 ×7), hcnn (128 ×4, 256 ×3) or small (16 ×4, 32 ×3).
     #[arg(long, value_enum)]
     widths: Option<WidthsArg>,
     /// Seconds per training / evaluation chunk (the paper: 5; the synthetic default: 2).
@@ -201,6 +201,8 @@ enum NormArg {
 enum WidthsArg {
     Paper,
     Hcnn,
+    /// The `small` preset's 16 ×4, 32 ×3 (e.g. a CPU-sized max-pool baseline).
+    Small,
 }
 
 impl From<NonlinearityArg> for Nonlinearity {
@@ -270,6 +272,7 @@ impl ModelArgs {
             c.backend.widths = match w {
                 WidthsArg::Paper => BackendWidths::Paper,
                 WidthsArg::Hcnn => BackendWidths::Hcnn,
+                WidthsArg::Small => ModNetConfig::small().backend.widths,
             };
         }
         // The synthetic clips are short and CPU time is precious: 2 s chunks unless told.
