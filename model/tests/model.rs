@@ -38,6 +38,12 @@ fn parameter_counts_match_the_reference() {
         3_650_386,
         "ModNet, hcnn widths, M = 20"
     );
+    // The presets as the README lists them (paper widths, 50 tags).
+    let count = |c: ModNetConfig| c.init(&device).unwrap().num_trainable_params();
+    assert_eq!(count(ModNetConfig::sincmodnet()), 6_622_714);
+    assert_eq!(count(ModNetConfig::modnet()), 6_625_234);
+    assert_eq!(count(ModNetConfig::maxpool_baseline()), 6_578_898);
+    assert_eq!(count(ModNetConfig::small()), 61_962);
 }
 
 #[test]
