@@ -36,10 +36,9 @@ impl Picture {
         let mut out = Vec::with_capacity(rows * out_cols);
         for row in values.chunks(cols) {
             for c in 0..out_cols {
-                let (a, b) = (
-                    c * cols / out_cols,
-                    ((c + 1) * cols / out_cols).max(c * cols / out_cols + 1),
-                );
+                // Columns [a, b) of the input fall into output column c (never empty).
+                let a = c * cols / out_cols;
+                let b = ((c + 1) * cols / out_cols).max(a + 1);
                 let mean = row[a..b].iter().map(|v| v.abs()).sum::<f32>() / (b - a) as f32;
                 out.push(10.0 * libm::log10f(mean + 1e-12));
             }

@@ -318,7 +318,7 @@ fn folder_dataset_with_soft_labels_and_random_split() {
     let labels = dir.path().join("labels.csv");
     std::fs::write(&labels, csv).unwrap();
     let run = dir.path().join("run");
-    let mut args = vec![
+    let folder = [
         "train",
         "--dataset",
         "folder",
@@ -328,9 +328,9 @@ fn folder_dataset_with_soft_labels_and_random_split() {
         s(&labels),
         "--out",
         s(&run),
-        "--epochs",
-        "1",
     ];
+    let mut args = folder.to_vec();
+    args.extend(["--epochs", "1"]);
     args.extend(TINY);
     ok(&args);
     let config =
@@ -340,19 +340,9 @@ fn folder_dataset_with_soft_labels_and_random_split() {
 
     // A bad label value is refused with its line.
     std::fs::write(&labels, "path,bright\nsong0.wav,7\n").unwrap();
-    let out = trainer(&[
-        "train",
-        "--dataset",
-        "folder",
-        "--data-dir",
-        s(&music),
-        "--labels",
-        s(&labels),
-        "--out",
-        s(&run),
-        "--backend",
-        "flex",
-    ]);
+    let mut args = folder.to_vec();
+    args.extend(["--backend", "flex"]);
+    let out = trainer(&args);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
 }
