@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace, installing first what the tests need (each install is guarded,
+# Runs every test of the project, installing first what the tests need (each install is guarded,
 # so a machine that has it already skips it). Called by .ci/run.
+#
+#   Rust tests (model, trainer CLI, parity with ../shared/golden)   cargo test
+#   the web page in headless Chromium, WebGPU and CPU               tests/browser (node --test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
 if ! command -v cargo >/dev/null; then
   echo "error: Rust is not installed (https://rustup.rs), cargo is needed" >&2
   exit 1
 fi
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  echo "== installing the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown
-fi
+bash scripts/install-web-tools.sh
+export PATH="$root/tests/browser/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 echo "== formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
-echo "== the model crate builds no_std for the browser (wasm32, no default features)"
-cargo build -p modnet --no-default-features --target wasm32-unknown-unknown
+echo "== the model crate compiles no_std for the browser (wasm32, no default features)"
+cargo check -p modnet --no-default-features --target wasm32-unknown-unknown
 
-echo "== tests (Flex CPU backend; dependencies optimised)"
-cargo test --workspace
+echo "== Rust tests (Flex CPU backend; dependencies optimised)"
+cargo test --workspace --exclude modnet-web
+
+echo "== the web page (trunk build --release: page, CPU engine, WebGPU engine)"
+trunk build --release --offline
+
+echo "== the page in headless Chromium (WebGPU on SwiftShader, then the CPU fallback)"
+TRAINER="$root/target/debug/trainer" node --test tests/browser/page.test.mjs

@@ -320,6 +320,26 @@ struct TrainArgs {
     /// Optimisation schedule.
     #[arg(long, value_enum, default_value_t = Schedule::Paper)]
     schedule: Schedule,
+    /// Also copy the best weights here for the web page. The default run (synthetic data,
+    /// `--out runs/default`, started at the repository root) writes the page's built-in
+    /// weights, web/assets/default-weights.safetensors, unless told otherwise.
+    #[arg(long)]
+    web_weights: Option<PathBuf>,
+}
+
+/// The web page's built-in weights, relative to the repository root.
+pub const PAGE_WEIGHTS: &str = "web/assets/default-weights.safetensors";
+
+impl TrainArgs {
+    /// Where the page's weights go: `--web-weights`, or the page's own file for the default
+    /// run at the repository root.
+    fn web_weights(&self) -> Option<PathBuf> {
+        let page = PathBuf::from(PAGE_WEIGHTS);
+        let default_run = self.data.dataset == DatasetKind::Synth
+            && self.out == std::path::Path::new("runs/default")
+            && page.parent().is_some_and(|dir| dir.is_dir());
+        self.web_weights.clone().or(default_run.then_some(page))
+    }
 }
 
 impl Default for TrainArgs {
@@ -445,6 +465,15 @@ fn run_train(args: TrainArgs) -> Result<ExitCode> {
         cache_dir.as_deref(),
         args.resume,
     )?;
+    if let Some(page) = args.web_weights() {
+        let model = ModNet::load_weights_file(out.best(), &burn::tensor::Device::flex())?;
+        model.save_weights_file(&page)?;
+        eprintln!(
+            "wrote the web page's weights {} ({})",
+            page.display(),
+            model.summary()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what building and testing the web page needs, each step skipped when already there:
+# the wasm32 target, trunk 0.21.14, wasm-bindgen-cli of exactly the version in Cargo.lock,
+# wasm-opt (npm binaryen 132; Debian's binaryen 108 builds a page that dies at start) and
+# playwright-core (tests/browser/node_modules), Debian's chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  echo "== installing the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.14$'; then
+  echo "== installing trunk 0.21.14 (about 14 minutes on 2 cores)"
+  cargo install trunk --version 0.21.14 --locked
+fi
+
+# wasm-bindgen-cli must equal the wasm-bindgen the page links (pinned with = in web/Cargo.toml).
+bindgen=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+if ! wasm-bindgen --version 2>/dev/null | grep -q "^wasm-bindgen $bindgen\$"; then
+  echo "== installing wasm-bindgen-cli $bindgen (about 6 minutes)"
+  cargo install wasm-bindgen-cli --version "$bindgen"
+fi
+
+if ! command -v npm >/dev/null; then
+  echo "error: Node.js and npm are needed (Debian: apt-get install nodejs npm)" >&2
+  exit 1
+fi
+if [ ! -x tests/browser/node_modules/.bin/wasm-opt ] || [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "== installing wasm-opt (npm binaryen) and playwright-core"
+  (cd tests/browser && npm ci --no-audit --no-fund)
+fi
+
+if ! command -v chromium >/dev/null; then
+  echo "== installing Debian's chromium"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq chromium chromium-driver
+fi

@@ -1,0 +1,208 @@
+// The web page in headless Debian Chromium, driven by playwright-core.
+//
+// Needs: the page built into ../../dist (`trunk build --release`), the trainer binary
+// (TRAINER, default ../../target/debug/trainer, built by `cargo test`), /usr/bin/chromium.
+// Runs twice: with WebGPU (SwiftShader, --enable-unsafe-webgpu) and without it (the page must
+// fall back to the CPU engine by itself). Prints the figures of the closing note; screenshots
+// go to ARTIFACTS (default ../../target/browser-artifacts).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { join, extname, resolve, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const dist = join(root, 'dist');
+const trainer = process.env.TRAINER ?? join(root, 'target', 'debug', 'trainer');
+const artifacts = process.env.ARTIFACTS ?? join(root, 'target', 'browser-artifacts');
+const weights = join(root, 'web', 'assets', 'default-weights.safetensors');
+const ogg = join(root, 'tests', 'fixtures', 'audio', 'pulse-stereo-44k.ogg');
+// Agreement asked between the page and `trainer tag` on the same file and weights.
+const TOLERANCE = 1e-3;
+
+const types = {
+  '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
+  '.css': 'text/css', '.safetensors': 'application/octet-stream',
+};
+
+/// A 16 kHz mono 16-bit wav: a pulsing low tone, a sustained high tone with 12 Hz tremolo, a
+/// little noise (deterministic), `seconds` long.
+function makeWav(path, seconds) {
+  const rate = 16000;
+  const n = Math.round(seconds * rate);
+  const data = Buffer.alloc(44 + 2 * n);
+  data.write('RIFF', 0); data.writeUInt32LE(36 + 2 * n, 4); data.write('WAVE', 8);
+  data.write('fmt ', 12); data.writeUInt32LE(16, 16); data.writeUInt16LE(1, 20);
+  data.writeUInt16LE(1, 22); data.writeUInt32LE(rate, 24); data.writeUInt32LE(2 * rate, 28);
+  data.writeUInt16LE(2, 32); data.writeUInt16LE(16, 34); data.write('data', 36);
+  data.writeUInt32LE(2 * n, 40);
+  let seed = 12345;
+  const noise = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 - 0.5; };
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    const beat = Math.exp(-18 * ((t * 2) % 1)); // two hits a second
+    const low = beat * Math.sin(2 * Math.PI * 110 * t);
+    const high = (t % 10 < 5 ? 1 : 0) * (0.5 + 0.5 * Math.sin(2 * Math.PI * 12 * t)) * Math.sin(2 * Math.PI * 1760 * t);
+    const v = 0.4 * low + 0.25 * high + 0.03 * noise();
+    data.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v * 32767))), 44 + 2 * i);
+  }
+  writeFileSync(path, data);
+}
+
+let server;
+let url;
+let work;
+let wav;
+let native;
+const figures = [];
+
+before(async () => {
+  assert.ok(existsSync(join(dist, 'index.html')), `build the page first: trunk build --release (${dist})`);
+  assert.ok(existsSync(trainer), `build the trainer first (${trainer})`);
+  mkdirSync(artifacts, { recursive: true });
+  work = mkdtempSync(join(tmpdir(), 'modnet-page-'));
+  wav = join(work, 'pulse-30s.wav');
+  makeWav(wav, 30);
+  writeFileSync(join(work, 'corrupt.mp3'), Buffer.from('ID3 this is not an mp3 at all '.repeat(200)));
+  server = createServer((req, res) => {
+    const path = join(dist, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    const file = path.endsWith('/') ? join(path, 'index.html') : path;
+    if (!file.startsWith(dist) || !existsSync(file) || statSync(file).isDirectory()) {
+      res.writeHead(404); res.end(); return;
+    }
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+    res.end(readFileSync(file));
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  url = `http://127.0.0.1:${server.address().port}/`;
+  const started = performance.now();
+  const out = execFileSync(trainer, ['tag', wav, '--weights', weights, '--json', '--backend', 'flex']);
+  native = { seconds: (performance.now() - started) / 1000, result: JSON.parse(out.toString())[0] };
+});
+
+after(() => {
+  server?.close();
+  console.log('\n| figure | value |\n|---|---:|');
+  for (const [k, v] of figures) console.log(`| ${k} | ${v} |`);
+});
+
+function sizes() {
+  for (const f of ['modnet_web_bg.wasm', 'engine_cpu_bg.wasm', 'engine_gpu_bg.wasm', 'default-weights.safetensors']) {
+    const bytes = readFileSync(join(dist, f));
+    figures.push([`${f} raw / gzip`, `${(bytes.length / 1e6).toFixed(2)} MB / ${(gzipSync(bytes, { level: 9 }).length / 1e6).toFixed(2)} MB`]);
+  }
+}
+
+async function launch(webgpu) {
+  const args = [
+    '--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync',
+  ];
+  if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader');
+  const userDataDir = mkdtempSync(join(tmpdir(), 'modnet-chromium-'));
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium', headless: true, args, viewport: { width: 1000, height: 900 },
+  });
+}
+
+async function tagsOf(page) {
+  return page.$$eval('#tags li', (lis) => lis.map((li) => [li.dataset.tag, Number(li.dataset.probability), Number(li.dataset.index)]));
+}
+
+async function upload(page, file, name) {
+  await page.setInputFiles('#audio-input', file);
+  await page.waitForFunction((n) => document.querySelector('#run-info')?.textContent.includes(n), name, { timeout: 300_000 });
+}
+
+async function canvasesFilled(page) {
+  return page.$$eval('canvas', (cs) => cs.map((c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let painted = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) painted++;
+    return [c.id || c.className, c.width * c.height, painted];
+  }));
+}
+
+for (const mode of ['webgpu', 'cpu']) {
+  test(`page on ${mode === 'webgpu' ? 'WebGPU (SwiftShader)' : 'the CPU fallback'}`, { timeout: 900_000 }, async () => {
+    if (mode === 'webgpu') sizes();
+    const context = await launch(mode === 'webgpu');
+    const page = context.pages()[0] ?? await context.newPage();
+    const logs = [];
+    page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+    try {
+      const started = performance.now();
+      await page.goto(url);
+      await page.waitForFunction(() => document.querySelector('#model-line')?.textContent.startsWith('model:')
+        && document.querySelector('#backend')?.dataset.backend, null, { timeout: 300_000 });
+      const loadSeconds = (performance.now() - started) / 1000;
+      const backend = await page.$eval('#backend', (e) => e.dataset.backend);
+      if (mode === 'webgpu') assert.equal(backend, 'wgpu (WebGPU)', 'WebGPU should run with --enable-unsafe-webgpu');
+      else assert.equal(backend, 'Flex (CPU)', 'without WebGPU the page falls back to the CPU engine');
+      figures.push([`page load to model ready, ${mode}`, `${loadSeconds.toFixed(1)} s`]);
+
+      // The 30 s wav: tags, pictures, agreement with the native trainer.
+      await upload(page, wav, 'pulse-30s.wav');
+      const tags = await tagsOf(page);
+      const expected = native.result.probabilities;
+      assert.equal(tags.length, expected.length, 'one bar per tag');
+      const names = await page.$eval('#model-line', (e) => e.textContent);
+      assert.ok(names.includes('8 tags'), names);
+      let worst = 0;
+      for (const [, p, index] of tags) worst = Math.max(worst, Math.abs(p - expected[index]));
+      assert.ok(worst <= TOLERANCE, `page vs trainer tag: max |Δp| = ${worst}`);
+      figures.push([`max |page − trainer tag| probability, ${mode}`, worst.toExponential(2)]);
+      const millis = Number(await page.$eval('#run-info', (e) => e.dataset.millis));
+      figures.push([`tag a 30 s clip (16 + 15 chunks), ${mode}`, `${(millis / 1000).toFixed(2)} s`]);
+      await page.waitForSelector('#modulation-large', { timeout: 300_000 });
+      await page.waitForFunction(() => document.querySelectorAll('.modulation-thumb').length > 0);
+      const canvases = await canvasesFilled(page);
+      assert.ok(canvases.length >= 6, `canvases: ${JSON.stringify(canvases)}`);
+      for (const [id, area, painted] of canvases) assert.ok(painted > area / 20, `canvas ${id} is empty (${painted} of ${area} pixels painted)`);
+      const ids = canvases.map((c) => c[0]);
+      for (const id of ['waveform', 'timeline', 'filterbank', 'modulation-large', 'sinc-responses', 'modulation-responses', 'modulation-thumb']) {
+        assert.ok(ids.includes(id), `missing canvas ${id}`);
+      }
+      await page.screenshot({ path: join(artifacts, `page-${mode}.png`), fullPage: true });
+
+      // A corrupt file: a clear message, then a good file still works.
+      await page.setInputFiles('#audio-input', join(work, 'corrupt.mp3'));
+      await page.waitForSelector('#error', { timeout: 300_000 });
+      const error = await page.$eval('#error', (e) => e.textContent);
+      assert.match(error, /corrupt\.mp3.*not an audio file/);
+
+      // A compressed, stereo, 44.1 kHz file (resampled and downmixed by the browser).
+      await upload(page, ogg, 'pulse-stereo-44k.ogg');
+      assert.equal(await page.$('#error'), null, 'the error goes away once a good file is tagged');
+      const oggTags = await tagsOf(page);
+      assert.equal(oggTags.length, expected.length);
+      assert.ok(oggTags.every(([, p]) => p >= 0 && p <= 1));
+      assert.ok(oggTags[0][1] >= oggTags[oggTags.length - 1][1], 'tags are sorted');
+
+      // A weights file that is not one: a clear message, the model stays.
+      await page.setInputFiles('#weights-input', ogg);
+      await page.waitForSelector('#error', { timeout: 300_000 });
+      assert.match(await page.$eval('#error', (e) => e.textContent), /not a modnet weights file/);
+      assert.ok((await page.$eval('#model-line', (e) => e.textContent)).includes('built-in weights'));
+    } catch (e) {
+      await page.screenshot({ path: join(artifacts, `page-${mode}-failure.png`), fullPage: true }).catch(() => {});
+      console.log(logs.join('\n'));
+      throw e;
+    } finally {
+      await context.close();
+    }
+  });
+}
+
+test('native trainer tag on the same 30 s file', () => {
+  figures.push(['`trainer tag` (debug build, deps optimised; whole process), 30 s clip', `${native.seconds.toFixed(2)} s`]);
+  assert.ok(native.result.probabilities.length > 0);
+});

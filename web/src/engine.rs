@@ -1,0 +1,407 @@
+//! The model side of the page, run in a web worker so that the page never freezes: loads weights,
+//! tags clips chunk by chunk with progress, computes the front-end's pictures.
+//!
+//! Two builds of this file exist: `engine_cpu` (Flex) and `engine_gpu` (burn's wgpu backend on
+//! WebGPU). All model code comes from the `modnet` crate; nothing here does DSP of its own.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use futures::StreamExt;
+use futures::channel::mpsc;
+use js_sys::{Float32Array, Object, Reflect, Uint8Array};
+use modnet::{BankResponses, ChunkPlan, EVAL_CHUNKS, ModNet, Picture};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use crate::messages::{
+    BODY, ChunkPictures, FromEngine, Heatmap, ModelInfo, PAYLOAD, Responses, TagResult, ToEngine,
+};
+
+/// Chunks per forward pass (the trainer's `tag` uses the same).
+const BATCH: usize = 4;
+/// Points of the frequency-response curves.
+const RESPONSE_POINTS: usize = 512;
+/// Columns of the pictures (frames are mean-pooled down to this).
+const PICTURE_COLS: usize = 400;
+/// Dynamic range of the pictures in dB.
+const PICTURE_RANGE_DB: f32 = 80.0;
+
+/// Which compute device the worker asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compute {
+    /// burn's wgpu backend through WebGPU.
+    Gpu,
+    /// The CPU backend (Flex; NdArray with the `ndarray` feature).
+    Cpu,
+}
+
+/// Starts the worker: installs the message handler at once (messages sent while the device
+/// starts are queued), acquires the device, then answers messages one at a time.
+pub fn run_worker(compute: Compute) {
+    console_error_panic_hook::set_once();
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let (tx, mut rx) = mpsc::unbounded::<MessageEvent>();
+    let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |event| {
+        let _ = tx.unbounded_send(event);
+    });
+    scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    onmessage.forget();
+    wasm_bindgen_futures::spawn_local(async move {
+        let post = Poster(scope.clone());
+        let (device, backend) = match acquire(compute, &scope).await {
+            Ok(found) => found,
+            Err(reason) => {
+                post.send(&FromEngine::GpuUnavailable { reason });
+                return;
+            }
+        };
+        post.send(&FromEngine::Ready {
+            backend: backend.clone(),
+        });
+        let engine = Rc::new(RefCell::new(Engine {
+            device,
+            backend,
+            model: None,
+            modulation_order: Vec::new(),
+            filterbank_order: Vec::new(),
+            samples: Vec::new(),
+        }));
+        while let Some(event) = rx.next().await {
+            let job = read_body(&event).ok().and_then(|m| match m {
+                ToEngine::Tag { job } | ToEngine::Pictures { job, .. } => Some(job),
+                ToEngine::Load { .. } => None,
+            });
+            let result = handle(&engine, &event, &post).await;
+            if let Err(message) = result {
+                post.send(&FromEngine::Error { job, message });
+            }
+        }
+    });
+}
+
+#[cfg(feature = "webgpu")]
+async fn acquire_gpu(scope: &DedicatedWorkerGlobalScope) -> Result<Device, String> {
+    // Asking wgpu for an adapter where the browser has no WebGPU crashes: look first.
+    let gpu = Reflect::get(&scope.navigator(), &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
+    if gpu.is_undefined() || gpu.is_null() {
+        return Err("this browser has no WebGPU (navigator.gpu is missing in workers)".into());
+    }
+    Device::wgpu_options()
+        .init_async()
+        .await
+        .map_err(|e| format!("WebGPU initialisation failed: {e}"))
+}
+
+#[cfg(not(feature = "webgpu"))]
+async fn acquire_gpu(_scope: &DedicatedWorkerGlobalScope) -> Result<Device, String> {
+    Err("this engine was built without the `webgpu` feature".into())
+}
+
+async fn acquire(
+    compute: Compute,
+    scope: &DedicatedWorkerGlobalScope,
+) -> Result<(Device, String), String> {
+    match compute {
+        Compute::Gpu => Ok((acquire_gpu(scope).await?, "wgpu (WebGPU)".into())),
+        Compute::Cpu => Ok(cpu_device()),
+    }
+}
+
+#[cfg(not(feature = "ndarray"))]
+fn cpu_device() -> (Device, String) {
+    (Device::flex(), "Flex (CPU)".into())
+}
+
+#[cfg(feature = "ndarray")]
+#[allow(deprecated)] // NdArray is deprecated upstream; it stays as a build option
+fn cpu_device() -> (Device, String) {
+    (Device::ndarray(), "NdArray (CPU)".into())
+}
+
+struct Poster(DedicatedWorkerGlobalScope);
+
+impl Poster {
+    fn send(&self, message: &FromEngine) {
+        let object = Object::new();
+        let body = serde_wasm_bindgen::to_value(message).unwrap_or(JsValue::NULL);
+        let _ = Reflect::set(&object, &BODY.into(), &body);
+        if let Err(e) = self.0.post_message(&object) {
+            web_sys::console::error_2(&"posting a message failed".into(), &e);
+        }
+    }
+}
+
+fn read_body(event: &MessageEvent) -> Result<ToEngine, String> {
+    let body = Reflect::get(&event.data(), &BODY.into()).map_err(|e| format!("{e:?}"))?;
+    serde_wasm_bindgen::from_value(body).map_err(|e| format!("unreadable request: {e}"))
+}
+
+fn payload(event: &MessageEvent) -> JsValue {
+    Reflect::get(&event.data(), &PAYLOAD.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+struct Engine {
+    device: Device,
+    backend: String,
+    model: Option<ModNet>,
+    /// Sinc filter indices by centre frequency (rows of the pictures, low to high).
+    filterbank_order: Vec<usize>,
+    /// Modulation filter indices by centre frequency, with the centres.
+    modulation_order: Vec<(usize, f32)>,
+    /// The last tagged clip.
+    samples: Vec<f32>,
+}
+
+async fn handle(
+    engine: &Rc<RefCell<Engine>>,
+    event: &MessageEvent,
+    post: &Poster,
+) -> Result<(), String> {
+    match read_body(event)? {
+        ToEngine::Load { name } => {
+            let bytes = payload(event)
+                .dyn_into::<Uint8Array>()
+                .map_err(|_| "no weights file in the request".to_string())?
+                .to_vec();
+            let info = load(engine, &bytes, name).await?;
+            post.send(&FromEngine::Model(info));
+        }
+        ToEngine::Tag { job } => {
+            let samples = payload(event)
+                .dyn_into::<Float32Array>()
+                .map_err(|_| "no samples in the request".to_string())?
+                .to_vec();
+            engine.borrow_mut().samples = samples;
+            let result = tag(engine, job, post).await?;
+            post.send(&FromEngine::Tags(result));
+        }
+        ToEngine::Pictures { job, start } => {
+            let pictures = pictures(engine, job, start).await?;
+            post.send(&FromEngine::Pictures(pictures));
+        }
+    }
+    Ok(())
+}
+
+async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+    t.into_data_async()
+        .await
+        .map_err(|e| format!("reading a result back failed: {e:?}"))?
+        .try_into_vec::<f32>()
+        .map_err(|e| format!("unexpected result type: {e:?}"))
+}
+
+async fn load(
+    engine: &Rc<RefCell<Engine>>,
+    bytes: &[u8],
+    name: String,
+) -> Result<ModelInfo, String> {
+    let device = engine.borrow().device.clone();
+    let model = ModNet::from_bytes(bytes, &device)
+        .map_err(|e| format!("{name} is not a modnet weights file: {e}"))?
+        .for_inference();
+    let tensors = model.response_tensors();
+    let modulation = match tensors.modulation_kernels {
+        Some(kernels) => Some((
+            read(kernels).await?,
+            match tensors.modulation_cutoffs {
+                Some(c) => Some(read(c).await?),
+                None => None,
+            },
+        )),
+        None => None,
+    };
+    let responses = BankResponses::from_data(
+        &model,
+        read(tensors.filterbank_kernels).await?,
+        read(tensors.filterbank_cutoffs).await?,
+        modulation,
+        RESPONSE_POINTS,
+    );
+    let config = model.config();
+    let info = ModelInfo {
+        name,
+        summary: model.summary(),
+        tags: config.tags.clone(),
+        chunk_samples: config.chunk_samples,
+        sample_rate: config.sample_rate,
+        filterbank: Responses::from(&responses.filterbank),
+        modulation: responses.modulation.as_ref().map(Responses::from),
+    };
+    let mut e = engine.borrow_mut();
+    e.filterbank_order = responses.filterbank.order_by_centre();
+    e.modulation_order = responses
+        .modulation
+        .as_ref()
+        .map(|r| {
+            r.order_by_centre()
+                .into_iter()
+                .map(|i| (i, r.centre_hz[i]))
+                .collect()
+        })
+        .unwrap_or_default();
+    e.model = Some(model);
+    Ok(info)
+}
+
+fn model_of(engine: &Rc<RefCell<Engine>>) -> Result<(ModNet, Device), String> {
+    let e = engine.borrow();
+    let model = e.model.clone().ok_or("no model is loaded yet")?;
+    Ok((model, e.device.clone()))
+}
+
+/// Probabilities of the chunks of `plan`, `BATCH` at a time, reporting progress.
+async fn run_plan(
+    model: &ModNet,
+    device: &Device,
+    samples: &[f32],
+    plan: &ChunkPlan,
+    progress: &mut impl FnMut(usize),
+) -> Result<Vec<f32>, String> {
+    let mut out = Vec::with_capacity(plan.len() * model.config().n_tags());
+    for first in (0..plan.len()).step_by(BATCH) {
+        let last = (first + BATCH).min(plan.len());
+        let part = ChunkPlan {
+            starts: plan.starts[first..last].to_vec(),
+            ..plan.clone()
+        };
+        let probs = model
+            .chunk_probabilities(samples, &part, BATCH, device)
+            .map_err(|e| e.to_string())?;
+        out.extend(read(probs).await?);
+        progress(last - first);
+    }
+    Ok(out)
+}
+
+async fn tag(engine: &Rc<RefCell<Engine>>, job: u32, post: &Poster) -> Result<TagResult, String> {
+    let (model, device) = model_of(engine)?;
+    let samples = std::mem::take(&mut engine.borrow_mut().samples);
+    let started = js_sys::Date::now();
+    let result = tag_samples(&model, &device, &samples, job, post).await;
+    let millis = js_sys::Date::now() - started;
+    let mut e = engine.borrow_mut();
+    e.samples = samples;
+    let (probabilities, timeline, starts, notice) = result?;
+    Ok(TagResult {
+        job,
+        backend: e.backend.clone(),
+        millis,
+        probabilities,
+        timeline_starts: starts,
+        timeline,
+        notice,
+    })
+}
+
+type Tagged = (Vec<f32>, Vec<Vec<f32>>, Vec<usize>, Option<String>);
+
+async fn tag_samples(
+    model: &ModNet,
+    device: &Device,
+    samples: &[f32],
+    job: u32,
+    post: &Poster,
+) -> Result<Tagged, String> {
+    modnet::protocol::check_samples(samples).map_err(|e| e.to_string())?;
+    let config = model.config();
+    let n_tags = config.n_tags();
+    let eval = ChunkPlan::evaluation(samples.len(), config.chunk_samples, EVAL_CHUNKS)
+        .map_err(|e| e.to_string())?;
+    let timeline =
+        ChunkPlan::timeline(samples.len(), config.chunk_samples).map_err(|e| e.to_string())?;
+    let total = eval.len() + timeline.len();
+    let mut done = 0;
+    let mut progress = |n: usize| {
+        done += n;
+        post.send(&FromEngine::Progress { job, done, total });
+    };
+    let chunks = run_plan(model, device, samples, &eval, &mut progress).await?;
+    let mut clip = vec![0.0f32; n_tags];
+    for row in chunks.chunks(n_tags) {
+        for (c, p) in clip.iter_mut().zip(row) {
+            *c += p / eval.len() as f32;
+        }
+    }
+    let rows = run_plan(model, device, samples, &timeline, &mut progress).await?;
+    Ok((
+        clip,
+        rows.chunks(n_tags).map(<[f32]>::to_vec).collect(),
+        timeline.starts.clone(),
+        eval.notice(config.sample_rate),
+    ))
+}
+
+/// Rows of a `rows × cols` matrix in `order`.
+fn reorder_rows(values: &[f32], cols: usize, order: &[usize]) -> Vec<f32> {
+    order
+        .iter()
+        .flat_map(|&r| values[r * cols..(r + 1) * cols].iter().copied())
+        .collect()
+}
+
+async fn pictures(
+    engine: &Rc<RefCell<Engine>>,
+    job: u32,
+    start: usize,
+) -> Result<ChunkPictures, String> {
+    let (model, device) = model_of(engine)?;
+    let started = js_sys::Date::now();
+    let (chunk, x, fb_order, mod_order) = {
+        let e = engine.borrow();
+        if e.samples.is_empty() {
+            return Err("no clip has been tagged yet".into());
+        }
+        let chunk = model.config().chunk_samples;
+        let plan = ChunkPlan {
+            starts: vec![start.min(e.samples.len() - 1)],
+            chunk,
+            clip_len: e.samples.len(),
+            padded: true,
+        };
+        let x = plan.gather(&e.samples, 0..1);
+        (
+            chunk,
+            x,
+            e.filterbank_order.clone(),
+            e.modulation_order.clone(),
+        )
+    };
+    let wave = Tensor::<2>::from_data(TensorData::new(x, [1, chunk]), &device);
+    let fb = model.filterbank(wave.clone()).map_err(|e| e.to_string())?;
+    let [_, bands, frames] = fb.dims();
+    let fb = reorder_rows(&read(fb).await?, frames, &fb_order);
+    let filterbank = Picture::power_db(&fb, bands, frames, PICTURE_COLS, PICTURE_RANGE_DB).into();
+    let mut modulation = Vec::new();
+    if !mod_order.is_empty() {
+        let m = model.modulation(wave).map_err(|e| e.to_string())?;
+        let [_, filters, bands, frames] = m.dims();
+        let values = read(m).await?;
+        let per_filter = bands * frames;
+        for &(i, _) in mod_order.iter().filter(|(i, _)| *i < filters) {
+            let one = reorder_rows(
+                &values[i * per_filter..(i + 1) * per_filter],
+                frames,
+                &fb_order,
+            );
+            modulation.push(Heatmap::from(Picture::power_db(
+                &one,
+                bands,
+                frames,
+                PICTURE_COLS,
+                PICTURE_RANGE_DB,
+            )));
+        }
+    }
+    Ok(ChunkPictures {
+        job,
+        start,
+        filterbank,
+        modulation,
+        modulation_centre_hz: mod_order.iter().map(|&(_, c)| c).collect(),
+        millis: js_sys::Date::now() - started,
+    })
+}
