@@ -35,6 +35,16 @@ impl FilterResponses {
         self.magnitude_db.is_empty()
     }
 
+    /// The highest finite magnitude of any filter in dB (the top of a plot), at least `floor_db`.
+    pub fn peak_db(&self, floor_db: f32) -> f32 {
+        self.magnitude_db
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(floor_db, f32::max)
+    }
+
     /// Filter indices sorted by centre frequency (the order of the paper's figures).
     pub fn order_by_centre(&self) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.len()).collect();

@@ -40,6 +40,10 @@ enum Command {
     Tag(TagArgs),
     /// Write a weights file for the web page (checked by loading it).
     Export(ExportArgs),
+    /// PNG pictures of a run: learned filter responses, training curves, per-tag ROC-AUC bars.
+    Plot(PlotArgs),
+    /// Train and evaluate once per modulation stride; per-tag comparison table, JSON and PNG.
+    Sweep(SweepArgs),
 }
 
 #[derive(Args, Clone)]
@@ -286,7 +290,7 @@ impl ModelArgs {
     }
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
@@ -402,6 +406,28 @@ pub struct TagArgs {
 }
 
 #[derive(Args)]
+struct PlotArgs {
+    /// Run directory (best.safetensors, log.json; best.test.json from `eval` for the tag bars).
+    #[arg(long, default_value = "runs/default")]
+    run: PathBuf,
+    /// Where the PNGs go (default: the run directory).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Modulation strides to compare (the paper's Fig. 4).
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,160")]
+    strides: Vec<usize>,
+    /// Split the runs are compared on.
+    #[arg(long, default_value = "test")]
+    split: String,
+}
+
+#[derive(Args)]
 struct ExportArgs {
     /// Weights to export.
     #[arg(long, default_value = "runs/default/best.safetensors")]
@@ -422,6 +448,8 @@ pub fn run() -> Result<ExitCode> {
         Command::Prepare(args) => run_prepare(args),
         Command::Eval(args) => run_eval(args),
         Command::Tag(args) => crate::tag::run(&args),
+        Command::Plot(args) => run_plot(args),
+        Command::Sweep(args) => run_sweep(args),
         Command::Export(args) => {
             let model = ModNet::load_weights_file(&args.weights, &burn::tensor::Device::flex())?;
             model.save_weights_file(&args.out)?;
@@ -549,26 +577,39 @@ fn run_prepare(args: PrepareArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_eval(args: EvalArgs) -> Result<ExitCode> {
-    let data = args.data.load()?;
-    let device = device(args.backend)?;
-    let model = ModNet::load_weights_file(&args.weights, &device)?;
+/// Evaluates a weights file on a split of a dataset.
+fn evaluate_weights(
+    data_args: &DataArgs,
+    data: &Dataset,
+    weights: &Path,
+    split: &str,
+    backend: Backend,
+) -> Result<(ModNet, crate::evaluate::Evaluation)> {
+    let device = device(backend)?;
+    let model = ModNet::load_weights_file(weights, &device)?;
     if model.config().tags != data.tags {
         bail!(
             "{} was trained on other tags than this dataset's",
-            args.weights.display()
+            weights.display()
         );
     }
-    let clips = data.split(&args.split)?;
+    let clips = data.split(split)?;
     let bar = ProgressBar::new(clips.len() as u64);
     let eval = evaluate(
         &model,
         clips,
-        args.data.cache_dir().as_deref(),
+        data_args.cache_dir().as_deref(),
         &device,
         &bar,
     )?;
     bar.finish_and_clear();
+    Ok((model, eval))
+}
+
+fn run_eval(args: EvalArgs) -> Result<ExitCode> {
+    let data = args.data.load()?;
+    let (model, eval) =
+        evaluate_weights(&args.data, &data, &args.weights, &args.split, args.backend)?;
     println!(
         "{} on {} ({} split, {} clips)",
         model.summary(),
@@ -608,5 +649,127 @@ fn run_eval(args: EvalArgs) -> Result<ExitCode> {
     });
     std::fs::write(&json, serde_json::to_vec_pretty(&report)?)?;
     println!("\nwrote {}", json.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_plot(args: PlotArgs) -> Result<ExitCode> {
+    let out = args.out.unwrap_or_else(|| args.run.clone());
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let weights = RunFiles {
+        dir: args.run.clone(),
+    }
+    .best();
+    let model = ModNet::load_weights_file(&weights, &burn::tensor::Device::flex())
+        .with_context(|| format!("reading {}", weights.display()))?;
+    let path = out.join("filters.png");
+    crate::plot::filters(&path, &model.filter_responses(1024)?, &model.summary())?;
+    println!("wrote {} (learned filter responses)", path.display());
+    let log = args.run.join("log.json");
+    match std::fs::read(&log) {
+        Ok(bytes) => {
+            let log: Vec<crate::train::EpochLog> = serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", log.display()))?;
+            let path = out.join("curves.png");
+            crate::plot::curves(&path, &log)?;
+            println!("wrote {} (training curves)", path.display());
+        }
+        Err(_) => println!("no {}: no training curves", log.display()),
+    }
+    let report = weights.with_extension("test.json");
+    match std::fs::read(&report) {
+        Ok(bytes) => {
+            let (tags, roc) =
+                report_roc(&bytes).with_context(|| format!("reading {}", report.display()))?;
+            let path = out.join("tags.png");
+            crate::plot::tag_bars(&path, &tags, &[("test".into(), roc)])?;
+            println!("wrote {} (per-tag ROC-AUC)", path.display());
+        }
+        Err(_) => println!(
+            "no {}: run `trainer eval --weights {}` first for the per-tag bars",
+            report.display(),
+            weights.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Tags and per-tag ROC-AUC of a report written by `eval`.
+fn report_roc(bytes: &[u8]) -> Result<(Vec<String>, Vec<Option<f64>>)> {
+    let v: serde_json::Value = serde_json::from_slice(bytes)?;
+    let tags = serde_json::from_value(v["tags"].clone()).context("no tags")?;
+    let roc = serde_json::from_value(v["evaluation"]["metrics"]["roc_auc"].clone())
+        .context("no per-tag ROC-AUC")?;
+    Ok((tags, roc))
+}
+
+fn run_sweep(args: SweepArgs) -> Result<ExitCode> {
+    let base = if args.train.out == Path::new("runs/default") {
+        PathBuf::from("runs/sweep")
+    } else {
+        args.train.out.clone()
+    };
+    if args.strides.is_empty() {
+        bail!("give at least one stride");
+    }
+    let data = args.train.data.load()?;
+    let mut rows = Vec::new();
+    for &stride in &args.strides {
+        let mut run = args.train.clone();
+        run.model.stride = Some(stride);
+        run.out = base.join(format!("stride-{stride}"));
+        run.web_weights = None;
+        eprintln!("== stride {stride}: {}", run.out.display());
+        run_train(run.clone())?;
+        let weights = RunFiles { dir: run.out }.best();
+        let (_, eval) = evaluate_weights(
+            &args.train.data,
+            &data,
+            &weights,
+            &args.split,
+            args.train.backend,
+        )?;
+        rows.push((stride, eval.metrics));
+    }
+    let mut table = format!(
+        "| tag |{}\n|---|{}\n",
+        args.strides
+            .iter()
+            .map(|s| format!(" stride {s} |"))
+            .collect::<String>(),
+        "---:|".repeat(rows.len())
+    );
+    let fmt = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.4}"));
+    for (t, tag) in data.tags.iter().enumerate() {
+        table += &format!("| {tag} |");
+        for (_, m) in &rows {
+            table += &format!(" {} |", fmt(m.roc_auc[t]));
+        }
+        table += "\n";
+    }
+    table += "| **macro ROC-AUC** |";
+    for (_, m) in &rows {
+        table += &format!(" **{:.4}** |", m.roc_auc_macro);
+    }
+    table += "\n| **macro PR-AUC** |";
+    for (_, m) in &rows {
+        table += &format!(" **{:.4}** |", m.pr_auc_macro);
+    }
+    table += "\n";
+    println!("{table}");
+    std::fs::create_dir_all(&base)?;
+    std::fs::write(base.join("sweep.md"), &table)?;
+    let json = serde_json::json!({
+        "split": args.split,
+        "tags": data.tags,
+        "runs": rows.iter().map(|(s, m)| serde_json::json!({"stride": s, "metrics": m})).collect::<Vec<_>>(),
+    });
+    std::fs::write(base.join("sweep.json"), serde_json::to_vec_pretty(&json)?)?;
+    let series: Vec<(String, Vec<Option<f64>>)> = rows
+        .iter()
+        .map(|(s, m)| (format!("stride {s}"), m.roc_auc.clone()))
+        .collect();
+    let png = base.join("sweep.png");
+    crate::plot::tag_bars(&png, &data.tags, &series)?;
+    println!("wrote {}, sweep.md, sweep.json", png.display());
     Ok(ExitCode::SUCCESS)
 }

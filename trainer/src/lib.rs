@@ -7,5 +7,6 @@ pub mod cli;
 pub mod data;
 pub mod evaluate;
 pub mod metrics;
+pub mod plot;
 pub mod tag;
 pub mod train;

@@ -53,6 +53,19 @@ fn write_wav(path: &Path, seconds: f32, rate: u32, freq: f32, channels: u16) {
     w.finalize().unwrap();
 }
 
+/// Width and height of a PNG file (from its IHDR chunk), checking the signature.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    let word = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    (word(16), word(20))
+}
+
 fn log_epochs(run: &Path) -> Vec<usize> {
     std::fs::read_to_string(run.join("log.csv"))
         .unwrap()
@@ -92,6 +105,13 @@ fn synthetic_train_eval_tag_export() {
     assert!(report.contains("| **macro** |"), "{report}");
     assert!(report.contains("| tremolo |"), "per-tag table: {report}");
     assert!(weights.with_extension("test.json").exists());
+
+    // Pictures of the run: filter responses (two panels), curves, per-tag bars.
+    let report = ok(&["plot", "--run", s(&run)]);
+    assert_eq!(png_size(&run.join("filters.png")), (1200, 900), "{report}");
+    assert_eq!(png_size(&run.join("curves.png")), (1200, 450));
+    let (w, h) = png_size(&run.join("tags.png"));
+    assert!(w == 1000 && h >= 8 * 18, "one bar group per tag: {w}×{h}");
 
     let exported = dir.path().join("page.safetensors");
     ok(&["export", "--weights", s(&weights), "--out", s(&exported)]);
@@ -369,4 +389,68 @@ fn missing_dataset_files_get_clear_errors() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("none.safetensors"));
+}
+
+#[test]
+fn sweep_over_strides_compares_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let mut args = vec![
+        "sweep",
+        "--strides",
+        "16,64",
+        "--out",
+        s(&out),
+        "--epochs",
+        "1",
+    ];
+    args.extend(TINY);
+    args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    let report = ok(&args);
+    assert!(
+        report.contains("| tag | stride 16 | stride 64 |"),
+        "{report}"
+    );
+    assert!(report.contains("| tremolo |"), "{report}");
+    for stride in [16, 64] {
+        let config =
+            std::fs::read_to_string(out.join(format!("stride-{stride}/config.json"))).unwrap();
+        assert!(
+            config.contains(&format!("\"stride\": {stride},")),
+            "{config}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(json["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(json["runs"][1]["stride"], 64);
+    assert_eq!(png_size(&out.join("sweep.png")).0, 1000);
+}
+
+#[test]
+fn same_seed_same_numbers_on_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs: Vec<Vec<serde_json::Value>> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let run = dir.path().join(name);
+            let mut args = vec!["train", "--out", s(&run), "--epochs", "2", "--seed", "7"];
+            args.extend(TINY);
+            args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+            ok(&args);
+            let log: Vec<serde_json::Value> =
+                serde_json::from_slice(&std::fs::read(run.join("log.json")).unwrap()).unwrap();
+            log.into_iter()
+                .map(|mut row| {
+                    row.as_object_mut().unwrap().remove("seconds");
+                    row
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(logs[0].len(), 2);
+    assert_eq!(
+        logs[0], logs[1],
+        "two runs with the same seed give the same losses and metrics"
+    );
 }

@@ -200,14 +200,7 @@ pub fn responses(
     };
     let area = plot_area(canvas, true);
     let (x0, y0, w, h) = area;
-    let top = r
-        .magnitude_db
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|v| v.is_finite())
-        .fold(f32::NEG_INFINITY, f32::max)
-        .max(floor_db + 1.0);
+    let top = r.peak_db.max(floor_db + 1.0);
     let to_y = |db: f32| y0 + h - ((db.max(floor_db) - floor_db) / (top - floor_db)) as f64 * h;
     let n = r.magnitude_db.len().max(1);
     for (i, curve) in r.magnitude_db.iter().enumerate() {

@@ -71,6 +71,8 @@ pub struct Responses {
     pub magnitude_db: Vec<Vec<f32>>,
     /// Centre frequency per filter in Hz.
     pub centre_hz: Vec<f32>,
+    /// Highest magnitude of any filter in dB (at least −60 dB).
+    pub peak_db: f32,
 }
 
 impl From<&modnet::FilterResponses> for Responses {
@@ -80,6 +82,7 @@ impl From<&modnet::FilterResponses> for Responses {
             freqs_hz: r.freqs_hz.clone(),
             magnitude_db: order.iter().map(|&i| r.magnitude_db[i].clone()).collect(),
             centre_hz: order.iter().map(|&i| r.centre_hz[i]).collect(),
+            peak_db: r.peak_db(-60.0),
         }
     }
 }
