@@ -70,11 +70,17 @@ pub fn run_worker(compute: Compute) {
             samples: Vec::new(),
         }));
         while let Some(event) = rx.next().await {
-            let job = read_body(&event).ok().and_then(|m| match m {
-                ToEngine::Tag { job } | ToEngine::Pictures { job, .. } => Some(job),
-                ToEngine::Load { .. } => None,
-            });
-            let result = handle(&engine, &event, &post).await;
+            // The request is parsed once; a failure is reported with its job when it has one.
+            let (job, result) = match read_body(&event) {
+                Ok(request) => {
+                    let job = match request {
+                        ToEngine::Tag { job } | ToEngine::Pictures { job, .. } => Some(job),
+                        ToEngine::Load { .. } => None,
+                    };
+                    (job, handle(&engine, request, &event, &post).await)
+                }
+                Err(message) => (None, Err(message)),
+            };
             if let Err(message) = result {
                 post.send(&FromEngine::Error { job, message });
             }
@@ -157,10 +163,11 @@ struct Engine {
 
 async fn handle(
     engine: &Rc<RefCell<Engine>>,
+    request: ToEngine,
     event: &MessageEvent,
     post: &Poster,
 ) -> Result<(), String> {
-    match read_body(event)? {
+    match request {
         ToEngine::Load { name } => {
             let bytes = payload(event)
                 .dyn_into::<Uint8Array>()
