@@ -3,6 +3,7 @@
 # so a machine that has it already skips it). Called by .ci/run.
 #
 #   Rust tests (model, trainer CLI, parity with ../shared/golden)   cargo test
+#   the distillation corpus script on a tiny fixture (no downloads)  scripts/corpus/test_corpus.py
 #   the web page in headless Chromium, WebGPU and CPU               tests/browser (node --test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,10 +22,21 @@ cargo fmt --all -- --check
 echo "== the model crate compiles no_std for the browser (wasm32, no default features)"
 cargo check -p modnet --no-default-features --target wasm32-unknown-unknown
 
+echo "== the corpus script (numpy, soundfile, soxr in target/corpus-test-venv; no TensorFlow)"
+venv=target/corpus-test-venv
+if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import numpy, soundfile, soxr" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "numpy==1.26.4" "soundfile==0.14.0" "soxr==1.1.0"
+fi
+"$venv/bin/python" scripts/corpus/test_corpus.py
+
 echo "== Rust tests (Flex CPU backend; dependencies optimised)"
 cargo test --workspace --exclude modnet-web
 
 echo "== the web page (trunk build --release: page, CPU engine, WebGPU engine)"
+# Offline builds need every crate downloaded first: `cargo test` never builds the WebGPU
+# engine's feature, so a fresh machine would lack its crates.
+cargo fetch
 trunk build --release --offline
 
 echo "== the page in headless Chromium (WebGPU on SwiftShader, then the CPU fallback)"

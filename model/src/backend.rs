@@ -142,6 +142,13 @@ impl ResNetConfig {
 }
 
 impl ResNet {
+    /// The same network with the output layer's bias set to `bias` (`[n_tags]`), e.g. the
+    /// log-odds of each tag's prior so that training starts from the label frequencies.
+    pub fn with_output_bias(mut self, bias: Tensor<1>) -> Self {
+        self.dense2.bias = Some(burn::module::Param::from_tensor(bias));
+        self
+    }
+
     /// Pooled features before the head.
     ///
     /// - input: `[batch, channels, bands, frames]`

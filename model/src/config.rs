@@ -238,6 +238,11 @@ impl TemporalConfig {
     }
 }
 
+/// The highest sample rate a configuration may ask for.
+pub const MAX_SAMPLE_RATE: usize = 192_000;
+/// The longest chunk a configuration may ask for, in seconds.
+pub const MAX_CHUNK_SECONDS: usize = 60;
+
 /// Channel widths of the seven back-end layers.
 #[derive(Config, Debug, PartialEq, Copy)]
 pub enum BackendWidths {
@@ -399,6 +404,29 @@ impl ModNetConfig {
                 "sample_rate ({}) and chunk_samples ({}) must be positive",
                 self.sample_rate, self.chunk_samples
             ));
+        }
+        // Bounds that keep a file's configuration from asking for absurd memory (a chunk is
+        // one batch row; a damaged or hostile file must not abort the process).
+        if self.sample_rate > MAX_SAMPLE_RATE {
+            return bad(format!(
+                "sample_rate {} Hz is above {MAX_SAMPLE_RATE} Hz",
+                self.sample_rate
+            ));
+        }
+        if self.chunk_samples > MAX_CHUNK_SECONDS * self.sample_rate {
+            return bad(format!(
+                "chunk_samples {} is longer than {MAX_CHUNK_SECONDS} s at {} Hz",
+                self.chunk_samples, self.sample_rate
+            ));
+        }
+        if self.filterbank.n_filters > 1024
+            || self.temporal.channels() > 1024
+            || self.backend.widths.widths().iter().any(|&w| w > 4096)
+            || self.tags.len() > 100_000
+        {
+            return bad(
+                "more than 1024 bands or modulation filters, 4096 channels or 100 000 tags".into(),
+            );
         }
         self.filterbank.validate("filterbank")?;
         if (self.filterbank.sample_rate - self.sample_rate as f64).abs() > 1e-9 {

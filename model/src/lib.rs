@@ -42,7 +42,7 @@ pub use config::{
 pub use error::ModelError;
 pub use model::ModNet;
 pub use picture::Picture;
-pub use protocol::{ChunkPlan, EVAL_CHUNKS};
+pub use protocol::{ChunkBatch, ChunkPlan, ClipTagging, ClipTags, EVAL_CHUNKS, TAG_BATCH};
 pub use response::{BankResponses, FilterResponses};
 pub use sinc::SincConv;
-pub use tags::{MTAT_TAGS, mtat_tags};
+pub use tags::{MTAT_TAGS, TagGroup, mtat_tags};

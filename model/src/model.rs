@@ -125,6 +125,66 @@ impl ModNet {
         count.total
     }
 
+    /// The path of the first parameter holding NaN or an infinity, if any: such weights give
+    /// NaN tags, so checkpoints that hold them are refused. Reads values back synchronously:
+    /// for native backends (weights files are checked from their bytes instead).
+    pub fn first_non_finite(&self) -> Option<String> {
+        #[derive(Default)]
+        struct Find {
+            path: Vec<String>,
+            found: Option<String>,
+        }
+        impl ModuleVisitor for Find {
+            fn enter_module(&mut self, name: &str, _container_type: &str) {
+                self.path.push(name.to_string());
+            }
+            fn exit_module(&mut self, _name: &str, _container_type: &str) {
+                self.path.pop();
+            }
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                if self.found.is_some() {
+                    return;
+                }
+                let finite = param.val().is_finite().all().into_scalar::<bool>();
+                if !finite {
+                    self.found = Some(self.path.join("."));
+                }
+            }
+        }
+        let mut find = Find::default();
+        self.visit(&mut find);
+        find.found
+    }
+
+    /// The model with its output biases set to the log-odds of `prior` (one probability per
+    /// tag, each clamped to [1e-4, 1 − 1e-4]): an untrained model then outputs the label
+    /// frequencies instead of 0.5 everywhere, and training does not spend its first steps there.
+    pub fn with_tag_prior(self, prior: &[f32]) -> Result<Self, ModelError> {
+        if prior.len() != self.config.n_tags() {
+            return Err(ModelError::Shape(format!(
+                "{} prior probabilities for {} tags",
+                prior.len(),
+                self.config.n_tags()
+            )));
+        }
+        let logits: Vec<f32> = prior
+            .iter()
+            .map(|&p| {
+                let p = p.clamp(1e-4, 1.0 - 1e-4);
+                libm::logf(p / (1.0 - p))
+            })
+            .collect();
+        let device = self.devices()[0].clone();
+        let bias = Tensor::from_data(
+            burn::tensor::TensorData::new(logits, [prior.len()]),
+            &device,
+        );
+        Ok(Self {
+            backend: self.backend.with_output_bias(bias),
+            ..self
+        })
+    }
+
     /// A copy ready for inference: eval-mode batch norm, no dropout, no autodiff graph.
     pub fn for_inference(&self) -> Self {
         self.valid()

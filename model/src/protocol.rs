@@ -2,8 +2,10 @@
 //!
 //! - Evaluation (Won et al., every number of the paper's Table V): 16 chunks of 5 s at
 //!   `i·hop`, `hop = (len − chunk) / 16` (integer division), clip score = mean of the 16
-//!   sigmoid outputs.
-//! - Timeline: consecutive 5 s chunks, the last one zero-padded, scored separately.
+//!   sigmoid outputs. A clip less than 16 samples longer than a chunk has one chunk (hop 0:
+//!   all sixteen would be the same).
+//! - Timeline: consecutive 5 s chunks, the last one ending at the clip's end, scored
+//!   separately.
 //!
 //! A clip shorter than one chunk is zero-padded to a full chunk and scored once; the plan says
 //! so ([`ChunkPlan::padded`]) so that callers can tell the user.
@@ -52,6 +54,8 @@ impl ChunkPlan {
             });
         }
         let hop = (clip_len - chunk) / n_chunks;
+        // A clip within `n_chunks` samples of one chunk: sixteen chunks at 0 score as one does.
+        let n_chunks = if hop == 0 { 1 } else { n_chunks };
         Ok(Self {
             starts: (0..n_chunks).map(|i| i * hop).collect(),
             chunk,
@@ -60,15 +64,25 @@ impl ChunkPlan {
         })
     }
 
-    /// Consecutive chunks covering the whole clip (a tag timeline), the last one zero-padded.
+    /// Consecutive chunks covering the whole clip (a tag timeline). The last one ends at the
+    /// clip's end, overlapping the one before, rather than being mostly zero padding (whose
+    /// tags would describe silence); only a clip shorter than one chunk is padded.
     pub fn timeline(clip_len: usize, chunk: usize) -> Result<Self, ModelError> {
         check_lengths(clip_len, chunk)?;
+        if clip_len < chunk {
+            return Ok(Self {
+                starts: alloc::vec![0],
+                chunk,
+                clip_len,
+                padded: true,
+            });
+        }
         let n = clip_len.div_ceil(chunk);
         Ok(Self {
-            starts: (0..n).map(|i| i * chunk).collect(),
+            starts: (0..n).map(|i| (i * chunk).min(clip_len - chunk)).collect(),
             chunk,
             clip_len,
-            padded: !clip_len.is_multiple_of(chunk),
+            padded: false,
         })
     }
 
@@ -110,6 +124,127 @@ impl ChunkPlan {
             row[..end - start].copy_from_slice(&samples[start..end]);
         }
         out
+    }
+}
+
+/// Chunks per forward pass when a clip is tagged (the trainer and the page alike): small
+/// enough for a browser's memory, large enough to keep a CPU busy.
+pub const TAG_BATCH: usize = 4;
+
+/// Tagging one clip, as every caller does it: the evaluation chunks (clip tags) and the
+/// timeline chunks, run as one sequence of batches. A caller only runs each batch through the
+/// model — synchronously natively, asynchronously in the browser — and gives the probabilities
+/// back to [`ClipTagging::finish`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipTagging {
+    /// The evaluation protocol's chunks: the clip's tags are their mean.
+    pub evaluation: ChunkPlan,
+    /// The timeline's chunks (empty when not asked for).
+    pub timeline: ChunkPlan,
+}
+
+/// One batch of chunks: `rows × chunk` samples, row-major (a `[rows, chunk]` tensor).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkBatch {
+    /// The samples.
+    pub samples: Vec<f32>,
+    /// Chunks in the batch.
+    pub rows: usize,
+    /// Samples per chunk.
+    pub chunk: usize,
+}
+
+/// What tagging a clip gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipTags {
+    /// Clip-level probabilities (mean over the evaluation chunks), one per tag.
+    pub probabilities: Vec<f32>,
+    /// One row of probabilities per timeline chunk.
+    pub timeline: Vec<Vec<f32>>,
+    /// First sample of each timeline chunk.
+    pub timeline_starts: Vec<usize>,
+    /// A sentence for the user when the clip was zero-padded.
+    pub notice: Option<String>,
+}
+
+impl ClipTagging {
+    /// The plans for a clip of `clip_len` samples and chunks of `chunk`; `with_timeline`
+    /// adds the timeline (otherwise only the evaluation chunks run).
+    pub fn new(clip_len: usize, chunk: usize, with_timeline: bool) -> Result<Self, ModelError> {
+        let evaluation = ChunkPlan::evaluation(clip_len, chunk, EVAL_CHUNKS)?;
+        let timeline = if with_timeline {
+            ChunkPlan::timeline(clip_len, chunk)?
+        } else {
+            ChunkPlan {
+                starts: Vec::new(),
+                ..evaluation.clone()
+            }
+        };
+        Ok(Self {
+            evaluation,
+            timeline,
+        })
+    }
+
+    /// Chunks to run in all (evaluation, then timeline).
+    pub fn total(&self) -> usize {
+        self.evaluation.len() + self.timeline.len()
+    }
+
+    /// The batches to run, in order, [`TAG_BATCH`] chunks at most each.
+    pub fn batches<'a>(&'a self, samples: &'a [f32]) -> impl Iterator<Item = ChunkBatch> + 'a {
+        [&self.evaluation, &self.timeline]
+            .into_iter()
+            .flat_map(move |plan| {
+                (0..plan.len()).step_by(TAG_BATCH).map(move |first| {
+                    let last = (first + TAG_BATCH).min(plan.len());
+                    ChunkBatch {
+                        samples: plan.gather(samples, first..last),
+                        rows: last - first,
+                        chunk: plan.chunk,
+                    }
+                })
+            })
+    }
+
+    /// The clip's tags from the probabilities of every batch, concatenated in order
+    /// (`total() × n_tags`, row-major).
+    pub fn finish(
+        &self,
+        probabilities: &[f32],
+        n_tags: usize,
+        sample_rate: usize,
+    ) -> Result<ClipTags, ModelError> {
+        if n_tags == 0 || probabilities.len() != self.total() * n_tags {
+            return Err(ModelError::Shape(format!(
+                "{} probabilities for {} chunks of {n_tags} tags",
+                probabilities.len(),
+                self.total()
+            )));
+        }
+        let (eval, timeline) = probabilities.split_at(self.evaluation.len() * n_tags);
+        let mut clip = alloc::vec![0.0f32; n_tags];
+        for row in eval.chunks(n_tags) {
+            clip.iter_mut().zip(row).for_each(|(c, p)| *c += p);
+        }
+        clip.iter_mut()
+            .for_each(|c| *c /= self.evaluation.len() as f32);
+        Ok(ClipTags {
+            probabilities: clip,
+            timeline: timeline.chunks(n_tags).map(<[f32]>::to_vec).collect(),
+            timeline_starts: self.timeline.starts.clone(),
+            notice: self.evaluation.notice(sample_rate),
+        })
+    }
+}
+
+impl ChunkBatch {
+    /// The batch as a `[rows, chunk]` waveform tensor on `device`.
+    pub fn tensor(&self, device: &Device) -> Tensor<2> {
+        Tensor::from_data(
+            TensorData::new(self.samples.clone(), [self.rows, self.chunk]),
+            device,
+        )
     }
 }
 
@@ -185,18 +320,30 @@ impl ModNet {
     }
 
     /// Clip-level tag probabilities under the evaluation protocol (mean of the chunks' sigmoid
-    /// outputs), with the plan used.
+    /// outputs, run [`TAG_BATCH`] chunks at a time), with the plan used. Synchronous read-back:
+    /// in the browser, run [`ClipTagging`]'s batches and read them back asynchronously.
     ///
     /// - output: `[n_tags]`
     pub fn clip_probabilities(
         &self,
         samples: &[f32],
-        batch_size: usize,
         device: &Device,
     ) -> Result<(Tensor<1>, ChunkPlan), ModelError> {
+        check_samples(samples)?;
         let config = self.config();
-        let plan = ChunkPlan::evaluation(samples.len(), config.chunk_samples, EVAL_CHUNKS)?;
-        let chunks = self.chunk_probabilities(samples, &plan, batch_size, device)?;
-        Ok((chunks.mean_dim(0).squeeze_dim(0), plan))
+        let tagging = ClipTagging::new(samples.len(), config.chunk_samples, false)?;
+        let mut probabilities = Vec::with_capacity(tagging.total() * config.n_tags());
+        for batch in tagging.batches(samples) {
+            let p = self.probabilities(batch.tensor(device))?;
+            probabilities.extend(
+                p.into_data()
+                    .try_to_vec::<f32>()
+                    .map_err(|e| ModelError::Shape(format!("reading probabilities: {e:?}")))?,
+            );
+        }
+        let tags = tagging.finish(&probabilities, config.n_tags(), config.sample_rate)?;
+        let n = tags.probabilities.len();
+        let clip = Tensor::from_data(TensorData::new(tags.probabilities, [n]), device);
+        Ok((clip, tagging.evaluation))
     }
 }

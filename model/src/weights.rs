@@ -76,6 +76,7 @@ impl ModNet {
     }
 
     fn load_weights(mut self, bytes: &[u8]) -> Result<Self, ModelError> {
+        check_finite(bytes)?;
         let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()));
         let result = self.load_from(&mut store).map_err(weights_error)?;
         if !result.unused.is_empty() {
@@ -137,6 +138,32 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Refuses a file whose float tensors hold NaN or infinities (they would give NaN tags). Read
+/// from the bytes, not the device: no read-back, so it works on WebGPU too.
+fn check_finite(bytes: &[u8]) -> Result<(), ModelError> {
+    let file = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| weights_error(format!("not a safetensors file ({e})")))?;
+    for (name, view) in file.tensors() {
+        let finite = match view.dtype() {
+            safetensors::Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .all(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite()),
+            safetensors::Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .all(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])).is_finite()),
+            _ => true,
+        };
+        if !finite {
+            return Err(weights_error(format!(
+                "the weights hold NaN or infinite values (tensor {name})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn compact(json: &str) -> String {

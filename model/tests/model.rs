@@ -195,17 +195,17 @@ fn bad_input_gets_an_error_not_a_panic() {
 
     // Clip-level entry points.
     assert_eq!(
-        model.clip_probabilities(&[], 4, &device).unwrap_err(),
+        model.clip_probabilities(&[], &device).unwrap_err(),
         ModelError::EmptyInput
     );
     let nan = vec![f32::NAN; 1000];
     assert_eq!(
-        model.clip_probabilities(&nan, 4, &device).unwrap_err(),
+        model.clip_probabilities(&nan, &device).unwrap_err(),
         ModelError::NonFinite
     );
     // Silence is valid input and gives finite probabilities.
     let (p, plan) = model
-        .clip_probabilities(&vec![0.0; 3 * SECOND], 4, &device)
+        .clip_probabilities(&vec![0.0; 3 * SECOND], &device)
         .unwrap();
     assert!(plan.padded);
     assert!(
@@ -274,9 +274,20 @@ fn evaluation_protocol_positions() {
     assert_eq!(rows.len(), 80_000);
     assert_eq!(rows.iter().sum::<f32>(), (3 * SECOND) as f32);
 
+    // A clip less than 16 samples longer than a chunk: one chunk, not 16 identical ones.
+    for len in [80_000, 80_015] {
+        let one = ChunkPlan::evaluation(len, 80_000, 16).unwrap();
+        assert_eq!(one.starts, vec![0]);
+        assert!(!one.padded);
+    }
+    assert_eq!(ChunkPlan::evaluation(80_016, 80_000, 16).unwrap().len(), 16);
+
+    // The last timeline chunk ends at the clip's end: no chunk of mostly zero padding.
     let timeline = ChunkPlan::timeline(12 * SECOND, 80_000).unwrap();
-    assert_eq!(timeline.starts, vec![0, 80_000, 160_000]);
-    assert!(timeline.padded);
+    assert_eq!(timeline.starts, vec![0, 80_000, 112_000]);
+    assert!(!timeline.padded && timeline.notice(16000).is_none());
+    let short = ChunkPlan::timeline(3 * SECOND, 80_000).unwrap();
+    assert!(short.padded && short.starts == vec![0]);
     assert_eq!(
         ChunkPlan::timeline(0, 80_000).unwrap_err(),
         ModelError::EmptyInput
@@ -296,7 +307,7 @@ fn clip_score_is_the_mean_of_chunk_sigmoids() {
             .chunk_probabilities(&samples, &plan, 5, &device)
             .unwrap(),
     );
-    let (clip, _) = model.clip_probabilities(&samples, 16, &device).unwrap();
+    let (clip, _) = model.clip_probabilities(&samples, &device).unwrap();
     let clip = values(clip);
     for tag in 0..50 {
         let mean = (0..16).map(|c| chunks[c * 50 + tag]).sum::<f32>() / 16.0;
@@ -408,5 +419,120 @@ fn fir_options_kaiming_init_and_weight_norm() {
     assert_eq!(
         model.forward(noise(1, 5 * SECOND, &device)).unwrap().dims(),
         [1, 50]
+    );
+}
+
+#[test]
+fn every_mtat_tag_has_its_group() {
+    use modnet::{MTAT_TAGS, TagGroup};
+    let count = |g: TagGroup| MTAT_TAGS.iter().filter(|t| TagGroup::of(t) == g).count();
+    // 13 genres, 12 instruments, 16 vocal tags, 6 moods: the 3 left are beat, beats and solo.
+    assert_eq!(count(TagGroup::Genre), 13);
+    assert_eq!(count(TagGroup::Instrument), 12);
+    assert_eq!(count(TagGroup::Vocal), 16);
+    assert_eq!(count(TagGroup::Mood), 6);
+    let other: Vec<&str> = MTAT_TAGS
+        .iter()
+        .copied()
+        .filter(|t| TagGroup::of(t) == TagGroup::Other)
+        .collect();
+    assert_eq!(other, ["beat", "solo", "beats"]);
+    assert_eq!(TagGroup::of("not an MTAT tag"), TagGroup::Other);
+}
+
+#[test]
+fn tag_prior_sets_the_output_biases() {
+    let device = Device::flex();
+    let model = small_widths(ModNetConfig::small()).init(&device).unwrap();
+    let prior: Vec<f32> = (0..50).map(|i| 0.01 + 0.019 * i as f32).collect();
+    let model = model.with_tag_prior(&prior).unwrap();
+    let bytes = model.to_bytes().unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let name = file
+        .names()
+        .into_iter()
+        .find(|n| n.contains("dense2") && n.ends_with("bias"))
+        .expect("a head bias tensor")
+        .to_string();
+    let bias: Vec<f32> = file
+        .tensor(&name)
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    for (b, p) in bias.iter().zip(&prior) {
+        let logit = (p / (1.0 - p)).ln();
+        assert!((b - logit).abs() < 1e-5, "{b} vs {logit}");
+    }
+    assert!(matches!(
+        small_widths(ModNetConfig::small())
+            .init(&device)
+            .unwrap()
+            .with_tag_prior(&[0.5; 3]),
+        Err(ModelError::Shape(_))
+    ));
+}
+
+#[test]
+fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
+    use modnet::{ClipTagging, TAG_BATCH};
+    let device = Device::flex();
+    let model = small_widths(ModNetConfig::small()).init(&device).unwrap();
+    let chunk = model.config().chunk_samples;
+    let samples: Vec<f32> = (0..chunk * 5 / 2)
+        .map(|i| ((i as f32) * 0.003).sin() * 0.3)
+        .collect();
+    let tagging = ClipTagging::new(samples.len(), chunk, true).unwrap();
+    assert_eq!(tagging.evaluation.len(), 16);
+    assert_eq!(tagging.timeline.len(), 3);
+    let batches: Vec<_> = tagging.batches(&samples).collect();
+    // 16 evaluation chunks in batches of 4, then 3 timeline chunks in one.
+    assert_eq!(batches.len(), 16 / TAG_BATCH + 1);
+    assert!(batches.iter().all(|b| b.samples.len() == b.rows * chunk));
+    let mut probs = Vec::new();
+    for b in &batches {
+        probs.extend(values(model.probabilities(b.tensor(&device)).unwrap()));
+    }
+    let tags = tagging.finish(&probs, 50, 16_000).unwrap();
+    assert_eq!(tags.timeline.len(), 3);
+    assert_eq!(tags.timeline_starts, vec![0, chunk, samples.len() - chunk]);
+    let direct = values(
+        model
+            .chunk_probabilities(&samples, &tagging.evaluation, 16, &device)
+            .unwrap(),
+    );
+    for t in 0..50 {
+        let mean = (0..16).map(|c| direct[c * 50 + t]).sum::<f32>() / 16.0;
+        assert!((mean - tags.probabilities[t]).abs() < 1e-5);
+    }
+    // Probabilities of the wrong size are refused, not misread.
+    assert!(tagging.finish(&probs[1..], 50, 16_000).is_err());
+}
+
+#[test]
+fn damaged_weights_and_absurd_configs_are_refused() {
+    let device = Device::flex();
+    let model = small_widths(ModNetConfig::small()).init(&device).unwrap();
+    let mut bytes = model.to_bytes().unwrap();
+    // The first float of the data section becomes NaN.
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[8 + header..8 + header + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    match ModNet::from_bytes(&bytes, &device) {
+        Err(ModelError::Weights(msg)) => assert!(msg.contains("NaN"), "{msg}"),
+        other => panic!("NaN weights were accepted: {:?}", other.map(|_| ())),
+    }
+    // A configuration asking for a 10^12-sample chunk (4 TB a batch row) is refused when read.
+    let mut config = ModNetConfig::small();
+    config.chunk_samples = 1_000_000_000_000;
+    assert!(matches!(
+        config.validate(),
+        Err(ModelError::InvalidConfig(msg)) if msg.contains("longer than")
+    ));
+    let json = config.to_json();
+    assert!(
+        ModNetConfig::from_json(&json)
+            .and_then(|c| c.validate())
+            .is_err()
     );
 }

@@ -22,14 +22,14 @@ const root = resolve(here, '..', '..');
 const dist = join(root, 'dist');
 const trainer = process.env.TRAINER ?? join(root, 'target', 'debug', 'trainer');
 const artifacts = process.env.ARTIFACTS ?? join(root, 'target', 'browser-artifacts');
-const weights = join(root, 'web', 'assets', 'default-weights.safetensors');
+const weights = join(root, 'weights', 'modnet-mtat-distilled.safetensors');
 const ogg = join(root, 'tests', 'fixtures', 'audio', 'pulse-stereo-44k.ogg');
 // Agreement asked between the page and `trainer tag` on the same file and weights.
 const TOLERANCE = 1e-3;
 
 const types = {
   '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
-  '.css': 'text/css', '.safetensors': 'application/octet-stream',
+  '.css': 'text/css', '.safetensors': 'application/octet-stream', '.md': 'text/markdown; charset=utf-8',
 };
 
 /// A 16 kHz mono 16-bit wav: a pulsing low tone, a sustained high tone with 12 Hz tremolo, a
@@ -94,7 +94,7 @@ after(() => {
 });
 
 function sizes() {
-  for (const f of ['modnet_web_bg.wasm', 'engine_cpu_bg.wasm', 'engine_gpu_bg.wasm', 'default-weights.safetensors']) {
+  for (const f of ['modnet_web_bg.wasm', 'engine_cpu_bg.wasm', 'engine_gpu_bg.wasm', 'modnet-mtat-distilled.safetensors', 'MODEL_CARD.md']) {
     const bytes = readFileSync(join(dist, f));
     figures.push([`${f} raw / gzip`, `${(bytes.length / 1e6).toFixed(2)} MB / ${(gzipSync(bytes, { level: 9 }).length / 1e6).toFixed(2)} MB`]);
   }
@@ -155,7 +155,18 @@ for (const mode of ['webgpu', 'cpu']) {
       const expected = native.result.probabilities;
       assert.equal(tags.length, expected.length, 'one bar per tag');
       const names = await page.$eval('#model-line', (e) => e.textContent);
-      assert.ok(names.includes('8 tags'), names);
+      assert.ok(names.includes('50 tags'), names);
+      // The built-in model says what it is and links its card (served beside the page).
+      const card = await page.$eval('#model-card a', (a) => a.href);
+      assert.ok(card.endsWith('MODEL_CARD.md'), card);
+      const cardText = await (await fetch(card)).text();
+      assert.ok(cardText.includes('MTT_musicnn'), 'the model card is served');
+      // All 50 tags, grouped as the paper's Fig. 2, the five best highlighted.
+      const groups = await page.$$eval('.tag-group', (gs) => gs.map((g) => g.dataset.group));
+      assert.deepEqual(groups, ['genre', 'instrument', 'vocal', 'mood', 'other']);
+      const top = await page.$$eval('#tags li.top', (lis) => lis.map((li) => Number(li.dataset.index)));
+      const best = [...expected.keys()].sort((a, b) => expected[b] - expected[a]).slice(0, 5);
+      assert.deepEqual([...top].sort((a, b) => a - b), [...best].sort((a, b) => a - b), 'the five best tags are highlighted');
       let worst = 0;
       for (const [, p, index] of tags) worst = Math.max(worst, Math.abs(p - expected[index]));
       assert.ok(worst <= TOLERANCE, `page vs trainer tag: max |Δp| = ${worst}`);
@@ -185,13 +196,14 @@ for (const mode of ['webgpu', 'cpu']) {
       const oggTags = await tagsOf(page);
       assert.equal(oggTags.length, expected.length);
       assert.ok(oggTags.every(([, p]) => p >= 0 && p <= 1));
-      assert.ok(oggTags[0][1] >= oggTags[oggTags.length - 1][1], 'tags are sorted');
+      const firstGroup = await page.$$eval('.tag-group:first-child li', (lis) => lis.map((li) => Number(li.dataset.probability)));
+      assert.ok(firstGroup.every((p, i) => i === 0 || firstGroup[i - 1] >= p), 'tags are sorted within a group');
 
       // A weights file that is not one: a clear message, the model stays.
       await page.setInputFiles('#weights-input', ogg);
       await page.waitForSelector('#error', { timeout: 300_000 });
       assert.match(await page.$eval('#error', (e) => e.textContent), /not a modnet weights file/);
-      assert.ok((await page.$eval('#model-line', (e) => e.textContent)).includes('built-in weights'));
+      assert.ok((await page.$eval('#model-line', (e) => e.textContent)).includes('built-in model'));
     } catch (e) {
       await page.screenshot({ path: join(artifacts, `page-${mode}-failure.png`), fullPage: true }).catch(() => {});
       console.log(logs.join('\n'));

@@ -1,5 +1,5 @@
-//! Reading audio files: any format symphonia knows, mixed down to mono and resampled with rubato
-//! to the model's rate. Every failure names the file and what was wrong with it.
+//! Reading audio files: any format symphonia knows, and Ogg Opus (opus-pure), mixed down to mono
+//! and resampled with rubato to the model's rate. Every failure names the file and what was wrong with it.
 
 use std::fs::File;
 use std::path::Path;
@@ -31,9 +31,12 @@ pub fn load_mono(path: &Path, sample_rate: u32) -> Result<Vec<f32>> {
 
 /// Decodes every track-0 packet, averaging the channels; returns samples and their rate.
 pub fn decode_mono(path: &Path) -> Result<(Vec<f32>, u32)> {
-    let file = File::open(path).context("cannot open the file")?;
+    let mut file = File::open(path).context("cannot open the file")?;
     if file.metadata().map(|m| m.len() == 0).unwrap_or(false) {
         bail!("the file is empty (0 bytes)");
+    }
+    if is_ogg_opus(&mut file)? {
+        return decode_opus(file);
     }
     let stream = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
@@ -98,6 +101,46 @@ pub fn decode_mono(path: &Path) -> Result<(Vec<f32>, u32)> {
         bail!("no audio could be decoded from the file");
     }
     Ok((mono, rate))
+}
+
+/// Whether the file is Ogg Opus: an Ogg page whose first packet is an `OpusHead`.
+fn is_ogg_opus(file: &mut File) -> Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut head = [0u8; 64];
+    let n = file.read(&mut head).context("cannot read the file")?;
+    file.seek(SeekFrom::Start(0))
+        .context("cannot read the file")?;
+    Ok(head[..n].starts_with(b"OggS") && head[..n].windows(8).any(|w| w == b"OpusHead"))
+}
+
+/// Decodes Ogg Opus at 48 kHz (Opus' own rate), trimming the encoder delay and end padding,
+/// with the header's output gain applied.
+fn decode_opus(file: File) -> Result<(Vec<f32>, u32)> {
+    use opus_pure::{MAX_PACKET_SAMPLES, OggOpusReader, Trim};
+    const RATE: i32 = 48_000;
+    let bad = |e: opus_pure::Error| anyhow::anyhow!("corrupt Ogg Opus stream ({e})");
+    let mut reader = OggOpusReader::new(std::io::BufReader::new(file)).map_err(bad)?;
+    let head = reader.head().clone();
+    let channels = (head.channel_count as usize).max(1);
+    let mut decoder = head.decoder(RATE).map_err(bad)?;
+    let mut trim = Trim::new(&head, RATE, channels).map_err(bad)?;
+    let mut block = vec![0.0f32; MAX_PACKET_SAMPLES * channels];
+    let mut mono = Vec::new();
+    for packet in reader.packets() {
+        let packet = packet.map_err(bad)?;
+        let n = decoder
+            .decode(&packet.data, MAX_PACKET_SAMPLES, &mut block)
+            .map_err(bad)?;
+        mono.extend(
+            trim.keep(&packet, &block[..n * channels])
+                .chunks_exact(channels)
+                .map(|frame| frame.iter().sum::<f32>() / channels as f32),
+        );
+    }
+    if mono.is_empty() {
+        bail!("no audio could be decoded from the file");
+    }
+    Ok((mono, RATE as u32))
 }
 
 /// Resamples mono audio from `from` Hz to `to` Hz (band-limited FFT resampler).

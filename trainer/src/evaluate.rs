@@ -7,10 +7,10 @@ use anyhow::Result;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::ProgressBar;
-use modnet::{ChunkPlan, EVAL_CHUNKS, ModNet};
+use modnet::{ClipTagging, ModNet};
 
 use crate::data::{Clip, cache};
-use crate::metrics::{TagMetrics, tag_metrics};
+use crate::metrics::{TagMetrics, tag_metrics_with};
 
 /// Binary cross-entropy on logits, averaged: `max(x,0) − x·y + log(1 + e^−|x|)` (stable, and
 /// it takes soft targets).
@@ -19,11 +19,37 @@ pub fn bce_with_logits(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
     (logits.clone().clamp_min(0.0) - logits * targets + stable).mean()
 }
 
+/// When a label counts as a positive for ROC-AUC / PR-AUC: hard labels (MTAT) are 0/1; soft
+/// labels (a teacher's probabilities) need a stated threshold, and tags with too few positives
+/// are left out of the macro means (and counted).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Positives {
+    /// A label above this is a positive.
+    pub threshold: f32,
+    /// Tags with fewer positive clips are left out.
+    pub min_count: usize,
+}
+
+impl Default for Positives {
+    /// Hard labels: above 0.5, at least one positive.
+    fn default() -> Self {
+        Self {
+            threshold: 0.5,
+            min_count: 1,
+        }
+    }
+}
+
 /// Scores and metrics of a set of clips.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Evaluation {
-    /// Mean BCE over the clips' chunks.
+    /// Mean BCE over all chunks of all clips, against the labels as given (soft or hard).
     pub loss: f64,
+    /// The positive threshold and minimum count used for the metrics.
+    pub positives: Positives,
+    /// How often the clip's top-scored tag is among its three highest labels (agreement with a
+    /// teacher's soft labels; on hard labels, whether the top tag is a true one, roughly).
+    pub top1_in_label_top3: f64,
     /// Per-tag and macro metrics.
     pub metrics: TagMetrics,
     /// Names of the clips scored, in order.
@@ -40,11 +66,13 @@ pub fn evaluate(
     clips: &[Clip],
     cache_dir: Option<&Path>,
     device: &Device,
+    positives: Positives,
     progress: &ProgressBar,
 ) -> Result<Evaluation> {
     let config = model.config();
     let n_tags = config.n_tags();
     let (mut labels, mut scores, mut names, mut skipped) = (vec![], vec![], vec![], vec![]);
+    let mut soft: Vec<f32> = Vec::new();
     let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
     for clip in clips {
         progress.inc(1);
@@ -55,22 +83,33 @@ pub fn evaluate(
                 continue;
             }
         };
-        let plan = ChunkPlan::evaluation(samples.len(), config.chunk_samples, EVAL_CHUNKS)?;
-        let logits = model.chunk_logits(&samples, &plan, EVAL_CHUNKS, device)?;
-        let targets =
-            Tensor::<1>::from_data(TensorData::new(clip.labels.clone(), [n_tags]), device)
-                .unsqueeze_dim::<2>(0)
-                .repeat_dim(0, plan.len());
-        loss_sum += bce_with_logits(logits.clone(), targets).into_scalar::<f32>() as f64;
-        loss_n += 1;
-        let probs = sigmoid(logits).mean_dim(0);
+        // The model crate's clip protocol (evaluation chunks only): logits for the loss against
+        // the labels, their sigmoids for the clip's scores.
+        let tagging = ClipTagging::new(samples.len(), config.chunk_samples, false)?;
+        let mut probabilities = Vec::with_capacity(tagging.total() * n_tags);
+        for batch in tagging.batches(&samples) {
+            let logits = model.forward(batch.tensor(device))?;
+            let targets =
+                Tensor::<1>::from_data(TensorData::new(clip.labels.clone(), [n_tags]), device)
+                    .unsqueeze_dim::<2>(0)
+                    .repeat_dim(0, batch.rows);
+            let loss = bce_with_logits(logits.clone(), targets).into_scalar::<f32>() as f64;
+            loss_sum += loss * batch.rows as f64;
+            loss_n += batch.rows;
+            probabilities.extend(read(sigmoid(logits))?);
+        }
         scores.extend(
-            probs
-                .into_data()
-                .try_to_vec::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            tagging
+                .finish(&probabilities, n_tags, config.sample_rate)?
+                .probabilities,
         );
-        labels.extend(clip.labels.iter().map(|&l| if l > 0.5 { 1.0 } else { 0.0 }));
+        let threshold = positives.threshold;
+        labels.extend(
+            clip.labels
+                .iter()
+                .map(|&l| if l > threshold { 1.0 } else { 0.0 }),
+        );
+        soft.extend(&clip.labels);
         names.push(clip.name.clone());
     }
     if names.is_empty() {
@@ -82,11 +121,35 @@ pub fn evaluate(
                 .map_or("no clips given".into(), |(n, e)| format!("{n}: {e}"))
         );
     }
+    let agree = soft
+        .chunks(n_tags)
+        .zip(scores.chunks(n_tags))
+        .filter(|(label, score)| {
+            let best = argsort_desc(score)[0];
+            argsort_desc(label)[..3.min(n_tags)].contains(&best)
+        })
+        .count();
     Ok(Evaluation {
         loss: loss_sum / loss_n as f64,
-        metrics: tag_metrics(&labels, &scores, n_tags),
+        positives,
+        top1_in_label_top3: agree as f64 / names.len() as f64,
+        metrics: tag_metrics_with(&labels, &scores, n_tags, positives.min_count),
         clips: names,
         scores,
         skipped,
     })
+}
+
+/// A tensor's values.
+fn read(t: Tensor<2>) -> Result<Vec<f32>> {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+}
+
+/// Indices of `v`, largest first.
+fn argsort_desc(v: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| v[b].total_cmp(&v[a]));
+    order
 }

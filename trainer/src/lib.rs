@@ -1,12 +1,14 @@
 //! The trainer's library: datasets, audio reading, training, evaluation and the command line.
 //! `main.rs` only calls [`cli::run`]; tests use the pieces directly.
 
+pub mod args;
 pub mod audio;
 pub mod backend;
+pub mod charts;
 pub mod cli;
+pub mod commands;
 pub mod data;
 pub mod evaluate;
 pub mod metrics;
-pub mod plot;
-pub mod tag;
+pub mod run;
 pub mod train;

@@ -80,12 +80,23 @@ pub struct TagMetrics {
     pub roc_auc_macro: f64,
     /// Mean average precision over the tags where it is defined.
     pub pr_auc_macro: f64,
-    /// Tags left out of the macro means (undefined in this set).
+    /// Tags left out of the macro means (one class only, or too few positives, in this set).
     pub undefined_tags: usize,
 }
 
 /// Computes the metrics of `scores` against `labels`, both `n_clips × n_tags` row-major.
 pub fn tag_metrics(labels: &[f32], scores: &[f32], n_tags: usize) -> TagMetrics {
+    tag_metrics_with(labels, scores, n_tags, 1)
+}
+
+/// As [`tag_metrics`], but a tag with fewer than `min_positives` positive clips is left out
+/// too (its metrics are noise, e.g. a teacher's tag that is rarely above the threshold).
+pub fn tag_metrics_with(
+    labels: &[f32],
+    scores: &[f32],
+    n_tags: usize,
+    min_positives: usize,
+) -> TagMetrics {
     assert_eq!(
         labels.len(),
         scores.len(),
@@ -102,6 +113,11 @@ pub fn tag_metrics(labels: &[f32], scores: &[f32], n_tags: usize) -> TagMetrics 
     let mut ap = Vec::with_capacity(n_tags);
     for t in 0..n_tags {
         let (y, s) = (column(labels, t), column(scores, t));
+        if y.iter().filter(|&&v| v > 0.5).count() < min_positives {
+            roc.push(None);
+            ap.push(None);
+            continue;
+        }
         roc.push(roc_auc(&y, &s).ok());
         ap.push(average_precision(&y, &s).ok());
     }

@@ -4,7 +4,7 @@
 //! option. Every epoch ends with an atomic checkpoint; `--resume` continues from it.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -23,8 +23,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Clip, Dataset, cache};
-use crate::evaluate::{bce_with_logits, evaluate};
+use crate::data::{Clip, Dataset, Segment, Source, cache};
+use crate::evaluate::{Positives, bce_with_logits, evaluate};
+use crate::run::RunFiles;
 
 /// The optimisation schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -53,6 +54,29 @@ pub struct TrainSettings {
     pub seed: u64,
     /// Schedule.
     pub schedule: Schedule,
+    /// Label-preserving augmentation of the training crops.
+    #[serde(default)]
+    pub augment: Augment,
+    /// How validation labels become positives for ROC-AUC / PR-AUC.
+    #[serde(default)]
+    pub positives: Positives,
+    /// Start the output biases at the log-odds of the training labels' mean (soft labels of
+    /// a teacher are mostly small: the untrained model's 0.5 everywhere is far from them).
+    #[serde(default)]
+    pub prior_bias: bool,
+}
+
+/// Augmentation that keeps the labels true (all off by default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Augment {
+    /// A random gain in ±`gain_db` dB per crop.
+    pub gain_db: f32,
+    /// Segment clips: the crop moves by up to ±`shift_seconds` (the label of a 3 s segment
+    /// still holds for the audio half a second beside it).
+    pub shift_seconds: f64,
+    /// Probability that a crop is mixed with another crop of its batch, with weight
+    /// λ ~ U(0.25, 0.75) and labels mixed with the same weights.
+    pub mix: f64,
 }
 
 /// One line of the training log.
@@ -86,31 +110,6 @@ struct RunState {
     since_best: usize,
     since_lr_change: usize,
     log: Vec<EpochLog>,
-}
-
-/// Files of a run directory.
-pub struct RunFiles {
-    /// The directory.
-    pub dir: PathBuf,
-}
-
-impl RunFiles {
-    /// The checkpoint (weights, optimiser, state) written at the end of every epoch.
-    pub fn checkpoint(&self) -> PathBuf {
-        self.dir.join("checkpoint.bin")
-    }
-    /// The best weights so far (lowest validation loss): what `eval`, `tag` and `export` use.
-    pub fn best(&self) -> PathBuf {
-        self.dir.join("best.safetensors")
-    }
-    /// The training log, one row per epoch.
-    pub fn log_csv(&self) -> PathBuf {
-        self.dir.join("log.csv")
-    }
-    /// The same log as JSON.
-    pub fn log_json(&self) -> PathBuf {
-        self.dir.join("log.json")
-    }
 }
 
 const MAGIC: &[u8; 8] = b"MODNETC1";
@@ -186,6 +185,63 @@ fn optimizer(schedule: Schedule, epoch: usize) -> (ModuleOptimizer, Option<f64>)
     }
 }
 
+/// A training crop of `len` samples of `clip`: random within the clip (a segment clip: within
+/// its segment, moved by the augmentation's shift), with the augmentation's gain.
+fn training_crop(
+    clip: &Clip,
+    cache_dir: Option<&Path>,
+    sample_rate: u32,
+    len: usize,
+    augment: &Augment,
+    rng: &mut StdRng,
+) -> Result<Vec<f32>> {
+    let mut crop = match &clip.source {
+        Source::File {
+            segment: Some(Segment { start, seconds }),
+            ..
+        } => {
+            let rate = sample_rate as f64;
+            let slack = (seconds * rate).round() as i64 - len as i64;
+            let mut first = (start * rate).round() as i64 + rng.random_range(0..=slack.max(0));
+            if augment.shift_seconds > 0.0 {
+                let max = (augment.shift_seconds * rate) as i64;
+                // Never before the file's start: zeros there would be a different sound.
+                first = (first + rng.random_range(-max..=max)).max(0);
+            }
+            cache::load_window(clip, cache_dir, sample_rate, first, len)?
+        }
+        _ => random_crop(&cache::load(clip, cache_dir, sample_rate)?, len, rng),
+    };
+    if augment.gain_db > 0.0 {
+        let db = rng.random_range(-augment.gain_db..=augment.gain_db);
+        let gain = 10f32.powf(db / 20.0);
+        crop.iter_mut().for_each(|s| *s *= gain);
+    }
+    Ok(crop)
+}
+
+/// Mixes crops of a batch in place (`x`: `n × len`, `y`: `n × tags`, row-major).
+fn mix_batch(x: &mut [f32], y: &mut [f32], len: usize, tags: usize, p: f64, rng: &mut StdRng) {
+    let n = y.len() / tags;
+    if n < 2 || p <= 0.0 {
+        return;
+    }
+    let (x0, y0) = (x.to_vec(), y.to_vec());
+    for i in 0..n {
+        if !rng.random_bool(p.min(1.0)) {
+            continue;
+        }
+        let j = (i + rng.random_range(1..n)) % n;
+        let w = rng.random_range(0.25f32..0.75);
+        for (a, b) in x[i * len..(i + 1) * len].iter_mut().zip(&x0[j * len..]) {
+            *a = w * *a + (1.0 - w) * b;
+        }
+        for (a, b) in y[i * tags..(i + 1) * tags].iter_mut().zip(&y0[j * tags..]) {
+            *a = w * *a + (1.0 - w) * b;
+        }
+    }
+}
+
 /// A random crop of `len` samples (zero-padded when the clip is shorter).
 fn random_crop(samples: &[f32], len: usize, rng: &mut StdRng) -> Vec<f32> {
     if samples.len() <= len {
@@ -211,7 +267,12 @@ pub fn train(
     cache_dir: Option<&Path>,
     resume: bool,
 ) -> Result<Vec<EpochLog>> {
-    std::fs::create_dir_all(&out.dir).with_context(|| format!("creating {}", out.dir.display()))?;
+    if data.train.is_empty() {
+        bail!(
+            "{} has no training clips (an evaluation-only set?)",
+            data.description
+        );
+    }
     if data.valid.is_empty() {
         bail!("the dataset has no validation clips: the schedule and the best weights need some");
     }
@@ -225,6 +286,18 @@ pub fn train(
     let device = base_device.clone().autodiff();
     base_device.seed(settings.seed);
     let mut model = config.init(&device)?;
+    if settings.prior_bias && !data.train.is_empty() {
+        let n = config.n_tags();
+        let mut prior = vec![0.0f32; n];
+        for clip in &data.train {
+            prior
+                .iter_mut()
+                .zip(&clip.labels)
+                .for_each(|(p, l)| *p += l);
+        }
+        prior.iter_mut().for_each(|p| *p /= data.train.len() as f32);
+        model = model.with_tag_prior(&prior)?;
+    }
     let (mut optim, mut fixed_lr) = optimizer(settings.schedule, 0);
     let mut state = RunState {
         settings: settings.clone(),
@@ -250,6 +323,13 @@ pub fn train(
             let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             model = model.load_record(record);
+            if let Some(param) = model.first_non_finite() {
+                bail!(
+                    "{} is damaged: its weights hold NaN or infinite values (first in {param}); \
+                     start the run again with --overwrite",
+                    path.display()
+                );
+            }
             (optim, fixed_lr) = optimizer(saved.settings.schedule, saved.epochs_done);
             optim = optim
                 .from_bytes(Bytes::from_bytes_vec(optim_bytes))
@@ -264,11 +344,14 @@ pub fn train(
             );
         } else {
             eprintln!(
-                "notice: no checkpoint in {}; starting from scratch",
+                "notice: no run in {} yet; starting from scratch",
                 out.dir.display()
             );
         }
     }
+    // Written once the checks above have passed: a refused resume changes nothing.
+    write_atomically(&out.config(), config.to_json().as_bytes())
+        .with_context(|| format!("writing {}", out.config().display()))?;
     eprintln!(
         "training {} on {}: {} train / {} valid clips, batch {}",
         model.summary(),
@@ -290,6 +373,9 @@ pub fn train(
         }
         let lr = fixed_lr.unwrap_or(state.lr);
         let mut rng = StdRng::seed_from_u64(settings.seed.wrapping_add(epoch as u64));
+        // Dropout's random stream restarts each epoch from the seed, so that a resumed run
+        // draws what the uninterrupted one would have drawn.
+        base_device.seed(settings.seed.wrapping_add(1_000 + epoch as u64));
         let mut order: Vec<&Clip> = data.train.iter().collect();
         order.shuffle(&mut rng);
         let bar = ProgressBar::new(order.len().div_ceil(batch_size) as u64).with_style(style(
@@ -301,9 +387,17 @@ pub fn train(
             let mut x = Vec::with_capacity(batch.len() * config.chunk_samples);
             let mut y: Vec<f32> = Vec::with_capacity(batch.len() * config.n_tags());
             for clip in batch {
-                match cache::load(clip, cache_dir, sample_rate) {
-                    Ok(samples) => {
-                        x.extend(random_crop(&samples, config.chunk_samples, &mut rng));
+                let crop = training_crop(
+                    clip,
+                    cache_dir,
+                    sample_rate,
+                    config.chunk_samples,
+                    &settings.augment,
+                    &mut rng,
+                );
+                match crop {
+                    Ok(crop) => {
+                        x.extend(crop);
                         y.extend(&clip.labels);
                     }
                     Err(e) => {
@@ -318,6 +412,8 @@ pub fn train(
                 bar.inc(1);
                 continue;
             }
+            let (len, tags) = (config.chunk_samples, config.n_tags());
+            mix_batch(&mut x, &mut y, len, tags, settings.augment.mix, &mut rng);
             let x = Tensor::<2>::from_data(TensorData::new(x, [n, config.chunk_samples]), &device);
             let y = Tensor::<2>::from_data(TensorData::new(y, [n, config.n_tags()]), &device);
             let loss = bce_with_logits(model.forward(x)?, y);
@@ -348,7 +444,14 @@ pub fn train(
             "validating {bar:30} {pos}/{len} clips {elapsed_precise}",
         ));
         let inference = model.valid();
-        let eval = evaluate(&inference, &data.valid, cache_dir, base_device, &valid_bar)?;
+        let eval = evaluate(
+            &inference,
+            &data.valid,
+            cache_dir,
+            base_device,
+            settings.positives,
+            &valid_bar,
+        )?;
         valid_bar.finish_and_clear();
         let row = EpochLog {
             epoch,

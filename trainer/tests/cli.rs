@@ -203,6 +203,24 @@ fn a_killed_run_resumes_from_its_checkpoint() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("resuming after epoch"));
     assert_eq!(log_epochs(&run), vec![1, 2, 3, 4]);
+
+    // Resumed = uninterrupted: the same losses and metrics as a run that was never killed
+    // (data order, crops and dropout are drawn per epoch from the seed).
+    let whole = dir.path().join("whole");
+    let mut uninterrupted = args.clone();
+    uninterrupted[2] = s(&whole);
+    ok(&uninterrupted);
+    let numbers = |run: &Path| -> Vec<serde_json::Value> {
+        let log: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(run.join("log.json")).unwrap()).unwrap();
+        log.into_iter()
+            .map(|mut row| {
+                row.as_object_mut().unwrap().remove("seconds");
+                row
+            })
+            .collect()
+    };
+    assert_eq!(numbers(&run), numbers(&whole));
 }
 
 /// An MTAT-format tree: a few clips of the standard split at their annotation rows, one
@@ -360,7 +378,10 @@ fn folder_dataset_with_soft_labels_and_random_split() {
 
     // A bad label value is refused with its line.
     std::fs::write(&labels, "path,bright\nsong0.wav,7\n").unwrap();
+    let fresh = dir.path().join("fresh");
     let mut args = folder.to_vec();
+    let last = args.len() - 1;
+    args[last] = s(&fresh);
     args.extend(["--backend", "flex"]);
     let out = trainer(&args);
     assert!(!out.status.success());
@@ -453,4 +474,281 @@ fn same_seed_same_numbers_on_the_cpu() {
         logs[0], logs[1],
         "two runs with the same seed give the same losses and metrics"
     );
+}
+
+/// The distillation corpus' form: chunk-level soft labels (a `start`/`seconds` segment per row)
+/// of a few long files, trained with every augmentation and evaluated with a stated positive
+/// threshold; a file in two splits and a missing path column are refused.
+#[test]
+fn segment_labels_train_with_augmentation_and_soft_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("corpus");
+    let mut csv = String::from("path,start,seconds,split,bright,dark\n");
+    for i in 0..6 {
+        let name = format!("audio/track{i}.wav");
+        write_wav(
+            &music.join(&name),
+            4.0,
+            16_000,
+            if i % 2 == 0 { 880.0 } else { 110.0 },
+            1,
+        );
+        let split = ["train", "train", "train", "train", "valid", "valid"][i];
+        for k in 0..4 {
+            // Soft labels below 0.5, as a teacher gives them.
+            let b = if i % 2 == 0 { 0.4 } else { 0.05 };
+            csv += &format!("{name},{k}.000,1.0,{split},{b},{:.2}\n", 0.45 - b);
+        }
+    }
+    let labels = dir.path().join("labels.csv");
+    std::fs::write(&labels, &csv).unwrap();
+    let data = [
+        "--dataset",
+        "folder",
+        "--data-dir",
+        s(&music),
+        "--labels",
+        s(&labels),
+    ];
+    let prepared = ok(&[&["prepare"][..], &data].concat());
+    assert!(
+        prepared.contains("| 6 | 6 | 0 | 0 |"),
+        "one cache entry per file: {prepared}"
+    );
+    let run = dir.path().join("run");
+    let mut args = vec![
+        "train",
+        "--out",
+        s(&run),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+    ];
+    args.extend(data);
+    args.extend(TINY);
+    args.extend([
+        "--augment-gain-db",
+        "6",
+        "--augment-shift",
+        "0.25",
+        "--augment-mix",
+        "0.5",
+    ]);
+    args.extend(["--positive-threshold", "0.3", "--min-positives", "2"]);
+    ok(&args);
+    assert_eq!(log_epochs(&run), [1, 2]);
+    let weights = run.join("best.safetensors");
+    let report = dir.path().join("valid.json");
+    let mut eval = vec![
+        "eval",
+        "--weights",
+        s(&weights),
+        "--split",
+        "valid",
+        "--json",
+        s(&report),
+    ];
+    eval.extend(data);
+    eval.extend([
+        "--backend",
+        "flex",
+        "--positive-threshold",
+        "0.3",
+        "--min-positives",
+        "2",
+    ]);
+    let table = ok(&eval);
+    assert!(table.contains("top tag among the labels' top 3"), "{table}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let e = &v["evaluation"];
+    // Four rows of track 4 (bright 0.4 > 0.3) and none of track 5: "bright" has 4 positives,
+    // "dark" (0.05 or 0.40) as many; at 0.5 neither would have any.
+    assert_eq!(e["clips"].as_array().unwrap().len(), 8);
+    assert_eq!(e["positives"]["threshold"].as_f64().unwrap() as f32, 0.3);
+    assert!(e["metrics"]["roc_auc"][0].is_number(), "{e}");
+    assert_eq!(e["metrics"]["undefined_tags"], 0);
+    let loss = e["loss"].as_f64().unwrap();
+    assert!(loss.is_finite() && loss > 0.0);
+    // The same rows judged at 0.5: no positives, so no tag is scored, and that is said.
+    let mut strict = eval.clone();
+    strict.truncate(strict.len() - 4);
+    let table = ok(&strict);
+    assert!(table.contains("2 tags have one class only"), "{table}");
+
+    // A file in two splits, and a CSV without a path column, are refused by name.
+    std::fs::write(
+        &labels,
+        csv.replacen(",0.000,1.0,valid,", ",0.000,1.0,train,", 1),
+    )
+    .unwrap();
+    let out = trainer(&[&["train"][..], &data, &TINY].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("two splits"), "{err}");
+    std::fs::write(&labels, "file,bright\na.wav,1\n").unwrap();
+    let out = trainer(&[&["train"][..], &data, &TINY].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no `path` column"),
+        "{err}"
+    );
+}
+
+/// The shipped model: the 50 MTAT tags in order, used by `tag` when no --weights is given.
+#[test]
+fn builtin_model_speaks_mtat_and_tags_without_weights() {
+    let model = trainer::commands::tag::builtin_model(&burn::tensor::Device::flex()).unwrap();
+    assert_eq!(model.config().tags, modnet::mtat_tags());
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("song.wav");
+    write_wav(&wav, 8.0, 44_100, 440.0, 2);
+    let json = ok(&["tag", s(&wav), "--json", "--top", "3"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let probs = v[0]["probabilities"].as_array().unwrap();
+    assert_eq!(probs.len(), 50);
+    assert!(
+        probs
+            .iter()
+            .all(|p| (0.0..=1.0).contains(&p.as_f64().unwrap()))
+    );
+    let top = v[0]["top"][0][0].as_str().unwrap();
+    assert!(modnet::MTAT_TAGS.contains(&top), "{top}");
+
+    // Ogg Opus (symphonia has no decoder for it): 3 s of stereo 48 kHz, decoded, trimmed of the
+    // encoder delay, downmixed and resampled like any other file.
+    let opus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/audio/pulse-stereo-48k.opus");
+    let json = ok(&["tag", s(&opus), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let seconds = v[0]["seconds"].as_f64().unwrap();
+    assert!((seconds - 3.0).abs() < 0.01, "{seconds} s");
+    assert_eq!(v[0]["probabilities"].as_array().unwrap().len(), 50);
+}
+
+/// The default run writes only its run folder: a clone stays clean (it used to rewrite the
+/// page's weights).
+#[test]
+fn default_run_writes_only_its_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("web/assets")).unwrap();
+    std::fs::create_dir_all(dir.path().join("weights")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(["train", "--synth-clips", "8", "4", "4", "--epochs", "1"])
+        .args(TINY)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut written = Vec::new();
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                written.push(p.strip_prefix(dir.path()).unwrap().to_path_buf());
+            }
+        }
+    }
+    assert!(!written.is_empty());
+    for p in &written {
+        assert!(
+            p.starts_with("runs/default"),
+            "the default run wrote {}",
+            p.display()
+        );
+    }
+}
+
+/// The run folder is never lost: a second `train` into it is refused (or told --overwrite), a
+/// resume without its checkpoint is refused by name, a refused resume writes nothing, and
+/// impossible numbers are refused when parsed.
+#[test]
+fn the_run_folder_is_never_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let mut args = vec!["train", "--out", s(&run), "--epochs", "1"];
+    args.extend(TINY);
+    args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    ok(&args);
+    let best = std::fs::read(run.join("best.safetensors")).unwrap();
+    let config = std::fs::read(run.join("config.json")).unwrap();
+
+    // Again without --resume: refused, nothing replaced.
+    let out = trainer(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("already holds a run"),
+        "{err}"
+    );
+    assert!(err.contains("--overwrite"), "{err}");
+    assert_eq!(std::fs::read(run.join("best.safetensors")).unwrap(), best);
+
+    // --resume with another preset: refused, config.json untouched.
+    let mut other = args.clone();
+    other.extend(["--resume", "--widths", "8x8"]);
+    let out = trainer(&other);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(run.join("config.json")).unwrap(), config);
+
+    // A damaged (truncated) checkpoint: refused by name, nothing replaced.
+    let checkpoint = std::fs::read(run.join("checkpoint.bin")).unwrap();
+    std::fs::write(
+        run.join("checkpoint.bin"),
+        &checkpoint[..checkpoint.len() / 2],
+    )
+    .unwrap();
+    let mut resume = args.clone();
+    resume.push("--resume");
+    let out = trainer(&resume);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("damaged"), "{err}");
+    assert_eq!(std::fs::read(run.join("best.safetensors")).unwrap(), best);
+
+    // --resume when the checkpoint is gone but the best weights are there: refused by name.
+    std::fs::remove_file(run.join("checkpoint.bin")).unwrap();
+    let out = trainer(&resume);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("checkpoint.bin"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(run.join("best.safetensors")).unwrap(), best);
+
+    // --overwrite starts again.
+    let mut again = args.clone();
+    again.push("--overwrite");
+    ok(&again);
+    assert_eq!(log_epochs(&run), [1]);
+
+    // Impossible numbers: refused at parse time with the valid range, nothing written.
+    let fresh = dir.path().join("fresh");
+    for (flag, value) in [
+        ("--epochs", "0"),
+        ("--lr", "nan"),
+        ("--lr", "inf"),
+        ("--lr", "-1"),
+        ("--batch-size", "0"),
+        ("--synth-seconds", "0"),
+        ("--synth-seconds", "nan"),
+        ("--synth-seconds", "-3"),
+        ("--augment-mix", "2"),
+        ("--positive-threshold", "1.5"),
+        ("--widths", "0x8"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let out = trainer(&["train", "--out", s(&fresh), &arg, "--backend", "flex"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {value} was accepted");
+        assert!(
+            err.contains(value) && err.contains(flag),
+            "{flag} {value}: {err}"
+        );
+        assert!(!fresh.exists(), "{flag} {value} wrote {}", fresh.display());
+    }
 }

@@ -14,10 +14,13 @@ use crate::audio;
 use crate::client::{EngineClient, EngineKind};
 use crate::draw::{self, Axes};
 use crate::messages::{ChunkPictures, FromEngine, Heatmap, ModelInfo, TagResult};
+use modnet::TagGroup;
 
-/// The built-in weights (copied next to the page by trunk).
-const DEFAULT_WEIGHTS: &str = "default-weights.safetensors";
-const DEFAULT_WEIGHTS_NAME: &str = "built-in weights (the trainer's default run)";
+/// The built-in weights (the repository's `weights/`, copied next to the page by trunk).
+const DEFAULT_WEIGHTS: &str = "modnet-mtat-distilled.safetensors";
+const DEFAULT_WEIGHTS_NAME: &str = "built-in model";
+/// How many of the best tags are highlighted.
+const TOP_TAGS: usize = 5;
 /// Canvas width of the wide plots, in pixels.
 const WIDE: u32 = 900;
 
@@ -393,9 +396,13 @@ pub fn App() -> impl IntoView {
                 )}
             </p>
             <Show when=move || page.model.with(|m| m.as_ref().is_some_and(|m| m.name == DEFAULT_WEIGHTS_NAME))>
-                <p class="note">
-                    "The built-in model was trained on the trainer's synthetic clips (register, pulse, tremolo, noise, "
-                    "attack), not on real music: load a model trained on MagnaTagATune for the 50 MTAT tags."
+                <p id="model-card" class="note">
+                    "Built-in model: the paper's SincModNet front-end with a small ResNet, distilled from "
+                    "an MTAT-trained teacher (musicnn's MTT_musicnn) on about 15 hours of freely licensed game "
+                    "music and renders, so it speaks MagnaTagATune's 50 tags. It is not trained on MTAT itself "
+                    "and knows little singing. "
+                    <a href="MODEL_CARD.md">"Model card"</a>
+                    " (data, teacher, agreement, limits)."
                 </p>
             </Show>
         </header>
@@ -436,33 +443,61 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Top tags as bars, with the backend and time.
+/// Every tag as a bar, grouped as the paper's Fig. 2 (genre, instrument, vocal, mood, other),
+/// the best ones highlighted; with the backend and time.
 #[component]
 fn Results(page: Page, result: TagResult) -> impl IntoView {
     let tags = page
         .model
         .with_untracked(|m| m.as_ref().map(|m| m.tags.clone()))
         .unwrap_or_default();
-    let mut order: Vec<usize> = (0..result.probabilities.len()).collect();
-    order.sort_by(|&a, &b| result.probabilities[b].total_cmp(&result.probabilities[a]));
-    let rows = order
+    let p = &result.probabilities;
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    let top: Vec<usize> = order.iter().take(TOP_TAGS).copied().collect();
+    let name = |i: usize| tags.get(i).cloned().unwrap_or_else(|| format!("tag {i}"));
+    let groups = TagGroup::ALL
         .into_iter()
-        .map(|i| {
-            let p = result.probabilities[i];
-            let name = tags.get(i).cloned().unwrap_or_else(|| format!("tag {i}"));
-            let key = name.clone();
-            view! {
-                <li class="tag" data-tag=key data-index=i data-probability=p.to_string()>
-                    <span class="tag-name">{name}</span>
-                    <span class="bar"><span class="fill" style=format!("width: {:.1}%", p * 100.0)></span></span>
-                    <span class="value">{format!("{p:.3}")}</span>
-                </li>
-            }
+        .filter_map(|group| {
+            let members: Vec<usize> = order
+                .iter()
+                .copied()
+                .filter(|&i| TagGroup::of(&name(i)) == group)
+                .collect();
+            (!members.is_empty()).then(|| {
+                let rows = members
+                    .into_iter()
+                    .map(|i| {
+                        let (tag, value) = (name(i), p[i]);
+                        let key = tag.clone();
+                        view! {
+                            <li class="tag" class:top=top.contains(&i) data-tag=key
+                                data-index=i data-probability=value.to_string()>
+                                <span class="tag-name">{tag}</span>
+                                <span class="bar"><span class="fill" style=format!("width: {:.1}%", value * 100.0)></span></span>
+                                <span class="value">{format!("{value:.3}")}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <div class="tag-group" data-group=group.name()>
+                        <h3>{group.name()}</h3>
+                        <ol>{rows}</ol>
+                    </div>
+                }
+            })
         })
         .collect_view();
+    let best = top
+        .iter()
+        .map(|&i| format!("{} {:.2}", name(i), p[i]))
+        .collect::<Vec<_>>()
+        .join(", ");
     view! {
         <section id="results">
             <h2>"Tags"</h2>
+            <p id="top-tags">{format!("Top: {best}")}</p>
             <p id="run-info" data-backend=result.backend.clone() data-millis=result.millis.to_string()>
                 {format!(
                     "{} on {} in {:.0} ms (16 chunks for the clip, {} for the timeline)",
@@ -473,7 +508,7 @@ fn Results(page: Page, result: TagResult) -> impl IntoView {
                 )}
             </p>
             {result.notice.clone().map(|n| view! { <p class="note">{format!("Note: {n}.")}</p> })}
-            <ol id="tags">{rows}</ol>
+            <div id="tags">{groups}</div>
         </section>
     }
 }

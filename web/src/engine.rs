@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
-use modnet::{BankResponses, ChunkPlan, EVAL_CHUNKS, ModNet, Picture};
+use modnet::{BankResponses, ChunkPlan, ClipTagging, ModNet, Picture};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
@@ -20,8 +20,6 @@ use crate::messages::{
     BODY, ChunkPictures, FromEngine, Heatmap, ModelInfo, PAYLOAD, Responses, TagResult, ToEngine,
 };
 
-/// Chunks per forward pass (the trainer's `tag` uses the same).
-const BATCH: usize = 4;
 /// Points of the frequency-response curves.
 const RESPONSE_POINTS: usize = 512;
 /// Columns of the pictures (frames are mean-pooled down to this).
@@ -260,30 +258,6 @@ fn model_of(engine: &Rc<RefCell<Engine>>) -> Result<(ModNet, Device), String> {
     Ok((model, e.device.clone()))
 }
 
-/// Probabilities of the chunks of `plan`, `BATCH` at a time, reporting progress.
-async fn run_plan(
-    model: &ModNet,
-    device: &Device,
-    samples: &[f32],
-    plan: &ChunkPlan,
-    progress: &mut impl FnMut(usize),
-) -> Result<Vec<f32>, String> {
-    let mut out = Vec::with_capacity(plan.len() * model.config().n_tags());
-    for first in (0..plan.len()).step_by(BATCH) {
-        let last = (first + BATCH).min(plan.len());
-        let part = ChunkPlan {
-            starts: plan.starts[first..last].to_vec(),
-            ..plan.clone()
-        };
-        let probs = model
-            .chunk_probabilities(samples, &part, BATCH, device)
-            .map_err(|e| e.to_string())?;
-        out.extend(read(probs).await?);
-        progress(last - first);
-    }
-    Ok(out)
-}
-
 async fn tag(engine: &Rc<RefCell<Engine>>, job: u32, post: &Poster) -> Result<TagResult, String> {
     let (model, device) = model_of(engine)?;
     let samples = std::mem::take(&mut engine.borrow_mut().samples);
@@ -315,30 +289,31 @@ async fn tag_samples(
 ) -> Result<Tagged, String> {
     modnet::protocol::check_samples(samples).map_err(|e| e.to_string())?;
     let config = model.config();
-    let n_tags = config.n_tags();
-    let eval = ChunkPlan::evaluation(samples.len(), config.chunk_samples, EVAL_CHUNKS)
-        .map_err(|e| e.to_string())?;
-    let timeline =
-        ChunkPlan::timeline(samples.len(), config.chunk_samples).map_err(|e| e.to_string())?;
-    let total = eval.len() + timeline.len();
-    let mut done = 0;
-    let mut progress = |n: usize| {
-        done += n;
-        post.send(&FromEngine::Progress { job, done, total });
-    };
-    let chunks = run_plan(model, device, samples, &eval, &mut progress).await?;
-    let mut clip = vec![0.0f32; n_tags];
-    for row in chunks.chunks(n_tags) {
-        for (c, p) in clip.iter_mut().zip(row) {
-            *c += p / eval.len() as f32;
-        }
+    // The model crate's clip protocol: run its batches (reading each back asynchronously) and
+    // hand the probabilities back.
+    let tagging =
+        ClipTagging::new(samples.len(), config.chunk_samples, true).map_err(|e| e.to_string())?;
+    let total = tagging.total();
+    let mut probabilities = Vec::with_capacity(total * config.n_tags());
+    for batch in tagging.batches(samples) {
+        let p = model
+            .probabilities(batch.tensor(device))
+            .map_err(|e| e.to_string())?;
+        probabilities.extend(read(p).await?);
+        post.send(&FromEngine::Progress {
+            job,
+            done: probabilities.len() / config.n_tags(),
+            total,
+        });
     }
-    let rows = run_plan(model, device, samples, &timeline, &mut progress).await?;
+    let tags = tagging
+        .finish(&probabilities, config.n_tags(), config.sample_rate)
+        .map_err(|e| e.to_string())?;
     Ok((
-        clip,
-        rows.chunks(n_tags).map(<[f32]>::to_vec).collect(),
-        timeline.starts.clone(),
-        eval.notice(config.sample_rate),
+        tags.probabilities,
+        tags.timeline,
+        tags.timeline_starts,
+        tags.notice,
     ))
 }
 

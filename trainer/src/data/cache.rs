@@ -1,34 +1,50 @@
-//! Decoded audio: `prepare` decodes every file clip once to 16 kHz mono float32 in a cache
-//! directory (resumable: finished files are kept, each written atomically); training and
-//! evaluation read the cache and fall back to decoding.
+//! Decoded audio: `prepare` decodes every audio file of a dataset once to mono float32 at the
+//! model's rate in a cache directory (resumable: finished files are kept, each written
+//! atomically); training and evaluation read the cache — a segment by seeking, not by reading
+//! the whole file — and fall back to decoding.
 
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use modnet::weights::write_atomically;
 
 use super::synth::ClipRecipe;
 use super::{Clip, Source};
 use crate::audio;
 
-/// The cache file of a clip: its name with `/` turned into `__`, plus `.f32`.
-pub fn cache_path(cache_dir: &Path, clip: &Clip) -> PathBuf {
-    cache_dir.join(format!("{}.f32", clip.name.replace(['/', '\\'], "__")))
+/// The cache file of an audio file known as `key` at `sample_rate`: `/` turned into `__`, plus
+/// the rate and `.f32` (a model of another rate never reads samples made for this one).
+pub fn cache_path(cache_dir: &Path, key: &str, sample_rate: u32) -> PathBuf {
+    cache_dir.join(format!(
+        "{}.{sample_rate}.f32",
+        key.replace(['/', '\\'], "__")
+    ))
 }
 
-/// The clip's samples at `sample_rate`: generated, cached or decoded.
+/// The clip's samples at `sample_rate`: generated, cached or decoded (a segment clip: its
+/// segment, zero-padded where it runs past the file's end).
 pub fn load(clip: &Clip, cache_dir: Option<&Path>, sample_rate: u32) -> Result<Vec<f32>> {
     match &clip.source {
+        Source::File {
+            segment: Some(s), ..
+        } => {
+            let rate = sample_rate as f64;
+            let start = (s.start * rate).round() as i64;
+            let len = (s.seconds * rate).round() as usize;
+            load_window(clip, cache_dir, sample_rate, start, len)
+        }
         Source::Synth {
             seed,
             index,
             samples,
         } => Ok(ClipRecipe::draw(*seed, *index).render(*seed, *index, *samples, sample_rate)),
-        Source::File(path) => {
+        Source::File { path, key, .. } => {
             if let Some(dir) = cache_dir {
-                let cached = cache_path(dir, clip);
-                if let Ok(bytes) = std::fs::read(&cached) {
-                    return Ok(from_bytes(&bytes));
+                let cached = cache_path(dir, key, sample_rate);
+                if cached.exists() {
+                    return read_cached(&cached, 0, None);
                 }
             }
             audio::load_mono(path, sample_rate)
@@ -36,13 +52,94 @@ pub fn load(clip: &Clip, cache_dir: Option<&Path>, sample_rate: u32) -> Result<V
     }
 }
 
-/// Decodes `clip` into the cache unless it is there already; returns whether work was done.
+/// `len` samples of the clip's file from sample `start` (which may be negative, or run past the
+/// end: zeros there). Used for segments and their shifted crops.
+pub fn load_window(
+    clip: &Clip,
+    cache_dir: Option<&Path>,
+    sample_rate: u32,
+    start: i64,
+    len: usize,
+) -> Result<Vec<f32>> {
+    let Source::File { path, key, .. } = &clip.source else {
+        bail!("{}: a window of a generated clip", clip.name);
+    };
+    let mut out = vec![0.0f32; len];
+    let skip = ((-start).max(0) as usize).min(len); // leading zeros
+    let (from, need) = (start.max(0) as usize, len - skip);
+    let cached = cache_dir
+        .map(|d| cache_path(d, key, sample_rate))
+        .filter(|p| p.exists());
+    let samples = match cached {
+        Some(cached) => read_cached(&cached, from, Some(need))?,
+        None => {
+            let all = audio::load_mono(path, sample_rate)?;
+            let from = from.min(all.len());
+            all[from..(from + need).min(all.len())].to_vec()
+        }
+    };
+    out[skip..skip + samples.len()].copy_from_slice(&samples);
+    Ok(out)
+}
+
+/// Samples `from..from + count` (or to the end) of a cache file, checked: a damaged entry is
+/// named, with what to do.
+fn read_cached(cached: &Path, from: usize, count: Option<usize>) -> Result<Vec<f32>> {
+    let damaged = |why: &str| {
+        anyhow::anyhow!(
+            "the cache entry {} is damaged ({why}): delete it and run `prepare` again",
+            cached.display()
+        )
+    };
+    let mut file =
+        File::open(cached).with_context(|| format!("cannot read {}", cached.display()))?;
+    let bytes = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", cached.display()))?
+        .len();
+    if bytes == 0 || bytes % 4 != 0 {
+        return Err(damaged(&format!("{bytes} bytes")));
+    }
+    let total = (bytes / 4) as usize;
+    let from = from.min(total);
+    let count = count.map_or(total - from, |c| c.min(total - from));
+    file.seek(SeekFrom::Start(from as u64 * 4))
+        .and_then(|_| {
+            let mut buf = vec![0u8; count * 4];
+            file.read_exact(&mut buf).map(|_| buf)
+        })
+        .map(|buf| from_bytes(&buf))
+        .with_context(|| format!("reading {}", cached.display()))
+}
+
+/// Samples in the clip's whole file (from the cache when there, else by decoding).
+pub fn file_len(clip: &Clip, cache_dir: Option<&Path>, sample_rate: u32) -> Result<usize> {
+    let Source::File { path, key, .. } = &clip.source else {
+        bail!("{}: a generated clip has no file", clip.name);
+    };
+    if let Some(cached) = cache_dir
+        .map(|d| cache_path(d, key, sample_rate))
+        .filter(|p| p.exists())
+    {
+        let bytes = std::fs::metadata(&cached)
+            .with_context(|| format!("cannot read {}", cached.display()))?
+            .len();
+        return Ok((bytes / 4) as usize);
+    }
+    Ok(audio::load_mono(path, sample_rate)?.len())
+}
+
+/// Decodes the file of `clip` into the cache unless it is there already; returns whether work
+/// was done. A generated clip has nothing to cache.
 pub fn prepare(clip: &Clip, cache_dir: &Path, sample_rate: u32) -> Result<bool> {
-    let target = cache_path(cache_dir, clip);
+    let Source::File { path, key, .. } = &clip.source else {
+        return Ok(false);
+    };
+    let target = cache_path(cache_dir, key, sample_rate);
     if target.exists() {
         return Ok(false);
     }
-    let samples = load(clip, None, sample_rate)?;
+    let samples = audio::load_mono(path, sample_rate)?;
     let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
     write_atomically(&target, &bytes).with_context(|| format!("writing {}", target.display()))?;
     Ok(true)

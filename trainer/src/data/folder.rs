@@ -1,10 +1,16 @@
 //! Your own music: a folder of audio files (any format symphonia reads) and a CSV of labels.
 //!
-//! The CSV has a `path` column (relative to the folder; the first column if none is named
-//! `path`), one column per tag holding 0/1 or soft values in [0, 1], and optionally a `split`
-//! column (`train`, `valid`, `test`). Without it, a seeded random split of 80/10/10 is made.
-//! The tag vocabulary, and so the model's output size, follows the CSV's columns.
+//! The CSV has a `path` column (relative to the folder), one column per tag holding 0/1 or soft
+//! values in [0, 1], and optionally:
+//! - a `split` column (`train`, `valid`, `test`); without it, a seeded random split of 80/10/10
+//!   is made, by file;
+//! - `start` and `seconds` columns: the row labels only that segment of the file (chunk-level
+//!   labels, e.g. a teacher's outputs per chunk). A file may then have many rows, all in one
+//!   split.
+//!
+//! The tag vocabulary, and so the model's output size, follows the CSV's tag columns.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -12,79 +18,173 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::{Clip, Dataset, Source};
+use super::{Clip, Dataset, Segment, Source};
+
+/// Columns that are not tags.
+const RESERVED: [&str; 4] = ["path", "split", "start", "seconds"];
 
 /// Reads the folder dataset.
 pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
+    let name = labels_csv.display();
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(labels_csv)
-        .with_context(|| format!("cannot read the label file {}", labels_csv.display()))?;
-    let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
-    let path_col = header.iter().position(|h| h == "path").unwrap_or(0);
-    let split_col = header.iter().position(|h| h == "split");
+        .with_context(|| format!("cannot read the label file {name}"))?;
+    let header: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("{name}: no header line"))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let column = |c: &str| header.iter().position(|h| h == c);
+    let path_col = column("path").with_context(|| {
+        format!(
+            "{name}: no `path` column (the header is: {}); the file needs a column named `path` \
+             with each file's path relative to the data directory",
+            header.join(",")
+        )
+    })?;
+    let (split_col, start_col, seconds_col) = (column("split"), column("start"), column("seconds"));
+    if start_col.is_some() != seconds_col.is_some() {
+        bail!("{name}: segments need both a `start` and a `seconds` column");
+    }
     let tag_cols: Vec<usize> = (0..header.len())
-        .filter(|&c| c != path_col && Some(c) != split_col)
+        .filter(|&c| !RESERVED.contains(&header[c].as_str()))
         .collect();
     if tag_cols.is_empty() {
-        bail!(
-            "{}: no tag columns beside the path column",
-            labels_csv.display()
-        );
+        bail!("{name}: no tag columns beside {}", RESERVED.join(", "));
     }
     let tags: Vec<String> = tag_cols.iter().map(|&c| header[c].clone()).collect();
-    let (mut train, mut valid, mut test, mut unsplit) = (vec![], vec![], vec![], vec![]);
+    let mut splits: [Vec<Clip>; 3] = Default::default();
+    let mut unsplit: Vec<Clip> = Vec::new();
+    // A file's split, and the rows seen, so that no file ends up in two splits.
+    let mut split_of: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
-        let record = record.with_context(|| format!("{}: line {line}", labels_csv.display()))?;
-        let path = record.get(path_col).unwrap_or("");
+        let record = record.with_context(|| format!("{name}: line {line}"))?;
+        let field = |c: usize| record.get(c).unwrap_or("");
+        let path = field(path_col);
         if path.is_empty() {
-            bail!("{}: line {line} has no path", labels_csv.display());
+            bail!("{name}: line {line} has no path");
+        }
+        let number = |c: usize, what: &str| -> Result<f64> {
+            match field(c).parse::<f64>() {
+                Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+                _ => bail!(
+                    "{name}: line {line}: {what} '{}' is not a number of seconds ≥ 0",
+                    field(c)
+                ),
+            }
+        };
+        let segment = match (start_col, seconds_col) {
+            (Some(a), Some(b)) => {
+                let segment = Segment {
+                    start: number(a, "start")?,
+                    seconds: number(b, "seconds")?,
+                };
+                if segment.seconds <= 0.0 {
+                    bail!("{name}: line {line}: a segment of 0 seconds");
+                }
+                Some(segment)
+            }
+            _ => None,
+        };
+        let id = segment.map_or(String::new(), |s| format!("{:.3}", s.start));
+        if !seen.insert((path.to_string(), id.clone())) {
+            bail!(
+                "{name}: line {line}: {path}{} is listed twice",
+                if id.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {id} s")
+                }
+            );
         }
         let labels = tag_cols
             .iter()
-            .map(|&c| {
-                let v = record.get(c).unwrap_or("");
-                match v.parse::<f32>() {
-                    Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
-                    _ => bail!(
-                        "{}: line {line}, tag '{}': '{v}' is not a value in [0, 1]",
-                        labels_csv.display(),
-                        header[c]
-                    ),
-                }
+            .map(|&c| match field(c).parse::<f32>() {
+                Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+                _ => bail!(
+                    "{name}: line {line}, tag '{}': '{}' is not a value in [0, 1]",
+                    header[c],
+                    field(c)
+                ),
             })
             .collect::<Result<Vec<_>>>()?;
         let clip = Clip {
-            name: path.to_string(),
-            source: Source::File(data_dir.join(path)),
+            name: if id.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}@{id}s")
+            },
+            source: Source::File {
+                path: data_dir.join(path),
+                key: path.to_string(),
+                segment,
+            },
             labels,
         };
-        match split_col.map(|c| record.get(c).unwrap_or("").to_ascii_lowercase()) {
-            None => unsplit.push(clip),
-            Some(s) if s == "train" => train.push(clip),
-            Some(s) if s == "valid" || s == "validation" || s == "val" => valid.push(clip),
-            Some(s) if s == "test" => test.push(clip),
-            Some(s) => bail!(
-                "{}: line {line}: split '{s}' is not train, valid or test",
-                labels_csv.display()
-            ),
+        let Some(c) = split_col else {
+            unsplit.push(clip);
+            continue;
+        };
+        let split = match field(c).to_ascii_lowercase().as_str() {
+            "train" => 0,
+            "valid" | "validation" | "val" => 1,
+            "test" => 2,
+            s => bail!("{name}: line {line}: split '{s}' is not train, valid or test"),
+        };
+        if *split_of.entry(path.to_string()).or_insert(split) != split {
+            bail!(
+                "{name}: line {line}: {path} is in two splits; all rows of a file must be in one"
+            );
         }
+        splits[split].push(clip);
     }
     if !unsplit.is_empty() {
-        unsplit.shuffle(&mut StdRng::seed_from_u64(seed));
-        let n = unsplit.len();
+        // Split by file: the segments of one file stay together.
+        let mut files: Vec<String> = Vec::new();
+        for clip in &unsplit {
+            if let Source::File { key, .. } = &clip.source
+                && !files.contains(key)
+            {
+                files.push(key.clone());
+            }
+        }
+        files.shuffle(&mut StdRng::seed_from_u64(seed));
+        let n = files.len();
         let n_valid = (n / 10).max(1).min(n.saturating_sub(1));
         let n_test = (n / 10).min(n - n_valid);
-        test.extend(unsplit.drain(..n_test));
-        valid.extend(unsplit.drain(..n_valid));
-        train.extend(unsplit);
+        let which: HashMap<&String, usize> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                (
+                    f,
+                    if i < n_test {
+                        2
+                    } else if i < n_test + n_valid {
+                        1
+                    } else {
+                        0
+                    },
+                )
+            })
+            .collect();
+        for clip in unsplit {
+            let Source::File { key, .. } = &clip.source else {
+                unreachable!("folder clips are files")
+            };
+            splits[which[key]].push(clip);
+        }
     }
-    if train.is_empty() {
-        bail!("{}: no training clips", labels_csv.display());
+    let [train, valid, test] = splits;
+    if train.is_empty() && valid.is_empty() && test.is_empty() {
+        bail!("{name}: no clips");
     }
     Ok(Dataset {
-        description: format!("{} ({})", data_dir.display(), labels_csv.display()),
+        description: format!("{} ({name})", data_dir.display()),
         tags,
         train,
         valid,

@@ -22,8 +22,37 @@ pub enum Source {
         /// Length in samples.
         samples: usize,
     },
-    /// An audio file, decoded with symphonia (or read from the `prepare` cache when present).
-    File(PathBuf),
+    /// An audio file, decoded with symphonia (or read from the `prepare` cache when present),
+    /// whole or a segment of it.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its name in the cache: the path relative to the data directory (several clips of
+        /// one file share one cache entry).
+        key: String,
+        /// Only this part of the file (a chunk-level label), or the whole file.
+        segment: Option<Segment>,
+    },
+}
+
+impl Source {
+    /// A whole file known to the cache as `key`.
+    pub fn file(path: PathBuf, key: &str) -> Self {
+        Self::File {
+            path,
+            key: key.to_string(),
+            segment: None,
+        }
+    }
+}
+
+/// A part of a file, in seconds (so that it means the same at any sample rate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    /// Where it starts.
+    pub start: f64,
+    /// How long it is.
+    pub seconds: f64,
 }
 
 /// One labelled clip.

@@ -147,7 +147,7 @@ pub fn load(data_dir: &Path) -> Result<Dataset> {
         .collect();
     let clip = |path: &str, labels: &Vec<f32>| Clip {
         name: path.to_string(),
-        source: Source::File(data_dir.join(path)),
+        source: Source::file(data_dir.join(path), path),
         labels: labels.clone(),
     };
     let train = train_list()
@@ -180,7 +180,7 @@ pub fn load(data_dir: &Path) -> Result<Dataset> {
         let total = clips.len();
         let kept: Vec<Clip> = clips
             .into_iter()
-            .filter(|c| matches!(&c.source, Source::File(p) if p.exists()))
+            .filter(|c| matches!(&c.source, Source::File { path, .. } if path.exists()))
             .collect();
         let missing = total - kept.len();
         (kept, missing)

@@ -7,6 +7,8 @@
 //! tremolo (amplitude modulation at 10–16 Hz) or not, a noisy layer (filtered noise) or not.
 
 use rand::rngs::StdRng;
+
+use super::{Clip, Dataset, Source};
 use rand::{Rng, SeedableRng};
 
 /// The tags of the built-in dataset, in output order.
@@ -148,5 +150,36 @@ impl ClipRecipe {
             out.iter_mut().for_each(|v| *v *= 0.5 / peak);
         }
         out
+    }
+}
+
+/// The built-in dataset: `counts` clips of train / valid / test, disjoint indices.
+pub fn dataset(counts: &[usize], seconds: f64, seed: u64) -> Dataset {
+    let samples = (seconds * 16000.0) as usize;
+    let mut next = 0u64;
+    let mut split = |n: usize| -> Vec<Clip> {
+        (0..n)
+            .map(|_| {
+                let index = next;
+                next += 1;
+                let recipe = ClipRecipe::draw(seed, index);
+                Clip {
+                    name: format!("synth-{index}"),
+                    source: Source::Synth {
+                        seed,
+                        index,
+                        samples,
+                    },
+                    labels: recipe.labels(),
+                }
+            })
+            .collect()
+    };
+    Dataset {
+        description: format!("built-in synthetic clips ({seconds} s, seed {seed})"),
+        tags: SYNTH_TAGS.iter().map(|t| t.to_string()).collect(),
+        train: split(counts[0]),
+        valid: split(counts[1]),
+        test: split(counts[2]),
     }
 }

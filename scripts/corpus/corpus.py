@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""The distillation corpus: free music from Debian packages, labelled by an MTAT-trained teacher.
+
+Steps (each resumable: finished outputs are kept, each written atomically):
+
+  decode   every music track of the unpacked packages (fetch.sh) → WORK/audio/PKG/TRACK.wav,
+           16 kHz mono float (Fret's on Fire songs: the song stem mixed with the guitar stem);
+           plus the renders of render.py when WORK/renders holds them.
+  label    the teacher (musicnn 0.1.0, MTT_musicnn) on every track: one row of 50 sigmoid
+           outputs per 3 s patch → WORK/teacher/PKG/TRACK.npy. Needs teacher-requirements.txt.
+  tables   WORK/labels.csv (one row per 3 s chunk: path, start, seconds, split, the 50 tags:
+           the folder dataset of `trainer train --dataset folder`), WORK/tracks.csv (one row per
+           track, the teacher's mean: for `trainer eval` at track level), WORK/manifest.csv
+           (every chunk with its package, source file, offset and licence) and WORK/CREDITS.md.
+
+The split is by track (a hash of the track's name): no track is in two splits.
+
+Usage: python3 scripts/corpus/corpus.py WORK decode|label|tables|all [--limit N]
+The teacher step can be replaced by a label file (tests): put the .npy files in WORK/teacher.
+"""
+
+import argparse
+import csv
+import hashlib
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter
+
+SR = 16000
+# The teacher's patch: 187 mel frames of hop 256 (musicnn: time_to_frames(3 s) + 1).
+PATCH_FRAMES = 187
+HOP = 256
+PATCH_SAMPLES = PATCH_FRAMES * HOP  # 47 872 samples, 2.992 s: where patch k starts
+CHUNK_SECONDS = 3.0  # the student's chunk that covers patch k
+MIN_TRACK_SECONDS = 20.0  # shorter files are jingles or sound effects, not music
+MTAT_TAGS = [
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
+    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male",
+    "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute", "woman",
+    "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man", "classic", "choir", "voice",
+    "new age", "dance", "male voice", "female vocal", "beats", "harp", "cello", "no voice",
+    "weird", "country", "metal", "female voice", "choral",
+]
+
+# Where each package keeps its music (globs under WORK/pkgs/PKG). Fret's on Fire is special.
+MUSIC = {
+    "0ad-data": ["music/audio/music/**/*.ogg"],
+    "wesnoth-1.16-music": ["usr/share/**/music/*.ogg"],
+    "warzone2100-music": ["usr/share/**/*.opus"],
+    "supertuxkart-data": ["usr/share/games/supertuxkart/data/music/*.ogg"],
+    "noiz2sa-data": ["usr/share/**/*.ogg"],
+    "torus-trooper-data": ["usr/share/**/*.ogg"],
+    "tumiki-fighters-data": ["usr/share/**/*.ogg"],
+    "parsec47-data": ["usr/share/**/*.ogg"],
+    "mu-cade-data": ["usr/share/**/*.ogg"],
+    "gunroar-data": ["usr/share/**/*.ogg"],
+    "titanion-data": ["usr/share/**/*.ogg"],
+    "rrootage-data": ["usr/share/**/*.ogg"],
+    "fretsonfire-songs-muldjord": "fretsonfire",
+    "fretsonfire-songs-sectoid": "fretsonfire",
+}
+# Kept for an independent check of the result: never part of this corpus.
+FORBIDDEN = {"hedgewars-data", "drascula-music"}
+
+
+def atomic_write(path: Path, write):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def tracks(work: Path):
+    """(package, track name, [source files]) for every music track, sorted."""
+    out = []
+    for pkg, where in MUSIC.items():
+        assert pkg not in FORBIDDEN
+        root = work / "pkgs" / pkg
+        if not root.is_dir():
+            print(f"warning: {root} is missing (run fetch.sh)", file=sys.stderr)
+            continue
+        if where == "fretsonfire":
+            for song in sorted(root.glob("usr/share/games/fretsonfire/data/songs/**/song.ogg")):
+                stems = [song] + [p for p in [song.with_name("guitar.ogg")] if p.exists()]
+                out.append((pkg, slug(song.parent.name), stems))
+        else:
+            files = sorted({p for g in where for p in root.glob(g)})
+            for f in files:
+                out.append((pkg, slug(f"{f.parent.name}__{f.stem}"), [f]))
+    renders = work / "renders"
+    if renders.is_dir():
+        for f in sorted(renders.glob("*.wav")):
+            out.append(("renders", f.stem, [f]))
+    return out
+
+
+def split_of(pkg: str, track: str) -> str:
+    if pkg == "renders":  # PIECE__INSTRUMENT: all renders of a piece in one split
+        track = track.split("__")[0]
+    h = int(hashlib.sha256(f"{pkg}/{track}".encode()).hexdigest()[:8], 16) % 100
+    return "test" if h < 10 else "valid" if h < 20 else "train"
+
+
+def load_mono(path: Path):
+    """As musicnn's librosa.load(sr=16000): channel mean, soxr 'HQ' resampling."""
+    import soundfile as sf
+    import soxr
+
+    audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    audio = audio.mean(axis=1)
+    return audio if rate == SR else soxr.resample(audio, rate, SR, quality="HQ").astype(np.float32)
+
+
+def decode(work: Path, limit):
+    import soundfile as sf
+
+    done = skipped = 0
+    todo = tracks(work)[:limit]
+    started = time.time()
+    for i, (pkg, name, files) in enumerate(todo):
+        target = work / "audio" / pkg / f"{name}.wav"
+        if target.exists() or target.with_suffix(".short").exists():
+            continue
+        # soundfile's libsndfile reads Vorbis and Opus.
+        stems = [load_mono(f) for f in files]
+        n = max(len(s) for s in stems)
+        mix = np.zeros(n, np.float32)
+        for s in stems:
+            mix[: len(s)] += s
+        peak = float(np.abs(mix).max()) if n else 0.0
+        if peak > 1.0:  # summed stems may clip
+            mix /= peak
+        if n < MIN_TRACK_SECONDS * SR or peak == 0.0:
+            target.with_suffix(".short").parent.mkdir(parents=True, exist_ok=True)
+            target.with_suffix(".short").write_text(f"{n / SR:.1f} s, peak {peak}\n")
+            skipped += 1
+            continue
+        atomic_write(target, lambda p: sf.write(p, mix, SR, subtype="FLOAT", format="WAV"))
+        done += 1
+        print(f"[{i + 1}/{len(todo)}] {pkg}/{name}: {n / SR:.0f} s  ({time.time() - started:.0f} s)", flush=True)
+    print(f"decoded {done} tracks, {skipped} too short or silent")
+
+
+class Teacher:
+    """MTT_musicnn with its graph built once and its checkpoint restored explicitly
+    (musicnn's extractor() swallows a failed restore and would run random weights)."""
+
+    def __init__(self, model="MTT_musicnn"):
+        import warnings
+
+        warnings.filterwarnings("ignore", category=UserWarning)  # musicnn's deprecated tf.layers
+        import musicnn
+        import tensorflow as tf
+        from musicnn import models
+
+        assert np.__version__.startswith("1."), "numpy >= 2 gives wrong musicnn tags silently"
+        tf.compat.v1.disable_eager_execution()
+        tf.compat.v1.reset_default_graph()
+        with tf.name_scope("model"):
+            self.x = tf.compat.v1.placeholder(tf.float32, [None, PATCH_FRAMES, 96])
+            self.is_training = tf.compat.v1.placeholder(tf.bool)
+            y = models.define_model(self.x, self.is_training, model, 50)[0]
+            self.y = tf.nn.sigmoid(y)
+        self.sess = tf.compat.v1.Session()
+        self.sess.run(tf.compat.v1.global_variables_initializer())
+        tf.compat.v1.train.Saver().restore(self.sess, os.path.dirname(musicnn.__file__) + f"/{model}/")
+
+    @staticmethod
+    def patches(audio):
+        import librosa
+
+        mel = librosa.feature.melspectrogram(y=audio, sr=SR, hop_length=HOP, n_fft=512, n_mels=96).T
+        # As musicnn: float16, then log10(10000 x + 1) (float32 under numpy 1.x).
+        mel = np.log10(10000 * mel.astype(np.float16) + 1)
+        n = (mel.shape[0] - PATCH_FRAMES) // PATCH_FRAMES + 1
+        return np.stack([mel[k * PATCH_FRAMES : k * PATCH_FRAMES + PATCH_FRAMES] for k in range(n)])
+
+    def __call__(self, audio):
+        batch = self.patches(audio)
+        out = [
+            self.sess.run(self.y, feed_dict={self.x: batch[i : i + 64], self.is_training: False})
+            for i in range(0, len(batch), 64)
+        ]
+        return np.concatenate(out).astype(np.float32)
+
+
+def label(work: Path, limit):
+    import soundfile as sf
+
+    teacher = Teacher()
+    # A check that the restored weights are the trained ones: a 440 Hz tone is not "vocal".
+    todo = [t for t in tracks(work)[:limit] if (work / "audio" / t[0] / f"{t[1]}.wav").exists()]
+    started, seconds = time.time(), 0.0
+    for i, (pkg, name, _) in enumerate(todo):
+        target = work / "teacher" / pkg / f"{name}.npy"
+        if target.exists():
+            continue
+        audio, sr = sf.read(work / "audio" / pkg / f"{name}.wav", dtype="float32")
+        assert sr == SR
+        probs = teacher(audio)
+        atomic_write(target, lambda p: np.save(open(p, "wb"), probs))
+        seconds += len(audio) / SR
+        took = time.time() - started
+        top = ", ".join(f"{MTAT_TAGS[j]} {probs.mean(0)[j]:.2f}" for j in np.argsort(-probs.mean(0))[:3])
+        print(f"[{i + 1}/{len(todo)}] {pkg}/{name}: {len(probs)} patches, {top}  "
+              f"({took:.0f} s, {seconds / max(took, 1e-9):.0f}× real time)", flush=True)
+
+
+# The licence of each package's music, read from its copyright file (credits/PKG.copyright);
+# a DEP-5 stanza naming the very file (supertuxkart's data/music/*.ogg) takes precedence.
+LICENCE = {
+    "0ad-data": "CC-BY-SA-3.0",
+    "wesnoth-1.16-music": "GPL-2+",
+    "warzone2100-music": "GPL-2+",
+    "supertuxkart-data": "GPL-3+",
+    "fretsonfire-songs-muldjord": "CC-BY-SA-3.0",
+    "fretsonfire-songs-sectoid": "Expat (MIT)",
+    "renders": "music21 corpus scores (BSD-3-clause / public domain), rendered with FluidR3_GM (MIT)",
+}
+ABA_GAMES = "BSD-2-clause (Kenta Cho)"
+
+
+def licence(work: Path, pkg: str, source: Path = None) -> str:
+    if source is not None and pkg != "renders":
+        text = (work / "credits" / f"{pkg}.copyright").read_text(errors="replace")
+        for stanza in text.split("\n\n"):
+            files = re.search(r"^Files:(.*(?:\n\s+.*)*)", stanza, re.M)
+            lic = re.search(r"^License:\s*(\S.*)$", stanza, re.M)
+            if files and lic and any(
+                source.as_posix().endswith(pattern) and "*" not in pattern
+                for pattern in files.group(1).split()
+            ):
+                return lic.group(1).strip()
+    return LICENCE.get(pkg, ABA_GAMES)
+
+
+def tables(work: Path, limit):
+    rows, track_rows, manifest = [], [], []
+    hours = {"train": 0.0, "valid": 0.0, "test": 0.0}
+    for pkg, name, files in tracks(work)[:limit]:
+        npy = work / "teacher" / pkg / f"{name}.npy"
+        if not npy.exists():
+            continue
+        probs = np.load(npy)
+        if probs.ndim != 2 or probs.shape[1] != 50 or not np.isfinite(probs).all():
+            raise SystemExit(f"{npy}: expected finite teacher outputs of shape [patches, 50], got {probs.shape}")
+        split = split_of(pkg, name)
+        path = f"audio/{pkg}/{name}.wav"
+        lic = licence(work, pkg, files[0])
+        source = " + ".join(str(f.relative_to(work)) for f in files)
+        for k, p in enumerate(probs):
+            start = k * PATCH_SAMPLES / SR
+            rows.append([path, f"{start:.3f}", f"{CHUNK_SECONDS}", split] + [f"{v:.4f}" for v in p])
+            manifest.append([path, f"{start:.3f}", f"{CHUNK_SECONDS}", split, pkg, source, lic])
+        hours[split] += len(probs) * PATCH_SAMPLES / SR / 3600
+        track_rows.append([path, split] + [f"{v:.4f}" for v in probs.mean(0)])
+
+    def write(name, header, body):
+        def w(p):
+            with open(p, "w", newline="") as f:
+                out = csv.writer(f)
+                out.writerow(header)
+                out.writerows(body)
+        atomic_write(work / name, w)
+
+    write("labels.csv", ["path", "start", "seconds", "split"] + MTAT_TAGS, rows)
+    write("tracks.csv", ["path", "split"] + MTAT_TAGS, track_rows)
+    write("manifest.csv", ["path", "start", "seconds", "split", "package", "source", "licence"], manifest)
+    pkgs = sorted({m[4] for m in manifest})
+    credits = ["# Credits of the distillation corpus", "",
+               "The music comes from these Debian main packages; each package's copyright file is",
+               "in credits/. The teacher's labels are musicnn 0.1.0's MTT_musicnn (ISC licence).", "",
+               "| package | tracks | licences |", "|---|---:|---|"]
+    for pkg in pkgs:
+        n = len({m[0] for m in manifest if m[4] == pkg})
+        lics = sorted({m[6] for m in manifest if m[4] == pkg})
+        credits.append(f"| {pkg} | {n} | {' / '.join(lics)} |")
+    atomic_write(work / "CREDITS.md", lambda p: Path(p).write_text("\n".join(credits) + "\n"))
+    print("| split | tracks | chunks | hours |\n|---|---:|---:|---:|")
+    for s in ["train", "valid", "test"]:
+        print(f"| {s} | {sum(1 for t in track_rows if t[1] == s)} | {sum(1 for r in rows if r[3] == s)} | {hours[s]:.2f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("work", type=Path)
+    ap.add_argument("step", choices=["decode", "label", "tables", "all"])
+    ap.add_argument("--limit", type=int, default=None, help="only the first N tracks (tests)")
+    a = ap.parse_args()
+    for step in ["decode", "label", "tables"] if a.step == "all" else [a.step]:
+        globals()[step](a.work, a.limit)
+
+
+if __name__ == "__main__":
+    main()

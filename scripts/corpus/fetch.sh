@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Step 1 of the distillation corpus: download the Debian packages whose music is used and
+# unpack them (no root install). WORK defaults to corpus-work/ (ignored by git); every step is
+# skipped when its output is there, so the script can be re-run after an interruption.
+#
+# Never add hedgewars-data or drascula-music: they are kept for an independent check.
+set -euo pipefail
+WORK="${1:-corpus-work}"
+PACKAGES=(
+  0ad-data wesnoth-1.16-music warzone2100-music supertuxkart-data
+  fretsonfire-songs-muldjord fretsonfire-songs-sectoid
+  noiz2sa-data torus-trooper-data tumiki-fighters-data parsec47-data mu-cade-data
+  gunroar-data titanion-data rrootage-data
+  fluid-soundfont-gm
+)
+mkdir -p "$WORK/debs" "$WORK/pkgs" "$WORK/credits"
+cd "$WORK/debs"
+missing=()
+for p in "${PACKAGES[@]}"; do
+  compgen -G "${p}_*.deb" > /dev/null || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -q
+  apt-get download "${missing[@]}"
+fi
+cd ..
+for p in "${PACKAGES[@]}"; do
+  deb=$(ls debs/"${p}"_*.deb | head -1)
+  if [[ ! -e "pkgs/$p/.done" ]]; then
+    echo "unpacking $deb"
+    rm -rf "pkgs/$p"
+    dpkg -x "$deb" "pkgs/$p"
+    if [[ $p == 0ad-data ]]; then
+      # The music is inside the game's archive; keep only that.
+      unzip -q -o "pkgs/$p/usr/share/games/0ad/mods/public/public.zip" 'audio/music/*' -d "pkgs/$p/music"
+      rm -f "pkgs/$p/usr/share/games/0ad/mods/public/public.zip"
+    fi
+    touch "pkgs/$p/.done"
+  fi
+  # The licence of each package travels with the corpus.
+  cp "pkgs/$p/usr/share/doc/$p/copyright" "credits/$p.copyright"
+  echo "$p $(basename "$deb")" >> credits/packages.txt.tmp
+done
+sort -u credits/packages.txt.tmp > credits/packages.txt && rm credits/packages.txt.tmp
+echo "unpacked ${#PACKAGES[@]} packages into $WORK/pkgs"

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""The corpus script on a tiny fixture made here: no downloads, no TensorFlow (the teacher's
+outputs are fixture .npy files, as the label step would write them). Needs numpy, soundfile,
+soxr. Run: python3 scripts/corpus/test_corpus.py
+"""
+
+import csv
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).parent))
+import corpus  # noqa: E402
+
+
+def tone(seconds, rate, freq, channels=1):
+    t = np.arange(int(seconds * rate)) / rate
+    x = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return np.stack([x] * channels, axis=1) if channels > 1 else x
+
+
+class CorpusTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        w = self.work = Path(self.tmp.name)
+        pkgs = w / "pkgs"
+        noiz = pkgs / "noiz2sa-data/usr/share/games/noiz2sa/sounds"
+        noiz.mkdir(parents=True)
+        sf.write(noiz / "bgm.ogg", tone(25, 44100, 440, 2), 44100)  # stereo Vorbis at 44.1 kHz
+        sf.write(noiz / "shot.ogg", tone(2, 44100, 880), 44100)  # a sound effect: too short
+        song = pkgs / "fretsonfire-songs-sectoid/usr/share/games/fretsonfire/data/songs/sectoid/Song A"
+        song.mkdir(parents=True)
+        sf.write(song / "song.ogg", tone(22, 22050, 220), 22050)
+        sf.write(song / "guitar.ogg", tone(22, 22050, 330), 22050)
+        stk = pkgs / "supertuxkart-data/usr/share/games/supertuxkart/data/music"
+        stk.mkdir(parents=True)
+        sf.write(stk / "race.ogg", tone(30, 16000, 660), 16000)
+        credits = w / "credits"
+        credits.mkdir()
+        for p in ["noiz2sa-data", "fretsonfire-songs-sectoid"]:
+            (credits / f"{p}.copyright").write_text("Copyright: someone\n")
+        (credits / "supertuxkart-data.copyright").write_text(
+            "Files: *\nCopyright: team\nLicense: GPL-3+\n\n"
+            "Files: data/music/race.ogg\nCopyright: a composer\nLicense: CC-BY-SA-4.0\n"
+        )
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def fake_teacher(self):
+        """What the label step writes: one row of 50 probabilities per 3 s patch."""
+        for wav in sorted((self.work / "audio").rglob("*.wav")):
+            n = sf.info(wav).frames
+            patches = (n // corpus.HOP + 1 - corpus.PATCH_FRAMES) // corpus.PATCH_FRAMES + 1
+            rng = np.random.default_rng(len(wav.name))
+            out = self.work / "teacher" / wav.parent.name / f"{wav.stem}.npy"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            np.save(out, rng.uniform(0, 1, (patches, 50)).astype(np.float32))
+
+    def test_decode_label_tables(self):
+        corpus.decode(self.work, None)
+        audio = self.work / "audio"
+        bgm = audio / "noiz2sa-data/sounds__bgm.wav"
+        x, rate = sf.read(bgm, dtype="float32")
+        self.assertEqual(rate, 16000)
+        self.assertEqual(x.ndim, 1)  # mono
+        self.assertAlmostEqual(len(x) / rate, 25, delta=0.01)
+        # The sound effect is left out, and says why.
+        self.assertFalse((audio / "noiz2sa-data/sounds__shot.wav").exists())
+        self.assertTrue((audio / "noiz2sa-data/sounds__shot.short").exists())
+        # Fret's on Fire: the song stem plus the guitar stem.
+        mix, _ = sf.read(audio / "fretsonfire-songs-sectoid/Song_A.wav", dtype="float32")
+        stems = sum(corpus.load_mono(p) for p in sorted(self.work.rglob("Song A/*.ogg")))
+        self.assertLess(np.abs(mix - stems).max(), 1e-5)
+        self.assertGreater(np.abs(mix).max(), 0.45)  # both tones are there (0.3 each)
+
+        self.fake_teacher()
+        corpus.tables(self.work, None)
+        with open(self.work / "labels.csv") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(list(rows[0].keys())[:4], ["path", "start", "seconds", "split"])
+        self.assertEqual(list(rows[0].keys())[4:], corpus.MTAT_TAGS)
+        n_patches = sum(len(np.load(p)) for p in (self.work / "teacher").rglob("*.npy"))
+        self.assertEqual(len(rows), n_patches)
+        by_track = {}
+        for r in rows:
+            by_track.setdefault(r["path"], set()).add(r["split"])
+            self.assertEqual(r["seconds"], "3.0")
+        self.assertEqual(len(by_track), 3)
+        self.assertTrue(all(len(s) == 1 for s in by_track.values()), "a track in two splits")
+        starts = [float(r["start"]) for r in rows if r["path"].endswith("race.wav")]
+        self.assertEqual(starts, [round(k * 2.992, 3) for k in range(len(starts))])
+        # The chunk labels are the teacher's rows; the track row is their mean.
+        teacher = np.load(self.work / "teacher/supertuxkart-data/music__race.npy")
+        first = [float(rows[[r["path"] for r in rows].index("audio/supertuxkart-data/music__race.wav")][t])
+                 for t in corpus.MTAT_TAGS]
+        self.assertLess(np.abs(np.array(first) - teacher[0]).max(), 1e-4)
+        with open(self.work / "tracks.csv") as f:
+            tracks = {r["path"]: r for r in csv.DictReader(f)}
+        mean = [float(tracks["audio/supertuxkart-data/music__race.wav"][t]) for t in corpus.MTAT_TAGS]
+        self.assertLess(np.abs(np.array(mean) - teacher.mean(0)).max(), 1e-4)
+        # Every clip's licence: the DEP-5 stanza of the file itself wins over "Files: *".
+        with open(self.work / "manifest.csv") as f:
+            manifest = list(csv.DictReader(f))
+        lic = {m["package"]: m["licence"] for m in manifest}
+        self.assertEqual(lic["supertuxkart-data"], "CC-BY-SA-4.0")
+        self.assertEqual(lic["fretsonfire-songs-sectoid"], "Expat (MIT)")
+        self.assertIn("BSD", lic["noiz2sa-data"])
+        self.assertIn("CC-BY-SA-4.0", (self.work / "CREDITS.md").read_text())
+
+    def test_damaged_teacher_output_is_named(self):
+        corpus.decode(self.work, None)
+        self.fake_teacher()
+        bad = self.work / "teacher/noiz2sa-data/sounds__bgm.npy"
+        np.save(bad, np.zeros((3, 49), np.float32))
+        with self.assertRaises(SystemExit) as e:
+            corpus.tables(self.work, None)
+        self.assertIn("sounds__bgm.npy", str(e.exception))
+
+    def test_reserved_packages_are_never_used(self):
+        self.assertFalse(corpus.FORBIDDEN & set(corpus.MUSIC))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,321 @@
+//! Flags shared by several commands: which data, which model, how labels become positives,
+//! and the value checks that refuse impossible numbers when the command line is parsed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use modnet::{
+    BackendWidths, EnvelopeNorm, FirInit, FirModulationConfig, ModNetConfig, Nonlinearity,
+    SincConvConfig, TemporalConfig,
+};
+
+use crate::data::{Dataset, folder, mtat, synth};
+use crate::evaluate::Positives;
+
+#[derive(Args, Clone)]
+pub(crate) struct DataArgs {
+    /// Which data: the built-in synthetic set, MagnaTagATune, or a folder with a label CSV.
+    #[arg(long, value_enum, default_value_t = DatasetKind::Synth)]
+    pub(crate) dataset: DatasetKind,
+    /// MTAT: the directory with the mp3 folders 0…f and annotations_final.csv. Folder: the
+    /// directory the CSV's paths are relative to.
+    #[arg(long)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Folder dataset: the label CSV (a path column, one column per tag, optional split column).
+    #[arg(long)]
+    pub(crate) labels: Option<PathBuf>,
+    /// Decoded-audio cache written by `prepare` (default: DATA_DIR/.modnet-cache).
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Synthetic data: clips per split (train, valid, test).
+    #[arg(long, num_args = 3, default_values_t = [800, 100, 100])]
+    pub(crate) synth_clips: Vec<usize>,
+    /// Synthetic data: seconds per clip (0.5 to 600).
+    #[arg(long, default_value_t = 3.0, value_parser = synth_seconds)]
+    pub(crate) synth_seconds: f64,
+    /// Seed of the data (synthetic clips, random splits), the initialisation and the crops.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DatasetKind {
+    Synth,
+    Mtat,
+    Folder,
+}
+
+impl DataArgs {
+    pub(crate) fn load(&self) -> Result<Dataset> {
+        match self.dataset {
+            DatasetKind::Synth => Ok(synth::dataset(
+                &self.synth_clips,
+                self.synth_seconds,
+                self.seed,
+            )),
+            DatasetKind::Mtat => mtat::load(self.data_dir()?),
+            DatasetKind::Folder => {
+                let labels = self
+                    .labels
+                    .as_ref()
+                    .context("--dataset folder needs --labels FILE.csv")?;
+                folder::load(self.data_dir()?, labels, self.seed)
+            }
+        }
+    }
+
+    pub(crate) fn data_dir(&self) -> Result<&Path> {
+        let dir = self
+            .data_dir
+            .as_deref()
+            .context("this dataset needs --data-dir DIR")?;
+        if !dir.is_dir() {
+            bail!("--data-dir {} is not a directory", dir.display());
+        }
+        Ok(dir)
+    }
+
+    pub(crate) fn cache_dir(&self) -> Option<PathBuf> {
+        match self.dataset {
+            DatasetKind::Synth => None,
+            _ => self
+                .cache_dir
+                .clone()
+                .or_else(|| self.data_dir.as_ref().map(|d| d.join(".modnet-cache"))),
+        }
+    }
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct ModelArgs {
+    /// Starting point: sincmodnet, modnet, maxpool-baseline or small.
+    #[arg(long, default_value = "small")]
+    pub(crate) preset: String,
+    /// A configuration file (JSON, as written into run directories) instead of a preset.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Modulation stride in filterbank frames (16 = 10 ms).
+    #[arg(long)]
+    pub(crate) stride: Option<usize>,
+    /// Number of modulation filters M.
+    #[arg(long)]
+    pub(crate) filters: Option<usize>,
+    /// ModNet's FIR initialisation.
+    #[arg(long, value_enum)]
+    pub(crate) fir_init: Option<FirInitArg>,
+    /// Unit-L2-norm FIR kernels.
+    #[arg(long)]
+    pub(crate) weight_norm: bool,
+    /// Nonlinearity after the sinc layer.
+    #[arg(long, value_enum)]
+    r1: Option<NonlinearityArg>,
+    /// Nonlinearity after the modulation layer.
+    #[arg(long, value_enum)]
+    r2: Option<NonlinearityArg>,
+    /// Normalisation before the back-end.
+    #[arg(long, value_enum)]
+    pub(crate) norm: Option<NormArg>,
+    /// Back-end widths: paper (256 ×7), hcnn (128 ×4, 256 ×3), small (16 ×4, 32 ×3) or NxW
+    /// (N channels in layers 1–4, W in 5–7, e.g. 32x64).
+    #[arg(long, value_parser = parse_widths)]
+    pub(crate) widths: Option<BackendWidths>,
+    /// Seconds per training / evaluation chunk (the paper: 5; the synthetic default: 2).
+    #[arg(long)]
+    pub(crate) chunk_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum FirInitArg {
+    Hamming,
+    Kaiming,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum NonlinearityArg {
+    None,
+    Relu,
+    Square,
+    Abs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum NormArg {
+    None,
+    Instance,
+}
+
+fn parse_widths(s: &str) -> Result<BackendWidths, String> {
+    match s {
+        "paper" => Ok(BackendWidths::Paper),
+        "hcnn" => Ok(BackendWidths::Hcnn),
+        // The `small` preset's (e.g. for a CPU-sized max-pool baseline).
+        "small" => Ok(ModNetConfig::small().backend.widths),
+        _ => match s.split_once('x').map(|(a, b)| (a.parse(), b.parse())) {
+            Some((Ok(narrow), Ok(wide))) if narrow > 0 && wide > 0 => {
+                Ok(BackendWidths::Custom { narrow, wide })
+            }
+            _ => Err(format!(
+                "'{s}' is not paper, hcnn, small or NxW (two channel counts, e.g. 32x64)"
+            )),
+        },
+    }
+}
+
+impl From<NonlinearityArg> for Nonlinearity {
+    fn from(a: NonlinearityArg) -> Self {
+        match a {
+            NonlinearityArg::None => Self::None,
+            NonlinearityArg::Relu => Self::Relu,
+            NonlinearityArg::Square => Self::Square,
+            NonlinearityArg::Abs => Self::Abs,
+        }
+    }
+}
+
+impl ModelArgs {
+    pub(crate) fn config(&self, data: &DataArgs, tags: &[String]) -> Result<ModNetConfig> {
+        let mut c = match &self.config {
+            Some(path) => {
+                let json = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                ModNetConfig::from_json(&json).with_context(|| path.display().to_string())?
+            }
+            None => ModNetConfig::preset(&self.preset)?,
+        };
+        if let Some(m) = self.filters {
+            c.temporal = match c.temporal {
+                TemporalConfig::Fir(f) => TemporalConfig::Fir(f.with_n_filters(m)),
+                TemporalConfig::Sinc(s) => {
+                    TemporalConfig::Sinc(SincConvConfig { n_filters: m, ..s })
+                }
+                TemporalConfig::MaxPool(_) => {
+                    bail!("--filters does not apply to the max-pool baseline")
+                }
+            };
+        }
+        if let Some(init) = self.fir_init {
+            let TemporalConfig::Fir(f) = c.temporal else {
+                bail!("--fir-init applies to ModNet's FIR bank (--preset modnet)");
+            };
+            let init = match init {
+                FirInitArg::Hamming => FirModulationConfig::new().init,
+                FirInitArg::Kaiming => FirInit::KaimingUniform,
+            };
+            c.temporal = TemporalConfig::Fir(f.with_init(init));
+        }
+        if self.weight_norm {
+            let TemporalConfig::Fir(f) = c.temporal else {
+                bail!("--weight-norm applies to ModNet's FIR bank (--preset modnet)");
+            };
+            c.temporal = TemporalConfig::Fir(f.with_weight_norm(true));
+        }
+        if let Some(s) = self.stride {
+            c.temporal = c.temporal.with_stride(s);
+        }
+        if let Some(r) = self.r1 {
+            c.r1 = r.into();
+        }
+        if let Some(r) = self.r2 {
+            c.r2 = r.into();
+        }
+        if let Some(n) = self.norm {
+            c.norm = match n {
+                NormArg::None => EnvelopeNorm::None,
+                NormArg::Instance => EnvelopeNorm::Instance,
+            };
+        }
+        if let Some(w) = self.widths {
+            c.backend.widths = w;
+        }
+        // The synthetic clips are short and CPU time is precious: 2 s chunks unless told.
+        let synth_default = (data.dataset == DatasetKind::Synth).then_some(2.0);
+        if let Some(s) = self.chunk_seconds.or(synth_default) {
+            c.chunk_samples = (s * c.sample_rate as f64).round() as usize;
+        }
+        c.tags = tags.to_vec();
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// How labels become positives for ROC-AUC / PR-AUC (train's validation and `eval`).
+#[derive(Args, Clone)]
+pub(crate) struct PositivesArgs {
+    /// A label above this counts as a positive (soft labels: e.g. 0.3 for a teacher's
+    /// probabilities, which are rarely above 0.5).
+    #[arg(long, default_value_t = 0.5, value_parser = unit_interval)]
+    pub(crate) positive_threshold: f32,
+    /// Tags with fewer positive clips than this are left out of the macro means (and counted).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) min_positives: usize,
+}
+
+impl PositivesArgs {
+    pub(crate) fn positives(&self) -> Positives {
+        Positives {
+            threshold: self.positive_threshold,
+            min_count: self.min_positives.max(1),
+        }
+    }
+}
+
+pub(crate) fn unit_interval(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        _ => Err(format!("'{s}' is not a number in [0, 1)")),
+    }
+}
+
+pub(crate) fn learning_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(format!("'{s}' is not a learning rate in (0, 1]")),
+    }
+}
+
+pub(crate) fn synth_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.5..=600.0).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "'{s}' is not a clip length from 0.5 to 600 seconds"
+        )),
+    }
+}
+
+pub(crate) fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("'{s}' is not a finite number ≥ 0")),
+    }
+}
+
+pub(crate) fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("'{s}' is not a probability in [0, 1]")),
+    }
+}
+
+/// Fails, naming the path, unless a file can be written at `path` (its folder exists or can be
+/// made, and `path` is not a folder). Checked before long work, not after it.
+pub(crate) fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("{} is a folder, not a file", path.display());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let probe = dir.join(format!(".modnet-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .and_then(|_| std::fs::remove_file(&probe))
+        .with_context(|| {
+            format!(
+                "cannot write {} (no write access to {})",
+                path.display(),
+                dir.display()
+            )
+        })
+}

@@ -1,0 +1,9 @@
+//! One module per command: its flags and its `run`.
+
+pub mod eval;
+pub mod export;
+pub mod plot;
+pub mod prepare;
+pub mod sweep;
+pub mod tag;
+pub mod train;
