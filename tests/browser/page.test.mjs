@@ -172,7 +172,7 @@ for (const mode of ['webgpu', 'cpu']) {
       assert.ok(worst <= TOLERANCE, `page vs trainer tag: max |Δp| = ${worst}`);
       figures.push([`max |page − trainer tag| probability, ${mode}`, worst.toExponential(2)]);
       const millis = Number(await page.$eval('#run-info', (e) => e.dataset.millis));
-      figures.push([`tag a 30 s clip (16 + 15 chunks), ${mode}`, `${(millis / 1000).toFixed(2)} s`]);
+      figures.push([`tag a 30 s clip (16 clip chunks + the timeline), ${mode}`, `${(millis / 1000).toFixed(2)} s`]);
       await page.waitForSelector('#modulation-large', { timeout: 300_000 });
       await page.waitForFunction(() => document.querySelectorAll('.modulation-thumb').length > 0);
       const canvases = await canvasesFilled(page);

@@ -129,7 +129,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     )?;
     if let Some(page) = &args.web_weights {
         let model = ModNet::load_weights_file(out.best(), &burn::tensor::Device::flex())?;
-        model.save_weights_file(&page)?;
+        model.save_weights_file(page)?;
         eprintln!(
             "wrote the web page's weights {} ({})",
             page.display(),
