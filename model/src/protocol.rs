@@ -116,6 +116,23 @@ impl ChunkPlan {
         })
     }
 
+    /// The plan's chunks of `samples` in batches of at most `batch_size` (at least 1), in order.
+    pub fn batches<'a>(
+        &'a self,
+        samples: &'a [f32],
+        batch_size: usize,
+    ) -> impl Iterator<Item = ChunkBatch> + 'a {
+        let batch_size = batch_size.max(1);
+        (0..self.len()).step_by(batch_size).map(move |first| {
+            let last = (first + batch_size).min(self.len());
+            ChunkBatch {
+                samples: self.gather(samples, first..last),
+                rows: last - first,
+                chunk: self.chunk,
+            }
+        })
+    }
+
     /// The chunks `range` of `samples` as one row-major `[n, chunk]` buffer, zero-padded.
     pub fn gather(&self, samples: &[f32], range: core::ops::Range<usize>) -> Vec<f32> {
         let mut out = alloc::vec![0.0f32; range.len() * self.chunk];
@@ -193,18 +210,9 @@ impl ClipTagging {
 
     /// The batches to run, in order, [`TAG_BATCH`] chunks at most each.
     pub fn batches<'a>(&'a self, samples: &'a [f32]) -> impl Iterator<Item = ChunkBatch> + 'a {
-        [&self.evaluation, &self.timeline]
-            .into_iter()
-            .flat_map(move |plan| {
-                (0..plan.len()).step_by(TAG_BATCH).map(move |first| {
-                    let last = (first + TAG_BATCH).min(plan.len());
-                    ChunkBatch {
-                        samples: plan.gather(samples, first..last),
-                        rows: last - first,
-                        chunk: plan.chunk,
-                    }
-                })
-            })
+        self.evaluation
+            .batches(samples, TAG_BATCH)
+            .chain(self.timeline.batches(samples, TAG_BATCH))
     }
 
     /// The clip's tags from the probabilities of every batch, concatenated in order
@@ -289,18 +297,10 @@ impl ModNet {
                 min_samples: self.config().min_samples(),
             });
         }
-        let batch_size = batch_size.max(1);
-        let mut parts = Vec::new();
-        let mut first = 0;
-        while first < plan.len() {
-            let last = (first + batch_size).min(plan.len());
-            let data = TensorData::new(
-                plan.gather(samples, first..last),
-                [last - first, plan.chunk],
-            );
-            parts.push(self.forward(Tensor::from_data(data, device))?);
-            first = last;
-        }
+        let parts = plan
+            .batches(samples, batch_size)
+            .map(|batch| self.forward(batch.tensor(device)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Tensor::cat(parts, 0))
     }
 

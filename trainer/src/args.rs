@@ -260,41 +260,44 @@ impl PositivesArgs {
     }
 }
 
-pub(crate) fn unit_interval(s: &str) -> Result<f32, String> {
-    match s.parse::<f32>() {
-        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
-        _ => Err(format!("'{s}' is not a number in [0, 1)")),
+/// `s` as a number for which `ok` holds, or a message saying what was expected.
+fn number<T: std::str::FromStr + Copy>(
+    s: &str,
+    ok: impl Fn(T) -> bool,
+    what: &str,
+) -> Result<T, String> {
+    match s.parse::<T>() {
+        Ok(x) if ok(x) => Ok(x),
+        _ => Err(format!("'{s}' is not {what}")),
     }
+}
+
+pub(crate) fn unit_interval(s: &str) -> Result<f32, String> {
+    number(s, |x: f32| (0.0..1.0).contains(&x), "a number in [0, 1)")
 }
 
 pub(crate) fn learning_rate(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 && x <= 1.0 => Ok(x),
-        _ => Err(format!("'{s}' is not a learning rate in (0, 1]")),
-    }
+    number(s, |x: f64| x > 0.0 && x <= 1.0, "a learning rate in (0, 1]")
 }
 
 pub(crate) fn synth_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if (0.5..=600.0).contains(&x) => Ok(x),
-        _ => Err(format!(
-            "'{s}' is not a clip length from 0.5 to 600 seconds"
-        )),
-    }
+    number(
+        s,
+        |x: f64| (0.5..=600.0).contains(&x),
+        "a clip length from 0.5 to 600 seconds",
+    )
 }
 
 pub(crate) fn non_negative(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        _ => Err(format!("'{s}' is not a finite number ≥ 0")),
-    }
+    number(s, |x: f64| x.is_finite() && x >= 0.0, "a finite number ≥ 0")
 }
 
 pub(crate) fn probability(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
-        _ => Err(format!("'{s}' is not a probability in [0, 1]")),
-    }
+    number(
+        s,
+        |x: f64| (0.0..=1.0).contains(&x),
+        "a probability in [0, 1]",
+    )
 }
 
 /// Fails, naming the path, unless a file can be written at `path` (its folder exists or can be
