@@ -9,282 +9,15 @@ use alloc::vec::Vec;
 use burn::config::Config;
 
 use crate::error::ModelError;
-
-/// A pointwise nonlinearity (r1 after the sinc bank, r2 after the modulation bank; Table I).
-#[derive(Config, Debug, PartialEq, Copy)]
-pub enum Nonlinearity {
-    /// Identity.
-    None,
-    /// Half-wave rectification.
-    Relu,
-    /// Squared value (the paper's "abs-squared" r2).
-    Square,
-    /// Absolute value.
-    Abs,
-}
-
-/// Normalisation of the modulation representation before the back-end.
-#[derive(Config, Debug, PartialEq, Copy)]
-pub enum EnvelopeNorm {
-    /// None.
-    None,
-    /// Instance norm: per modulation channel, per example, over (bands, time); no affine, eps 1e-5.
-    Instance,
-}
-
-/// How the edges of a sinc filterbank are initialised.
-#[derive(Config, Debug, PartialEq, Copy)]
-pub enum SincInit {
-    /// SincNet's mel-spaced bands from `low_hz` up to `fs/2 − (min_low + min_band)`.
-    Mel {
-        /// Lowest edge in Hz (SincNet: 30).
-        low_hz: f64,
-    },
-    /// Linearly spaced edges `linspace(low_hz, high_hz, N+1)` (SincModNet's modulation bank).
-    Linear {
-        /// Lowest edge in Hz.
-        low_hz: f64,
-        /// Highest edge in Hz.
-        high_hz: f64,
-    },
-}
-
-/// A bank of learnable sinc band-pass filters, exactly SincNet's `SincConv_fast`.
-#[derive(Config, Debug, PartialEq)]
-pub struct SincConvConfig {
-    /// Number of band-pass filters.
-    pub n_filters: usize,
-    /// Requested kernel length; an even length is made odd by adding one, as SincNet does.
-    pub kernel_size: usize,
-    /// Sample rate of the input in Hz.
-    pub sample_rate: f64,
-    /// Convolution stride (no padding).
-    pub stride: usize,
-    /// Smallest low cut-off in Hz (added to `|low_hz_|`).
-    pub min_low_hz: f64,
-    /// Smallest bandwidth in Hz (added to `|band_hz_|`).
-    pub min_band_hz: f64,
-    /// Upper clamp of the high cut-off in Hz; `None` means the Nyquist frequency.
-    #[config(default = "None")]
-    pub max_high_hz: Option<f64>,
-    /// Initial edges.
-    pub init: SincInit,
-}
-
-impl SincConvConfig {
-    /// The paper's time-frequency layer: 80 filters, 256 → 257 taps, stride 10 at 16 kHz,
-    /// SincNet's 50 Hz minimums and mel initialisation from 30 Hz.
-    pub fn time_frequency() -> Self {
-        Self::new(
-            80,
-            256,
-            16000.0,
-            10,
-            50.0,
-            50.0,
-            SincInit::Mel { low_hz: 30.0 },
-        )
-    }
-
-    /// SincModNet's modulation bank: `n_filters` band-passes at the 1600 Hz frame rate,
-    /// 128 → 129 taps, stride 16, linear edges 0.5…400 Hz, minimums 0.5 / 1.0 Hz, clamp 800 Hz.
-    pub fn modulation(n_filters: usize) -> Self {
-        Self::new(
-            n_filters,
-            128,
-            1600.0,
-            16,
-            0.5,
-            1.0,
-            SincInit::Linear {
-                low_hz: 0.5,
-                high_hz: 400.0,
-            },
-        )
-    }
-
-    /// The kernel length actually used (odd).
-    pub fn kernel_len(&self) -> usize {
-        if self.kernel_size.is_multiple_of(2) {
-            self.kernel_size + 1
-        } else {
-            self.kernel_size
-        }
-    }
-
-    /// Upper clamp of the high cut-off in Hz.
-    pub fn high_limit_hz(&self) -> f64 {
-        self.max_high_hz.unwrap_or(self.sample_rate / 2.0)
-    }
-
-    fn validate(&self, what: &str) -> Result<(), ModelError> {
-        let bad = |msg: String| Err(ModelError::InvalidConfig(format!("{what}: {msg}")));
-        if self.n_filters == 0 || self.kernel_size < 2 || self.stride == 0 {
-            return bad(format!(
-                "n_filters ({}), kernel_size ({}) and stride ({}) must be positive (kernel ≥ 2)",
-                self.n_filters, self.kernel_size, self.stride
-            ));
-        }
-        let positive = |v: f64| v > 0.0; // false for NaN too
-        if !positive(self.sample_rate)
-            || !positive(self.min_band_hz)
-            || self.min_low_hz.is_nan()
-            || self.min_low_hz < 0.0
-        {
-            return bad(format!(
-                "sample_rate ({}) and min_band_hz ({}) must be positive, min_low_hz ({}) non-negative",
-                self.sample_rate, self.min_band_hz, self.min_low_hz
-            ));
-        }
-        if self.high_limit_hz() <= self.min_low_hz {
-            return bad(format!(
-                "the upper clamp {} Hz is not above min_low_hz {} Hz",
-                self.high_limit_hz(),
-                self.min_low_hz
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// How the learnable FIR modulation filters of ModNet start.
-#[derive(Config, Debug, PartialEq)]
-pub enum FirInit {
-    /// Hamming windows of each length in `lengths`, centred at `positions` evenly spaced places
-    /// across the kernel (after Tüske et al.); filter `i` takes cell `i mod (lengths × positions)`
-    /// of that grid, lengths varying slowest. Windows are cut at the kernel's ends.
-    HammingGrid {
-        /// Window lengths in taps (the paper: 128, 64, 32, 16).
-        lengths: Vec<usize>,
-        /// Number of centre positions (the paper: 5).
-        positions: usize,
-    },
-    /// PyTorch's default `Conv1d` init: uniform in ±1/sqrt(fan_in) (an ablation).
-    KaimingUniform,
-}
-
-/// ModNet's modulation bank: free FIR kernels shared by every frequency band.
-#[derive(Config, Debug, PartialEq)]
-pub struct FirModulationConfig {
-    /// Number of modulation filters M.
-    #[config(default = 20)]
-    pub n_filters: usize,
-    /// Kernel length in frames.
-    #[config(default = 128)]
-    pub kernel_size: usize,
-    /// Stride in frames (16 frames = 10 ms at the 1600 Hz frame rate).
-    #[config(default = 16)]
-    pub stride: usize,
-    /// Initialisation.
-    #[config(
-        default = "FirInit::HammingGrid { lengths: alloc::vec![128, 64, 32, 16], positions: 5 }"
-    )]
-    pub init: FirInit,
-    /// Scale each kernel to unit L2 norm in the forward pass (the paper's alternative to
-    /// instance norm).
-    #[config(default = false)]
-    pub weight_norm: bool,
-}
-
-/// The max-pool baseline of Table II: max over time instead of modulation filtering.
-#[derive(Config, Debug, PartialEq)]
-pub struct MaxPoolEnvelopeConfig {
-    /// Pooling window in frames.
-    #[config(default = 128)]
-    pub kernel_size: usize,
-    /// Pooling stride in frames.
-    #[config(default = 128)]
-    pub stride: usize,
-}
-
-/// What turns the filterbank's band envelopes into the back-end's input.
-#[derive(Config, Debug, PartialEq)]
-pub enum TemporalConfig {
-    /// ModNet: learnable FIR modulation filters.
-    Fir(FirModulationConfig),
-    /// SincModNet: sinc band-pass modulation filters.
-    Sinc(SincConvConfig),
-    /// The max-pool baseline.
-    MaxPool(MaxPoolEnvelopeConfig),
-}
-
-impl TemporalConfig {
-    /// Channels handed to the back-end: M modulation filters, or 1 for max pooling.
-    pub fn channels(&self) -> usize {
-        match self {
-            Self::Fir(c) => c.n_filters,
-            Self::Sinc(c) => c.n_filters,
-            Self::MaxPool(_) => 1,
-        }
-    }
-
-    /// (kernel length, stride) over filterbank frames.
-    pub fn geometry(&self) -> (usize, usize) {
-        match self {
-            Self::Fir(c) => (c.kernel_size, c.stride),
-            Self::Sinc(c) => (c.kernel_len(), c.stride),
-            Self::MaxPool(c) => (c.kernel_size, c.stride),
-        }
-    }
-
-    /// Sets the stride over filterbank frames (the paper's Fig. 4 sweep).
-    pub fn with_stride(mut self, stride: usize) -> Self {
-        match &mut self {
-            Self::Fir(c) => c.stride = stride,
-            Self::Sinc(c) => c.stride = stride,
-            Self::MaxPool(c) => c.stride = stride,
-        }
-        self
-    }
-}
+use crate::frontend::{EnvelopeNorm, Nonlinearity};
+use crate::modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
+use crate::resnet::{ResNetConfig, ResNetWidths};
+use crate::sinc::SincConvConfig;
 
 /// The highest sample rate a configuration may ask for.
 pub const MAX_SAMPLE_RATE: usize = 192_000;
 /// The longest chunk a configuration may ask for, in seconds.
 pub const MAX_CHUNK_SECONDS: usize = 60;
-
-/// Channel widths of the seven back-end layers.
-#[derive(Config, Debug, PartialEq, Copy)]
-pub enum BackendWidths {
-    /// The paper: "seven 2D convolutional layers, each 256 channels".
-    Paper,
-    /// Won et al.'s HarmonicCNN: 128 ×4 then 256 ×3.
-    Hcnn,
-    /// Layers 1–4 `narrow` channels, layers 5–7 `wide` (residual layers keep their width).
-    Custom {
-        /// Width of layers 1–4.
-        narrow: usize,
-        /// Width of layers 5–7.
-        wide: usize,
-    },
-}
-
-impl BackendWidths {
-    /// The seven widths.
-    pub fn widths(&self) -> [usize; 7] {
-        match self {
-            Self::Paper => [256; 7],
-            Self::Hcnn => [128, 128, 128, 128, 256, 256, 256],
-            Self::Custom { narrow, wide } => {
-                [*narrow, *narrow, *narrow, *narrow, *wide, *wide, *wide]
-            }
-        }
-    }
-}
-
-/// The 2-D ResNet back-end and the classification head.
-#[derive(Config, Debug, PartialEq)]
-pub struct ResNetConfig {
-    /// Widths of the seven layers.
-    #[config(default = "BackendWidths::Paper")]
-    pub widths: BackendWidths,
-    /// Ceil-mode pooling: 80 bands reach height 1 at L7 (floor mode would reach 0).
-    #[config(default = true)]
-    pub ceil_mode: bool,
-    /// Dropout before the last linear layer.
-    #[config(default = 0.5)]
-    pub dropout: f64,
-}
 
 /// The whole tagger: sinc → r1 → temporal stage → r2 → norm → ResNet → head.
 #[derive(Config, Debug, PartialEq)]
@@ -310,9 +43,9 @@ pub struct ModNetConfig {
     /// Normalisation before the back-end.
     #[config(default = "EnvelopeNorm::Instance")]
     pub norm: EnvelopeNorm,
-    /// The back-end.
+    /// The 2-D ResNet and its head.
     #[config(default = "ResNetConfig::new()")]
-    pub backend: ResNetConfig,
+    pub resnet: ResNetConfig,
     /// Output vocabulary: one logit per tag, in this order (default: the 50 MTAT tags).
     #[config(default = "crate::tags::mtat_tags()")]
     pub tags: Vec<String>,
@@ -343,7 +76,7 @@ impl ModNetConfig {
     /// A CPU-sized SincModNet for tests and demos: the paper's front-end (80 bands, 20 modulation
     /// filters) and a narrow back-end (16 ×4, 32 ×3).
     pub fn small() -> Self {
-        Self::new().with_backend(ResNetConfig::new().with_widths(BackendWidths::Custom {
+        Self::new().with_resnet(ResNetConfig::new().with_widths(ResNetWidths::Custom {
             narrow: 16,
             wide: 32,
         }))
@@ -421,7 +154,7 @@ impl ModNetConfig {
         }
         if self.filterbank.n_filters > 1024
             || self.temporal.channels() > 1024
-            || self.backend.widths.widths().iter().any(|&w| w > 4096)
+            || self.resnet.widths.widths().iter().any(|&w| w > 4096)
             || self.tags.len() > 100_000
         {
             return bad(
@@ -461,11 +194,11 @@ impl ModNetConfig {
             }
             TemporalConfig::MaxPool(_) => {}
         }
-        if self.backend.widths.widths().contains(&0) {
+        if self.resnet.widths.widths().contains(&0) {
             return bad("back-end widths must be positive".into());
         }
-        if !(0.0..1.0).contains(&self.backend.dropout) {
-            return bad(format!("dropout {} is not in [0, 1)", self.backend.dropout));
+        if !(0.0..1.0).contains(&self.resnet.dropout) {
+            return bad(format!("dropout {} is not in [0, 1)", self.resnet.dropout));
         }
         if self.tags.is_empty() {
             return bad("the model needs at least one tag".into());
@@ -477,12 +210,12 @@ impl ModNetConfig {
                 self.min_samples()
             ));
         }
-        let (height, width) = crate::backend::output_size(
+        let (height, width) = crate::resnet::output_size(
             [
                 self.filterbank.n_filters,
                 self.modulation_frames(self.chunk_samples),
             ],
-            self.backend.ceil_mode,
+            self.resnet.ceil_mode,
         );
         if height == 0 || width == 0 {
             return bad(format!(
@@ -501,10 +234,34 @@ impl ModNetConfig {
     }
 
     /// Reads a configuration from JSON.
+    /// Configurations written before the ResNet was named `resnet` (weights format 1, older run
+    /// folders) call it `backend`; they are read under the new name.
     pub fn from_json(json: &str) -> Result<Self, ModelError> {
+        let json = rename_legacy_key(json);
         let config = <Self as Config>::load_binary(json.as_bytes())
             .map_err(|e| ModelError::InvalidConfig(format!("{e}")))?;
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// `"backend": {…}` → `"resnet": {…}` when the JSON has no `resnet` key. Only an object key
+/// (a quoted name followed by a colon) is renamed; tag names are array strings.
+fn rename_legacy_key(json: &str) -> alloc::borrow::Cow<'_, str> {
+    let key = |name: &str| {
+        let quoted = format!("\"{name}\"");
+        json.match_indices(quoted.as_str())
+            .find(|(at, m)| json[at + m.len()..].trim_start().starts_with(':'))
+            .map(|(at, _)| at)
+    };
+    match (key("backend"), key("resnet")) {
+        (Some(at), None) => {
+            let mut renamed = String::with_capacity(json.len());
+            renamed.push_str(&json[..at]);
+            renamed.push_str("\"resnet\"");
+            renamed.push_str(&json[at + "\"backend\"".len()..]);
+            alloc::borrow::Cow::Owned(renamed)
+        }
+        _ => alloc::borrow::Cow::Borrowed(json),
     }
 }

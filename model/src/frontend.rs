@@ -5,9 +5,32 @@ use burn::nn::{InstanceNorm, InstanceNormConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::config::{EnvelopeNorm, ModNetConfig, Nonlinearity};
+use crate::config::ModNetConfig;
 use crate::modulation::Temporal;
 use crate::sinc::SincConv;
+use burn::config::Config;
+
+/// A pointwise nonlinearity (r1 after the sinc bank, r2 after the modulation bank; Table I).
+#[derive(Config, Debug, PartialEq, Copy)]
+pub enum Nonlinearity {
+    /// Identity.
+    None,
+    /// Half-wave rectification.
+    Relu,
+    /// Squared value (the paper's "abs-squared" r2).
+    Square,
+    /// Absolute value.
+    Abs,
+}
+
+/// Normalisation of the modulation representation before the back-end.
+#[derive(Config, Debug, PartialEq, Copy)]
+pub enum EnvelopeNorm {
+    /// None.
+    None,
+    /// Instance norm: per modulation channel, per example, over (bands, time); no affine, eps 1e-5.
+    Instance,
+}
 
 impl Nonlinearity {
     /// Applies the nonlinearity elementwise.

@@ -22,7 +22,6 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod backend;
 pub mod config;
 pub mod error;
 pub mod frontend;
@@ -30,19 +29,21 @@ pub mod model;
 pub mod modulation;
 pub mod picture;
 pub mod protocol;
+pub mod resnet;
 pub mod response;
 pub mod sinc;
 pub mod tags;
 pub mod weights;
 
-pub use config::{
-    BackendWidths, EnvelopeNorm, FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, ModNetConfig,
-    Nonlinearity, PRESETS, ResNetConfig, SincConvConfig, SincInit, TemporalConfig,
-};
+pub use config::{ModNetConfig, PRESETS};
 pub use error::ModelError;
+pub use frontend::{EnvelopeNorm, Nonlinearity};
 pub use model::ModNet;
+pub use modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
 pub use picture::Picture;
 pub use protocol::{ChunkBatch, ChunkPlan, ClipTagging, ClipTags, EVAL_CHUNKS, TAG_BATCH};
+pub use resnet::{ResNetConfig, ResNetWidths};
 pub use response::{BankResponses, FilterResponses};
 pub use sinc::SincConv;
+pub use sinc::{SincConvConfig, SincInit};
 pub use tags::{MTAT_TAGS, TagGroup, mtat_tags};

@@ -8,10 +8,10 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
-use crate::backend::ResNet;
 use crate::config::ModNetConfig;
 use crate::error::ModelError;
 use crate::frontend::FrontEnd;
+use crate::resnet::ResNet;
 
 /// ModNet, SincModNet or the max-pool baseline, as its [`ModNetConfig`] says.
 #[derive(Module, Debug)]
@@ -19,7 +19,7 @@ pub struct ModNet {
     /// Sinc filterbank and temporal stage.
     pub frontend: FrontEnd,
     /// 2-D ResNet and head.
-    pub backend: ResNet,
+    pub resnet: ResNet,
     #[module(skip)]
     config: ModNetConfig,
 }
@@ -30,8 +30,8 @@ impl ModNetConfig {
         self.validate()?;
         Ok(ModNet {
             frontend: FrontEnd::new(self, device),
-            backend: self
-                .backend
+            resnet: self
+                .resnet
                 .init(self.temporal.channels(), self.n_tags(), device),
             config: self.clone(),
         })
@@ -84,7 +84,7 @@ impl ModNet {
     /// - output: `[batch, n_tags]`
     pub fn forward(&self, waveform: Tensor<2>) -> Result<Tensor<2>, ModelError> {
         self.check_waveform(&waveform)?;
-        Ok(self.backend.forward(self.frontend.forward(waveform)))
+        Ok(self.resnet.forward(self.frontend.forward(waveform)))
     }
 
     /// Tag probabilities (sigmoid of the logits).
@@ -180,7 +180,7 @@ impl ModNet {
             &device,
         );
         Ok(Self {
-            backend: self.backend.with_output_bias(bias),
+            resnet: self.resnet.with_output_bias(bias),
             ..self
         })
     }
@@ -193,16 +193,18 @@ impl ModNet {
     /// A one-line description: kind of temporal stage, stride, widths, tags, parameters.
     pub fn summary(&self) -> alloc::string::String {
         let temporal = match &self.config.temporal {
-            crate::config::TemporalConfig::Fir(c) => format!("ModNet (FIR ×{})", c.n_filters),
-            crate::config::TemporalConfig::Sinc(c) => format!("SincModNet (sinc ×{})", c.n_filters),
-            crate::config::TemporalConfig::MaxPool(c) => {
+            crate::modulation::TemporalConfig::Fir(c) => format!("ModNet (FIR ×{})", c.n_filters),
+            crate::modulation::TemporalConfig::Sinc(c) => {
+                format!("SincModNet (sinc ×{})", c.n_filters)
+            }
+            crate::modulation::TemporalConfig::MaxPool(c) => {
                 format!("max-pool baseline ({}/{})", c.kernel_size, c.stride)
             }
         };
         format!(
             "{temporal}, stride {}, widths {:?}, {} tags, {} parameters",
             self.config.temporal.geometry().1,
-            self.config.backend.widths.widths(),
+            self.config.resnet.widths.widths(),
             self.config.n_tags(),
             self.num_trainable_params()
         )

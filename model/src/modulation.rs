@@ -8,8 +8,99 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use core::f64::consts::PI;
 
-use crate::config::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
-use crate::sinc::SincConv;
+use crate::sinc::{SincConv, SincConvConfig};
+use burn::config::Config;
+
+/// How the learnable FIR modulation filters of ModNet start.
+#[derive(Config, Debug, PartialEq)]
+pub enum FirInit {
+    /// Hamming windows of each length in `lengths`, centred at `positions` evenly spaced places
+    /// across the kernel (after Tüske et al.); filter `i` takes cell `i mod (lengths × positions)`
+    /// of that grid, lengths varying slowest. Windows are cut at the kernel's ends.
+    HammingGrid {
+        /// Window lengths in taps (the paper: 128, 64, 32, 16).
+        lengths: Vec<usize>,
+        /// Number of centre positions (the paper: 5).
+        positions: usize,
+    },
+    /// PyTorch's default `Conv1d` init: uniform in ±1/sqrt(fan_in) (an ablation).
+    KaimingUniform,
+}
+
+/// ModNet's modulation bank: free FIR kernels shared by every frequency band.
+#[derive(Config, Debug, PartialEq)]
+pub struct FirModulationConfig {
+    /// Number of modulation filters M.
+    #[config(default = 20)]
+    pub n_filters: usize,
+    /// Kernel length in frames.
+    #[config(default = 128)]
+    pub kernel_size: usize,
+    /// Stride in frames (16 frames = 10 ms at the 1600 Hz frame rate).
+    #[config(default = 16)]
+    pub stride: usize,
+    /// Initialisation.
+    #[config(
+        default = "FirInit::HammingGrid { lengths: alloc::vec![128, 64, 32, 16], positions: 5 }"
+    )]
+    pub init: FirInit,
+    /// Scale each kernel to unit L2 norm in the forward pass (the paper's alternative to
+    /// instance norm).
+    #[config(default = false)]
+    pub weight_norm: bool,
+}
+
+/// The max-pool baseline of Table II: max over time instead of modulation filtering.
+#[derive(Config, Debug, PartialEq)]
+pub struct MaxPoolEnvelopeConfig {
+    /// Pooling window in frames.
+    #[config(default = 128)]
+    pub kernel_size: usize,
+    /// Pooling stride in frames.
+    #[config(default = 128)]
+    pub stride: usize,
+}
+
+/// What turns the filterbank's band envelopes into the back-end's input.
+#[derive(Config, Debug, PartialEq)]
+pub enum TemporalConfig {
+    /// ModNet: learnable FIR modulation filters.
+    Fir(FirModulationConfig),
+    /// SincModNet: sinc band-pass modulation filters.
+    Sinc(SincConvConfig),
+    /// The max-pool baseline.
+    MaxPool(MaxPoolEnvelopeConfig),
+}
+
+impl TemporalConfig {
+    /// Channels handed to the back-end: M modulation filters, or 1 for max pooling.
+    pub fn channels(&self) -> usize {
+        match self {
+            Self::Fir(c) => c.n_filters,
+            Self::Sinc(c) => c.n_filters,
+            Self::MaxPool(_) => 1,
+        }
+    }
+
+    /// (kernel length, stride) over filterbank frames.
+    pub fn geometry(&self) -> (usize, usize) {
+        match self {
+            Self::Fir(c) => (c.kernel_size, c.stride),
+            Self::Sinc(c) => (c.kernel_len(), c.stride),
+            Self::MaxPool(c) => (c.kernel_size, c.stride),
+        }
+    }
+
+    /// Sets the stride over filterbank frames (the paper's Fig. 4 sweep).
+    pub fn with_stride(mut self, stride: usize) -> Self {
+        match &mut self {
+            Self::Fir(c) => c.stride = stride,
+            Self::Sinc(c) => c.stride = stride,
+            Self::MaxPool(c) => c.stride = stride,
+        }
+        self
+    }
+}
 
 /// Hamming window of `len` taps (symmetric, as `np.hamming`).
 fn hamming(len: usize) -> Vec<f64> {

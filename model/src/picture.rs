@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 /// A row-major matrix of values ready to be drawn (rows = bands, columns = time).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Picture {
     /// Rows.
     pub rows: usize,

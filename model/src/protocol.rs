@@ -18,6 +18,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::ModelError;
 use crate::model::ModNet;
+use crate::picture::Picture;
 
 /// Chunks per clip in the evaluation protocol.
 pub const EVAL_CHUNKS: usize = 16;
@@ -182,6 +183,22 @@ pub struct ClipTags {
     pub timeline_starts: Vec<usize>,
     /// A sentence for the user when the clip was zero-padded.
     pub notice: Option<String>,
+}
+
+impl ClipTags {
+    /// The timeline as a picture: one row per tag (the first tag is row 0, drawn at the
+    /// bottom), one column per timeline chunk, probabilities 0…1.
+    pub fn timeline_picture(&self) -> Picture {
+        let cols = self.timeline.len();
+        let rows = self.probabilities.len();
+        let mut values = alloc::vec![0.0; rows * cols];
+        for (c, chunk) in self.timeline.iter().enumerate() {
+            for (t, &p) in chunk.iter().enumerate().take(rows) {
+                values[t * cols + c] = p;
+            }
+        }
+        Picture { rows, cols, values }
+    }
 }
 
 impl ClipTagging {

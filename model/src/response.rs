@@ -10,6 +10,7 @@ use crate::model::ModNet;
 
 /// Responses of one filterbank.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FilterResponses {
     /// Frequencies of the grid in Hz, 0 … fs/2 inclusive.
     pub freqs_hz: Vec<f32>,
@@ -50,6 +51,22 @@ impl FilterResponses {
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.sort_by(|&a, &b| self.centre_hz[a].total_cmp(&self.centre_hz[b]));
         order
+    }
+
+    /// The same responses with the filters in centre-frequency order.
+    pub fn ordered_by_centre(&self) -> Self {
+        let order = self.order_by_centre();
+        let pick = |v: &[f32]| order.iter().map(|&i| v[i]).collect();
+        Self {
+            freqs_hz: self.freqs_hz.clone(),
+            magnitude_db: order
+                .iter()
+                .map(|&i| self.magnitude_db[i].clone())
+                .collect(),
+            centre_hz: pick(&self.centre_hz),
+            low_hz: pick(&self.low_hz),
+            high_hz: pick(&self.high_hz),
+        }
     }
 
     /// Responses of sinc band-pass filters with known cut-offs.

@@ -9,7 +9,125 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use core::f64::consts::PI;
 
-use crate::config::{SincConvConfig, SincInit};
+use crate::error::ModelError;
+use alloc::format;
+use alloc::string::String;
+use burn::config::Config;
+
+/// How the edges of a sinc filterbank are initialised.
+#[derive(Config, Debug, PartialEq, Copy)]
+pub enum SincInit {
+    /// SincNet's mel-spaced bands from `low_hz` up to `fs/2 − (min_low + min_band)`.
+    Mel {
+        /// Lowest edge in Hz (SincNet: 30).
+        low_hz: f64,
+    },
+    /// Linearly spaced edges `linspace(low_hz, high_hz, N+1)` (SincModNet's modulation bank).
+    Linear {
+        /// Lowest edge in Hz.
+        low_hz: f64,
+        /// Highest edge in Hz.
+        high_hz: f64,
+    },
+}
+
+/// A bank of learnable sinc band-pass filters, exactly SincNet's `SincConv_fast`.
+#[derive(Config, Debug, PartialEq)]
+pub struct SincConvConfig {
+    /// Number of band-pass filters.
+    pub n_filters: usize,
+    /// Requested kernel length; an even length is made odd by adding one, as SincNet does.
+    pub kernel_size: usize,
+    /// Sample rate of the input in Hz.
+    pub sample_rate: f64,
+    /// Convolution stride (no padding).
+    pub stride: usize,
+    /// Smallest low cut-off in Hz (added to `|low_hz_|`).
+    pub min_low_hz: f64,
+    /// Smallest bandwidth in Hz (added to `|band_hz_|`).
+    pub min_band_hz: f64,
+    /// Upper clamp of the high cut-off in Hz; `None` means the Nyquist frequency.
+    #[config(default = "None")]
+    pub max_high_hz: Option<f64>,
+    /// Initial edges.
+    pub init: SincInit,
+}
+
+impl SincConvConfig {
+    /// The paper's time-frequency layer: 80 filters, 256 → 257 taps, stride 10 at 16 kHz,
+    /// SincNet's 50 Hz minimums and mel initialisation from 30 Hz.
+    pub fn time_frequency() -> Self {
+        Self::new(
+            80,
+            256,
+            16000.0,
+            10,
+            50.0,
+            50.0,
+            SincInit::Mel { low_hz: 30.0 },
+        )
+    }
+
+    /// SincModNet's modulation bank: `n_filters` band-passes at the 1600 Hz frame rate,
+    /// 128 → 129 taps, stride 16, linear edges 0.5…400 Hz, minimums 0.5 / 1.0 Hz, clamp 800 Hz.
+    pub fn modulation(n_filters: usize) -> Self {
+        Self::new(
+            n_filters,
+            128,
+            1600.0,
+            16,
+            0.5,
+            1.0,
+            SincInit::Linear {
+                low_hz: 0.5,
+                high_hz: 400.0,
+            },
+        )
+    }
+
+    /// The kernel length actually used (odd).
+    pub fn kernel_len(&self) -> usize {
+        if self.kernel_size.is_multiple_of(2) {
+            self.kernel_size + 1
+        } else {
+            self.kernel_size
+        }
+    }
+
+    /// Upper clamp of the high cut-off in Hz.
+    pub fn high_limit_hz(&self) -> f64 {
+        self.max_high_hz.unwrap_or(self.sample_rate / 2.0)
+    }
+
+    pub(crate) fn validate(&self, what: &str) -> Result<(), ModelError> {
+        let bad = |msg: String| Err(ModelError::InvalidConfig(format!("{what}: {msg}")));
+        if self.n_filters == 0 || self.kernel_size < 2 || self.stride == 0 {
+            return bad(format!(
+                "n_filters ({}), kernel_size ({}) and stride ({}) must be positive (kernel ≥ 2)",
+                self.n_filters, self.kernel_size, self.stride
+            ));
+        }
+        let positive = |v: f64| v > 0.0; // false for NaN too
+        if !positive(self.sample_rate)
+            || !positive(self.min_band_hz)
+            || self.min_low_hz.is_nan()
+            || self.min_low_hz < 0.0
+        {
+            return bad(format!(
+                "sample_rate ({}) and min_band_hz ({}) must be positive, min_low_hz ({}) non-negative",
+                self.sample_rate, self.min_band_hz, self.min_low_hz
+            ));
+        }
+        if self.high_limit_hz() <= self.min_low_hz {
+            return bad(format!(
+                "the upper clamp {} Hz is not above min_low_hz {} Hz",
+                self.high_limit_hz(),
+                self.min_low_hz
+            ));
+        }
+        Ok(())
+    }
+}
 
 fn to_mel(hz: f64) -> f64 {
     2595.0 * libm::log10(1.0 + hz / 700.0)

@@ -16,8 +16,12 @@ use crate::model::ModNet;
 pub const CONFIG_KEY: &str = "modnet.config";
 /// Metadata key holding the file format name and version.
 pub const FORMAT_KEY: &str = "modnet.format";
-/// This crate's weights format.
-pub const FORMAT: &str = "modnet-weights/1";
+/// This crate's weights format. Version 2 names the ResNet `resnet` (tensors `resnet.*`).
+pub const FORMAT: &str = "modnet-weights/2";
+/// The first format, which named the ResNet `backend`; still read (see [`upgrade`]).
+pub const FORMAT_V1: &str = "modnet-weights/1";
+const V1_PREFIX: &str = "backend.";
+const V2_PREFIX: &str = "resnet.";
 
 fn weights_error(e: impl core::fmt::Display) -> ModelError {
     ModelError::Weights(e.to_string())
@@ -30,7 +34,7 @@ pub fn read_config(bytes: &[u8]) -> Result<ModNetConfig, ModelError> {
     let entries = metadata.metadata().as_ref();
     let get = |key: &str| entries.and_then(|m| m.get(key));
     match get(FORMAT_KEY) {
-        Some(format) if format == FORMAT => {}
+        Some(format) if format == FORMAT || format == FORMAT_V1 => {}
         Some(other) => {
             return Err(weights_error(format!(
                 "format '{other}' is not the one this version reads ('{FORMAT}')"
@@ -77,7 +81,8 @@ impl ModNet {
 
     fn load_weights(mut self, bytes: &[u8]) -> Result<Self, ModelError> {
         check_finite(bytes)?;
-        let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()));
+        let bytes = upgrade(bytes)?;
+        let mut store = SafetensorsStore::from_bytes(Some(bytes));
         let result = self.load_from(&mut store).map_err(weights_error)?;
         if !result.unused.is_empty() {
             return Err(weights_error(format!(
@@ -87,57 +92,39 @@ impl ModNet {
         }
         Ok(self)
     }
-
-    /// Writes the weights file atomically (a temporary sibling renamed into place), so that an
-    /// interrupted save never leaves a truncated file behind. (Named apart from burn's
-    /// `Module::save_file`, which writes burnpack without the configuration.)
-    #[cfg(feature = "std")]
-    pub fn save_weights_file(&self, path: impl AsRef<std::path::Path>) -> Result<(), ModelError> {
-        let path = path.as_ref();
-        let bytes = self.to_bytes()?;
-        write_atomically(path, &bytes)
-            .map_err(|e| weights_error(format!("cannot write {}: {e}", path.display())))
-    }
-
-    /// Reads a weights file written by [`ModNet::save_weights_file`] (or the trainer's `export`).
-    #[cfg(feature = "std")]
-    pub fn load_weights_file(
-        path: impl AsRef<std::path::Path>,
-        device: &Device,
-    ) -> Result<Self, ModelError> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|e| weights_error(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_bytes(&bytes, device).map_err(|e| match e {
-            ModelError::Weights(msg) => weights_error(format!("{}: {msg}", path.display())),
-            other => other,
-        })
-    }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
-#[cfg(feature = "std")]
-pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "weights".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// The file in the current format: a format-1 file has its `backend.*` tensors renamed to
+/// `resnet.*` (values untouched); a current file is returned as it is.
+pub fn upgrade(bytes: &[u8]) -> Result<Vec<u8>, ModelError> {
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|e| weights_error(format!("not a safetensors file ({e})")))?;
+    let mut metadata = header.metadata().clone();
+    let is_v1 = metadata
+        .as_ref()
+        .and_then(|m| m.get(FORMAT_KEY))
+        .is_some_and(|f| f == FORMAT_V1);
+    if !is_v1 {
+        return Ok(bytes.to_vec());
     }
-    result
+    let file = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| weights_error(format!("not a safetensors file ({e})")))?;
+    let tensors = file.tensors().into_iter().map(|(name, view)| {
+        let name = match name.strip_prefix(V1_PREFIX) {
+            Some(rest) => format!("{V2_PREFIX}{rest}"),
+            None => name,
+        };
+        (name, view)
+    });
+    if let Some(m) = metadata.as_mut() {
+        m.insert(FORMAT_KEY.to_string(), FORMAT.to_string());
+        if let Some(json) = m.get(CONFIG_KEY) {
+            let config = ModNetConfig::from_json(json)?;
+            m.insert(CONFIG_KEY.to_string(), config.to_json());
+        }
+    }
+    safetensors::serialize(tensors, metadata)
+        .map_err(|e| weights_error(format!("cannot convert a format-1 file ({e})")))
 }
 
 /// Refuses a file whose float tensors hold NaN or infinities (they would give NaN tags). Read

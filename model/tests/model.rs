@@ -3,14 +3,14 @@
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use modnet::{
-    BackendWidths, ChunkPlan, ModNet, ModNetConfig, ModelError, ResNetConfig, TemporalConfig,
+    ChunkPlan, ModNet, ModNetConfig, ModelError, ResNetConfig, ResNetWidths, TemporalConfig,
 };
 
 const SECOND: usize = 16000;
 
 fn small_widths(config: ModNetConfig) -> ModNetConfig {
-    let backend = ResNetConfig::new().with_widths(BackendWidths::Custom { narrow: 4, wide: 8 });
-    config.with_backend(backend)
+    let resnet = ResNetConfig::new().with_widths(ResNetWidths::Custom { narrow: 4, wide: 8 });
+    config.with_resnet(resnet)
 }
 
 fn noise(batch: usize, samples: usize, device: &Device) -> Tensor<2> {
@@ -24,8 +24,7 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 #[test]
 fn parameter_counts_match_the_reference() {
     let device = Device::flex();
-    let hcnn =
-        |c: ModNetConfig| c.with_backend(ResNetConfig::new().with_widths(BackendWidths::Hcnn));
+    let hcnn = |c: ModNetConfig| c.with_resnet(ResNetConfig::new().with_widths(ResNetWidths::Hcnn));
     let sinc = hcnn(ModNetConfig::sincmodnet()).init(&device).unwrap();
     let fir = hcnn(ModNetConfig::modnet()).init(&device).unwrap();
     assert_eq!(
@@ -47,7 +46,7 @@ fn parameter_counts_match_the_reference() {
 }
 
 #[test]
-fn every_modulation_stride_runs_through_the_backend() {
+fn every_modulation_stride_runs_through_the_resnet() {
     let device = Device::flex();
     let samples = 5 * SECOND;
     for stride in [16, 32, 64, 128, 160, 256] {
@@ -111,23 +110,61 @@ fn weights_round_trip_is_bit_identical() {
         let a = values(model.forward(x.clone()).unwrap());
         let b = values(loaded.forward(x.clone()).unwrap());
         assert_eq!(a, b, "outputs after save → load");
-        // Through a file, too.
-        let dir = std::env::temp_dir().join(format!("modnet-weights-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("w.safetensors");
-        model.save_weights_file(&path).unwrap();
-        let from_file = ModNet::load_weights_file(&path, &device).unwrap();
-        assert_eq!(values(from_file.forward(x.clone()).unwrap()), a);
-        let missing = ModNet::load_weights_file(dir.join("none.safetensors"), &device).unwrap_err();
-        assert!(
-            missing.to_string().contains("none.safetensors"),
-            "{missing}"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
         // Loading into a freshly initialised model of the same config gives the same, too.
         let fresh = config.init(&device).unwrap().load_bytes(&bytes).unwrap();
         assert_eq!(values(fresh.forward(x).unwrap()), a);
     }
+}
+
+/// A file as format 1 wrote it: the ResNet's tensors under `backend.*`, its config key `backend`.
+fn as_format_1(bytes: &[u8]) -> Vec<u8> {
+    let file = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).unwrap();
+    let mut metadata = header.metadata().clone().unwrap();
+    let json = metadata["modnet.config"].replacen("\"resnet\"", "\"backend\"", 1);
+    assert!(json.contains("\"backend\""));
+    metadata.insert("modnet.config".into(), json);
+    metadata.insert("modnet.format".into(), "modnet-weights/1".into());
+    let tensors = file.tensors().into_iter().map(|(name, view)| {
+        let name = match name.strip_prefix("resnet.") {
+            Some(rest) => format!("backend.{rest}"),
+            None => name,
+        };
+        (name, view)
+    });
+    safetensors::serialize(tensors, Some(metadata)).unwrap()
+}
+
+#[test]
+fn format_1_files_load_with_the_same_outputs() {
+    let device = Device::flex();
+    let config = ModNetConfig::small();
+    let model = trained_a_little(&config);
+    let v1 = as_format_1(&model.to_bytes().unwrap());
+    assert_eq!(modnet::weights::read_config(&v1).unwrap(), config);
+    let loaded = ModNet::from_bytes(&v1, &device).unwrap();
+    let x = noise(1, 2 * SECOND, &device);
+    assert_eq!(
+        values(loaded.forward(x.clone()).unwrap()),
+        values(model.forward(x).unwrap())
+    );
+    // Upgraded bytes are a current file with the ResNet under its new name.
+    let upgraded = modnet::weights::upgrade(&v1).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&upgraded).unwrap();
+    assert!(file.names().iter().any(|n| n.starts_with("resnet.")));
+    assert!(!file.names().iter().any(|n| n.starts_with("backend.")));
+    // A format nobody wrote is still refused by name.
+    let mut header = safetensors::SafeTensors::read_metadata(&v1)
+        .unwrap()
+        .1
+        .metadata()
+        .clone()
+        .unwrap();
+    header.insert("modnet.format".into(), "modnet-weights/9".into());
+    let file = safetensors::SafeTensors::deserialize(&v1).unwrap();
+    let v9 = safetensors::serialize(file.tensors(), Some(header)).unwrap();
+    let err = ModNet::from_bytes(&v9, &device).unwrap_err().to_string();
+    assert!(err.contains("modnet-weights/9"), "{err}");
 }
 
 #[test]
@@ -215,7 +252,7 @@ fn bad_input_gets_an_error_not_a_panic() {
     );
 
     // Configurations that cannot work are refused with a reason.
-    let floor = ModNetConfig::small().with_backend(ResNetConfig::new().with_ceil_mode(false));
+    let floor = ModNetConfig::small().with_resnet(ResNetConfig::new().with_ceil_mode(false));
     let err = floor.init(&device).unwrap_err();
     assert!(err.to_string().contains("pool down to nothing"), "{err}");
     assert!(ModNetConfig::preset("nope").is_err());
@@ -497,6 +534,14 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
     let tags = tagging.finish(&probs, 50, 16_000).unwrap();
     assert_eq!(tags.timeline.len(), 3);
     assert_eq!(tags.timeline_starts, vec![0, chunk, samples.len() - chunk]);
+    // The timeline as the page draws it: rows = tags, columns = chunks.
+    let picture = tags.timeline_picture();
+    assert_eq!((picture.rows, picture.cols), (50, 3));
+    for (c, row) in tags.timeline.iter().enumerate() {
+        for (t, &p) in row.iter().enumerate() {
+            assert_eq!(picture.values[t * 3 + c], p);
+        }
+    }
     let direct = values(
         model
             .chunk_probabilities(&samples, &tagging.evaluation, 16, &device)

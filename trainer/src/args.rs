@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use modnet::{
-    BackendWidths, EnvelopeNorm, FirInit, FirModulationConfig, ModNetConfig, Nonlinearity,
+    EnvelopeNorm, FirInit, FirModulationConfig, ModNetConfig, Nonlinearity, ResNetWidths,
     SincConvConfig, TemporalConfig,
 };
 
@@ -119,7 +119,7 @@ pub(crate) struct ModelArgs {
     /// Back-end widths: paper (256 ×7), hcnn (128 ×4, 256 ×3), small (16 ×4, 32 ×3) or NxW
     /// (N channels in layers 1–4, W in 5–7, e.g. 32x64).
     #[arg(long, value_parser = parse_widths)]
-    pub(crate) widths: Option<BackendWidths>,
+    pub(crate) widths: Option<ResNetWidths>,
     /// Seconds per training / evaluation chunk (the paper: 5; the synthetic default: 2).
     #[arg(long)]
     pub(crate) chunk_seconds: Option<f64>,
@@ -145,15 +145,15 @@ pub(crate) enum NormArg {
     Instance,
 }
 
-fn parse_widths(s: &str) -> Result<BackendWidths, String> {
+fn parse_widths(s: &str) -> Result<ResNetWidths, String> {
     match s {
-        "paper" => Ok(BackendWidths::Paper),
-        "hcnn" => Ok(BackendWidths::Hcnn),
+        "paper" => Ok(ResNetWidths::Paper),
+        "hcnn" => Ok(ResNetWidths::Hcnn),
         // The `small` preset's (e.g. for a CPU-sized max-pool baseline).
-        "small" => Ok(ModNetConfig::small().backend.widths),
+        "small" => Ok(ModNetConfig::small().resnet.widths),
         _ => match s.split_once('x').map(|(a, b)| (a.parse(), b.parse())) {
             Some((Ok(narrow), Ok(wide))) if narrow > 0 && wide > 0 => {
-                Ok(BackendWidths::Custom { narrow, wide })
+                Ok(ResNetWidths::Custom { narrow, wide })
             }
             _ => Err(format!(
                 "'{s}' is not paper, hcnn, small or NxW (two channel counts, e.g. 32x64)"
@@ -226,7 +226,7 @@ impl ModelArgs {
             };
         }
         if let Some(w) = self.widths {
-            c.backend.widths = w;
+            c.resnet.widths = w;
         }
         // The synthetic clips are short and CPU time is precious: 2 s chunks unless told.
         let synth_default = (data.dataset == DatasetKind::Synth).then_some(2.0);

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod data;
 pub mod evaluate;
+pub mod files;
 pub mod metrics;
 pub mod run;
 pub mod train;

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
+use crate::files::{save_weights, write_atomically};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
@@ -16,7 +17,6 @@ use burn::optim::{
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
-use modnet::weights::write_atomically;
 use modnet::{ModNet, ModNetConfig};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -132,7 +132,7 @@ fn write_checkpoint(
         bytes.extend((part.len() as u64).to_le_bytes());
         bytes.extend(part);
     }
-    write_atomically(path, &bytes).with_context(|| format!("writing {}", path.display()))
+    write_atomically(path, &bytes)
 }
 
 fn read_checkpoint(path: &Path) -> Result<(RunState, Vec<u8>, Vec<u8>)> {
@@ -473,7 +473,7 @@ pub fn train(
             state.best_epoch = epoch;
             state.since_best = 0;
             state.since_lr_change = 0;
-            inference.save_weights_file(out.best())?;
+            save_weights(&inference, &out.best())?;
         } else {
             state.since_best += 1;
             state.since_lr_change += 1;

@@ -9,16 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker};
 
-use crate::messages::{BODY, FromEngine, PAYLOAD, ToEngine};
-
-/// Which engine build to start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineKind {
-    /// burn's wgpu backend on WebGPU (the larger wasm, fetched only when asked for).
-    Gpu,
-    /// Flex on the CPU.
-    Cpu,
-}
+use crate::messages::{BODY, EngineKind, FromEngine, PAYLOAD, ToEngine};
 
 impl EngineKind {
     fn loader(self) -> &'static str {

@@ -4,7 +4,7 @@
 use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
-use crate::messages::{Heatmap, Responses};
+use modnet::{FilterResponses, Picture};
 
 /// Plot area margins in canvas pixels (left leaves room for tag names).
 pub const LEFT: f64 = 120.0;
@@ -130,7 +130,7 @@ fn draw_axes(ctx: &CanvasRenderingContext2d, area: (f64, f64, f64, f64), axes: &
 /// colour map, with axes when given.
 pub fn heatmap(
     canvas: &HtmlCanvasElement,
-    map: &Heatmap,
+    map: &Picture,
     range: Option<(f32, f32)>,
     axes: Option<&Axes>,
 ) {
@@ -189,7 +189,7 @@ pub fn heatmap(
 /// `floor_db`.
 pub fn responses(
     canvas: &HtmlCanvasElement,
-    r: &Responses,
+    r: &FilterResponses,
     floor_db: f32,
     highlight: Option<usize>,
 ) {
@@ -200,7 +200,7 @@ pub fn responses(
     };
     let area = plot_area(canvas, true);
     let (x0, y0, w, h) = area;
-    let top = r.peak_db.max(floor_db + 1.0);
+    let top = r.peak_db(floor_db).max(floor_db + 1.0);
     let to_y = |db: f32| y0 + h - ((db.max(floor_db) - floor_db) / (top - floor_db)) as f64 * h;
     let n = r.magnitude_db.len().max(1);
     for (i, curve) in r.magnitude_db.iter().enumerate() {

@@ -11,13 +11,13 @@ use burn::tensor::{Device, Tensor, TensorData};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
-use modnet::{BankResponses, ChunkPlan, ClipTagging, ModNet, Picture};
+use modnet::{BankResponses, ChunkPlan, ClipTagging, ClipTags, ModNet, Picture};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::messages::{
-    BODY, ChunkPictures, FromEngine, Heatmap, ModelInfo, PAYLOAD, Responses, TagResult, ToEngine,
+    BODY, ChunkPictures, EngineKind, FromEngine, ModelInfo, PAYLOAD, TagResult, ToEngine,
 };
 
 /// Points of the frequency-response curves.
@@ -27,18 +27,9 @@ const PICTURE_COLS: usize = 400;
 /// Dynamic range of the pictures in dB.
 const PICTURE_RANGE_DB: f32 = 80.0;
 
-/// Which compute device the worker asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compute {
-    /// burn's wgpu backend through WebGPU.
-    Gpu,
-    /// The CPU backend (Flex; NdArray with the `ndarray` feature).
-    Cpu,
-}
-
 /// Starts the worker: installs the message handler at once (messages sent while the device
 /// starts are queued), acquires the device, then answers messages one at a time.
-pub fn run_worker(compute: Compute) {
+pub fn run_worker(compute: EngineKind) {
     console_error_panic_hook::set_once();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let (tx, mut rx) = mpsc::unbounded::<MessageEvent>();
@@ -105,12 +96,12 @@ async fn acquire_gpu(_scope: &DedicatedWorkerGlobalScope) -> Result<Device, Stri
 }
 
 async fn acquire(
-    compute: Compute,
+    compute: EngineKind,
     scope: &DedicatedWorkerGlobalScope,
 ) -> Result<(Device, String), String> {
     match compute {
-        Compute::Gpu => Ok((acquire_gpu(scope).await?, "wgpu (WebGPU)".into())),
-        Compute::Cpu => Ok(cpu_device()),
+        EngineKind::Gpu => Ok((acquire_gpu(scope).await?, "wgpu (WebGPU)".into())),
+        EngineKind::Cpu => Ok(cpu_device()),
     }
 }
 
@@ -233,8 +224,8 @@ async fn load(
         tags: config.tags.clone(),
         chunk_samples: config.chunk_samples,
         sample_rate: config.sample_rate,
-        filterbank: Responses::from(&responses.filterbank),
-        modulation: responses.modulation.as_ref().map(Responses::from),
+        filterbank: responses.filterbank.ordered_by_centre(),
+        modulation: responses.modulation.as_ref().map(|r| r.ordered_by_centre()),
     };
     let mut e = engine.borrow_mut();
     e.filterbank_order = responses.filterbank.order_by_centre();
@@ -266,19 +257,17 @@ async fn tag(engine: &Rc<RefCell<Engine>>, job: u32, post: &Poster) -> Result<Ta
     let millis = js_sys::Date::now() - started;
     let mut e = engine.borrow_mut();
     e.samples = samples;
-    let (probabilities, timeline, starts, notice) = result?;
+    let tags = result?;
     Ok(TagResult {
         job,
         backend: e.backend.clone(),
         millis,
-        probabilities,
-        timeline_starts: starts,
-        timeline,
-        notice,
+        timeline: tags.timeline_picture(),
+        probabilities: tags.probabilities,
+        timeline_starts: tags.timeline_starts,
+        notice: tags.notice,
     })
 }
-
-type Tagged = (Vec<f32>, Vec<Vec<f32>>, Vec<usize>, Option<String>);
 
 async fn tag_samples(
     model: &ModNet,
@@ -286,7 +275,7 @@ async fn tag_samples(
     samples: &[f32],
     job: u32,
     post: &Poster,
-) -> Result<Tagged, String> {
+) -> Result<ClipTags, String> {
     modnet::protocol::check_samples(samples).map_err(|e| e.to_string())?;
     let config = model.config();
     // The model crate's clip protocol: run its batches (reading each back asynchronously) and
@@ -306,15 +295,9 @@ async fn tag_samples(
             total,
         });
     }
-    let tags = tagging
+    tagging
         .finish(&probabilities, config.n_tags(), config.sample_rate)
-        .map_err(|e| e.to_string())?;
-    Ok((
-        tags.probabilities,
-        tags.timeline,
-        tags.timeline_starts,
-        tags.notice,
-    ))
+        .map_err(|e| e.to_string())
 }
 
 /// Rows of a `rows × cols` matrix in `order`.
@@ -356,7 +339,7 @@ async fn pictures(
     let fb = model.filterbank(wave.clone()).map_err(|e| e.to_string())?;
     let [_, bands, frames] = fb.dims();
     let fb = reorder_rows(&read(fb).await?, frames, &fb_order);
-    let filterbank = Picture::power_db(&fb, bands, frames, PICTURE_COLS, PICTURE_RANGE_DB).into();
+    let filterbank = Picture::power_db(&fb, bands, frames, PICTURE_COLS, PICTURE_RANGE_DB);
     let mut modulation = Vec::new();
     if !mod_order.is_empty() {
         let m = model.modulation(wave).map_err(|e| e.to_string())?;
@@ -369,13 +352,13 @@ async fn pictures(
                 frames,
                 &fb_order,
             );
-            modulation.push(Heatmap::from(Picture::power_db(
+            modulation.push(Picture::power_db(
                 &one,
                 bands,
                 frames,
                 PICTURE_COLS,
                 PICTURE_RANGE_DB,
-            )));
+            ));
         }
     }
     Ok(ChunkPictures {

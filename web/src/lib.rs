@@ -9,6 +9,7 @@
 pub mod app;
 pub mod audio;
 pub mod client;
+pub mod controller;
 pub mod draw;
 pub mod engine;
 pub mod messages;

@@ -4,7 +4,17 @@
 //! travel beside them as typed arrays, so that a 10-minute track is not turned into a JS
 //! array of ten million numbers.
 
+use modnet::{FilterResponses, Picture};
 use serde::{Deserialize, Serialize};
+
+/// Which engine build, and so which compute device: the page starts one, the worker runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EngineKind {
+    /// burn's wgpu backend on WebGPU (the larger wasm, fetched only when asked for).
+    Gpu,
+    /// The CPU backend (Flex; NdArray with the `ndarray` feature).
+    Cpu,
+}
 
 /// Field of a message holding its serde part.
 pub const BODY: &str = "body";
@@ -55,36 +65,11 @@ pub struct ModelInfo {
     pub chunk_samples: usize,
     /// Sample rate the model expects.
     pub sample_rate: usize,
-    /// Frequency responses of the sinc filterbank (0 … fs/2).
-    pub filterbank: Responses,
-    /// Frequency responses of the modulation filters (0 … frame rate / 2); none for the
-    /// max-pool baseline.
-    pub modulation: Option<Responses>,
-}
-
-/// Frequency responses of one bank, filters ordered by centre frequency.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Responses {
-    /// Frequency grid in Hz.
-    pub freqs_hz: Vec<f32>,
-    /// Magnitude in dB per filter.
-    pub magnitude_db: Vec<Vec<f32>>,
-    /// Centre frequency per filter in Hz.
-    pub centre_hz: Vec<f32>,
-    /// Highest magnitude of any filter in dB (at least −60 dB).
-    pub peak_db: f32,
-}
-
-impl From<&modnet::FilterResponses> for Responses {
-    fn from(r: &modnet::FilterResponses) -> Self {
-        let order = r.order_by_centre();
-        Self {
-            freqs_hz: r.freqs_hz.clone(),
-            magnitude_db: order.iter().map(|&i| r.magnitude_db[i].clone()).collect(),
-            centre_hz: order.iter().map(|&i| r.centre_hz[i]).collect(),
-            peak_db: r.peak_db(-60.0),
-        }
-    }
+    /// Frequency responses of the sinc filterbank (0 … fs/2), filters by centre frequency.
+    pub filterbank: FilterResponses,
+    /// Frequency responses of the modulation filters (0 … frame rate / 2), by centre
+    /// frequency; none for the max-pool baseline.
+    pub modulation: Option<FilterResponses>,
 }
 
 /// Tags of a clip.
@@ -99,28 +84,10 @@ pub struct TagResult {
     pub probabilities: Vec<f32>,
     /// Start of each timeline chunk in samples.
     pub timeline_starts: Vec<usize>,
-    /// Timeline probabilities, one row of tags per chunk.
-    pub timeline: Vec<Vec<f32>>,
+    /// Timeline probabilities ready to draw: one row per tag, one column per chunk.
+    pub timeline: Picture,
     /// A sentence when the clip had to be zero-padded.
     pub notice: Option<String>,
-}
-
-/// A matrix in dB ready to draw (rows = bands, lowest first).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Heatmap {
-    pub rows: usize,
-    pub cols: usize,
-    pub values: Vec<f32>,
-}
-
-impl From<modnet::Picture> for Heatmap {
-    fn from(p: modnet::Picture) -> Self {
-        Self {
-            rows: p.rows,
-            cols: p.cols,
-            values: p.values,
-        }
-    }
 }
 
 /// The front-end's view of one chunk (the paper's Fig. 5–7).
@@ -129,11 +96,11 @@ pub struct ChunkPictures {
     pub job: u32,
     /// First sample of the chunk.
     pub start: usize,
-    /// Filterbank output, bands × frames.
-    pub filterbank: Heatmap,
+    /// Filterbank output in dB, bands (low to high) × frames.
+    pub filterbank: Picture,
     /// One modulation spectrogram (bands × frames) per modulation filter, ordered by centre
     /// frequency; empty for the max-pool baseline.
-    pub modulation: Vec<Heatmap>,
+    pub modulation: Vec<Picture>,
     /// Centre frequency of each modulation filter in Hz, same order.
     pub modulation_centre_hz: Vec<f32>,
     /// Milliseconds taken.

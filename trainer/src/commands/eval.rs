@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::files::{load_weights, write_atomically};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::ProgressBar;
 use modnet::ModNet;
-use modnet::weights::write_atomically;
 
 use crate::args::{DataArgs, PositivesArgs, check_writable};
 use crate::backend::{Backend, device};
@@ -46,7 +46,7 @@ pub(crate) fn evaluate_weights(
     positives: Positives,
 ) -> Result<(ModNet, Evaluation)> {
     let device = device(backend)?;
-    let model = ModNet::load_weights_file(weights, &device)?;
+    let model = load_weights(weights, &device)?;
     if model.config().tags != data.tags {
         bail!(
             "{} was trained on other tags than this dataset's",

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use modnet::ModNet;
 
 use crate::run::DEFAULT_BEST;
 
@@ -21,8 +20,8 @@ pub struct ExportArgs {
 
 /// Runs the command.
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
-    let model = ModNet::load_weights_file(&args.weights, &burn::tensor::Device::flex())?;
-    model.save_weights_file(&args.out)?;
+    let model = crate::files::load_weights(&args.weights, &burn::tensor::Device::flex())?;
+    crate::files::save_weights(&model, &args.out)?;
     eprintln!("wrote {} ({})", args.out.display(), model.summary());
     Ok(ExitCode::SUCCESS)
 }

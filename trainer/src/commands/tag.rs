@@ -137,7 +137,7 @@ pub fn builtin_model(device: &burn::tensor::Device) -> Result<ModNet> {
 pub fn run(args: &TagArgs) -> Result<ExitCode> {
     let device = device(args.backend)?;
     let model = match &args.weights {
-        Some(path) => ModNet::load_weights_file(path, &device)?,
+        Some(path) => crate::files::load_weights(path, &device)?,
         None => builtin_model(&device)?,
     };
     let mut results = Vec::new();

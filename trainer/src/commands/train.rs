@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use modnet::ModNet;
 
 use crate::args::{
     DataArgs, DatasetKind, ModelArgs, PositivesArgs, learning_rate, non_negative, probability,
@@ -128,8 +127,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         args.resume,
     )?;
     if let Some(page) = &args.web_weights {
-        let model = ModNet::load_weights_file(out.best(), &burn::tensor::Device::flex())?;
-        model.save_weights_file(page)?;
+        let model = crate::files::load_weights(&out.best(), &burn::tensor::Device::flex())?;
+        crate::files::save_weights(&model, page)?;
         eprintln!(
             "wrote the web page's weights {} ({})",
             page.display(),

@@ -7,8 +7,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::files::write_atomically;
 use anyhow::{Context, Result, bail};
-use modnet::weights::write_atomically;
 
 use super::synth::ClipRecipe;
 use super::{Clip, Source};
@@ -141,7 +141,7 @@ pub fn prepare(clip: &Clip, cache_dir: &Path, sample_rate: u32) -> Result<bool> 
     }
     let samples = audio::load_mono(path, sample_rate)?;
     let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-    write_atomically(&target, &bytes).with_context(|| format!("writing {}", target.display()))?;
+    write_atomically(&target, &bytes)?;
     Ok(true)
 }
 

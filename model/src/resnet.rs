@@ -3,6 +3,7 @@
 //! and the classification head.
 
 use alloc::vec::Vec;
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
@@ -13,7 +14,48 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 
-use crate::config::ResNetConfig;
+/// Channel widths of the seven ResNet layers.
+#[derive(Config, Debug, PartialEq, Copy)]
+pub enum ResNetWidths {
+    /// The paper: "seven 2D convolutional layers, each 256 channels".
+    Paper,
+    /// Won et al.'s HarmonicCNN: 128 ×4 then 256 ×3.
+    Hcnn,
+    /// Layers 1–4 `narrow` channels, layers 5–7 `wide` (residual layers keep their width).
+    Custom {
+        /// Width of layers 1–4.
+        narrow: usize,
+        /// Width of layers 5–7.
+        wide: usize,
+    },
+}
+
+impl ResNetWidths {
+    /// The seven widths.
+    pub fn widths(&self) -> [usize; 7] {
+        match self {
+            Self::Paper => [256; 7],
+            Self::Hcnn => [128, 128, 128, 128, 256, 256, 256],
+            Self::Custom { narrow, wide } => {
+                [*narrow, *narrow, *narrow, *narrow, *wide, *wide, *wide]
+            }
+        }
+    }
+}
+
+/// The 2-D ResNet back-end and the classification head.
+#[derive(Config, Debug, PartialEq)]
+pub struct ResNetConfig {
+    /// Widths of the seven layers.
+    #[config(default = "ResNetWidths::Paper")]
+    pub widths: ResNetWidths,
+    /// Ceil-mode pooling: 80 bands reach height 1 at L7 (floor mode would reach 0).
+    #[config(default = true)]
+    pub ceil_mode: bool,
+    /// Dropout before the last linear layer.
+    #[config(default = 0.5)]
+    pub dropout: f64,
+}
 
 /// Pooling (height, width) after each of the seven layers (HarmonicCNN's).
 pub const POOLS: [[usize; 2]; 7] = [[2, 2], [2, 2], [2, 2], [2, 2], [2, 2], [2, 3], [2, 3]];

@@ -1,0 +1,334 @@
+//! The page's state and its conversation with the engine worker: starting it (WebGPU, or the
+//! CPU when WebGPU is missing or fails), weights, clips, jobs. No view code lives here.
+
+use std::sync::Arc;
+
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::File;
+
+use crate::audio;
+use crate::client::EngineClient;
+use crate::messages::{ChunkPictures, EngineKind, FromEngine, ModelInfo, TagResult};
+
+/// The built-in weights (the repository's `weights/`, copied next to the page by trunk).
+const DEFAULT_WEIGHTS: &str = "modnet-mtat-distilled.safetensors";
+/// The name the page gives the built-in weights.
+pub const DEFAULT_WEIGHTS_NAME: &str = "built-in model";
+
+/// A decoded clip.
+#[derive(Clone)]
+pub struct Clip {
+    /// File name.
+    pub name: String,
+    /// Mono samples at the model's rate.
+    pub samples: Arc<Vec<f32>>,
+}
+
+/// The page's state and its conversation with the engine worker. Components never see this
+/// whole: `App` hands each one the signals it reads and callbacks into these methods.
+#[derive(Clone, Copy)]
+pub struct Controller {
+    /// One line about what is happening.
+    pub status: RwSignal<String>,
+    /// The last failure, shown until the next success.
+    pub error: RwSignal<Option<String>>,
+    /// The compute device the engine runs on ("wgpu (WebGPU)", "Flex (CPU)").
+    pub device: RwSignal<Option<String>>,
+    /// Why the WebGPU engine could not run, when it could not.
+    gpu_note: RwSignal<Option<String>>,
+    /// The loaded model.
+    pub model: RwSignal<Option<ModelInfo>>,
+    /// The decoded clip.
+    pub clip: RwSignal<Option<Clip>>,
+    /// Chunks done and to do while tagging.
+    pub progress: RwSignal<Option<(usize, usize)>>,
+    /// Tags of the clip.
+    pub result: RwSignal<Option<TagResult>>,
+    /// Pictures of the selected chunk.
+    pub pictures: RwSignal<Option<ChunkPictures>>,
+    /// Selected modulation filter (index in centre-frequency order).
+    pub selected: RwSignal<usize>,
+    /// Selected timeline chunk.
+    chunk: RwSignal<usize>,
+    /// Object URL of the clip's file, for the player.
+    pub audio_url: RwSignal<Option<String>>,
+    engine: StoredValue<Option<EngineClient>, LocalStorage>,
+    /// The weights the engine runs, to give again to a fallback engine.
+    weights: StoredValue<Option<(String, Vec<u8>)>>,
+    /// Weights sent and not yet confirmed.
+    pending_weights: StoredValue<Option<(String, Vec<u8>)>>,
+    job: StoredValue<u32>,
+}
+
+fn js_error(e: wasm_bindgen::JsValue) -> String {
+    Reflect::get(&e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+impl Controller {
+    /// Fresh state; nothing runs until [`Controller::start`].
+    pub fn new() -> Self {
+        Self {
+            status: RwSignal::new("starting…".into()),
+            error: RwSignal::new(None),
+            device: RwSignal::new(None),
+            gpu_note: RwSignal::new(None),
+            model: RwSignal::new(None),
+            clip: RwSignal::new(None),
+            progress: RwSignal::new(None),
+            result: RwSignal::new(None),
+            pictures: RwSignal::new(None),
+            selected: RwSignal::new(0),
+            chunk: RwSignal::new(0),
+            audio_url: RwSignal::new(None),
+            engine: StoredValue::new_local(None),
+            weights: StoredValue::new(None),
+            pending_weights: StoredValue::new(None),
+            job: StoredValue::new(0),
+        }
+    }
+
+    fn fail(self, message: String) {
+        self.progress.set(None);
+        self.error.set(Some(message));
+    }
+
+    /// Starts an engine (dropping the previous one) and gives it the current weights and clip.
+    fn start_engine(self, kind: EngineKind) {
+        self.engine.set_value(None);
+        self.device.set(None);
+        let started = EngineClient::start(
+            kind,
+            move |message| self.on_message(kind, message),
+            move |why| self.on_death(kind, why),
+        );
+        match started {
+            Ok(client) => self.engine.set_value(Some(client)),
+            Err(e) => return self.fail(e),
+        }
+        if let Some((name, bytes)) = self
+            .pending_weights
+            .get_value()
+            .or_else(|| self.weights.get_value())
+        {
+            self.send_weights(name, bytes);
+        }
+    }
+
+    fn fall_back(self, kind: EngineKind, why: String) {
+        if kind == EngineKind::Gpu {
+            self.status.set(format!(
+                "WebGPU is not available ({why}); running on the CPU"
+            ));
+            self.gpu_note.set(Some(why));
+            // Not from inside the dying engine's own callback: it is dropped on the way.
+            spawn_local(async move { self.start_engine(EngineKind::Cpu) });
+        } else {
+            self.fail(format!("the engine stopped: {why}"));
+        }
+    }
+
+    fn on_death(self, kind: EngineKind, why: String) {
+        self.fall_back(kind, why);
+    }
+
+    fn on_message(self, kind: EngineKind, message: FromEngine) {
+        match message {
+            FromEngine::Ready { backend } => {
+                let why = self.gpu_note.get_untracked();
+                self.status.set(match why {
+                    Some(why) => format!("ready: the model runs on {backend} (no WebGPU: {why})"),
+                    None => format!("ready: the model runs on {backend}"),
+                });
+                self.device.set(Some(backend));
+            }
+            FromEngine::GpuUnavailable { reason } => self.fall_back(kind, reason),
+            FromEngine::Model(info) => {
+                if let Some(p) = self.pending_weights.get_value()
+                    && p.0 == info.name
+                {
+                    self.weights.set_value(Some(p));
+                    self.pending_weights.set_value(None);
+                }
+                self.error.set(None);
+                self.selected.set(0);
+                self.model.set(Some(info));
+                if self.clip.with_untracked(Option::is_some) {
+                    self.tag_clip();
+                }
+            }
+            FromEngine::Progress { job, done, total } => {
+                if job == self.job.get_value() {
+                    self.progress.set(Some((done, total)));
+                }
+            }
+            FromEngine::Tags(result) => {
+                if result.job == self.job.get_value() {
+                    self.progress.set(None);
+                    self.result.set(Some(result));
+                    self.show_chunk(self.chunk.get_untracked());
+                }
+            }
+            FromEngine::Pictures(pictures) => {
+                if pictures.job == self.job.get_value() {
+                    self.pictures.set(Some(pictures));
+                }
+            }
+            FromEngine::Error { message, .. } => {
+                // A rejected weights file leaves the previous model in place.
+                self.pending_weights.set_value(None);
+                self.fail(message);
+            }
+        }
+    }
+
+    fn send_weights(self, name: String, bytes: Vec<u8>) {
+        let sent = self
+            .engine
+            .with_value(|e| e.as_ref().map(|e| e.load(&name, &bytes)));
+        self.pending_weights.set_value(Some((name, bytes)));
+        if let Some(Err(e)) = sent {
+            self.fail(e);
+        }
+    }
+
+    fn tag_clip(self) {
+        let Some(clip) = self.clip.get_untracked() else {
+            return;
+        };
+        let job = self.job.get_value() + 1;
+        self.job.set_value(job);
+        self.result.set(None);
+        self.pictures.set(None);
+        self.progress.set(Some((0, 1)));
+        let sent = self
+            .engine
+            .with_value(|e| e.as_ref().map(|e| e.tag(job, &clip.samples)));
+        if let Some(Err(e)) = sent {
+            self.fail(e);
+        }
+    }
+
+    /// Selects a timeline chunk: its pictures are computed.
+    pub fn show_chunk(self, chunk: usize) {
+        let Some(result) = self.result.get_untracked() else {
+            return;
+        };
+        let chunk = chunk.min(result.timeline_starts.len().saturating_sub(1));
+        self.chunk.set(chunk);
+        let start = result.timeline_starts.get(chunk).copied().unwrap_or(0);
+        let job = self.job.get_value();
+        let sent = self
+            .engine
+            .with_value(|e| e.as_ref().map(|e| e.pictures(job, start)));
+        if let Some(Err(e)) = sent {
+            self.fail(e);
+        }
+    }
+
+    /// Decodes an audio file to the model's rate and tags it.
+    pub async fn open_audio(self, file: File) {
+        let name = file.name();
+        self.error.set(None);
+        self.status.set(format!("decoding {name}…"));
+        let rate = self
+            .model
+            .with_untracked(|m| m.as_ref().map_or(16000, |m| m.sample_rate));
+        let bytes = match JsFuture::from(file.array_buffer()).await {
+            Ok(b) => b.unchecked_into::<ArrayBuffer>(),
+            Err(e) => return self.fail(format!("{name}: could not be read: {}", js_error(e))),
+        };
+        match audio::decode(bytes, rate as u32).await {
+            Err(e) => {
+                self.status.set(String::new());
+                self.fail(format!("{name}: {e}"));
+            }
+            Ok(decoded) => {
+                if let Some(old) = self.audio_url.get_untracked() {
+                    let _ = web_sys::Url::revoke_object_url(&old);
+                }
+                self.audio_url
+                    .set(web_sys::Url::create_object_url_with_blob(&file).ok());
+                self.status.set(format!(
+                    "{name}: {:.1} s, {} channel(s), resampled to {rate} Hz mono",
+                    decoded.samples.len() as f64 / rate as f64,
+                    decoded.channels
+                ));
+                self.chunk.set(0);
+                self.clip.set(Some(Clip {
+                    name,
+                    samples: Arc::new(decoded.samples),
+                }));
+                self.tag_clip();
+            }
+        }
+    }
+
+    /// Gives a weights file to the engine (the current model stays if it is refused).
+    pub async fn open_weights(self, file: File) {
+        let name = file.name();
+        self.error.set(None);
+        match JsFuture::from(file.array_buffer()).await {
+            Ok(b) => self.send_weights(name, Uint8Array::new(&b).to_vec()),
+            Err(e) => self.fail(format!("{name}: could not be read: {}", js_error(e))),
+        }
+    }
+
+    /// Starts the engine the browser can run and loads the built-in weights.
+    pub fn start(self) {
+        self.start_engine(if wants_gpu() {
+            EngineKind::Gpu
+        } else {
+            EngineKind::Cpu
+        });
+        spawn_local(self.load_default_weights());
+    }
+
+    async fn load_default_weights(self) {
+        let fetched = async {
+            let window = web_sys::window().ok_or("no window")?;
+            let response: web_sys::Response =
+                JsFuture::from(window.fetch_with_str(DEFAULT_WEIGHTS))
+                    .await
+                    .map_err(js_error)?
+                    .unchecked_into();
+            if !response.ok() {
+                return Err(format!("HTTP {}", response.status()));
+            }
+            let buffer = JsFuture::from(response.array_buffer().map_err(js_error)?)
+                .await
+                .map_err(js_error)?;
+            Ok::<_, String>(Uint8Array::new(&buffer).to_vec())
+        };
+        match fetched.await {
+            Ok(bytes) => self.send_weights(DEFAULT_WEIGHTS_NAME.into(), bytes),
+            Err(e) => self.fail(format!(
+                "the built-in weights could not be loaded ({e}): load a weights file exported by the trainer"
+            )),
+        }
+    }
+}
+
+impl Default for Controller {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Whether the browser offers WebGPU and the address does not ask for the CPU (`?backend=cpu`).
+fn wants_gpu() -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let forced_cpu = window
+        .location()
+        .search()
+        .is_ok_and(|s| s.contains("backend=cpu"));
+    let gpu = Reflect::get(&window.navigator(), &"gpu".into()).unwrap_or_default();
+    !forced_cpu && !gpu.is_undefined() && !gpu.is_null()
+}
