@@ -310,7 +310,13 @@ pub(crate) fn check_writable(path: &Path) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| {
+        format!(
+            "cannot write {}: its folder {} cannot be created",
+            path.display(),
+            dir.display()
+        )
+    })?;
     let probe = dir.join(format!(".modnet-write-test-{}", std::process::id()));
     std::fs::write(&probe, b"")
         .and_then(|_| std::fs::remove_file(&probe))

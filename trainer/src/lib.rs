@@ -5,6 +5,7 @@ pub mod args;
 pub mod audio;
 pub mod backend;
 pub mod charts;
+pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod data;

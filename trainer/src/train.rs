@@ -14,7 +14,6 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{
     AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, momentum::MomentumConfig,
 };
-use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use modnet::{ModNet, ModNetConfig};
@@ -23,6 +22,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Checkpoint;
 use crate::data::{Clip, Dataset, Segment, Source, cache};
 use crate::evaluate::{Positives, bce_with_logits, evaluate};
 use crate::run::RunFiles;
@@ -112,49 +112,32 @@ struct RunState {
     log: Vec<EpochLog>,
 }
 
-const MAGIC: &[u8; 8] = b"MODNETC1";
-
 fn write_checkpoint(
     path: &Path,
     state: &RunState,
     model: &ModNet,
     optim: &ModuleOptimizer,
 ) -> Result<()> {
-    let state = serde_json::to_vec(state)?;
-    let weights = model
-        .clone()
-        .into_record()
+    let optim = optim
         .into_bytes()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let optim = optim.into_bytes().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut bytes = MAGIC.to_vec();
-    for part in [&state[..], &weights[..], &optim[..]] {
-        bytes.extend((part.len() as u64).to_le_bytes());
-        bytes.extend(part);
-    }
-    write_atomically(path, &bytes)
+        .map_err(|e| anyhow::anyhow!("encoding the optimiser state: {e}"))?;
+    Checkpoint::new(serde_json::to_vec(state)?, model, optim.to_vec())?.write(path)
 }
 
-fn read_checkpoint(path: &Path) -> Result<(RunState, Vec<u8>, Vec<u8>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let bad = || {
-        anyhow::anyhow!(
-            "{} is not a modnet checkpoint or is damaged",
-            path.display()
+/// Where to go on after a failure in the epoch after `epochs_done`: the truth about what is on
+/// disk.
+fn last_good(out: &RunFiles, epochs_done: usize) -> String {
+    if epochs_done > 0 && out.checkpoint().exists() {
+        format!(
+            "The last good checkpoint (after epoch {epochs_done}) is kept in {}; resume with \
+             --resume, perhaps with a lower --lr",
+            out.dir.display()
         )
-    };
-    if bytes.get(..8) != Some(&MAGIC[..]) {
-        return Err(bad());
+    } else {
+        "No epoch finished, so there is no checkpoint: start again (--overwrite), perhaps with \
+         a lower --lr"
+            .to_string()
     }
-    let mut parts = Vec::new();
-    let mut pos = 8;
-    for _ in 0..3 {
-        let len = u64::from_le_bytes(bytes.get(pos..pos + 8).ok_or_else(bad)?.try_into()?) as usize;
-        parts.push(bytes.get(pos + 8..pos + 8 + len).ok_or_else(bad)?.to_vec());
-        pos += 8 + len;
-    }
-    let state = serde_json::from_slice(&parts[0]).map_err(|_| bad())?;
-    Ok((state, parts.remove(1), parts.remove(1)))
 }
 
 fn optimizer(schedule: Schedule, epoch: usize) -> (ModuleOptimizer, Option<f64>) {
@@ -313,27 +296,30 @@ pub fn train(
     if resume {
         let path = out.checkpoint();
         if path.exists() {
-            let (saved, weights, optim_bytes) = read_checkpoint(&path)?;
+            let checkpoint = Checkpoint::read(&path)?;
+            let saved: RunState = serde_json::from_slice(&checkpoint.state).map_err(|_| {
+                anyhow::anyhow!(
+                    "{} is not a modnet checkpoint or is damaged",
+                    path.display()
+                )
+            })?;
             if &saved.config != config {
                 bail!(
                     "{} was written for another model configuration",
                     path.display()
                 );
             }
-            let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            model = model.load_record(record);
-            if let Some(param) = model.first_non_finite() {
-                bail!(
-                    "{} is damaged: its weights hold NaN or infinite values (first in {param}); \
-                     start the run again with --overwrite",
-                    path.display()
-                );
-            }
+            model = checkpoint.load_model(model, &path)?;
             (optim, fixed_lr) = optimizer(saved.settings.schedule, saved.epochs_done);
             optim = optim
-                .from_bytes(Bytes::from_bytes_vec(optim_bytes))
-                .map_err(|e| anyhow::anyhow!("{}: optimiser state: {e}", path.display()))?;
+                .from_bytes(Bytes::from_bytes_vec(checkpoint.optim))
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{} is damaged: its optimiser state does not decode ({e}); start the \
+                         run again with --overwrite",
+                        path.display()
+                    )
+                })?;
             state = RunState {
                 settings: settings.clone(),
                 ..saved
@@ -421,12 +407,10 @@ pub fn train(
             if !value.is_finite() {
                 bar.abandon();
                 bail!(
-                    "the training loss became {value} at epoch {epoch}, batch {}: training stopped. \
-                     The last good checkpoint (after epoch {}) is kept in {}; resume with --resume, \
-                     perhaps with a lower --lr",
+                    "the training loss became {value} at epoch {epoch}, batch {}: training \
+                     stopped. {}",
                     steps + 1,
-                    state.epochs_done,
-                    out.dir.display()
+                    last_good(out, state.epochs_done)
                 );
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -439,6 +423,14 @@ pub fn train(
         bar.finish_and_clear();
         if steps == 0 {
             bail!("no training clip could be read ({unreadable} failed)");
+        }
+        // A step can leave NaN weights behind a finite loss: never checkpoint them.
+        if let Some(param) = model.first_non_finite() {
+            bail!(
+                "the weights became NaN or infinite during epoch {epoch} (first in {param}): \
+                 training stopped. {}",
+                last_good(out, state.epochs_done)
+            );
         }
         let valid_bar = ProgressBar::new(data.valid.len() as u64).with_style(style(
             "validating {bar:30} {pos}/{len} clips {elapsed_precise}",

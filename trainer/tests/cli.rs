@@ -3,55 +3,11 @@
 //! Small settings throughout (1 s chunks, a handful of clips, Flex on the CPU).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TINY: [&str; 4] = ["--backend", "flex", "--chunk-seconds", "1"];
-
-fn trainer(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("trainer runs");
-    eprintln!(
-        "$ trainer {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = trainer(args);
-    assert!(out.status.success(), "trainer {} failed", args.join(" "));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// A mono 16-bit WAV of a decaying tone at `rate` Hz.
-fn write_wav(path: &Path, seconds: f32, rate: u32, freq: f32, channels: u16) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for n in 0..(seconds * rate as f32) as usize {
-        let t = n as f32 / rate as f32;
-        let v = (std::f32::consts::TAU * freq * t).sin() * (-(t % 0.5) * 6.0).exp() * 0.5;
-        for _ in 0..channels {
-            w.write_sample((v * i16::MAX as f32) as i16).unwrap();
-        }
-    }
-    w.finalize().unwrap();
-}
+mod common;
+use common::*;
 
 /// Width and height of a PNG file (from its IHDR chunk), checking the signature.
 fn png_size(path: &Path) -> (u32, u32) {
@@ -64,15 +20,6 @@ fn png_size(path: &Path) -> (u32, u32) {
     );
     let word = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
     (word(16), word(20))
-}
-
-fn log_epochs(run: &Path) -> Vec<usize> {
-    std::fs::read_to_string(run.join("log.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap().parse().unwrap())
-        .collect()
 }
 
 #[test]

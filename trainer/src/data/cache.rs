@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::files::write_atomically;
+use crate::files::write_atomically_with;
 use anyhow::{Context, Result, bail};
 
 use super::synth::ClipRecipe;
@@ -87,7 +87,7 @@ pub fn load_window(
 fn read_cached(cached: &Path, from: usize, count: Option<usize>) -> Result<Vec<f32>> {
     let damaged = |why: &str| {
         anyhow::anyhow!(
-            "the cache entry {} is damaged ({why}): delete it and run `prepare` again",
+            "the cache entry {} is damaged ({why}): run `prepare` again to decode it anew",
             cached.display()
         )
     };
@@ -136,12 +136,17 @@ pub fn prepare(clip: &Clip, cache_dir: &Path, sample_rate: u32) -> Result<bool> 
         return Ok(false);
     };
     let target = cache_path(cache_dir, key, sample_rate);
-    if target.exists() {
+    // A whole entry is kept; an empty or cut one (a full disk, a copy gone wrong) is made again.
+    let whole = std::fs::metadata(&target).is_ok_and(|m| m.len() > 0 && m.len() % 4 == 0);
+    if whole {
         return Ok(false);
     }
     let samples = audio::load_mono(path, sample_rate)?;
-    let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-    write_atomically(&target, &bytes)?;
+    write_atomically_with(&target, |w| {
+        samples
+            .iter()
+            .try_for_each(|s| w.write_all(&s.to_le_bytes()))
+    })?;
     Ok(true)
 }
 

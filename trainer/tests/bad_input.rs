@@ -1,0 +1,264 @@
+//! Bad input loses nothing and gets a clear error: one place to scan. Each row of the table is a
+//! case found by attacking the trainer with bad input; the test that checks it is named beside
+//! it (those not in this file live where their feature is tested).
+//!
+//! | case | behaviour | checked by |
+//! |---|---|---|
+//! | `train` into a folder that holds a run | refused, `--overwrite` named | cli.rs `the_run_folder_is_never_lost` |
+//! | `--resume` with the checkpoint gone | refused, naming `checkpoint.bin` | cli.rs `the_run_folder_is_never_lost` |
+//! | `--resume` with another preset | refused before anything is written | cli.rs `the_run_folder_is_never_lost` |
+//! | truncated checkpoint | "damaged", named | cli.rs `the_run_folder_is_never_lost` |
+//! | checkpoint with NaN weights / damaged optimiser state | refused by name, nothing replaced | `nan_weights_and_a_damaged_optimiser_state_are_refused` |
+//! | `--epochs 0`, `--lr nan/inf/-1`, `--batch-size 0`, `--synth-seconds 0/nan/-3` | refused at parse time with the range | cli.rs `the_run_folder_is_never_lost` |
+//! | weights asking for absurd chunks; NaN weights | refused when read | model tests `damaged_weights_and_absurd_configs_are_refused` |
+//! | labels CSV without a path column; a file in two splits | refused by name | cli.rs `segment_labels_train_with_augmentation_and_soft_evaluation` |
+//! | duplicate rows in a labels CSV | refused with the line | `duplicate_rows_are_refused_with_their_line` |
+//! | `--out` / `eval --json` not writable or below a file | the path named, before any work | `outputs_that_cannot_be_written_are_refused_before_work` |
+//! | a zero-byte cache entry | named; `prepare` decodes it anew | `a_damaged_cache_entry_is_named_and_made_again` |
+//! | tag timeline on compressed audio | last chunk end-aligned, never mostly padding | model tests `clip_tagging_batches_and_reduces_as_the_protocol_says` |
+//! | a 60-minute file; a 1 Hz wav | decoded and resampled as a stream; rates below 1 kHz refused | `audio` unit tests; `a_wav_at_1_hz_is_refused_by_name` |
+//! | a resumed run | equal to an uninterrupted one | cli.rs `a_killed_run_resumes_from_its_checkpoint` |
+//! | `tag` errors | the file named once | `a_wav_at_1_hz_is_refused_by_name` |
+
+use std::path::Path;
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{Device, Tensor};
+use modnet::ModNetConfig;
+use trainer::checkpoint::Checkpoint;
+
+mod common;
+use common::*;
+
+/// Every float parameter times NaN.
+struct Poison;
+
+impl ModuleMapper for Poison {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| t.mul_scalar(f32::NAN))
+    }
+}
+
+fn tiny_run(run: &Path) -> Vec<String> {
+    let mut args: Vec<String> = ["train", "--out", s(run), "--epochs", "1"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    args.extend(TINY.iter().map(|a| a.to_string()));
+    args.extend(
+        ["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]
+            .iter()
+            .map(|a| a.to_string()),
+    );
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&refs);
+    args
+}
+
+fn fails_with(args: &[&str], needles: &[&str]) -> String {
+    let out = trainer(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "trainer {} succeeded",
+        args.join(" ")
+    );
+    for needle in needles {
+        assert!(err.contains(needle), "expected '{needle}' in: {err}");
+    }
+    err
+}
+
+#[test]
+fn nan_weights_and_a_damaged_optimiser_state_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let mut args = tiny_run(&run);
+    args.push("--resume".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let path = run.join("checkpoint.bin");
+    let best = std::fs::read(run.join("best.safetensors")).unwrap();
+    let good = Checkpoint::read(&path).unwrap();
+    let config =
+        ModNetConfig::from_json(&std::fs::read_to_string(run.join("config.json")).unwrap())
+            .unwrap();
+    let model = good
+        .load_model(config.init(&Device::flex()).unwrap(), &path)
+        .unwrap();
+
+    // NaN weights: refused when loaded, naming the file; nothing replaced.
+    let mut poisoned = good.clone();
+    poisoned.set_model(&model.map(&mut Poison)).unwrap();
+    poisoned.write(&path).unwrap();
+    fails_with(&args, &["checkpoint.bin", "NaN", "--overwrite"]);
+    assert_eq!(
+        std::fs::read(run.join("best.safetensors")).unwrap(),
+        best,
+        "the best weights are untouched"
+    );
+    assert!(
+        Checkpoint::read(&path)
+            .unwrap()
+            .load_model(config.init(&Device::flex()).unwrap(), &path)
+            .is_err()
+    );
+
+    // Optimiser state that does not decode: refused by name, not half-loaded.
+    let mut damaged = good.clone();
+    damaged.optim = b"not an optimiser state".to_vec();
+    damaged.write(&path).unwrap();
+    fails_with(&args, &["checkpoint.bin", "optimiser state"]);
+
+    // The good checkpoint resumes (and, with one epoch done, has nothing left to do).
+    good.write(&path).unwrap();
+    ok(&args);
+}
+
+#[test]
+fn duplicate_rows_are_refused_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    for name in ["a.wav", "b.wav"] {
+        write_wav(&music.join(name), 1.5, 16_000, 440.0, 1);
+    }
+    let labels = dir.path().join("labels.csv");
+    let data = [
+        "--dataset",
+        "folder",
+        "--data-dir",
+        s(&music),
+        "--labels",
+        s(&labels),
+    ];
+    // The same file twice (with other labels): the second row is named.
+    std::fs::write(
+        &labels,
+        "path,split,x\na.wav,train,1\nb.wav,valid,0\na.wav,train,0\n",
+    )
+    .unwrap();
+    fails_with(
+        &[&["prepare"][..], &data].concat(),
+        &["labels.csv", "line 4", "a.wav", "listed twice"],
+    );
+    // The same segment twice.
+    std::fs::write(
+        &labels,
+        "path,start,seconds,split,x\na.wav,0,1,train,1\nb.wav,0,1,valid,0\na.wav,0.0,1,train,1\n",
+    )
+    .unwrap();
+    fails_with(
+        &[&["prepare"][..], &data].concat(),
+        &["line 4", "a.wav at 0.000 s", "listed twice"],
+    );
+}
+
+#[test]
+fn outputs_that_cannot_be_written_are_refused_before_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let below = file.join("run");
+    // train --out below a file.
+    let err = fails_with(
+        &[
+            &["train", "--out", s(&below), "--epochs", "1"][..],
+            &TINY,
+            &["--synth-clips", "8", "4", "4"],
+        ]
+        .concat(),
+        &[s(&file)],
+    );
+    assert!(!err.contains("epoch"), "refused before training: {err}");
+    // eval --json below a file: refused before the evaluation runs.
+    let run = dir.path().join("run");
+    tiny_run(&run);
+    let report = file.join("report.json");
+    let started = std::time::Instant::now();
+    fails_with(
+        &[
+            &["eval", "--weights", s(&run.join("best.safetensors"))][..],
+            &["--json", s(&report), "--backend", "flex"],
+            &["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"],
+        ]
+        .concat(),
+        &[s(&report)],
+    );
+    eprintln!("refused in {:.2} s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn a_damaged_cache_entry_is_named_and_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    let mut csv = String::from("path,split,x\n");
+    for (i, split) in ["train", "train", "valid", "test"].iter().enumerate() {
+        write_wav(
+            &music.join(format!("{i}.wav")),
+            1.5,
+            16_000,
+            220.0 * (i + 1) as f32,
+            1,
+        );
+        csv += &format!("{i}.wav,{split},{}\n", i % 2);
+    }
+    let labels = dir.path().join("labels.csv");
+    std::fs::write(&labels, csv).unwrap();
+    let cache = dir.path().join("cache");
+    let data = [
+        "--dataset",
+        "folder",
+        "--data-dir",
+        s(&music),
+        "--labels",
+        s(&labels),
+        "--cache-dir",
+        s(&cache),
+    ];
+    ok(&[&["prepare"][..], &data].concat());
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "f32"))
+        .collect();
+    assert_eq!(entries.len(), 4, "{entries:?}");
+    let entry = entries.iter().find(|p| s(p).contains("0.wav")).unwrap();
+    let size = std::fs::metadata(entry).unwrap().len();
+    std::fs::write(entry, b"").unwrap();
+    // Evaluating reads the cache: the entry is named with what to do.
+    let run = dir.path().join("run");
+    let mut train = vec!["train", "--out", s(&run), "--epochs", "1"];
+    train.extend(&data);
+    train.extend(TINY);
+    let out = trainer(&train);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(s(entry)) && err.contains("damaged") && err.contains("prepare"),
+        "{err}"
+    );
+    // `prepare` decodes it anew.
+    ok(&[&["prepare"][..], &data].concat());
+    assert_eq!(std::fs::metadata(entry).unwrap().len(), size);
+}
+
+#[test]
+fn a_wav_at_1_hz_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("one-hertz.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 1,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for _ in 0..10 {
+        w.write_sample(0i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let err = fails_with(&["tag", s(&wav)], &["one-hertz.wav", "1 Hz is not audio"]);
+    assert_eq!(
+        err.matches("one-hertz.wav").count(),
+        1,
+        "the file is named once: {err}"
+    );
+}
