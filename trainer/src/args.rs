@@ -272,6 +272,14 @@ fn number<T: std::str::FromStr + Copy>(
     }
 }
 
+pub(crate) fn positive_usize(s: &str) -> Result<usize, String> {
+    number(
+        s,
+        |x: usize| (1..=1024).contains(&x),
+        "a count from 1 to 1024",
+    )
+}
+
 pub(crate) fn unit_interval(s: &str) -> Result<f32, String> {
     number(s, |x: f32| (0.0..1.0).contains(&x), "a number in [0, 1)")
 }

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod data;
 pub mod evaluate;
 pub mod files;
+pub mod library;
 pub mod metrics;
 pub mod run;
 pub mod train;

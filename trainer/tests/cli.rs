@@ -699,3 +699,90 @@ fn the_run_folder_is_never_lost() {
         assert!(!fresh.exists(), "{flag} {value} wrote {}", fresh.display());
     }
 }
+
+/// A whole library: folders walked, one CSV and one JSON Lines row per file, an unreadable file
+/// listed at the end without stopping the run, a second run skipping what is done, and a row
+/// cut short by a killed run dropped and written again.
+#[test]
+fn library_tagging_writes_tables_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("library");
+    write_wav(&library.join("a/one.wav"), 3.5, 22_050, 440.0, 2);
+    write_wav(&library.join("a/deeper/two.wav"), 2.0, 16_000, 110.0, 1);
+    std::fs::write(library.join("a/broken.mp3"), b"not audio at all").unwrap();
+    std::fs::write(library.join("notes.txt"), b"not taken from a folder").unwrap();
+    let csv = dir.path().join("out/tags.csv");
+    let jsonl = dir.path().join("out/tags.jsonl");
+    let args = [
+        "tag",
+        s(&library),
+        "--csv",
+        s(&csv),
+        "--jsonl",
+        s(&jsonl),
+        "--jobs",
+        "2",
+    ];
+    let out = trainer(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a failed file gives a failing exit code");
+    assert!(stdout.contains("| 3 | 2 | 0 | 1 |"), "{stdout}");
+    assert!(
+        stdout.contains("broken.mp3: not a readable audio file"),
+        "{stdout}"
+    );
+
+    // CSV: file, seconds, the 50 tags in the model's order, top.
+    let mut reader = csv::Reader::from_path(&csv).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header.len(), 53);
+    assert_eq!((&header[0][..], &header[1][..], &header[52][..]), ("file", "seconds", "top"));
+    assert_eq!(header[2..52], *modnet::mtat_tags());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0][0].ends_with("two.wav") && rows[1][0].ends_with("one.wav"), "sorted walk");
+    assert!((rows[1][1].parse::<f64>().unwrap() - 3.5).abs() < 0.01);
+    for row in &rows {
+        let p: Vec<f32> = (2..52).map(|i| row[i].parse().unwrap()).collect();
+        assert!(p.iter().all(|p| (0.0..=1.0).contains(p)));
+        assert_eq!(row[52].split(';').count(), 5, "the five best tags");
+    }
+    // JSON Lines: the same files and numbers.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let first = &lines[0];
+    assert_eq!(first["file"].as_str().unwrap(), &rows[0][0]);
+    let probabilities = first["probabilities"].as_object().unwrap();
+    assert_eq!(probabilities.len(), 50);
+    assert_eq!(probabilities.keys().next().unwrap(), "guitar", "tags in the model's order");
+    let guitar: f32 = rows[0][2].parse().unwrap();
+    assert!((probabilities["guitar"].as_f64().unwrap() as f32 - guitar).abs() < 1e-5);
+
+    // Again: nothing to do but the broken file.
+    let again = String::from_utf8_lossy(&trainer(&args).stdout).into_owned();
+    assert!(again.contains("| 3 | 0 | 2 | 1 |"), "{again}");
+
+    // A run killed while writing: half a CSV row, the JSONL row missing. The half row is
+    // dropped; the file is tagged again and each table gets exactly one row for it.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let cut = text.trim_end().rfind('\n').unwrap() + 20;
+    std::fs::write(&csv, &text[..cut]).unwrap();
+    let jl = std::fs::read_to_string(&jsonl).unwrap();
+    std::fs::write(&jsonl, jl.lines().next().unwrap().to_string() + "\n").unwrap();
+    let out = trainer(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dropped an unfinished last row"), "{err}");
+    let resumed = String::from_utf8_lossy(&out.stdout);
+    assert!(resumed.contains("| 3 | 1 | 1 | 1 |"), "{resumed}");
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), text, "the CSV is whole again");
+    assert_eq!(std::fs::read_to_string(&jsonl).unwrap().lines().count(), 2);
+
+    // A missing input is refused before any work.
+    let out = trainer(&["tag", s(&dir.path().join("nowhere")), "--csv", s(&csv)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("no such file or folder"), "{err}");
+}

@@ -18,7 +18,7 @@ pub struct PrepareArgs {
     #[command(flatten)]
     pub(crate) model: ModelArgs,
     /// Parallel decoders (default: the number of cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::positive_usize)]
     pub(crate) jobs: Option<usize>,
 }
 

@@ -1,23 +1,40 @@
-//! `trainer tag FILE…`: the top tags of each file (16-chunk protocol) and, for files longer than
-//! one chunk, a tag timeline per chunk (the chunk length is the weights'). A file that cannot be read gets its error and the
-//! others still run.
+//! `trainer tag FILE|DIR…`: the top tags of each file (16-chunk protocol) and, for files longer
+//! than one chunk, a tag timeline per chunk (the chunk length is the weights'). With `--csv` /
+//! `--jsonl`, a whole library: files decoded in parallel, one progress bar, a row per file
+//! appended to the tables, files already there skipped, failures listed at the end. A file that
+//! cannot be read gets its error and the others still run.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use modnet::{ClipTagging, ModNet};
+use rayon::prelude::*;
 use serde::Serialize;
-use std::path::PathBuf;
 
 use crate::audio;
 use crate::backend::{Backend, device};
+use crate::library::{self, Format, Row, Table};
 
 #[derive(Args)]
 pub struct TagArgs {
-    /// Audio files (any format symphonia reads).
+    /// Audio files (any format symphonia reads, and Ogg Opus) or folders (their audio files,
+    /// recursively).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Append one row per file to this CSV (file, seconds, every tag's probability, top tags);
+    /// files already in it are skipped, so a stopped run continues where it was.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// The same as JSON Lines (one object per file).
+    #[arg(long)]
+    pub jsonl: Option<PathBuf>,
+    /// Files decoded at once in library mode (default: the number of CPU threads).
+    #[arg(long, value_parser = crate::args::positive_usize)]
+    pub jobs: Option<usize>,
     /// Weights file (default: the built-in model, SincModNet distilled from an MTAT-trained
     /// teacher: the 50 MTAT tags; see MODEL_CARD.md).
     #[arg(long)]
@@ -52,14 +69,25 @@ fn tag_file(
     top: usize,
     device: &burn::tensor::Device,
 ) -> Result<FileTags> {
+    let samples = audio::load_mono(path, model.config().sample_rate as u32)?;
+    let with_timeline = samples.len() > model.config().chunk_samples;
+    tag_samples(model, path, &samples, top, with_timeline, device)
+}
+
+fn tag_samples(
+    model: &ModNet,
+    path: &std::path::Path,
+    samples: &[f32],
+    top: usize,
+    with_timeline: bool,
+    device: &burn::tensor::Device,
+) -> Result<FileTags> {
     let config = model.config();
     let rate = config.sample_rate;
-    let samples = audio::load_mono(path, rate as u32)?;
     // The clip protocol is the model crate's: run its batches, hand back the probabilities.
-    let with_timeline = samples.len() > config.chunk_samples;
     let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
     let mut probabilities = Vec::with_capacity(tagging.total() * config.n_tags());
-    for batch in tagging.batches(&samples) {
+    for batch in tagging.batches(samples) {
         let p = model.probabilities(batch.tensor(device))?;
         probabilities.extend(
             p.into_data()
@@ -135,14 +163,19 @@ pub fn builtin_model(device: &burn::tensor::Device) -> Result<ModNet> {
 
 /// Runs the command.
 pub fn run(args: &TagArgs) -> Result<ExitCode> {
+    // Inputs and outputs are checked before the model is loaded or anything decoded.
+    let files = library::audio_files(&args.files)?;
     let device = device(args.backend)?;
     let model = match &args.weights {
         Some(path) => crate::files::load_weights(path, &device)?,
         None => builtin_model(&device)?,
     };
+    if args.csv.is_some() || args.jsonl.is_some() {
+        return tag_library(args, &files, &model, &device);
+    }
     let mut results = Vec::new();
     let mut failures = 0;
-    for path in &args.files {
+    for path in &files {
         match tag_file(&model, path, args.top, &device) {
             Ok(t) => {
                 if !args.json {
@@ -152,16 +185,11 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
             }
             Err(e) => {
                 failures += 1;
-                // Name the file once: most errors (from decoding) name it already.
-                let name = path.display().to_string();
-                let message = format!("{e:#}");
-                let message = if message.contains(&name) {
-                    message
-                } else {
-                    format!("{name}: {message}")
-                };
+                let message = name_once(path, &e);
                 eprintln!("error: {message}");
-                results.push(serde_json::json!({"file": name, "error": message}));
+                results.push(
+                    serde_json::json!({"file": path.display().to_string(), "error": message}),
+                );
             }
         }
     }
@@ -169,6 +197,114 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }
     Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The error with the file named once: most errors (from decoding) name it already.
+fn name_once(path: &Path, e: &anyhow::Error) -> String {
+    let name = path.display().to_string();
+    let message = format!("{e:#}");
+    if message.contains(&name) {
+        message
+    } else {
+        format!("{name}: {message}")
+    }
+}
+
+/// Library mode: decode `jobs` files at a time in parallel, tag them in order, append each
+/// result to the tables at once.
+fn tag_library(
+    args: &TagArgs,
+    files: &[PathBuf],
+    model: &ModNet,
+    device: &burn::tensor::Device,
+) -> Result<ExitCode> {
+    let tags = &model.config().tags;
+    let mut tables = Vec::new();
+    if let Some(path) = &args.csv {
+        tables.push(Table::open(path, Format::Csv, tags)?);
+    }
+    if let Some(path) = &args.jsonl {
+        tables.push(Table::open(path, Format::Jsonl, tags)?);
+    }
+    let key = |p: &PathBuf| p.display().to_string();
+    let todo: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| !tables.iter().all(|t| t.done.contains(&key(f))))
+        .collect();
+    let skipped = files.len() - todo.len();
+    eprintln!(
+        "{} files: {} to tag, {skipped} already in the output",
+        files.len(),
+        todo.len()
+    );
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let bar = ProgressBar::new(todo.len() as u64).with_style(
+        ProgressStyle::with_template(
+            "tagging {bar:30} {pos}/{len} files {elapsed_precise} (eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let rate = model.config().sample_rate as u32;
+    let (mut tagged, mut seconds) = (0usize, 0.0f64);
+    let mut failures: Vec<(String, String)> = Vec::new();
+    for group in todo.chunks(jobs.max(1)) {
+        // Decoding (the slow part for compressed files) runs in parallel; memory holds one
+        // group of decoded files.
+        let decoded: Vec<_> = group
+            .par_iter()
+            .map(|path| audio::load_mono(path, rate))
+            .collect();
+        for (path, samples) in group.iter().zip(decoded) {
+            let result =
+                samples.and_then(|s| tag_samples(model, path, &s, args.top, false, device));
+            match result {
+                Ok(t) => {
+                    let row = Row {
+                        file: key(path),
+                        seconds: t.seconds,
+                        probabilities: t.probabilities,
+                        top: t.top.into_iter().map(|(tag, _)| tag).collect(),
+                    };
+                    for table in tables.iter_mut().filter(|t| !t.done.contains(&row.file)) {
+                        table.append(&row)?;
+                    }
+                    tagged += 1;
+                    seconds += row.seconds;
+                }
+                Err(e) => failures.push((key(path), name_once(path, &e))),
+            }
+            bar.inc(1);
+            bar.set_message(format!("{} failed", failures.len()));
+        }
+    }
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "| files | tagged | already done | failed | audio (h) | wall (s) | files/s | audio-hours/min |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {tagged} | {skipped} | {} | {:.2} | {wall:.1} | {:.2} | {:.2} |",
+        files.len(),
+        failures.len(),
+        seconds / 3600.0,
+        tagged as f64 / wall.max(1e-9),
+        seconds / 3600.0 / (wall.max(1e-9) / 60.0)
+    );
+    if !failures.is_empty() {
+        println!("\nfailed ({}; run again to retry them):", failures.len());
+        for (_, message) in &failures {
+            println!("- {message}");
+        }
+    }
+    Ok(if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
