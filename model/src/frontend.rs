@@ -93,11 +93,19 @@ impl FrontEnd {
     /// - input: `[batch, bands, frames]`
     /// - output: `[batch, M, bands, frames']` (M = 1 for the max-pool baseline)
     pub fn modulation(&self, envelopes: Tensor<3>) -> Tensor<4> {
-        let x = self.r2.apply(self.temporal.forward(envelopes));
+        let x = self.modulation_energy(envelopes);
         match &self.norm {
             Some(norm) => norm.forward(x),
             None => x,
         }
+    }
+
+    /// The modulation energies before the norm: temporal stage and r2.
+    ///
+    /// - input: `[batch, bands, frames]`
+    /// - output: `[batch, M, bands, frames']`
+    pub fn modulation_energy(&self, envelopes: Tensor<3>) -> Tensor<4> {
+        self.r2.apply(self.temporal.forward(envelopes))
     }
 
     /// The whole front-end.

@@ -23,6 +23,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod config;
+pub mod embedding;
 pub mod error;
 pub mod frontend;
 pub mod model;
@@ -36,6 +37,7 @@ pub mod tags;
 pub mod weights;
 
 pub use config::{ModNetConfig, PRESETS};
+pub use embedding::EmbeddingLayer;
 pub use error::ModelError;
 pub use frontend::{EnvelopeNorm, Nonlinearity};
 pub use model::ModNet;

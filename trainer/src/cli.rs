@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{eval, export, plot, prepare, sweep, tag, train};
+use crate::commands::{embed, eval, export, plot, prepare, similar, sweep, tag, train};
 
 #[derive(Parser)]
 #[command(
@@ -27,8 +27,13 @@ pub(crate) enum Command {
     Prepare(prepare::PrepareArgs),
     /// Evaluate weights on a split: macro and per-tag ROC-AUC / PR-AUC, written as JSON too.
     Eval(eval::EvalArgs),
-    /// Tag audio files with the built-in MTAT model (or --weights): top tags and a timeline.
+    /// Tag audio files or a whole library with the built-in MTAT model (or --weights): top tags
+    /// and a timeline, or CSV / JSON Lines tables.
     Tag(tag::TagArgs),
+    /// Embeddings per chunk and per clip (pooled features or modulation summary), as safetensors.
+    Embed(embed::EmbedArgs),
+    /// Rank music by cosine similarity of clip embeddings to a query file.
+    Similar(similar::SimilarArgs),
     /// Write a weights file for the web page (checked by loading it).
     Export(export::ExportArgs),
     /// PNG pictures of a run: learned filter responses, training curves, per-tag ROC-AUC bars.
@@ -47,6 +52,8 @@ pub fn run() -> Result<ExitCode> {
         Command::Prepare(args) => prepare::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Tag(args) => tag::run(&args),
+        Command::Embed(args) => embed::run(&args),
+        Command::Similar(args) => similar::run(&args),
         Command::Export(args) => export::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Sweep(args) => sweep::run(args),

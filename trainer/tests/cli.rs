@@ -725,7 +725,10 @@ fn library_tagging_writes_tables_and_resumes() {
     ];
     let out = trainer(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "a failed file gives a failing exit code");
+    assert!(
+        !out.status.success(),
+        "a failed file gives a failing exit code"
+    );
     assert!(stdout.contains("| 3 | 2 | 0 | 1 |"), "{stdout}");
     assert!(
         stdout.contains("broken.mp3: not a readable audio file"),
@@ -736,11 +739,17 @@ fn library_tagging_writes_tables_and_resumes() {
     let mut reader = csv::Reader::from_path(&csv).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(header.len(), 53);
-    assert_eq!((&header[0][..], &header[1][..], &header[52][..]), ("file", "seconds", "top"));
+    assert_eq!(
+        (&header[0][..], &header[1][..], &header[52][..]),
+        ("file", "seconds", "top")
+    );
     assert_eq!(header[2..52], *modnet::mtat_tags());
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
-    assert!(rows[0][0].ends_with("two.wav") && rows[1][0].ends_with("one.wav"), "sorted walk");
+    assert!(
+        rows[0][0].ends_with("two.wav") && rows[1][0].ends_with("one.wav"),
+        "sorted walk"
+    );
     assert!((rows[1][1].parse::<f64>().unwrap() - 3.5).abs() < 0.01);
     for row in &rows {
         let p: Vec<f32> = (2..52).map(|i| row[i].parse().unwrap()).collect();
@@ -758,7 +767,11 @@ fn library_tagging_writes_tables_and_resumes() {
     assert_eq!(first["file"].as_str().unwrap(), &rows[0][0]);
     let probabilities = first["probabilities"].as_object().unwrap();
     assert_eq!(probabilities.len(), 50);
-    assert_eq!(probabilities.keys().next().unwrap(), "guitar", "tags in the model's order");
+    assert_eq!(
+        probabilities.keys().next().unwrap(),
+        "guitar",
+        "tags in the model's order"
+    );
     let guitar: f32 = rows[0][2].parse().unwrap();
     assert!((probabilities["guitar"].as_f64().unwrap() as f32 - guitar).abs() < 1e-5);
 
@@ -778,11 +791,68 @@ fn library_tagging_writes_tables_and_resumes() {
     assert!(err.contains("dropped an unfinished last row"), "{err}");
     let resumed = String::from_utf8_lossy(&out.stdout);
     assert!(resumed.contains("| 3 | 1 | 1 | 1 |"), "{resumed}");
-    assert_eq!(std::fs::read_to_string(&csv).unwrap(), text, "the CSV is whole again");
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        text,
+        "the CSV is whole again"
+    );
     assert_eq!(std::fs::read_to_string(&jsonl).unwrap().lines().count(), 2);
 
     // A missing input is refused before any work.
     let out = trainer(&["tag", s(&dir.path().join("nowhere")), "--csv", s(&csv)]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("no such file or folder"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("no such file or folder"),
+        "{err}"
+    );
+}
+
+/// Embeddings: shapes per chunk and per clip, the same file twice gives the same numbers, the
+/// modulation summary's size, an unreadable file listed; `similar` ranks the query itself first.
+#[test]
+fn embeddings_and_similar_music() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    write_wav(&music.join("high.wav"), 7.0, 16_000, 880.0, 1);
+    write_wav(&music.join("low.wav"), 4.0, 22_050, 110.0, 2);
+    std::fs::write(music.join("broken.wav"), b"RIFF nothing").unwrap();
+    let high = music.join("high.wav");
+    let out = dir.path().join("emb.safetensors");
+    let run = trainer(&["embed", s(&music), s(&high), "--out", s(&out)]);
+    assert!(!run.status.success(), "the broken file is reported");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("broken.wav"), "{stdout}");
+    let bytes = std::fs::read(&out).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let clip = file.tensor("clip").unwrap();
+    // high.wav (from the folder), low.wav, high.wav again; the built-in model's last width.
+    assert_eq!(clip.shape(), [3, 128]);
+    let chunks = file.tensor("chunks").unwrap();
+    // 3 s chunks: 7 s → 3 (the last end-aligned), 4 s → 2, 7 s → 3.
+    assert_eq!(chunks.shape(), [8, 128]);
+    assert_eq!(file.tensor("chunk_file").unwrap().shape(), [8]);
+    let starts: Vec<f32> = file
+        .tensor("chunk_start_seconds")
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(&starts[..3], &[0.0, 3.0, 4.0]);
+    let rows: Vec<&[u8]> = clip.data().chunks(128 * 4).collect();
+    assert_eq!(rows[0], rows[2], "the same file twice gives the same embedding");
+    assert_ne!(rows[0], rows[1]);
+
+    let modulation = dir.path().join("mod.safetensors");
+    ok(&["embed", s(&high), "--out", s(&modulation), "--layer", "modulation"]);
+    let bytes = std::fs::read(&modulation).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(file.tensor("clip").unwrap().shape(), [1, 20 * 80], "M × bands");
+
+    let ranked = ok(&["similar", s(&high), s(&out), "--top", "3"]);
+    let first = ranked.lines().find(|l| l.starts_with("| 1 |")).unwrap();
+    assert!(first.contains("high.wav") && first.contains("| 1.0000 |"), "{ranked}");
+    // Audio targets are embedded on the fly.
+    let ranked = ok(&["similar", s(&high), s(&music.join("low.wav")), s(&high)]);
+    assert!(ranked.lines().find(|l| l.starts_with("| 1 |")).unwrap().contains("high.wav"));
 }

@@ -1,9 +1,11 @@
 //! One module per command: its flags and its `run`.
 
+pub mod embed;
 pub mod eval;
 pub mod export;
 pub mod plot;
 pub mod prepare;
+pub mod similar;
 pub mod sweep;
 pub mod tag;
 pub mod train;

@@ -204,7 +204,7 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
 }
 
 /// The error with the file named once: most errors (from decoding) name it already.
-fn name_once(path: &Path, e: &anyhow::Error) -> String {
+pub(crate) fn name_once(path: &Path, e: &anyhow::Error) -> String {
     let name = path.display().to_string();
     let message = format!("{e:#}");
     if message.contains(&name) {

@@ -1,0 +1,115 @@
+//! `trainer similar QUERY TARGET…`: ranks music by the cosine similarity of its clip embedding
+//! to the query's. TARGET is an embeddings file from `trainer embed` (fast: only the query is
+//! computed) or audio files and folders (embedded now).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use modnet::EmbeddingLayer;
+
+use super::embed::{self, embed_file};
+use crate::backend::{Backend, device};
+use crate::library;
+
+#[derive(Args)]
+pub struct SimilarArgs {
+    /// The audio file to find music like.
+    pub query: PathBuf,
+    /// An embeddings file written by `trainer embed`, or audio files and folders.
+    #[arg(required = true)]
+    pub target: Vec<PathBuf>,
+    /// How many to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// The layer (for audio targets; an embeddings file says its own).
+    #[arg(long, default_value = "pooled", value_parser = |s: &str| EmbeddingLayer::from_name(s).ok_or_else(|| format!("'{s}' is not a layer (pooled, modulation)")))]
+    pub layer: EmbeddingLayer,
+    /// Weights file (default: the built-in model); must be the one the embeddings file was
+    /// made with.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    pub backend: Backend,
+}
+
+/// Cosine similarity (0 when either vector is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let n = norm(a) * norm(b);
+    if n > 0.0 { dot / n } else { 0.0 }
+}
+
+/// Runs the command.
+pub fn run(args: &SimilarArgs) -> Result<ExitCode> {
+    if !args.query.is_file() {
+        bail!("{}: no such file", args.query.display());
+    }
+    let device = device(args.backend)?;
+    let model = embed::model(args.weights.as_deref(), &device)?;
+    let stored = match args.target.as_slice() {
+        [one] if one.extension().is_some_and(|e| e == "safetensors") => Some(embed::read(one)?),
+        _ => None,
+    };
+    let (layer, candidates) = match stored {
+        Some(file) => {
+            let layer = EmbeddingLayer::from_name(&file.layer).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: unknown layer '{}'",
+                    args.target[0].display(),
+                    file.layer
+                )
+            })?;
+            if file.model != model.summary() {
+                eprintln!(
+                    "notice: {} was made with {}, the query with {}: similarities mean little across models",
+                    args.target[0].display(),
+                    file.model,
+                    model.summary()
+                );
+            }
+            (
+                layer,
+                file.files.into_iter().zip(file.clip).collect::<Vec<_>>(),
+            )
+        }
+        None => {
+            let mut candidates = Vec::new();
+            for path in library::audio_files(&args.target)? {
+                match embed_file(&model, &path, args.layer, &device) {
+                    Ok(e) => candidates.push((path.display().to_string(), e.clip)),
+                    Err(e) => eprintln!("skipping {}", super::tag::name_once(&path, &e)),
+                }
+            }
+            (args.layer, candidates)
+        }
+    };
+    let query = embed_file(&model, &args.query, layer, &device)?.clip;
+    let mut ranked: Vec<(f32, &str)> = candidates
+        .iter()
+        .filter(|(_, clip)| clip.len() == query.len())
+        .map(|(file, clip)| (cosine(&query, clip), file.as_str()))
+        .collect();
+    if ranked.len() < candidates.len() {
+        bail!(
+            "the embeddings have {} dimensions, the query {}: made with another model or layer",
+            candidates[0].1.len(),
+            query.len()
+        );
+    }
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!(
+        "music like {} ({} embeddings):",
+        args.query.display(),
+        layer.name()
+    );
+    println!("| rank | cosine | file |");
+    println!("|---:|---:|---|");
+    for (i, (score, file)) in ranked.iter().take(args.top).enumerate() {
+        println!("| {} | {score:.4} | {file} |", i + 1);
+    }
+    Ok(ExitCode::SUCCESS)
+}
