@@ -2,7 +2,9 @@
 # Runs every test of the project, installing first what the tests need (each install is guarded,
 # so a machine that has it already skips it). Called by .ci/run.
 #
-#   Rust tests (model, trainer CLI, parity with ../shared/golden)   cargo test
+#   Rust tests (model, trainer CLI, parity with ../shared/golden,   cargo test
+#     wgpu against Flex on Mesa's lavapipe)
+#   the CUDA build compiles (no toolkit needed)                     cargo check --features cuda
 #   the distillation corpus script on a tiny fixture (no downloads)  scripts/corpus/test_corpus.py
 #   the web page in headless Chromium, WebGPU and CPU               tests/browser (node --test)
 set -euo pipefail
@@ -14,6 +16,13 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 bash scripts/install-web-tools.sh
+bash scripts/install-lavapipe.sh
+# The wgpu tests run on lavapipe (a Vulkan driver on the CPU) unless VK_DRIVER_FILES names
+# another driver.
+lavapipe=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
+if [[ -z ${VK_DRIVER_FILES:-} && -f $lavapipe ]]; then
+  export VK_DRIVER_FILES=$lavapipe
+fi
 export PATH="$root/tests/browser/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 echo "== formatting (cargo fmt --check)"
@@ -30,8 +39,11 @@ if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import numpy, soundfile
 fi
 "$venv/bin/python" scripts/corpus/test_corpus.py
 
-echo "== Rust tests (Flex CPU backend; dependencies optimised)"
+echo "== Rust tests (Flex on the CPU, and wgpu against Flex; dependencies optimised)"
 cargo test --workspace --exclude modnet-web
+
+echo "== the CUDA build compiles (cargo check; no CUDA toolkit needed)"
+cargo check -p trainer --features cuda
 
 echo "== the web page (trunk build --release: page, CPU engine, WebGPU engine)"
 # Offline builds need every crate downloaded first: `cargo test` never builds the WebGPU

@@ -1,4 +1,6 @@
-//! Picking the device: burn 0.22 chooses the backend at run time through `Device`.
+//! Picking the device: burn 0.22 chooses the backend at run time through `Device`. `auto` takes
+//! a real GPU through wgpu when one exists and Flex otherwise, and says which and why in one
+//! line.
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
@@ -7,7 +9,10 @@ use clap::ValueEnum;
 /// The backends this build can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 pub enum Backend {
-    /// wgpu on the GPU (Vulkan, Metal, DX12); falls back to Flex when no adapter exists.
+    /// A GPU through wgpu when the machine has one (not a CPU adapter such as lavapipe:
+    /// Flex is faster there), otherwise Flex.
+    Auto,
+    /// wgpu (Vulkan, Metal, DX12); fails when no adapter exists. Takes a CPU adapter too.
     Wgpu,
     /// CUDA (build with `--features cuda`).
     Cuda,
@@ -17,42 +22,162 @@ pub enum Backend {
     Ndarray,
 }
 
-/// The device for `backend`, or a clear error when this build lacks it.
+/// The device for `backend`, or a clear error when this build or machine lacks it.
 pub fn device(backend: Backend) -> Result<Device> {
     match backend {
         Backend::Flex => Ok(Device::flex()),
         #[allow(deprecated)]
         Backend::Ndarray => Ok(Device::ndarray()),
-        Backend::Wgpu => wgpu_or_flex(),
+        Backend::Auto => auto(),
+        Backend::Wgpu => wgpu(),
         Backend::Cuda => cuda(),
     }
 }
 
+/// A wgpu adapter as the system lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adapter {
+    /// The adapter's name ("NVIDIA GeForce RTX 4090", "llvmpipe (LLVM 15.0.6, 256 bits)").
+    pub name: String,
+    /// Discrete, integrated, virtual, CPU or other.
+    pub kind: String,
+    /// The graphics API (Vulkan, Metal, Dx12, Gl).
+    pub api: String,
+    /// Whether it is a GPU (not a software rasteriser).
+    pub gpu: bool,
+}
+
+/// The wgpu adapters of this machine (none without the `wgpu` feature).
 #[cfg(feature = "wgpu")]
-fn wgpu_or_flex() -> Result<Device> {
-    // Asking wgpu for an adapter where there is none panics inside wgpu; probe first.
-    if wgpu_adapter_exists() {
-        Ok(Device::wgpu(Default::default()))
-    } else {
-        eprintln!("notice: no GPU adapter found for wgpu; running on the Flex CPU backend instead");
-        Ok(Device::flex())
+pub fn adapters() -> Vec<Adapter> {
+    quiet_graphics_stack();
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::PRIMARY,
+        ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+    });
+    let found =
+        futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
+    found
+        .iter()
+        .map(|a| {
+            let info = a.get_info();
+            Adapter {
+                name: info.name.clone(),
+                kind: format!("{:?}", info.device_type),
+                api: format!("{:?}", info.backend),
+                gpu: matches!(
+                    info.device_type,
+                    wgpu::DeviceType::DiscreteGpu
+                        | wgpu::DeviceType::IntegratedGpu
+                        | wgpu::DeviceType::VirtualGpu
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Where no display server runs, Mesa's window-system code prints "XDG_RUNTIME_DIR is invalid
+/// or not set" while probing, although compute needs no display: give it a private folder.
+#[cfg(feature = "wgpu")]
+fn quiet_graphics_stack() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = std::env::temp_dir().join(format!("modnet-xdg-{}", std::process::id()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        }
+        // SAFETY: called before any thread of ours reads the environment (device selection
+        // is the first thing a command does).
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}
+
+#[cfg(not(feature = "wgpu"))]
+pub fn adapters() -> Vec<Adapter> {
+    Vec::new()
+}
+
+fn describe(a: &Adapter) -> String {
+    format!("{} ({}, {})", a.name, a.kind, a.api)
+}
+
+/// The kind burn's wgpu runtime is asked for: the adapter's type and its index among the
+/// adapters of that type.
+#[cfg(feature = "wgpu")]
+fn device_kind(all: &[Adapter], chosen: &Adapter) -> burn::tensor::DeviceKind {
+    use burn::tensor::DeviceKind;
+    let index = all
+        .iter()
+        .filter(|a| a.kind == chosen.kind)
+        .position(|a| a == chosen)
+        .unwrap_or(0);
+    match chosen.kind.as_str() {
+        "DiscreteGpu" => DeviceKind::DiscreteGpu(index),
+        "IntegratedGpu" => DeviceKind::IntegratedGpu(index),
+        "VirtualGpu" => DeviceKind::VirtualGpu(index),
+        "Cpu" => DeviceKind::Cpu,
+        _ => DeviceKind::DefaultDevice,
     }
 }
 
 #[cfg(feature = "wgpu")]
-fn wgpu_adapter_exists() -> bool {
-    std::panic::catch_unwind(|| {
-        let device = Device::wgpu(Default::default());
-        let t = burn::tensor::Tensor::<1>::from_floats([1.0f32], &device);
-        t.into_data().try_to_vec::<f32>().is_ok()
-    })
-    .unwrap_or(false)
+fn auto() -> Result<Device> {
+    let all = adapters();
+    // Discrete first, then integrated, then virtual.
+    let rank = |a: &Adapter| match a.kind.as_str() {
+        "DiscreteGpu" => 0,
+        "IntegratedGpu" => 1,
+        _ => 2,
+    };
+    match all.iter().filter(|a| a.gpu).min_by_key(|a| rank(a)) {
+        Some(gpu) => {
+            eprintln!("device: wgpu on {} — a GPU was found", describe(gpu));
+            Ok(Device::wgpu(device_kind(&all, gpu)))
+        }
+        None => {
+            let why = match all.first() {
+                Some(cpu) => format!(
+                    "the only wgpu adapter is {}, a CPU rasteriser (Flex is faster; \
+                     `--backend wgpu` uses it anyway)",
+                    describe(cpu)
+                ),
+                None => "no GPU adapter was found".to_string(),
+            };
+            eprintln!("device: Flex (CPU) — {why}");
+            Ok(Device::flex())
+        }
+    }
 }
 
 #[cfg(not(feature = "wgpu"))]
-fn wgpu_or_flex() -> Result<Device> {
-    eprintln!("notice: this build has no wgpu backend (feature `wgpu`); running on Flex");
+fn auto() -> Result<Device> {
+    eprintln!("device: Flex (CPU) — this build has no wgpu backend (feature `wgpu`)");
     Ok(Device::flex())
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu() -> Result<Device> {
+    let all = adapters();
+    let rank = |a: &Adapter| match a.kind.as_str() {
+        "DiscreteGpu" => 0,
+        "IntegratedGpu" => 1,
+        "VirtualGpu" => 2,
+        _ => 3,
+    };
+    let Some(chosen) = all.iter().min_by_key(|a| rank(a)) else {
+        bail!(
+            "--backend wgpu: no wgpu adapter on this machine (no Vulkan, Metal or DX12 driver \
+             found); use --backend auto or flex"
+        );
+    };
+    eprintln!("device: wgpu on {}", describe(chosen));
+    Ok(Device::wgpu(device_kind(&all, chosen)))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu() -> Result<Device> {
+    bail!("this build has no wgpu backend: rebuild with `--features wgpu` (on by default)")
 }
 
 #[cfg(feature = "cuda")]

@@ -840,19 +840,42 @@ fn embeddings_and_similar_music() {
         .collect();
     assert_eq!(&starts[..3], &[0.0, 3.0, 4.0]);
     let rows: Vec<&[u8]> = clip.data().chunks(128 * 4).collect();
-    assert_eq!(rows[0], rows[2], "the same file twice gives the same embedding");
+    assert_eq!(
+        rows[0], rows[2],
+        "the same file twice gives the same embedding"
+    );
     assert_ne!(rows[0], rows[1]);
 
     let modulation = dir.path().join("mod.safetensors");
-    ok(&["embed", s(&high), "--out", s(&modulation), "--layer", "modulation"]);
+    ok(&[
+        "embed",
+        s(&high),
+        "--out",
+        s(&modulation),
+        "--layer",
+        "modulation",
+    ]);
     let bytes = std::fs::read(&modulation).unwrap();
     let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    assert_eq!(file.tensor("clip").unwrap().shape(), [1, 20 * 80], "M × bands");
+    assert_eq!(
+        file.tensor("clip").unwrap().shape(),
+        [1, 20 * 80],
+        "M × bands"
+    );
 
     let ranked = ok(&["similar", s(&high), s(&out), "--top", "3"]);
     let first = ranked.lines().find(|l| l.starts_with("| 1 |")).unwrap();
-    assert!(first.contains("high.wav") && first.contains("| 1.0000 |"), "{ranked}");
+    assert!(
+        first.contains("high.wav") && first.contains("| 1.0000 |"),
+        "{ranked}"
+    );
     // Audio targets are embedded on the fly.
     let ranked = ok(&["similar", s(&high), s(&music.join("low.wav")), s(&high)]);
-    assert!(ranked.lines().find(|l| l.starts_with("| 1 |")).unwrap().contains("high.wav"));
+    assert!(
+        ranked
+            .lines()
+            .find(|l| l.starts_with("| 1 |"))
+            .unwrap()
+            .contains("high.wav")
+    );
 }

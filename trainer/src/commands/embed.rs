@@ -46,7 +46,7 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub backend: Backend,
 }
 

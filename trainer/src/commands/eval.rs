@@ -30,7 +30,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
     /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Wgpu)]
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub(crate) backend: Backend,
     #[command(flatten)]
     pub(crate) positives: PositivesArgs,

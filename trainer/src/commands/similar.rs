@@ -31,7 +31,7 @@ pub struct SimilarArgs {
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub backend: Backend,
 }
 

@@ -46,7 +46,7 @@ pub struct TagArgs {
     #[arg(long)]
     pub json: bool,
     /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub backend: Backend,
 }
 

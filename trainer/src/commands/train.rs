@@ -20,7 +20,7 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub(crate) model: ModelArgs,
     /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Wgpu)]
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub(crate) backend: Backend,
     /// Run directory: checkpoint, best weights, log, config.
     #[arg(long, default_value = DEFAULT_RUN)]

@@ -1,0 +1,287 @@
+//! The GPU path, checked against Flex: the same weights and batches on burn's wgpu backend and
+//! on Flex must give the same logits, the same losses over Adam steps (BCE, batch norm in
+//! training mode) and the same weights after them; `trainer tag` and a one-epoch `train` run on
+//! wgpu. Without a GPU, CI runs this on Mesa's lavapipe (`scripts/test.sh` installs it and
+//! points the Vulkan loader at it with `VK_DRIVER_FILES`).
+//!
+//! Tolerances, from what lavapipe measured (burn 0.22.1, no fusion, no autotune in this build):
+//! - forward logits and `tag` probabilities: 1e-3 absolute (measured 1.4e-5 and 5e-6);
+//! - gradients after one backward pass, per parameter, relative L2 difference: 5e-2 (measured
+//!   ≤ 1e-4 from the ResNet's second block on, but up to 1.4e-2 in the first block and the
+//!   front-end; a 1e-6 nudge of the weights moves Flex far less, so this is a real difference
+//!   of the two backends' kernels in the early layers, not chaos. Biases of convolutions that
+//!   a batch norm follows have no gradient in exact arithmetic (≈1e-8 here) and are left out);
+//! - 5 Adam steps: losses within 1e-2 relative (measured 4.3e-3 at step 5), the weights'
+//!   Σ|w| within 1e-4 relative (measured 1.2e-7).
+//!
+//! A wrong kernel, as with burn#5257's fusion + autotune on Vulkan, is off by far more.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+use modnet::{ModNet, ModNetConfig, ResNetConfig, ResNetWidths};
+use trainer::backend::{Backend, adapters, device};
+use trainer::evaluate::bce_with_logits;
+
+mod common;
+use common::*;
+
+const SAMPLES: usize = 16_000;
+const BATCH: usize = 3;
+const STEPS: usize = 5;
+
+fn wgpu_device() -> Device {
+    let found = adapters();
+    assert!(
+        !found.is_empty(),
+        "no wgpu adapter: install a Vulkan driver (CI uses Mesa's lavapipe: apt-get install \
+         mesa-vulkan-drivers libvulkan1, VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json)"
+    );
+    eprintln!("wgpu adapters: {found:?}");
+    device(Backend::Wgpu).expect("a wgpu device")
+}
+
+/// A small SincModNet with 1 s chunks and no dropout (its random masks differ per backend).
+fn config() -> ModNetConfig {
+    let mut config = ModNetConfig::sincmodnet().with_resnet(
+        ResNetConfig::new()
+            .with_widths(ResNetWidths::Custom {
+                narrow: 8,
+                wide: 16,
+            })
+            .with_dropout(0.0),
+    );
+    config.chunk_samples = SAMPLES;
+    config.tags = (0..10).map(|i| format!("tag{i}")).collect();
+    config
+}
+
+/// A deterministic batch: chirps and noise-like sums, and labels.
+fn batch(step: usize) -> (Vec<f32>, Vec<f32>) {
+    let x = (0..BATCH * SAMPLES)
+        .map(|i| {
+            let (b, n) = ((i / SAMPLES) as f32, (i % SAMPLES) as f32 / 16_000.0);
+            let f = 200.0 * (1.0 + b) + 50.0 * step as f32;
+            0.3 * (std::f32::consts::TAU * f * n * (1.0 + n)).sin()
+                + 0.1 * (std::f32::consts::TAU * 3.0 * f * n).sin()
+        })
+        .collect();
+    let y = (0..BATCH * 10)
+        .map(|i| (i * 7 + step).is_multiple_of(3) as u8 as f32)
+        .collect();
+    (x, y)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+/// Sum of |w| over every float parameter (running statistics included).
+fn checksum(model: &ModNet) -> f64 {
+    struct Sum(f64);
+    impl ModuleVisitor for Sum {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0 += values(param.val())
+                .iter()
+                .map(|v| v.abs() as f64)
+                .sum::<f64>();
+        }
+    }
+    let mut sum = Sum(0.0);
+    model.visit(&mut sum);
+    sum.0
+}
+
+/// Logits of the first batch, then the losses of `STEPS` Adam steps and the final checksum.
+/// Every parameter's gradient after one forward/backward pass of the first batch.
+fn gradients(weights: &[u8], device: &Device) -> Vec<(String, Vec<f32>)> {
+    let device = device.clone().autodiff();
+    let model = ModNet::from_bytes(weights, &device).unwrap();
+    let (x, y) = batch(0);
+    let x = Tensor::<2>::from_data(TensorData::new(x, [BATCH, SAMPLES]), &device);
+    let y = Tensor::<2>::from_data(TensorData::new(y, [BATCH, 10]), &device);
+    let grads = bce_with_logits(model.forward(x).unwrap(), y).backward();
+    struct Collect<'a> {
+        grads: &'a burn::tensor::Gradients,
+        path: Vec<String>,
+        out: Vec<(String, Vec<f32>)>,
+    }
+    impl ModuleVisitor for Collect<'_> {
+        fn enter_module(&mut self, name: &str, _container: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = param.val().grad(self.grads) {
+                self.out.push((self.path.join("."), values(g)));
+            }
+        }
+    }
+    let mut collect = Collect {
+        grads: &grads,
+        path: Vec::new(),
+        out: Vec::new(),
+    };
+    model.visit(&mut collect);
+    collect.out
+}
+
+fn run(weights: &[u8], device: &Device) -> (Vec<f32>, Vec<f64>, f64) {
+    let model = ModNet::from_bytes(weights, device).unwrap();
+    let (x, _) = batch(0);
+    let logits = values(
+        model
+            .forward(Tensor::from_data(
+                TensorData::new(x, [BATCH, SAMPLES]),
+                device,
+            ))
+            .unwrap(),
+    );
+    let device = device.clone().autodiff();
+    let mut model = ModNet::from_bytes(weights, &device).unwrap();
+    let mut optim = AdamConfig::new().init();
+    let mut losses = Vec::new();
+    for step in 0..STEPS {
+        let (x, y) = batch(step);
+        let x = Tensor::<2>::from_data(TensorData::new(x, [BATCH, SAMPLES]), &device);
+        let y = Tensor::<2>::from_data(TensorData::new(y, [BATCH, 10]), &device);
+        let loss = bce_with_logits(model.forward(x).unwrap(), y);
+        losses.push(values(loss.clone())[0] as f64);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+    }
+    (logits, losses, checksum(&model))
+}
+
+#[test]
+fn wgpu_agrees_with_flex_forward_and_training() {
+    let gpu = wgpu_device();
+    let flex = Device::flex();
+    flex.seed(7);
+    let weights = config().init(&flex).unwrap().to_bytes().unwrap();
+    let (logits_cpu, losses_cpu, sum_cpu) = run(&weights, &flex);
+    let (logits_gpu, losses_gpu, sum_gpu) = run(&weights, &gpu);
+    let worst = logits_cpu
+        .iter()
+        .zip(&logits_gpu)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    eprintln!("| forward logits, max |Δ| | {worst:.2e} |");
+    assert!(worst < 1e-3, "logits differ by {worst}");
+    let (grads_cpu, grads_gpu) = (gradients(&weights, &flex), gradients(&weights, &gpu));
+    assert_eq!(grads_cpu.len(), grads_gpu.len());
+    let mut compared = 0;
+    for ((name, a), (_, b)) in grads_cpu.iter().zip(&grads_gpu) {
+        let norm = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm < 1e-6 {
+            continue; // a bias before a batch norm: no gradient in exact arithmetic
+        }
+        let diff = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum::<f32>()
+            .sqrt();
+        assert!(
+            diff <= 5e-2 * norm,
+            "gradient of {name}: relative difference {}",
+            diff / norm
+        );
+        compared += 1;
+    }
+    assert!(compared > 40, "only {compared} gradients compared");
+    for (step, (a, b)) in losses_cpu.iter().zip(&losses_gpu).enumerate() {
+        eprintln!("| loss at step {} | Flex {a:.6} | wgpu {b:.6} |", step + 1);
+        assert!(
+            (a - b).abs() <= 1e-2 * a.abs(),
+            "step {}: loss {a} vs {b}",
+            step + 1
+        );
+    }
+    eprintln!("| weights' Σ|w| after {STEPS} steps | Flex {sum_cpu:.4} | wgpu {sum_gpu:.4} |");
+    assert!(
+        (sum_cpu - sum_gpu).abs() <= 1e-4 * sum_cpu,
+        "weights after {STEPS} steps: {sum_cpu} vs {sum_gpu}"
+    );
+    // The steps changed the weights: the comparison is not of two untouched models.
+    let untouched = checksum(&ModNet::from_bytes(&weights, &flex).unwrap());
+    assert!(
+        (untouched - sum_cpu).abs() > 1e-3,
+        "{untouched} vs {sum_cpu}"
+    );
+}
+
+/// `trainer tag` and a one-epoch `train` on wgpu; tag agrees with Flex.
+#[test]
+fn tag_and_train_run_on_wgpu() {
+    wgpu_device();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("tone.wav");
+    write_wav(&wav, 3.5, 16_000, 440.0, 1);
+    let probabilities = |backend: &str| -> Vec<f64> {
+        let out = ok(&["tag", s(&wav), "--json", "--backend", backend]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v[0]["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap())
+            .collect()
+    };
+    let (cpu, gpu) = (probabilities("flex"), probabilities("wgpu"));
+    let worst = cpu
+        .iter()
+        .zip(&gpu)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    eprintln!("| trainer tag, max |Δp| wgpu vs Flex | {worst:.2e} |");
+    assert!(worst < 1e-3, "tag probabilities differ by {worst}");
+
+    let run = dir.path().join("run");
+    let out = trainer(&[
+        "train",
+        "--out",
+        s(&run),
+        "--epochs",
+        "1",
+        "--backend",
+        "wgpu",
+        "--chunk-seconds",
+        "1",
+        "--synth-clips",
+        "8",
+        "4",
+        "4",
+        "--synth-seconds",
+        "1.5",
+    ]);
+    assert!(out.status.success(), "train on wgpu failed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("device: wgpu on"), "{err}");
+    assert!(
+        !err.contains("XDG_RUNTIME_DIR"),
+        "alarming lines that mean nothing: {err}"
+    );
+    assert!(run.join("best.safetensors").exists());
+}
+
+/// `auto` names the device it chose and why, in one line.
+#[test]
+fn auto_says_which_device_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("tone.wav");
+    write_wav(&wav, 1.0, 16_000, 440.0, 1);
+    let out = trainer(&["tag", s(&wav)]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("device: ")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let gpus: Vec<_> = adapters().into_iter().filter(|a| a.gpu).collect();
+    if gpus.is_empty() {
+        assert!(lines[0].starts_with("device: Flex (CPU) — "), "{err}");
+    } else {
+        assert!(lines[0].starts_with("device: wgpu on "), "{err}");
+    }
+}
