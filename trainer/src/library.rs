@@ -22,8 +22,8 @@ fn is_audio(path: &Path) -> bool {
         .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// The files to tag: each file as given, each folder's audio files (recursively, sorted).
-/// A path that does not exist is refused before any work.
+/// The files to tag: each file as given (one that does not exist fails on its turn, the others
+/// still run), each folder's audio files (recursively, sorted).
 pub fn audio_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
@@ -32,10 +32,9 @@ pub fn audio_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             walk(path, &mut found)?;
             found.sort();
             files.extend(found);
-        } else if path.exists() {
-            files.push(path.clone());
         } else {
-            bail!("{}: no such file or folder", path.display());
+            // A file that cannot be read gets its own error when its turn comes.
+            files.push(path.clone());
         }
     }
     Ok(files)

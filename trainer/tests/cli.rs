@@ -798,13 +798,15 @@ fn library_tagging_writes_tables_and_resumes() {
     );
     assert_eq!(std::fs::read_to_string(&jsonl).unwrap().lines().count(), 2);
 
-    // A missing input is refused before any work.
-    let out = trainer(&["tag", s(&dir.path().join("nowhere")), "--csv", s(&csv)]);
-    let err = String::from_utf8_lossy(&out.stderr);
+    // A missing input is one more failure, named, and the rest is kept.
+    let nowhere = dir.path().join("nowhere.wav");
+    let out = trainer(&["tag", s(&nowhere), s(&library), "--csv", s(&csv)]);
+    let listed = String::from_utf8_lossy(&out.stdout);
     assert!(
-        !out.status.success() && err.contains("no such file or folder"),
-        "{err}"
+        !out.status.success() && listed.contains("nowhere.wav"),
+        "{listed}"
     );
+    assert!(listed.contains("| 4 | 0 | 2 | 2 |"), "{listed}");
 }
 
 /// Embeddings: shapes per chunk and per clip, the same file twice gives the same numbers, the
