@@ -175,6 +175,11 @@ impl From<NonlinearityArg> for Nonlinearity {
 
 impl ModelArgs {
     pub(crate) fn config(&self, data: &DataArgs, tags: &[String]) -> Result<ModNetConfig> {
+        self.config_for(data.dataset, tags)
+    }
+
+    /// The configuration for data of kind `dataset` (the synthetic set's chunks default to 2 s).
+    pub(crate) fn config_for(&self, dataset: DatasetKind, tags: &[String]) -> Result<ModNetConfig> {
         let mut c = match &self.config {
             Some(path) => {
                 let json = std::fs::read_to_string(path)
@@ -229,7 +234,7 @@ impl ModelArgs {
             c.resnet.widths = w;
         }
         // The synthetic clips are short and CPU time is precious: 2 s chunks unless told.
-        let synth_default = (data.dataset == DatasetKind::Synth).then_some(2.0);
+        let synth_default = (dataset == DatasetKind::Synth).then_some(2.0);
         if let Some(s) = self.chunk_seconds.or(synth_default) {
             c.chunk_samples = (s * c.sample_rate as f64).round() as usize;
         }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{embed, eval, export, plot, prepare, similar, sweep, tag, train};
+use crate::commands::{bench, embed, eval, export, plot, prepare, similar, sweep, tag, train};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +40,9 @@ pub(crate) enum Command {
     Plot(plot::PlotArgs),
     /// Train and evaluate once per modulation stride; per-tag comparison table, JSON and PNG.
     Sweep(sweep::SweepArgs),
+    /// Training and forward clips/s of a model on the chosen device, and what an MTAT epoch
+    /// would cost.
+    Bench(bench::BenchArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -57,5 +60,6 @@ pub fn run() -> Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Bench(args) => bench::run(&args),
     }
 }

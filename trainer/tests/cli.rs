@@ -881,3 +881,34 @@ fn embeddings_and_similar_music() {
             .contains("high.wav")
     );
 }
+
+/// `bench` measures training and forward clips/s on the chosen device and prices an MTAT epoch.
+#[test]
+fn bench_prints_throughput_and_the_epoch_cost() {
+    let out = ok(&[
+        "bench",
+        "--backend",
+        "flex",
+        "--steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--chunk-seconds",
+        "1",
+    ]);
+    for row in [
+        "| training, clips/s |",
+        "| forward, clips/s |",
+        "| MTAT epoch (",
+        "| 200 epochs",
+    ] {
+        assert!(out.contains(row), "{out}");
+    }
+    let rate: f64 = out
+        .lines()
+        .find(|l| l.starts_with("| training, clips/s |"))
+        .and_then(|l| l.split('|').nth(2))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(rate > 0.0 && rate.is_finite(), "{out}");
+}
