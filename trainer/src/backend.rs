@@ -121,16 +121,21 @@ fn device_kind(all: &[Adapter], chosen: &Adapter) -> burn::tensor::DeviceKind {
     }
 }
 
+/// Which adapter to prefer (lowest first): discrete, integrated, virtual, then the rest.
+#[cfg(feature = "wgpu")]
+fn preference(a: &Adapter) -> u8 {
+    match a.kind.as_str() {
+        "DiscreteGpu" => 0,
+        "IntegratedGpu" => 1,
+        "VirtualGpu" => 2,
+        _ => 3,
+    }
+}
+
 #[cfg(feature = "wgpu")]
 fn auto() -> Result<Device> {
     let all = adapters();
-    // Discrete first, then integrated, then virtual.
-    let rank = |a: &Adapter| match a.kind.as_str() {
-        "DiscreteGpu" => 0,
-        "IntegratedGpu" => 1,
-        _ => 2,
-    };
-    match all.iter().filter(|a| a.gpu).min_by_key(|a| rank(a)) {
+    match all.iter().filter(|a| a.gpu).min_by_key(|a| preference(a)) {
         Some(gpu) => {
             eprintln!("device: wgpu on {} — a GPU was found", describe(gpu));
             Ok(Device::wgpu(device_kind(&all, gpu)))
@@ -159,13 +164,7 @@ fn auto() -> Result<Device> {
 #[cfg(feature = "wgpu")]
 fn wgpu() -> Result<Device> {
     let all = adapters();
-    let rank = |a: &Adapter| match a.kind.as_str() {
-        "DiscreteGpu" => 0,
-        "IntegratedGpu" => 1,
-        "VirtualGpu" => 2,
-        _ => 3,
-    };
-    let Some(chosen) = all.iter().min_by_key(|a| rank(a)) else {
+    let Some(chosen) = all.iter().min_by_key(|a| preference(a)) else {
         bail!(
             "--backend wgpu: no wgpu adapter on this machine (no Vulkan, Metal or DX12 driver \
              found); use --backend auto or flex"
