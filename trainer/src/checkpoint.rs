@@ -98,7 +98,13 @@ impl Checkpoint {
     pub fn load_model(&self, model: ModNet, path: &Path) -> Result<ModNet> {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
             .map_err(|e| anyhow!("{}: the weights do not decode ({e})", path.display()))?;
-        let model = model.load_record(record);
+        let model = model.try_load_record(record).map_err(|e| {
+            anyhow!(
+                "{}: its weights do not fit the run's model ({e}); written by another version? \
+                 Start the run again with --overwrite",
+                path.display()
+            )
+        })?;
         if let Some(param) = model.first_non_finite() {
             bail!(
                 "{} is damaged: its weights hold NaN or infinite values (first in {param}); \

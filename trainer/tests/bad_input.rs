@@ -8,7 +8,7 @@
 //! | `--resume` with the checkpoint gone | refused, naming `checkpoint.bin` | cli.rs `the_run_folder_is_never_lost` |
 //! | `--resume` with another preset | refused before anything is written | cli.rs `the_run_folder_is_never_lost` |
 //! | truncated checkpoint | "damaged", named | cli.rs `the_run_folder_is_never_lost` |
-//! | checkpoint with NaN weights / damaged optimiser state | refused by name, nothing replaced | `nan_weights_and_a_damaged_optimiser_state_are_refused` |
+//! | checkpoint with NaN weights / damaged optimiser state / weights of another model | refused by name, nothing replaced | `nan_weights_and_a_damaged_optimiser_state_are_refused` |
 //! | `--epochs 0`, `--lr nan/inf/-1`, `--batch-size 0`, `--synth-seconds 0/nan/-3` | refused at parse time with the range | cli.rs `the_run_folder_is_never_lost` |
 //! | weights asking for absurd chunks; NaN weights | refused when read | model tests `damaged_weights_and_absurd_configs_are_refused` |
 //! | labels CSV without a path column; a file in two splits | refused by name | cli.rs `segment_labels_train_with_augmentation_and_soft_evaluation` |
@@ -108,6 +108,18 @@ fn nan_weights_and_a_damaged_optimiser_state_are_refused() {
     damaged.optim = b"not an optimiser state".to_vec();
     damaged.write(&path).unwrap();
     fails_with(&args, &["checkpoint.bin", "optimiser state"]);
+
+    // Weights of another model (another version's names, other widths): refused, not a panic.
+    let mut foreign = good.clone();
+    let other = config.clone().with_resnet(
+        modnet::ResNetConfig::new()
+            .with_widths(modnet::ResNetWidths::Custom { narrow: 4, wide: 4 }),
+    );
+    foreign
+        .set_model(&other.init(&Device::flex()).unwrap())
+        .unwrap();
+    foreign.write(&path).unwrap();
+    fails_with(&args, &["checkpoint.bin", "do not fit"]);
 
     // The good checkpoint resumes (and, with one epoch done, has nothing left to do).
     good.write(&path).unwrap();
