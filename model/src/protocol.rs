@@ -37,6 +37,16 @@ pub struct ChunkPlan {
 }
 
 impl ChunkPlan {
+    /// A clip shorter than one chunk: one chunk at 0, zero-padded.
+    fn one_padded(clip_len: usize, chunk: usize) -> Self {
+        Self {
+            starts: alloc::vec![0],
+            chunk,
+            clip_len,
+            padded: true,
+        }
+    }
+
     /// The evaluation protocol's chunks (`n_chunks` = 16 in the paper).
     pub fn evaluation(clip_len: usize, chunk: usize, n_chunks: usize) -> Result<Self, ModelError> {
         check_lengths(clip_len, chunk)?;
@@ -47,12 +57,7 @@ impl ChunkPlan {
         }
         if clip_len < chunk {
             // Every position would be 0: one padded chunk scores the same as sixteen.
-            return Ok(Self {
-                starts: alloc::vec![0],
-                chunk,
-                clip_len,
-                padded: true,
-            });
+            return Ok(Self::one_padded(clip_len, chunk));
         }
         let hop = (clip_len - chunk) / n_chunks;
         // A clip within `n_chunks` samples of one chunk: sixteen chunks at 0 score as one does.
@@ -71,12 +76,7 @@ impl ChunkPlan {
     pub fn timeline(clip_len: usize, chunk: usize) -> Result<Self, ModelError> {
         check_lengths(clip_len, chunk)?;
         if clip_len < chunk {
-            return Ok(Self {
-                starts: alloc::vec![0],
-                chunk,
-                clip_len,
-                padded: true,
-            });
+            return Ok(Self::one_padded(clip_len, chunk));
         }
         let n = clip_len.div_ceil(chunk);
         Ok(Self {
@@ -336,19 +336,27 @@ impl ModNet {
         ))
     }
 
-    /// Clip-level tag probabilities under the evaluation protocol (mean of the chunks' sigmoid
-    /// outputs, run [`TAG_BATCH`] chunks at a time), with the plan used. Synchronous read-back:
-    /// in the browser, run [`ClipTagging`]'s batches and read them back asynchronously.
-    ///
-    /// - output: `[n_tags]`
-    pub fn clip_probabilities(
+    /// Tags a clip natively: runs [`ClipTagging`]'s batches with a synchronous read-back and
+    /// reduces them (clip probabilities, and the timeline when `with_timeline`). In the browser,
+    /// run the batches and read them back asynchronously instead.
+    pub fn tag_clip(
         &self,
         samples: &[f32],
+        with_timeline: bool,
         device: &Device,
-    ) -> Result<(Tensor<1>, ChunkPlan), ModelError> {
+    ) -> Result<ClipTags, ModelError> {
         check_samples(samples)?;
+        let tagging = ClipTagging::new(samples.len(), self.config().chunk_samples, with_timeline)?;
+        self.run_tagging(&tagging, samples, device)
+    }
+
+    fn run_tagging(
+        &self,
+        tagging: &ClipTagging,
+        samples: &[f32],
+        device: &Device,
+    ) -> Result<ClipTags, ModelError> {
         let config = self.config();
-        let tagging = ClipTagging::new(samples.len(), config.chunk_samples, false)?;
         let mut probabilities = Vec::with_capacity(tagging.total() * config.n_tags());
         for batch in tagging.batches(samples) {
             let p = self.probabilities(batch.tensor(device))?;
@@ -358,7 +366,21 @@ impl ModNet {
                     .map_err(|e| ModelError::Shape(format!("reading probabilities: {e:?}")))?,
             );
         }
-        let tags = tagging.finish(&probabilities, config.n_tags(), config.sample_rate)?;
+        tagging.finish(&probabilities, config.n_tags(), config.sample_rate)
+    }
+
+    /// Clip-level tag probabilities by the evaluation protocol (mean of the chunks' sigmoid
+    /// outputs, run [`TAG_BATCH`] chunks at a time), with the plan used.
+    ///
+    /// - output: `[n_tags]`
+    pub fn clip_probabilities(
+        &self,
+        samples: &[f32],
+        device: &Device,
+    ) -> Result<(Tensor<1>, ChunkPlan), ModelError> {
+        check_samples(samples)?;
+        let tagging = ClipTagging::new(samples.len(), self.config().chunk_samples, false)?;
+        let tags = self.run_tagging(&tagging, samples, device)?;
         let n = tags.probabilities.len();
         let clip = Tensor::from_data(TensorData::new(tags.probabilities, [n]), device);
         Ok((clip, tagging.evaluation))

@@ -230,18 +230,19 @@ fn decode_mono(path: &Path, out: &mut dyn MonoSink) -> Result<()> {
         }
         buf.copy_interleaved_ref(decoded);
         any |= !buf.samples().is_empty();
-        out.push(
-            rate,
-            &mut buf
-                .samples()
-                .chunks_exact(channels)
-                .map(|frame| frame.iter().sum::<f32>() / channels as f32),
-        )?;
+        out.push(rate, &mut downmix(buf.samples(), channels))?;
     }
     if !any {
         bail!("no audio could be decoded from the file");
     }
     Ok(())
+}
+
+/// Interleaved frames of `channels` samples as their mean.
+fn downmix(interleaved: &[f32], channels: usize) -> impl Iterator<Item = f32> + '_ {
+    interleaved
+        .chunks_exact(channels)
+        .map(move |frame| frame.iter().sum::<f32>() / channels as f32)
 }
 
 /// Whether the file is Ogg Opus: an Ogg page whose first packet is an `OpusHead`.
@@ -274,12 +275,7 @@ fn decode_opus(file: File, out: &mut dyn MonoSink) -> Result<()> {
             .map_err(bad)?;
         let kept = trim.keep(&packet, &block[..n * channels]);
         any |= !kept.is_empty();
-        out.push(
-            RATE as u32,
-            &mut kept
-                .chunks_exact(channels)
-                .map(|frame| frame.iter().sum::<f32>() / channels as f32),
-        )?;
+        out.push(RATE as u32, &mut downmix(kept, channels))?;
     }
     if !any {
         bail!("no audio could be decoded from the file");

@@ -71,10 +71,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let loss = bce_with_logits(m.forward(x.clone())?, y.clone());
         let grads = GradientsParams::from_grads(loss.clone().backward(), &m);
         let m = optim.step(1e-3, m, grads);
-        // Reading the loss and a weight back waits for the device to finish the step.
+        // Reading the loss back waits for this step's forward and backward; the next step's
+        // forward waits for this update.
         loss.try_into_data()
             .map_err(|e| anyhow::anyhow!("the device failed to run a training step: {e:?}"))?;
-        let _ = m.first_non_finite();
         model = Some(m);
         Ok(())
     };
@@ -82,6 +82,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let started = Instant::now();
     for _ in 0..args.steps {
         step()?;
+    }
+    // The last update, waited for once (a full read-back of the weights).
+    if let Some(name) = model.as_ref().and_then(|m| m.first_non_finite()) {
+        anyhow::bail!("the weights became NaN or infinite during the benchmark (first in {name})");
     }
     let train_rate = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
 

@@ -200,14 +200,6 @@ pub fn read(path: &Path) -> Result<Embeddings> {
     })
 }
 
-/// The weights file's model, or the built-in one.
-pub fn model(weights: Option<&Path>, device: &Device) -> Result<ModNet> {
-    match weights {
-        Some(path) => crate::files::load_weights(path, device),
-        None => super::tag::builtin_model(device),
-    }
-}
-
 /// Runs the command.
 pub fn run(args: &EmbedArgs) -> Result<ExitCode> {
     let files = library::audio_files(&args.files)?;
@@ -216,7 +208,7 @@ pub fn run(args: &EmbedArgs) -> Result<ExitCode> {
     }
     crate::args::check_writable(&args.out)?;
     let device = device(args.backend)?;
-    let model = model(args.weights.as_deref(), &device)?;
+    let model = super::tag::load_model(args.weights.as_deref(), &device)?;
     let bar = ProgressBar::new(files.len() as u64).with_style(
         ProgressStyle::with_template("embedding {bar:30} {pos}/{len} files {elapsed_precise}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),

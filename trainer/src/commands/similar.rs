@@ -49,7 +49,7 @@ pub fn run(args: &SimilarArgs) -> Result<ExitCode> {
         bail!("{}: no such file", args.query.display());
     }
     let device = device(args.backend)?;
-    let model = embed::model(args.weights.as_deref(), &device)?;
+    let model = super::tag::load_model(args.weights.as_deref(), &device)?;
     let stored = match args.target.as_slice() {
         [one] if one.extension().is_some_and(|e| e == "safetensors") => Some(embed::read(one)?),
         _ => None,

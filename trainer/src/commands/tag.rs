@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use modnet::{ClipTagging, ModNet};
+use modnet::ModNet;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -84,18 +84,8 @@ fn tag_samples(
 ) -> Result<FileTags> {
     let config = model.config();
     let rate = config.sample_rate;
-    // The clip protocol is the model crate's: run its batches, hand back the probabilities.
-    let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
-    let mut probabilities = Vec::with_capacity(tagging.total() * config.n_tags());
-    for batch in tagging.batches(samples) {
-        let p = model.probabilities(batch.tensor(device))?;
-        probabilities.extend(
-            p.into_data()
-                .try_to_vec::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-        );
-    }
-    let tags = tagging.finish(&probabilities, config.n_tags(), rate)?;
+    // The clip protocol is the model crate's.
+    let tags = model.tag_clip(samples, with_timeline, device)?;
     let mut order: Vec<usize> = (0..tags.probabilities.len()).collect();
     order.sort_by(|&a, &b| tags.probabilities[b].total_cmp(&tags.probabilities[a]));
     Ok(FileTags {
@@ -155,10 +145,13 @@ fn print_table(model: &ModNet, t: &FileTags) {
 pub const BUILTIN_WEIGHTS: &[u8] =
     include_bytes!("../../../weights/modnet-mtat-distilled.safetensors");
 
-/// The built-in model on `device`.
-pub fn builtin_model(device: &burn::tensor::Device) -> Result<ModNet> {
-    ModNet::from_bytes(BUILTIN_WEIGHTS, device)
-        .map_err(|e| anyhow::anyhow!("the built-in weights are damaged: {e}"))
+/// The weights file's model, or the built-in one, on `device`.
+pub fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) -> Result<ModNet> {
+    match weights {
+        Some(path) => crate::files::load_weights(path, device),
+        None => ModNet::from_bytes(BUILTIN_WEIGHTS, device)
+            .map_err(|e| anyhow::anyhow!("the built-in weights are damaged: {e}")),
+    }
 }
 
 /// Runs the command.
@@ -166,10 +159,7 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
     // Inputs and outputs are checked before the model is loaded or anything decoded.
     let files = library::audio_files(&args.files)?;
     let device = device(args.backend)?;
-    let model = match &args.weights {
-        Some(path) => crate::files::load_weights(path, &device)?,
-        None => builtin_model(&device)?,
-    };
+    let model = load_model(args.weights.as_deref(), &device)?;
     if args.csv.is_some() || args.jsonl.is_some() {
         return tag_library(args, &files, &model, &device);
     }
