@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::files::{save_weights, write_atomically};
@@ -23,7 +24,8 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
-use crate::data::{Clip, Dataset, Segment, Source, cache};
+use crate::data::loader::{Augment, BatchMaker};
+use crate::data::{Clip, Dataset};
 use crate::evaluate::{Positives, bce_with_logits, evaluate};
 use crate::run::RunFiles;
 
@@ -57,6 +59,9 @@ pub struct TrainSettings {
     /// Label-preserving augmentation of the training crops.
     #[serde(default)]
     pub augment: Augment,
+    /// Threads that make the training batches (the batches do not depend on it).
+    #[serde(default = "default_loader_workers")]
+    pub loader_workers: usize,
     /// How validation labels become positives for ROC-AUC / PR-AUC.
     #[serde(default)]
     pub positives: Positives,
@@ -66,17 +71,8 @@ pub struct TrainSettings {
     pub prior_bias: bool,
 }
 
-/// Augmentation that keeps the labels true (all off by default).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Augment {
-    /// A random gain in ±`gain_db` dB per crop.
-    pub gain_db: f32,
-    /// Segment clips: the crop moves by up to ±`shift_seconds` (the label of a 3 s segment
-    /// still holds for the audio half a second beside it).
-    pub shift_seconds: f64,
-    /// Probability that a crop is mixed with another crop of its batch, with weight
-    /// λ ~ U(0.25, 0.75) and labels mixed with the same weights.
-    pub mix: f64,
+fn default_loader_workers() -> usize {
+    2
 }
 
 /// One line of the training log.
@@ -166,74 +162,6 @@ fn optimizer(schedule: Schedule, epoch: usize) -> (ModuleOptimizer, Option<f64>)
             }
         }
     }
-}
-
-/// A training crop of `len` samples of `clip`: random within the clip (a segment clip: within
-/// its segment, moved by the augmentation's shift), with the augmentation's gain.
-fn training_crop(
-    clip: &Clip,
-    cache_dir: Option<&Path>,
-    sample_rate: u32,
-    len: usize,
-    augment: &Augment,
-    rng: &mut StdRng,
-) -> Result<Vec<f32>> {
-    let mut crop = match &clip.source {
-        Source::File {
-            segment: Some(Segment { start, seconds }),
-            ..
-        } => {
-            let rate = sample_rate as f64;
-            let slack = (seconds * rate).round() as i64 - len as i64;
-            let mut first = (start * rate).round() as i64 + rng.random_range(0..=slack.max(0));
-            if augment.shift_seconds > 0.0 {
-                let max = (augment.shift_seconds * rate) as i64;
-                // Never before the file's start: zeros there would be a different sound.
-                first = (first + rng.random_range(-max..=max)).max(0);
-            }
-            cache::load_window(clip, cache_dir, sample_rate, first, len)?
-        }
-        _ => random_crop(&cache::load(clip, cache_dir, sample_rate)?, len, rng),
-    };
-    if augment.gain_db > 0.0 {
-        let db = rng.random_range(-augment.gain_db..=augment.gain_db);
-        let gain = 10f32.powf(db / 20.0);
-        crop.iter_mut().for_each(|s| *s *= gain);
-    }
-    Ok(crop)
-}
-
-/// Mixes crops of a batch in place (`x`: `n × len`, `y`: `n × tags`, row-major).
-fn mix_batch(x: &mut [f32], y: &mut [f32], len: usize, tags: usize, p: f64, rng: &mut StdRng) {
-    let n = y.len() / tags;
-    if n < 2 || p <= 0.0 {
-        return;
-    }
-    let (x0, y0) = (x.to_vec(), y.to_vec());
-    for i in 0..n {
-        if !rng.random_bool(p.min(1.0)) {
-            continue;
-        }
-        let j = (i + rng.random_range(1..n)) % n;
-        let w = rng.random_range(0.25f32..0.75);
-        for (a, b) in x[i * len..(i + 1) * len].iter_mut().zip(&x0[j * len..]) {
-            *a = w * *a + (1.0 - w) * b;
-        }
-        for (a, b) in y[i * tags..(i + 1) * tags].iter_mut().zip(&y0[j * tags..]) {
-            *a = w * *a + (1.0 - w) * b;
-        }
-    }
-}
-
-/// A random crop of `len` samples (zero-padded when the clip is shorter).
-fn random_crop(samples: &[f32], len: usize, rng: &mut StdRng) -> Vec<f32> {
-    if samples.len() <= len {
-        let mut out = samples.to_vec();
-        out.resize(len, 0.0);
-        return out;
-    }
-    let start = rng.random_range(0..=samples.len() - len);
-    samples[start..start + len].to_vec()
 }
 
 fn style(template: &str) -> ProgressStyle {
@@ -346,8 +274,14 @@ pub fn train(
         data.valid.len(),
         settings.batch_size
     );
-    let sample_rate = config.sample_rate as u32;
     let batch_size = settings.batch_size.max(1);
+    let maker = Arc::new(BatchMaker {
+        cache_dir: cache_dir.map(Path::to_path_buf),
+        sample_rate: config.sample_rate as u32,
+        samples: config.chunk_samples,
+        tags: config.n_tags(),
+        augment: settings.augment,
+    });
     for epoch in state.epochs_done + 1..=settings.max_epochs {
         let started = Instant::now();
         if settings.schedule == Schedule::Won && matches!(epoch - 1, 80 | 100 | 120) {
@@ -369,39 +303,26 @@ pub fn train(
         ));
         bar.set_prefix(format!("{epoch}/{}", settings.max_epochs));
         let (mut loss_sum, mut steps, mut unreadable) = (0.0f64, 0usize, 0usize);
-        for batch in order.chunks(batch_size) {
-            let mut x = Vec::with_capacity(batch.len() * config.chunk_samples);
-            let mut y: Vec<f32> = Vec::with_capacity(batch.len() * config.n_tags());
-            for clip in batch {
-                let crop = training_crop(
-                    clip,
-                    cache_dir,
-                    sample_rate,
-                    config.chunk_samples,
-                    &settings.augment,
-                    &mut rng,
-                );
-                match crop {
-                    Ok(crop) => {
-                        x.extend(crop);
-                        y.extend(&clip.labels);
-                    }
-                    Err(e) => {
-                        unreadable += 1;
-                        // `println` on a hidden bar (no terminal) drops the line; suspend does not.
-                        bar.suspend(|| eprintln!("skipping {}: {e:#}", clip.name));
-                    }
-                }
+        let epoch_seed = rng.random::<u64>();
+        let order = order.into_iter().cloned().collect();
+        let batches = maker.batches(order, batch_size, epoch_seed, settings.loader_workers);
+        for batch in batches {
+            let batch = batch?;
+            for (name, why) in &batch.unreadable {
+                unreadable += 1;
+                // `println` on a hidden bar (no terminal) drops the line; suspend does not.
+                bar.suspend(|| eprintln!("skipping {name}: {why}"));
             }
-            let n = y.len() / config.n_tags();
+            let n = batch.clips;
             if n == 0 {
                 bar.inc(1);
                 continue;
             }
-            let (len, tags) = (config.chunk_samples, config.n_tags());
-            mix_batch(&mut x, &mut y, len, tags, settings.augment.mix, &mut rng);
-            let x = Tensor::<2>::from_data(TensorData::new(x, [n, config.chunk_samples]), &device);
-            let y = Tensor::<2>::from_data(TensorData::new(y, [n, config.n_tags()]), &device);
+            let x = Tensor::<2>::from_data(
+                TensorData::new(batch.x, [n, config.chunk_samples]),
+                &device,
+            );
+            let y = Tensor::<2>::from_data(TensorData::new(batch.y, [n, config.n_tags()]), &device);
             let loss = bce_with_logits(model.forward(x)?, y);
             let value = loss.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {

@@ -1,9 +1,12 @@
 //! `trainer bench`: how fast a model trains and tags on the chosen device — training clips/s
-//! (forward, BCE, backward, Adam on batches of random chunks) and forward clips/s — and what an
-//! MTAT epoch and the paper's 200 epochs would cost at that rate (one crop per training clip
-//! per epoch, model time only: the data path is not in these figures).
+//! (forward, BCE, backward, Adam on batches of random chunks) and forward clips/s — how fast
+//! the data path makes training batches alone (crops of MTAT-length clips read from a
+//! `prepare`-style cache by the loader's worker threads), and what an MTAT epoch and the
+//! paper's 200 epochs would cost at the slower of the two (one crop per training clip per
+//! epoch).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -13,6 +16,8 @@ use clap::Args;
 
 use crate::args::{DatasetKind, ModelArgs, positive_usize};
 use crate::backend::{Backend, device};
+use crate::data::loader::{Augment, BatchMaker};
+use crate::data::{Clip, Source, cache};
 use crate::evaluate::bce_with_logits;
 
 #[derive(Args)]
@@ -28,6 +33,9 @@ pub struct BenchArgs {
     /// Timed steps (after one untimed warm-up step, which compiles the GPU's kernels).
     #[arg(long, default_value_t = 5, value_parser = positive_usize)]
     pub(crate) steps: usize,
+    /// Threads of the data path (as `train --loader-workers`).
+    #[arg(long, default_value_t = 2, value_parser = positive_usize)]
+    pub(crate) loader_workers: usize,
 }
 
 /// Runs the command.
@@ -89,8 +97,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     }
     let train_rate = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
 
+    let data_rate = data_path_rate(&config, batch, args.loader_workers)?;
+    let slower = train_rate.min(data_rate);
     let train_clips = crate::data::mtat::train_list().len();
-    let epoch = train_clips as f64 / train_rate;
+    let epoch = train_clips as f64 / slower;
     println!(
         "{summary}, {:.1} s chunks, batch {batch}, {} steps",
         chunk as f64 / config.sample_rate as f64,
@@ -101,7 +111,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     println!("| training, clips/s | {train_rate:.2} |");
     println!("| forward, clips/s | {forward_rate:.2} |");
     println!(
-        "| MTAT epoch ({train_clips} training clips), model time | {} |",
+        "| data path alone ({} workers), clips/s | {data_rate:.0} |",
+        args.loader_workers
+    );
+    println!(
+        "| MTAT epoch ({train_clips} training clips), at the {} rate | {} |",
+        if data_rate < train_rate {
+            "data path's"
+        } else {
+            "model's"
+        },
         span(epoch)
     );
     println!(
@@ -109,6 +128,45 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         span(200.0 * epoch)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Training clips/s of the data path alone: batches of crops of MTAT-length (29.1 s) clips,
+/// written first as a `prepare` cache in a temporary folder (so the files are in the page
+/// cache: a cold disk is slower), made by `workers` loader threads.
+fn data_path_rate(config: &modnet::ModNetConfig, batch: usize, workers: usize) -> Result<f64> {
+    const FILES: usize = 32;
+    let dir = tempfile::tempdir()?;
+    let rate = config.sample_rate as u32;
+    let samples = (29.1 * rate as f64) as usize;
+    let noise: Vec<u8> = (0..samples)
+        .flat_map(|i| (((i * 7919) % 2000) as f32 / 4000.0 - 0.25).to_le_bytes())
+        .collect();
+    let clips: Vec<Clip> = (0..FILES)
+        .map(|i| {
+            let key = format!("bench/{i}.mp3");
+            std::fs::write(cache::cache_path(dir.path(), &key, rate), &noise)?;
+            Ok(Clip {
+                name: key.clone(),
+                source: Source::file(dir.path().join(&key), &key),
+                labels: vec![0.0; config.n_tags()],
+            })
+        })
+        .collect::<Result<_>>()?;
+    let maker = Arc::new(BatchMaker {
+        cache_dir: Some(dir.path().to_path_buf()),
+        sample_rate: rate,
+        samples: config.chunk_samples,
+        tags: config.n_tags(),
+        augment: Augment::default(),
+    });
+    // Enough crops for about a second of work at a few thousand clips/s.
+    let order: Vec<Clip> = clips.iter().cycle().take(FILES * 64).cloned().collect();
+    let crops = order.len();
+    let started = Instant::now();
+    for b in maker.batches(order, batch, 1, workers) {
+        b?;
+    }
+    Ok(crops as f64 / started.elapsed().as_secs_f64())
 }
 
 fn span(seconds: f64) -> String {

@@ -10,8 +10,9 @@ use crate::args::{
     DataArgs, DatasetKind, ModelArgs, PositivesArgs, learning_rate, non_negative, probability,
 };
 use crate::backend::{Backend, device};
+use crate::data::loader::Augment;
 use crate::run::{DEFAULT_RUN, RunFiles};
-use crate::train::{Augment, Schedule, TrainSettings, train};
+use crate::train::{Schedule, TrainSettings, train};
 
 #[derive(Args, Clone)]
 pub struct TrainArgs {
@@ -38,6 +39,10 @@ pub struct TrainArgs {
     /// Clips per batch (1 to 4096).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub(crate) batch_size: u64,
+    /// Threads that read and crop the training batches ahead of the model (the batches are the
+    /// same with any number).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub(crate) loader_workers: u64,
     /// Adam learning rate (a finite number > 0 and ≤ 1).
     #[arg(long, default_value_t = 1e-3, value_parser = learning_rate)]
     pub(crate) lr: f64,
@@ -113,6 +118,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             shift_seconds: args.augment_shift,
             mix: args.augment_mix,
         },
+        loader_workers: args.loader_workers as usize,
         positives: args.positives.positives(),
         prior_bias: args.prior_bias,
     };

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod folder;
+pub mod loader;
 pub mod mtat;
 pub mod synth;
 
