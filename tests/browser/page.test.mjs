@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join, extname, resolve, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
@@ -32,9 +32,8 @@ const types = {
   '.css': 'text/css', '.safetensors': 'application/octet-stream', '.md': 'text/markdown; charset=utf-8',
 };
 
-/// A 16 kHz mono 16-bit wav: a pulsing low tone, a sustained high tone with 12 Hz tremolo, a
-/// little noise (deterministic), `seconds` long.
-function makeWav(path, seconds) {
+/// A 16 kHz mono 16-bit wav of `samples(t)` (clipped to ±1), `seconds` long.
+function writeWav(path, seconds, samples) {
   const rate = 16000;
   const n = Math.round(seconds * rate);
   const data = Buffer.alloc(44 + 2 * n);
@@ -43,17 +42,38 @@ function makeWav(path, seconds) {
   data.writeUInt16LE(1, 22); data.writeUInt32LE(rate, 24); data.writeUInt32LE(2 * rate, 28);
   data.writeUInt16LE(2, 32); data.writeUInt16LE(16, 34); data.write('data', 36);
   data.writeUInt32LE(2 * n, 40);
-  let seed = 12345;
-  const noise = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 - 0.5; };
   for (let i = 0; i < n; i++) {
-    const t = i / rate;
-    const beat = Math.exp(-18 * ((t * 2) % 1)); // two hits a second
-    const low = beat * Math.sin(2 * Math.PI * 110 * t);
-    const high = (t % 10 < 5 ? 1 : 0) * (0.5 + 0.5 * Math.sin(2 * Math.PI * 12 * t)) * Math.sin(2 * Math.PI * 1760 * t);
-    const v = 0.4 * low + 0.25 * high + 0.03 * noise();
+    const v = samples(i / rate);
     data.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v * 32767))), 44 + 2 * i);
   }
   writeFileSync(path, data);
+}
+
+/// A deterministic noise source in [-0.5, 0.5).
+function noiseSource(seed) {
+  return () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 - 0.5; };
+}
+
+/// The fake microphone's file: 12 s of a slow pulsing bass, then 12 s of fast bright noise
+/// bursts — two sounds a tagger must tell apart (the browser loops the file).
+function makeTwoPartWav(path) {
+  const noise = noiseSource(99);
+  writeWav(path, 24, (t) => {
+    if (t < 12) return 0.6 * Math.exp(-6 * (t % 1)) * Math.sin(2 * Math.PI * 55 * t);
+    return 0.5 * Math.exp(-30 * ((t * 8) % 1)) * noise() * 2;
+  });
+}
+
+/// A 16 kHz mono 16-bit wav: a pulsing low tone, a sustained high tone with 12 Hz tremolo, a
+/// little noise (deterministic), `seconds` long.
+function makeWav(path, seconds) {
+  const noise = noiseSource(12345);
+  writeWav(path, seconds, (t) => {
+    const beat = Math.exp(-18 * ((t * 2) % 1)); // two hits a second
+    const low = beat * Math.sin(2 * Math.PI * 110 * t);
+    const high = (t % 10 < 5 ? 1 : 0) * (0.5 + 0.5 * Math.sin(2 * Math.PI * 12 * t)) * Math.sin(2 * Math.PI * 1760 * t);
+    return 0.4 * low + 0.25 * high + 0.03 * noise();
+  });
 }
 
 let server;
@@ -62,14 +82,18 @@ let work;
 let wav;
 let native;
 const figures = [];
+// Every temporary folder this file makes (the work folder, each browser profile), removed after.
+const temporary = [];
 
 before(async () => {
   assert.ok(existsSync(join(dist, 'index.html')), `build the page first: trunk build --release (${dist})`);
   assert.ok(existsSync(trainer), `build the trainer first (${trainer})`);
   mkdirSync(artifacts, { recursive: true });
   work = mkdtempSync(join(tmpdir(), 'modnet-page-'));
+  temporary.push(work);
   wav = join(work, 'pulse-30s.wav');
   makeWav(wav, 30);
+  makeTwoPartWav(join(work, 'microphone.wav'));
   writeFileSync(join(work, 'corrupt.mp3'), Buffer.from('ID3 this is not an mp3 at all '.repeat(200)));
   server = createServer((req, res) => {
     const path = join(dist, decodeURIComponent(new URL(req.url, 'http://x').pathname));
@@ -89,6 +113,7 @@ before(async () => {
 
 after(() => {
   server?.close();
+  for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
   console.log('\n| figure | value |\n|---|---:|');
   for (const [k, v] of figures) console.log(`| ${k} | ${v} |`);
 });
@@ -100,13 +125,14 @@ function sizes() {
   }
 }
 
-async function launch(webgpu) {
+async function launch(webgpu, extra = []) {
   const args = [
     '--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
+    '--disable-component-update', '--disable-sync', ...extra,
   ];
   if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader');
   const userDataDir = mkdtempSync(join(tmpdir(), 'modnet-chromium-'));
+  temporary.push(userDataDir);
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: '/usr/bin/chromium', headless: true, args, viewport: { width: 1000, height: 900 },
   });
@@ -213,6 +239,63 @@ for (const mode of ['webgpu', 'cpu']) {
     }
   });
 }
+
+test('listening live to a fake microphone (CPU engine)', { timeout: 600_000 }, async () => {
+  const context = await launch(false, [
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${join(work, 'microphone.wav')}`,
+  ]);
+  const page = context.pages()[0] ?? await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  try {
+    await page.goto(`${url}?backend=cpu`);
+    await page.waitForFunction(() => document.querySelector('#model-line')?.textContent.startsWith('model:'), null, { timeout: 300_000 });
+    await page.click('#listen-button');
+    await page.waitForSelector('#live-tags li', { timeout: 120_000 });
+    // Snapshots of the live tags for 30 s: the file's two halves (12 s each) pass by.
+    const snapshots = [];
+    const until = performance.now() + 30_000;
+    while (performance.now() < until) {
+      snapshots.push(Object.fromEntries(await page.$$eval('#live-tags li', (lis) => lis.map((li) => [li.dataset.tag, Number(li.dataset.probability)]))));
+      await page.waitForTimeout(500);
+    }
+    const stats = await page.$eval('#listen-status', (e) => ({ ...e.dataset, text: e.textContent }));
+    const [tagged, dropped, latency] = [Number(stats.tagged), Number(stats.dropped), Number(stats.latency)];
+    assert.ok(tagged >= 10, `windows tagged in ~30 s: ${stats.text}`);
+    assert.ok(latency > 0, stats.text);
+    assert.ok(snapshots.every((s) => Object.keys(s).length === 10), 'ten live tags, each a probability');
+    assert.ok(snapshots.every((s) => Object.values(s).every((p) => p >= 0 && p <= 1)));
+    // The tags change when the sound does: the largest change of a shared tag between two
+    // snapshots, or a different best tag.
+    let change = 0;
+    const best = (s) => Object.entries(s).sort((a, b) => b[1] - a[1])[0][0];
+    for (const a of snapshots) {
+      for (const b of snapshots) {
+        if (best(a) !== best(b)) change = Math.max(change, 1);
+        for (const [tag, p] of Object.entries(a)) if (tag in b) change = Math.max(change, Math.abs(p - b[tag]));
+      }
+    }
+    assert.ok(change >= 0.05, `the live tags never changed (largest change ${change})`);
+    // The pictures follow the live window.
+    await page.waitForSelector('#modulation-large', { timeout: 60_000 });
+    await page.screenshot({ path: join(artifacts, 'page-listen.png'), fullPage: true });
+    const model = /model (\d+) ms/.exec(stats.text);
+    figures.push(['live: windows tagged / dropped in 30 s (1 s hop, CPU engine)', `${tagged} / ${dropped}`]);
+    figures.push(['live: model time per window (tags + pictures), CPU engine', model ? `${model[1]} ms` : '?']);
+    figures.push(['live: latency, last block in → tags on the page', `${latency.toFixed(0)} ms`]);
+    if (model) figures.push(['live: engine load (model time / hop)', `${(Number(model[1]) / 10).toFixed(0)} %`]);
+    await page.click('#listen-button');
+    await page.waitForFunction(() => document.querySelector('#listen-button').textContent.startsWith('listen'));
+  } catch (e) {
+    await page.screenshot({ path: join(artifacts, 'page-listen-failure.png'), fullPage: true }).catch(() => {});
+    console.log(logs.join('\n'));
+    throw e;
+  } finally {
+    await context.close();
+  }
+});
 
 test('native trainer tag on the same 30 s file', () => {
   figures.push(['`trainer tag` (debug build, deps optimised; whole process), 30 s clip', `${native.seconds.toFixed(2)} s`]);

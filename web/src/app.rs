@@ -8,13 +8,15 @@ use leptos::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{File, HtmlCanvasElement};
 
-use crate::controller::{Clip, Controller, DEFAULT_WEIGHTS_NAME};
+use crate::controller::{Clip, Controller, DEFAULT_WEIGHTS_NAME, Listening};
 use crate::draw::{self, Axes};
 use crate::messages::{ChunkPictures, ModelInfo, TagResult};
 use modnet::{Picture, TagGroup};
 
 /// How many of the best tags are highlighted.
 const TOP_TAGS: usize = 5;
+/// How many of the best live tags are listed.
+const LIVE_TAGS: usize = 10;
 /// Canvas width of the wide plots, in pixels.
 const WIDE: u32 = 900;
 
@@ -38,6 +40,13 @@ pub fn App() -> impl IntoView {
     let on_audio = Callback::new(move |file: File| spawn_local(page.open_audio(file)));
     let on_weights = Callback::new(move |file: File| spawn_local(page.open_weights(file)));
     let on_chunk = Callback::new(move |chunk: usize| page.show_chunk(chunk));
+    let on_listen = Callback::new(move |on: bool| {
+        if on {
+            spawn_local(page.start_listening());
+        } else {
+            page.stop_listening();
+        }
+    });
     let tags = Signal::derive(move || {
         page.model
             .with(|m| m.as_ref().map(|m| m.tags.clone()).unwrap_or_default())
@@ -47,6 +56,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Header model=page.model device=page.device/>
         <DropZone on_audio on_weights/>
+        <Listen listening=page.listening live_tags=page.live_tags tags on_listen/>
         <StatusLine status=page.status error=page.error progress=page.progress/>
         {move || page.result.get().map(|result| view! {
             <Results tags=tags.get_untracked() result clip_name=clip_name().unwrap_or_default()/>
@@ -142,6 +152,74 @@ fn DropZone(on_audio: Callback<File>, on_weights: Callback<File>) -> impl IntoVi
             <label class="button secondary">"load weights…"
                 <input id="weights-input" type="file" accept=".safetensors" on:change=chosen(on_weights)/>
             </label>
+        </section>
+    }
+}
+
+/// Live listening: the button, how it goes (window filling, hop, latency, dropped windows) and
+/// the best tags of the last window heard.
+#[component]
+fn Listen(
+    #[prop(into)] listening: Signal<Option<Listening>>,
+    #[prop(into)] live_tags: Signal<Option<Vec<f32>>>,
+    #[prop(into)] tags: Signal<Vec<String>>,
+    on_listen: Callback<bool>,
+) -> impl IntoView {
+    let on = move || listening.with(Option::is_some);
+    let line = move || {
+        listening.get().map(|l| {
+            let millis = |m: Option<f64>| m.map_or("–".to_string(), |m| format!("{m:.0} ms"));
+            if l.filled < 1.0 {
+                format!("filling the window: {:.0} %", l.filled * 100.0)
+            } else {
+                format!(
+                    "{:.0} s heard · tags every {:.1} s · {} windows tagged, {} dropped (engine busy) · model {} · latency {}",
+                    l.seconds,
+                    l.hop_seconds,
+                    l.tagged,
+                    l.dropped,
+                    millis(l.model_millis),
+                    millis(l.latency_millis)
+                )
+            }
+        })
+    };
+    let rows = move || {
+        let p = live_tags.get()?;
+        let names = tags.get();
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+        Some(
+            order
+                .into_iter()
+                .take(LIVE_TAGS)
+                .map(|i| {
+                    let (tag, value) = (names.get(i).cloned().unwrap_or_default(), p[i]);
+                    let key = tag.clone();
+                    view! {
+                        <li class="tag" data-tag=key data-probability=value.to_string()>
+                            <span class="tag-name">{tag}</span>
+                            <span class="bar"><span class="fill" style=format!("width: {:.1}%", value * 100.0)></span></span>
+                            <span class="value">{format!("{value:.3}")}</span>
+                        </li>
+                    }
+                })
+                .collect_view(),
+        )
+    };
+    view! {
+        <section id="listen">
+            <button id="listen-button" class="button" on:click=move |_| on_listen.run(!on())>
+                {move || if on() { "stop listening" } else { "listen (microphone)" }}
+            </button>
+            <span id="listen-status"
+                data-tagged=move || listening.with(|l| l.as_ref().map_or(0, |l| l.tagged))
+                data-dropped=move || listening.with(|l| l.as_ref().map_or(0, |l| l.dropped))
+                data-latency=move || listening.with(|l| l.as_ref().and_then(|l| l.latency_millis).unwrap_or(0.0))
+            >{line}</span>
+            <Show when=move || live_tags.with(Option::is_some)>
+                <ol id="live-tags">{rows}</ol>
+            </Show>
         </section>
     }
 }

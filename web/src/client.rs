@@ -122,6 +122,12 @@ impl EngineClient {
         self.post(&ToEngine::Tag { job }, Some(payload.into()))
     }
 
+    /// Tags and pictures of one live chunk, `start` samples after listening began.
+    pub fn listen(&self, job: u32, samples: &[f32], start: u64) -> Result<(), String> {
+        let payload = Float32Array::from(samples);
+        self.post(&ToEngine::Listen { job, start }, Some(payload.into()))
+    }
+
     /// Pictures of the chunk starting at `start` of the last tagged clip.
     pub fn pictures(&self, job: u32, start: usize) -> Result<(), String> {
         self.post(&ToEngine::Pictures { job, start }, None)

@@ -11,12 +11,50 @@ use web_sys::File;
 
 use crate::audio;
 use crate::client::EngineClient;
-use crate::messages::{ChunkPictures, EngineKind, FromEngine, ModelInfo, TagResult};
+use crate::listen::Microphone;
+use crate::messages::{ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, TagResult};
+use modnet::LiveWindow;
 
 /// The built-in weights (the repository's `weights/`, copied next to the page by trunk).
 const DEFAULT_WEIGHTS: &str = "modnet-mtat-distilled.safetensors";
 /// The name the page gives the built-in weights.
 pub const DEFAULT_WEIGHTS_NAME: &str = "built-in model";
+
+/// Seconds between live tags (the window is one model chunk).
+pub const LIVE_HOP_SECONDS: f64 = 1.0;
+/// Seconds per block the capture worklet posts.
+const LIVE_BLOCK_SECONDS: f64 = 0.1;
+
+/// How live listening is going.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listening {
+    /// Fraction of the first window heard (1 once tags flow).
+    pub filled: f32,
+    /// Seconds heard.
+    pub seconds: f64,
+    /// Seconds between windows.
+    pub hop_seconds: f64,
+    /// Windows tagged, and windows dropped because the engine was still busy.
+    pub tagged: u64,
+    pub dropped: u64,
+    /// Model time of the last window (ms).
+    pub model_millis: Option<f64>,
+    /// From the last window's last sample to its tags on the page (ms).
+    pub latency_millis: Option<f64>,
+}
+
+/// The microphone's side of live listening, kept off the reactive graph.
+struct Live {
+    microphone: Option<Microphone>,
+    window: LiveWindow,
+    /// The window at the engine: its job and when it was sent (ms, `performance.now()`).
+    in_flight: Option<(u32, f64)>,
+    /// Live windows sent so far (their jobs count from [`LIVE_JOBS`]).
+    sent: u32,
+}
+
+/// Live windows' job numbers start here, apart from the clips' jobs.
+const LIVE_JOBS: u32 = 1 << 31;
 
 /// A decoded clip.
 #[derive(Clone)]
@@ -55,6 +93,11 @@ pub struct Controller {
     chunk: RwSignal<usize>,
     /// Object URL of the clip's file, for the player.
     pub audio_url: RwSignal<Option<String>>,
+    /// Live listening, while it runs.
+    pub listening: RwSignal<Option<Listening>>,
+    /// Probabilities of the last live window.
+    pub live_tags: RwSignal<Option<Vec<f32>>>,
+    live: StoredValue<Option<Live>, LocalStorage>,
     engine: StoredValue<Option<EngineClient>, LocalStorage>,
     /// The weights the engine runs, to give again to a fallback engine.
     weights: StoredValue<Option<(String, Vec<u8>)>>,
@@ -86,6 +129,9 @@ impl Controller {
             selected: RwSignal::new(0),
             chunk: RwSignal::new(0),
             audio_url: RwSignal::new(None),
+            listening: RwSignal::new(None),
+            live_tags: RwSignal::new(None),
+            live: StoredValue::new_local(None),
             engine: StoredValue::new_local(None),
             weights: StoredValue::new(None),
             pending_weights: StoredValue::new(None),
@@ -101,6 +147,12 @@ impl Controller {
     /// Starts an engine (dropping the previous one) and gives it the current weights and clip.
     fn start_engine(self, kind: EngineKind) {
         self.engine.set_value(None);
+        // A live window sent to the old engine will never come back.
+        self.live.update_value(|l| {
+            if let Some(l) = l {
+                l.in_flight = None;
+            }
+        });
         self.device.set(None);
         let started = EngineClient::start(
             kind,
@@ -179,7 +231,16 @@ impl Controller {
                     self.pictures.set(Some(pictures));
                 }
             }
-            FromEngine::Error { message, .. } => {
+            FromEngine::Heard(heard) => self.on_heard(heard),
+            FromEngine::Error { job, message } => {
+                // A failed live window frees the engine for the next one.
+                self.live.update_value(|l| {
+                    if let Some(l) = l
+                        && l.in_flight.is_some_and(|(j, _)| Some(j) == job)
+                    {
+                        l.in_flight = None;
+                    }
+                });
                 // A rejected weights file leaves the previous model in place.
                 self.pending_weights.set_value(None);
                 self.fail(message);
@@ -279,6 +340,136 @@ impl Controller {
         }
     }
 
+    /// Listens to the microphone: every [`LIVE_HOP_SECONDS`], the last chunk heard is tagged
+    /// and pictured, unless the engine is still busy with the previous one (then that window is
+    /// dropped and counted).
+    pub async fn start_listening(self) {
+        if self.live.with_value(Option::is_some) {
+            return;
+        }
+        let Some((rate, chunk)) = self
+            .model
+            .with_untracked(|m| m.as_ref().map(|m| (m.sample_rate, m.chunk_samples)))
+        else {
+            return self.fail("no model is loaded yet".into());
+        };
+        let hop = ((LIVE_HOP_SECONDS * rate as f64) as usize).clamp(1, chunk);
+        let window = match LiveWindow::new(chunk, hop) {
+            Ok(w) => w,
+            Err(e) => return self.fail(e.to_string()),
+        };
+        self.error.set(None);
+        self.live.set_value(Some(Live {
+            microphone: None,
+            window,
+            in_flight: None,
+            sent: 0,
+        }));
+        self.listening.set(Some(Listening {
+            hop_seconds: hop as f64 / rate as f64,
+            ..Listening::default()
+        }));
+        self.status.set("asking for the microphone…".into());
+        let block = ((LIVE_BLOCK_SECONDS * rate as f64) as usize).max(1);
+        match Microphone::open(rate as u32, block, move |samples| self.on_block(&samples)).await {
+            // Stopped while the browser was asking: the microphone goes at once.
+            Ok(microphone) if self.live.with_value(Option::is_none) => drop(microphone),
+            Ok(microphone) => {
+                self.status.set(format!(
+                    "listening at {} Hz: tags every {LIVE_HOP_SECONDS} s of the last {:.1} s",
+                    microphone.rate(),
+                    chunk as f64 / rate as f64
+                ));
+                self.live.update_value(|l| {
+                    if let Some(l) = l {
+                        l.microphone = Some(microphone);
+                    }
+                });
+            }
+            Err(e) => {
+                self.stop_listening();
+                self.status.set(String::new());
+                self.fail(e);
+            }
+        }
+    }
+
+    /// Stops listening and releases the microphone (the last live tags stay on the page).
+    pub fn stop_listening(self) {
+        self.live.set_value(None);
+        self.listening.set(None);
+    }
+
+    fn on_block(self, samples: &[f32]) {
+        let rate =
+            self.model
+                .with_untracked(|m| m.as_ref().map_or(16000, |m| m.sample_rate)) as f64;
+        let taken = self.live.try_update_value(|live| {
+            let live = live.as_mut()?;
+            live.window.push(samples);
+            let chunk = live.window.take(live.in_flight.is_some());
+            let stats = (
+                live.window.filled(),
+                live.window.heard() as f64 / rate,
+                live.window.dropped(),
+            );
+            Some((chunk, stats))
+        });
+        let Some(Some((chunk, (filled, seconds, dropped)))) = taken else {
+            return;
+        };
+        self.listening.update(|l| {
+            if let Some(l) = l {
+                l.filled = filled;
+                l.seconds = seconds;
+                l.dropped = dropped;
+            }
+        });
+        let Some(chunk) = chunk else { return };
+        let now = now_millis();
+        let job = self.live.try_update_value(|l| {
+            let l = l.as_mut()?;
+            l.sent += 1;
+            let job = LIVE_JOBS.wrapping_add(l.sent);
+            l.in_flight = Some((job, now));
+            Some(job)
+        });
+        let Some(Some(job)) = job else { return };
+        let sent = self.engine.with_value(|e| {
+            e.as_ref()
+                .map(|e| e.listen(job, &chunk.samples, chunk.start))
+        });
+        if let Some(Err(e)) = sent {
+            self.fail(e);
+        }
+    }
+
+    fn on_heard(self, heard: Heard) {
+        let sent = self.live.try_update_value(|l| {
+            let l = l.as_mut()?;
+            match l.in_flight {
+                Some((job, sent)) if job == heard.job => {
+                    l.in_flight = None;
+                    Some((sent, l.window.taken()))
+                }
+                _ => None,
+            }
+        });
+        // Late news from a window of a stopped session is not shown.
+        let Some(Some((sent, taken))) = sent else {
+            return;
+        };
+        self.listening.update(|l| {
+            if let Some(l) = l {
+                l.tagged = taken;
+                l.model_millis = Some(heard.millis);
+                l.latency_millis = Some(now_millis() - sent);
+            }
+        });
+        self.live_tags.set(Some(heard.probabilities));
+        self.pictures.set(Some(heard.pictures));
+    }
+
     /// Starts the engine the browser can run and loads the built-in weights.
     pub fn start(self) {
         self.start_engine(if wants_gpu() {
@@ -318,6 +509,12 @@ impl Default for Controller {
     fn default() -> Self {
         Self::new()
     }
+}
+
+fn now_millis() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now())
 }
 
 /// Whether the browser offers WebGPU and the address does not ask for the CPU (`?backend=cpu`).

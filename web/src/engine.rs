@@ -17,7 +17,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::messages::{
-    BODY, ChunkPictures, EngineKind, FromEngine, ModelInfo, PAYLOAD, TagResult, ToEngine,
+    BODY, ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, PAYLOAD, TagResult, ToEngine,
 };
 
 /// Points of the frequency-response curves.
@@ -63,7 +63,9 @@ pub fn run_worker(compute: EngineKind) {
             let (job, result) = match read_body(&event) {
                 Ok(request) => {
                     let job = match request {
-                        ToEngine::Tag { job } | ToEngine::Pictures { job, .. } => Some(job),
+                        ToEngine::Tag { job }
+                        | ToEngine::Pictures { job, .. }
+                        | ToEngine::Listen { job, .. } => Some(job),
                         ToEngine::Load { .. } => None,
                     };
                     (job, handle(&engine, request, &event, &post).await)
@@ -177,6 +179,14 @@ async fn handle(
         ToEngine::Pictures { job, start } => {
             let pictures = pictures(engine, job, start).await?;
             post.send(&FromEngine::Pictures(pictures));
+        }
+        ToEngine::Listen { job, start } => {
+            let samples = payload(event)
+                .dyn_into::<Float32Array>()
+                .map_err(|_| "no samples in the request".to_string())?
+                .to_vec();
+            let heard = listen(engine, job, samples, start).await?;
+            post.send(&FromEngine::Heard(heard));
         }
     }
     Ok(())
@@ -308,6 +318,44 @@ fn reorder_rows(values: &[f32], cols: usize, order: &[usize]) -> Vec<f32> {
         .collect()
 }
 
+/// Tags and pictures of one live chunk.
+async fn listen(
+    engine: &Rc<RefCell<Engine>>,
+    job: u32,
+    samples: Vec<f32>,
+    start: u64,
+) -> Result<Heard, String> {
+    let (model, device) = model_of(engine)?;
+    let chunk = model.config().chunk_samples;
+    if samples.len() != chunk {
+        return Err(format!(
+            "a live chunk must hold {chunk} samples, not {}",
+            samples.len()
+        ));
+    }
+    modnet::protocol::check_samples(&samples).map_err(|e| e.to_string())?;
+    let started = js_sys::Date::now();
+    let wave = Tensor::<2>::from_data(TensorData::new(samples, [1, chunk]), &device);
+    let probabilities = read(
+        model
+            .probabilities(wave.clone())
+            .map_err(|e| e.to_string())?,
+    )
+    .await?;
+    let orders = {
+        let e = engine.borrow();
+        (e.filterbank_order.clone(), e.modulation_order.clone())
+    };
+    let start = usize::try_from(start).unwrap_or(usize::MAX);
+    let pictures = chunk_pictures(&model, wave, &orders.0, &orders.1, job, start).await?;
+    Ok(Heard {
+        job,
+        probabilities,
+        pictures,
+        millis: js_sys::Date::now() - started,
+    })
+}
+
 async fn pictures(
     engine: &Rc<RefCell<Engine>>,
     job: u32,
@@ -336,9 +384,25 @@ async fn pictures(
         )
     };
     let wave = Tensor::<2>::from_data(TensorData::new(x, [1, chunk]), &device);
+    let mut pictures = chunk_pictures(&model, wave, &fb_order, &mod_order, job, start).await?;
+    pictures.millis = js_sys::Date::now() - started;
+    Ok(pictures)
+}
+
+/// The filterbank and modulation pictures of one chunk (`wave`: `[1, chunk]`), rows ordered by
+/// centre frequency.
+async fn chunk_pictures(
+    model: &ModNet,
+    wave: Tensor<2>,
+    fb_order: &[usize],
+    mod_order: &[(usize, f32)],
+    job: u32,
+    start: usize,
+) -> Result<ChunkPictures, String> {
+    let started = js_sys::Date::now();
     let fb = model.filterbank(wave.clone()).map_err(|e| e.to_string())?;
     let [_, bands, frames] = fb.dims();
-    let fb = reorder_rows(&read(fb).await?, frames, &fb_order);
+    let fb = reorder_rows(&read(fb).await?, frames, fb_order);
     let filterbank = Picture::power_db(&fb, bands, frames, PICTURE_COLS, PICTURE_RANGE_DB);
     let mut modulation = Vec::new();
     if !mod_order.is_empty() {
@@ -350,7 +414,7 @@ async fn pictures(
             let one = reorder_rows(
                 &values[i * per_filter..(i + 1) * per_filter],
                 frames,
-                &fb_order,
+                fb_order,
             );
             modulation.push(Picture::power_db(
                 &one,

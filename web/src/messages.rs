@@ -31,6 +31,9 @@ pub enum ToEngine {
     Tag { job: u32 },
     /// Pictures of the chunk of the last tagged clip that starts at `start` (samples).
     Pictures { job: u32, start: usize },
+    /// Tags and pictures of one live chunk (payload: `chunk_samples` samples at the model's
+    /// rate), which starts `start` samples after listening began.
+    Listen { job: u32, start: u64 },
 }
 
 /// Engine → page.
@@ -48,6 +51,8 @@ pub enum FromEngine {
     Tags(TagResult),
     /// Pictures of one chunk.
     Pictures(ChunkPictures),
+    /// Tags and pictures of a live chunk.
+    Heard(Heard),
     /// Something failed; `job` names the request when there was one.
     Error { job: Option<u32>, message: String },
 }
@@ -104,5 +109,17 @@ pub struct ChunkPictures {
     /// Centre frequency of each modulation filter in Hz, same order.
     pub modulation_centre_hz: Vec<f32>,
     /// Milliseconds taken.
+    pub millis: f64,
+}
+
+/// What the model heard in one live chunk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Heard {
+    pub job: u32,
+    /// The chunk's probabilities, in tag order.
+    pub probabilities: Vec<f32>,
+    /// The front-end's pictures of the chunk (`start`: samples since listening began).
+    pub pictures: ChunkPictures,
+    /// Milliseconds of model time (tags and pictures).
     pub millis: f64,
 }
