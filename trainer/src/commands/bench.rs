@@ -111,7 +111,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     println!("| training, clips/s | {train_rate:.2} |");
     println!("| forward, clips/s | {forward_rate:.2} |");
     println!(
-        "| data path alone ({} workers), clips/s | {data_rate:.0} |",
+        "| data path alone ({} loader threads), clips/s | {data_rate:.0} |",
         args.loader_workers
     );
     println!(
