@@ -2,8 +2,8 @@
 //! a real GPU through wgpu when one exists and Flex otherwise, and says which and why in one
 //! line.
 
-use anyhow::{Result, bail};
-use burn::tensor::Device;
+use anyhow::{Result, anyhow, bail};
+use burn::tensor::{Device, FloatDType};
 use clap::ValueEnum;
 
 /// The backends this build can use.
@@ -32,6 +32,34 @@ pub fn device(backend: Backend) -> Result<Device> {
         Backend::Wgpu => wgpu(),
         Backend::Cuda => cuda(),
     }
+}
+
+/// The float type of a device's tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Precision {
+    /// 32-bit floats (what training and the shipped weights use).
+    F32,
+    /// IEEE half precision.
+    F16,
+    /// bfloat16 (f32's range, 8 bits of mantissa).
+    Bf16,
+}
+
+/// Makes `precision` the float type of `device`'s tensors. Call it before any tensor exists on
+/// the device; a type the device cannot compute in is refused (burn: "computing in such a type
+/// produces backend-dependent garbage").
+pub fn set_precision(device: &mut Device, precision: Precision) -> Result<()> {
+    let dtype = match precision {
+        Precision::F32 => return Ok(()),
+        Precision::F16 => FloatDType::F16,
+        Precision::Bf16 => FloatDType::BF16,
+    };
+    if !device.supports_dtype(dtype) {
+        bail!("--float {precision:?}: this device cannot compute in {dtype:?}");
+    }
+    device
+        .configure(dtype)
+        .map_err(|e| anyhow!("--float {precision:?}: {e:?}"))
 }
 
 /// A wgpu adapter as the system lists it.

@@ -15,7 +15,7 @@ use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 
 use crate::args::{DatasetKind, ModelArgs, positive_usize};
-use crate::backend::{Backend, device};
+use crate::backend::{Backend, Precision, device, set_precision};
 use crate::data::loader::{Augment, BatchMaker};
 use crate::data::{Clip, Source, cache};
 use crate::evaluate::bce_with_logits;
@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// Timed steps (after one untimed warm-up step, which compiles the GPU's kernels).
     #[arg(long, default_value_t = 5, value_parser = positive_usize)]
     pub(crate) steps: usize,
+    /// The float type of the model's tensors (an experiment: training and the shipped weights
+    /// are f32; see the README on reduced precision).
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub(crate) float: Precision,
     /// Threads of the data path (as `train --loader-workers`).
     #[arg(long, default_value_t = 2, value_parser = positive_usize)]
     pub(crate) loader_workers: usize,
@@ -42,7 +46,8 @@ pub struct BenchArgs {
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let tags = crate::data::mtat::tags();
     let config = args.model.config_for(DatasetKind::Mtat, &tags)?;
-    let device = device(args.backend)?;
+    let mut device = device(args.backend)?;
+    set_precision(&mut device, args.float)?;
     let (batch, chunk) = (args.batch_size, config.chunk_samples);
     let model = config.init(&device)?;
     let summary = model.summary();
@@ -74,6 +79,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         Distribution::Uniform(0.0, 1.0),
         &train_device,
     );
+    // Each step's loss (the same batch every step: it should fall).
+    let mut losses: Vec<f32> = Vec::new();
     let mut step = || -> Result<()> {
         let m = model.take().expect("the model is put back after each step");
         let loss = bce_with_logits(m.forward(x.clone())?, y.clone());
@@ -81,8 +88,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let m = optim.step(1e-3, m, grads);
         // Reading the loss back waits for this step's forward and backward; the next step's
         // forward waits for this update.
-        loss.try_into_data()
-            .map_err(|e| anyhow::anyhow!("the device failed to run a training step: {e:?}"))?;
+        let value = loss
+            .try_into_data()
+            .map_err(|e| anyhow::anyhow!("the device failed to run a training step: {e:?}"))?
+            .iter::<f32>()
+            .next()
+            .unwrap_or(f32::NAN);
+        losses.push(value);
         model = Some(m);
         Ok(())
     };
@@ -109,6 +121,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     println!("| measure | value |");
     println!("|---|---:|");
     println!("| training, clips/s | {train_rate:.2} |");
+    if let (Some(first), Some(last)) = (losses.first(), losses.last()) {
+        println!(
+            "| loss, first → last step (one batch, {:?}) | {first:.4} → {last:.4} |",
+            args.float
+        );
+    }
     println!("| forward, clips/s | {forward_rate:.2} |");
     println!(
         "| data path alone ({} loader threads), clips/s | {data_rate:.0} |",
