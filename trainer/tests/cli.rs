@@ -899,16 +899,22 @@ fn bench_prints_throughput_and_the_epoch_cost() {
     for row in [
         "| training, clips/s |",
         "| forward, clips/s |",
+        "| data path alone (2 loader threads), clips/s |",
+        "| loss, first → last step (one batch, F32) |",
         "| MTAT epoch (",
         "| 200 epochs",
     ] {
         assert!(out.contains(row), "{out}");
     }
-    let rate: f64 = out
-        .lines()
-        .find(|l| l.starts_with("| training, clips/s |"))
-        .and_then(|l| l.split('|').nth(2))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap();
-    assert!(rate > 0.0 && rate.is_finite(), "{out}");
+    let value = |row: &str| -> f64 {
+        out.lines()
+            .find(|l| l.starts_with(row))
+            .and_then(|l| l.split('|').nth(2))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no number in the row {row}: {out}"))
+    };
+    for row in ["| training, clips/s |", "| data path alone"] {
+        let rate = value(row);
+        assert!(rate > 0.0 && rate.is_finite(), "{out}");
+    }
 }
