@@ -209,6 +209,18 @@ impl Controller {
                 }
                 self.error.set(None);
                 self.selected.set(0);
+                // Live windows are cut for the model's chunk and rate: another model needs a
+                // new start.
+                let same_input = self.model.with_untracked(|m| {
+                    m.as_ref().is_some_and(|m| {
+                        (m.chunk_samples, m.sample_rate) == (info.chunk_samples, info.sample_rate)
+                    })
+                });
+                if !same_input && self.live.with_value(Option::is_some) {
+                    self.stop_listening();
+                    self.status
+                        .set("the new model hears other chunks: press listen again".into());
+                }
                 self.model.set(Some(info));
                 if self.clip.with_untracked(Option::is_some) {
                     self.tag_clip();
