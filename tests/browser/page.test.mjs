@@ -82,6 +82,8 @@ let work;
 let wav;
 let native;
 const figures = [];
+// The CPU engine's time for the 30 s clip (ms), for the page/native ratio.
+let cpuMillis;
 // Every temporary folder this file makes (the work folder, each browser profile), removed after.
 const temporary = [];
 
@@ -199,6 +201,7 @@ for (const mode of ['webgpu', 'cpu']) {
       figures.push([`max |page − trainer tag| probability, ${mode}`, worst.toExponential(2)]);
       const millis = Number(await page.$eval('#run-info', (e) => e.dataset.millis));
       figures.push([`tag a 30 s clip (16 clip chunks + the timeline), ${mode}`, `${(millis / 1000).toFixed(2)} s`]);
+      if (mode === 'cpu') cpuMillis = millis;
       await page.waitForSelector('#modulation-large', { timeout: 300_000 });
       await page.waitForFunction(() => document.querySelectorAll('.modulation-thumb').length > 0);
       const canvases = await canvasesFilled(page);
@@ -299,5 +302,8 @@ test('listening live to a fake microphone (CPU engine)', { timeout: 600_000 }, a
 
 test('native trainer tag on the same 30 s file', () => {
   figures.push(['`trainer tag` (debug build, deps optimised; whole process), 30 s clip', `${native.seconds.toFixed(2)} s`]);
+  if (cpuMillis !== undefined) {
+    figures.push(['page CPU engine / native `trainer tag`, 30 s clip', `${(cpuMillis / 1000 / native.seconds).toFixed(1)}×`]);
+  }
   assert.ok(native.result.probabilities.length > 0);
 });
