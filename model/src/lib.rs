@@ -42,7 +42,7 @@ pub use embedding::EmbeddingLayer;
 pub use error::ModelError;
 pub use frontend::{EnvelopeNorm, Nonlinearity};
 pub use live::{LiveChunk, LiveWindow};
-pub use model::ModNet;
+pub use model::{Inside, ModNet};
 pub use modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
 pub use picture::Picture;
 pub use protocol::{ChunkBatch, ChunkPlan, ClipTagging, ClipTags, EVAL_CHUNKS, TAG_BATCH};

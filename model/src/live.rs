@@ -108,11 +108,6 @@ impl LiveWindow {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
-
-    /// Samples between windows.
-    pub fn hop(&self) -> usize {
-        self.hop
-    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,17 @@ use crate::error::ModelError;
 use crate::frontend::FrontEnd;
 use crate::resnet::ResNet;
 
+/// Every stage of the model on a batch of chunks ([`ModNet::inside`]).
+#[derive(Debug, Clone)]
+pub struct Inside {
+    /// Band envelopes (sinc layer and r1): `[batch, bands, frames]`.
+    pub filterbank: Tensor<3>,
+    /// The modulation representation the back-end sees: `[batch, M, bands, frames']`.
+    pub modulation: Tensor<4>,
+    /// Tag probabilities: `[batch, n_tags]`.
+    pub probabilities: Tensor<2>,
+}
+
 /// ModNet, SincModNet or the max-pool baseline, as its [`ModNetConfig`] says.
 #[derive(Module, Debug)]
 pub struct ModNet {
@@ -76,6 +87,24 @@ impl ModNet {
     pub fn modulation(&self, waveform: Tensor<2>) -> Result<Tensor<4>, ModelError> {
         self.check_waveform(&waveform)?;
         Ok(self.frontend.forward(waveform))
+    }
+
+    /// The band envelopes, the modulation representation and the tag probabilities in one pass
+    /// (what a page shows of a chunk: [`ModNet::filterbank`], [`ModNet::modulation`] and
+    /// [`ModNet::probabilities`] would run the front-end three times).
+    ///
+    /// - input: `[batch, samples]`
+    /// - output: `[batch, bands, frames]`, `[batch, M, bands, frames']`, `[batch, n_tags]`
+    pub fn inside(&self, waveform: Tensor<2>) -> Result<Inside, ModelError> {
+        self.check_waveform(&waveform)?;
+        let filterbank = self.frontend.filterbank(waveform);
+        let modulation = self.frontend.modulation(filterbank.clone());
+        let probabilities = sigmoid(self.resnet.forward(modulation.clone()));
+        Ok(Inside {
+            filterbank,
+            modulation,
+            probabilities,
+        })
     }
 
     /// Tag logits.

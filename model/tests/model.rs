@@ -89,6 +89,39 @@ fn maxpool_baseline_has_one_channel() {
     assert!(model.response_tensors().modulation_kernels.is_none());
 }
 
+#[test]
+fn inside_is_each_stage_in_one_pass() {
+    let device = Device::flex();
+    let model = small_widths(ModNetConfig::sincmodnet())
+        .init(&device)
+        .unwrap()
+        .for_inference();
+    let x = noise(2, 5 * SECOND, &device);
+    let inside = model.inside(x.clone()).unwrap();
+    let pairs = [
+        (
+            values(inside.filterbank),
+            values(model.filterbank(x.clone()).unwrap()),
+        ),
+        (
+            values(inside.modulation),
+            values(model.modulation(x.clone()).unwrap()),
+        ),
+        (
+            values(inside.probabilities),
+            values(model.probabilities(x).unwrap()),
+        ),
+    ];
+    for (one_pass, alone) in pairs {
+        assert_eq!(one_pass.len(), alone.len());
+        assert!(one_pass.iter().zip(&alone).all(|(a, b)| a == b));
+    }
+    assert!(
+        model.inside(noise(1, 10, &device)).is_err(),
+        "inputs are checked"
+    );
+}
+
 /// One optimiser-free training step: batch norm statistics move, so a round trip that dropped
 /// them would show.
 fn trained_a_little(config: &ModNetConfig) -> ModNet {

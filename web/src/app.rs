@@ -198,9 +198,7 @@ fn Listen(
                     let key = tag.clone();
                     view! {
                         <li class="tag" data-tag=key data-probability=value.to_string()>
-                            <span class="tag-name">{tag}</span>
-                            <span class="bar"><span class="fill" style=format!("width: {:.1}%", value * 100.0)></span></span>
-                            <span class="value">{format!("{value:.3}")}</span>
+                            <TagBar tag value/>
                         </li>
                     }
                 })
@@ -221,6 +219,16 @@ fn Listen(
                 <ol id="live-tags">{rows}</ol>
             </Show>
         </section>
+    }
+}
+
+/// A tag's name, its probability as a bar, and the number (the inside of a tag's row).
+#[component]
+fn TagBar(tag: String, value: f32) -> impl IntoView {
+    view! {
+        <span class="tag-name">{tag}</span>
+        <span class="bar"><span class="fill" style=format!("width: {:.1}%", value * 100.0)></span></span>
+        <span class="value">{format!("{value:.3}")}</span>
     }
 }
 
@@ -273,9 +281,7 @@ fn Results(tags: Vec<String>, result: TagResult, clip_name: String) -> impl Into
                         view! {
                             <li class="tag" class:top=top.contains(&i) data-tag=key
                                 data-index=i data-probability=value.to_string()>
-                                <span class="tag-name">{tag}</span>
-                                <span class="bar"><span class="fill" style=format!("width: {:.1}%", value * 100.0)></span></span>
-                                <span class="value">{format!("{value:.3}")}</span>
+                                <TagBar tag value/>
                             </li>
                         }
                     })

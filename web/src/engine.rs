@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
-use modnet::{BankResponses, ChunkPlan, ClipTagging, ClipTags, ModNet, Picture};
+use modnet::{BankResponses, ChunkPlan, ClipTagging, ClipTags, Inside, ModNet, Picture};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
@@ -336,18 +336,10 @@ async fn listen(
     modnet::protocol::check_samples(&samples).map_err(|e| e.to_string())?;
     let started = js_sys::Date::now();
     let wave = Tensor::<2>::from_data(TensorData::new(samples, [1, chunk]), &device);
-    let probabilities = read(
-        model
-            .probabilities(wave.clone())
-            .map_err(|e| e.to_string())?,
-    )
-    .await?;
-    let orders = {
-        let e = engine.borrow();
-        (e.filterbank_order.clone(), e.modulation_order.clone())
-    };
+    let inside = model.inside(wave).map_err(|e| e.to_string())?;
+    let probabilities = read(inside.probabilities.clone()).await?;
     let start = usize::try_from(start).unwrap_or(usize::MAX);
-    let pictures = chunk_pictures(&model, wave, &orders.0, &orders.1, job, start).await?;
+    let pictures = chunk_pictures(engine, inside, job, start, started).await?;
     Ok(Heard {
         job,
         probabilities,
@@ -363,7 +355,7 @@ async fn pictures(
 ) -> Result<ChunkPictures, String> {
     let (model, device) = model_of(engine)?;
     let started = js_sys::Date::now();
-    let (chunk, x, fb_order, mod_order) = {
+    let (chunk, x) = {
         let e = engine.borrow();
         if e.samples.is_empty() {
             return Err("no clip has been tagged yet".into());
@@ -375,38 +367,33 @@ async fn pictures(
             clip_len: e.samples.len(),
             padded: true,
         };
-        let x = plan.gather(&e.samples, 0..1);
-        (
-            chunk,
-            x,
-            e.filterbank_order.clone(),
-            e.modulation_order.clone(),
-        )
+        (chunk, plan.gather(&e.samples, 0..1))
     };
     let wave = Tensor::<2>::from_data(TensorData::new(x, [1, chunk]), &device);
-    let mut pictures = chunk_pictures(&model, wave, &fb_order, &mod_order, job, start).await?;
-    pictures.millis = js_sys::Date::now() - started;
-    Ok(pictures)
+    let inside = model.inside(wave).map_err(|e| e.to_string())?;
+    chunk_pictures(engine, inside, job, start, started).await
 }
 
-/// The filterbank and modulation pictures of one chunk (`wave`: `[1, chunk]`), rows ordered by
-/// centre frequency.
+/// The filterbank and modulation pictures of one chunk's [`Inside`] (batch 1), rows ordered
+/// by centre frequency; `millis` counts from `started` (`Date.now()`, before the model ran).
 async fn chunk_pictures(
-    model: &ModNet,
-    wave: Tensor<2>,
-    fb_order: &[usize],
-    mod_order: &[(usize, f32)],
+    engine: &Rc<RefCell<Engine>>,
+    inside: Inside,
     job: u32,
     start: usize,
+    started: f64,
 ) -> Result<ChunkPictures, String> {
-    let started = js_sys::Date::now();
-    let fb = model.filterbank(wave.clone()).map_err(|e| e.to_string())?;
+    let (fb_order, mod_order) = {
+        let e = engine.borrow();
+        (e.filterbank_order.clone(), e.modulation_order.clone())
+    };
+    let fb = inside.filterbank;
     let [_, bands, frames] = fb.dims();
-    let fb = reorder_rows(&read(fb).await?, frames, fb_order);
+    let fb = reorder_rows(&read(fb).await?, frames, &fb_order);
     let filterbank = Picture::power_db(&fb, bands, frames, PICTURE_COLS, PICTURE_RANGE_DB);
     let mut modulation = Vec::new();
     if !mod_order.is_empty() {
-        let m = model.modulation(wave).map_err(|e| e.to_string())?;
+        let m = inside.modulation;
         let [_, filters, bands, frames] = m.dims();
         let values = read(m).await?;
         let per_filter = bands * frames;
@@ -414,7 +401,7 @@ async fn chunk_pictures(
             let one = reorder_rows(
                 &values[i * per_filter..(i + 1) * per_filter],
                 frames,
-                fb_order,
+                &fb_order,
             );
             modulation.push(Picture::power_db(
                 &one,
