@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
-use crate::data::loader::{Augment, BatchMaker};
+use crate::data::loader::{self, Augment, BatchMaker};
 use crate::data::{Clip, Dataset};
 use crate::evaluate::{Positives, bce_with_logits, evaluate};
 use crate::run::RunFiles;
@@ -72,7 +72,7 @@ pub struct TrainSettings {
 }
 
 fn default_loader_workers() -> usize {
-    2
+    loader::DEFAULT_WORKERS
 }
 
 /// One line of the training log.
@@ -282,6 +282,8 @@ pub fn train(
         tags: config.n_tags(),
         augment: settings.augment,
     });
+    // Shared with the loader threads once, not copied each epoch.
+    let clips: Arc<[Clip]> = data.train.as_slice().into();
     for epoch in state.epochs_done + 1..=settings.max_epochs {
         let started = Instant::now();
         if settings.schedule == Schedule::Won && matches!(epoch - 1, 80 | 100 | 120) {
@@ -296,7 +298,7 @@ pub fn train(
         // Dropout's random stream restarts each epoch from the seed, so that a resumed run
         // draws what the uninterrupted one would have drawn.
         base_device.seed(settings.seed.wrapping_add(1_000 + epoch as u64));
-        let mut order: Vec<&Clip> = data.train.iter().collect();
+        let mut order: Vec<usize> = (0..clips.len()).collect();
         order.shuffle(&mut rng);
         let bar = ProgressBar::new(order.len().div_ceil(batch_size) as u64).with_style(style(
             "epoch {prefix} {bar:30} {pos}/{len} batches {elapsed_precise}<{eta_precise} {msg}",
@@ -304,8 +306,13 @@ pub fn train(
         bar.set_prefix(format!("{epoch}/{}", settings.max_epochs));
         let (mut loss_sum, mut steps, mut unreadable) = (0.0f64, 0usize, 0usize);
         let epoch_seed = rng.random::<u64>();
-        let order = order.into_iter().cloned().collect();
-        let batches = maker.batches(order, batch_size, epoch_seed, settings.loader_workers);
+        let batches = maker.batches(
+            &clips,
+            order,
+            batch_size,
+            epoch_seed,
+            settings.loader_workers,
+        );
         for batch in batches {
             let batch = batch?;
             for (name, why) in &batch.unreadable {

@@ -16,7 +16,7 @@ use clap::Args;
 
 use crate::args::{DatasetKind, ModelArgs, positive_usize};
 use crate::backend::{Backend, Precision, device, set_precision};
-use crate::data::loader::{Augment, BatchMaker};
+use crate::data::loader::{self, Augment, BatchMaker};
 use crate::data::{Clip, Source, cache};
 use crate::evaluate::bce_with_logits;
 
@@ -38,7 +38,7 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub(crate) float: Precision,
     /// Threads of the data path (as `train --loader-workers`).
-    #[arg(long, default_value_t = 2, value_parser = positive_usize)]
+    #[arg(long, default_value_t = loader::DEFAULT_WORKERS, value_parser = positive_usize)]
     pub(crate) loader_workers: usize,
 }
 
@@ -159,7 +159,7 @@ fn data_path_rate(config: &modnet::ModNetConfig, batch: usize, workers: usize) -
     let noise: Vec<u8> = (0..samples)
         .flat_map(|i| (((i * 7919) % 2000) as f32 / 4000.0 - 0.25).to_le_bytes())
         .collect();
-    let clips: Vec<Clip> = (0..FILES)
+    let clips: Arc<[Clip]> = (0..FILES)
         .map(|i| {
             let key = format!("bench/{i}.mp3");
             std::fs::write(cache::cache_path(dir.path(), &key, rate), &noise)?;
@@ -178,10 +178,10 @@ fn data_path_rate(config: &modnet::ModNetConfig, batch: usize, workers: usize) -
         augment: Augment::default(),
     });
     // Enough crops for about a second of work at a few thousand clips/s.
-    let order: Vec<Clip> = clips.iter().cycle().take(FILES * 64).cloned().collect();
+    let order: Vec<usize> = (0..FILES).cycle().take(FILES * 64).collect();
     let crops = order.len();
     let started = Instant::now();
-    for b in maker.batches(order, batch, 1, workers) {
+    for b in maker.batches(&clips, order, batch, 1, workers) {
         b?;
     }
     Ok(crops as f64 / started.elapsed().as_secs_f64())

@@ -10,7 +10,7 @@ use crate::args::{
     DataArgs, DatasetKind, ModelArgs, PositivesArgs, learning_rate, non_negative, probability,
 };
 use crate::backend::{Backend, device};
-use crate::data::loader::Augment;
+use crate::data::loader::{self, Augment};
 use crate::run::{DEFAULT_RUN, RunFiles};
 use crate::train::{Schedule, TrainSettings, train};
 
@@ -41,7 +41,8 @@ pub struct TrainArgs {
     pub(crate) batch_size: u64,
     /// Threads that read and crop the training batches ahead of the model (the batches are the
     /// same with any number).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    #[arg(long, default_value_t = loader::DEFAULT_WORKERS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
     pub(crate) loader_workers: u64,
     /// Adam learning rate (a finite number > 0 and ≤ 1).
     #[arg(long, default_value_t = 1e-3, value_parser = learning_rate)]

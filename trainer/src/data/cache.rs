@@ -114,19 +114,34 @@ fn read_cached(cached: &Path, from: usize, count: Option<usize>) -> Result<Vec<f
 
 /// Samples in the clip's whole file (from the cache when there, else by decoding).
 pub fn file_len(clip: &Clip, cache_dir: Option<&Path>, sample_rate: u32) -> Result<usize> {
-    let Source::File { path, key, .. } = &clip.source else {
+    let Source::File { path, .. } = &clip.source else {
         bail!("{}: a generated clip has no file", clip.name);
     };
-    if let Some(cached) = cache_dir
+    match cached_len(clip, cache_dir, sample_rate)? {
+        Some(len) => Ok(len),
+        None => Ok(audio::load_mono(path, sample_rate)?.len()),
+    }
+}
+
+/// Samples in the cache entry of the clip's file, when there is one (no decoding).
+pub fn cached_len(
+    clip: &Clip,
+    cache_dir: Option<&Path>,
+    sample_rate: u32,
+) -> Result<Option<usize>> {
+    let Source::File { key, .. } = &clip.source else {
+        return Ok(None);
+    };
+    let Some(cached) = cache_dir
         .map(|d| cache_path(d, key, sample_rate))
         .filter(|p| p.exists())
-    {
-        let bytes = std::fs::metadata(&cached)
-            .with_context(|| format!("cannot read {}", cached.display()))?
-            .len();
-        return Ok((bytes / 4) as usize);
-    }
-    Ok(audio::load_mono(path, sample_rate)?.len())
+    else {
+        return Ok(None);
+    };
+    let bytes = std::fs::metadata(&cached)
+        .with_context(|| format!("cannot read {}", cached.display()))?
+        .len();
+    Ok(Some((bytes / 4) as usize))
 }
 
 /// Decodes the file of `clip` into the cache unless it is there already; returns whether work

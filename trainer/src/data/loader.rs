@@ -22,6 +22,9 @@ use super::{Clip, Segment, Source, cache};
 /// Batches each worker may have finished ahead of the training step.
 pub const PREFETCH: usize = 2;
 
+/// Loader threads unless told otherwise (`train` and `bench --loader-workers`).
+pub const DEFAULT_WORKERS: usize = 2;
+
 /// Augmentation that keeps the labels true (all off by default).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Augment {
@@ -95,12 +98,13 @@ impl BatchMaker {
         }
     }
 
-    /// The batches of `order` (cut into `batch_size` clips), in order, made by `workers`
-    /// threads ahead of the caller. Batch `i` draws from [`batch_seed`]`(seed, i)`. Dropping
-    /// the iterator early stops the workers.
+    /// The batches of `clips` taken in `order` (indices, cut into `batch_size` clips), made by
+    /// `workers` threads ahead of the caller. Batch `i` draws from [`batch_seed`]`(seed, i)`.
+    /// Dropping the iterator early stops the workers.
     pub fn batches(
         self: &Arc<Self>,
-        order: Vec<Clip>,
+        clips: &Arc<[Clip]>,
+        order: Vec<usize>,
         batch_size: usize,
         seed: u64,
         workers: usize,
@@ -113,13 +117,16 @@ impl BatchMaker {
         let mut threads = Vec::with_capacity(workers);
         for worker in 0..workers {
             let (send, receive) = sync_channel(PREFETCH);
-            let (maker, order) = (Arc::clone(self), Arc::clone(&order));
+            let (maker, clips, order) = (Arc::clone(self), Arc::clone(clips), Arc::clone(&order));
             threads.push(std::thread::spawn(move || {
                 for i in (worker..count).step_by(workers) {
                     let end = ((i + 1) * batch_size).min(order.len());
-                    let clips: Vec<&Clip> = order[i * batch_size..end].iter().collect();
+                    let batch: Vec<&Clip> = order[i * batch_size..end]
+                        .iter()
+                        .map(|&k| &clips[k])
+                        .collect();
                     // A closed queue: the training stopped; so does this worker.
-                    if send.send(maker.make(&clips, batch_seed(seed, i))).is_err() {
+                    if send.send(maker.make(&batch, batch_seed(seed, i))).is_err() {
                         return;
                     }
                 }
@@ -137,7 +144,7 @@ impl BatchMaker {
     /// A crop of `self.samples` samples of `clip`: random within the clip (a segment clip:
     /// within its segment, moved by the augmentation's shift), with the augmentation's gain.
     fn crop(&self, clip: &Clip, rng: &mut StdRng) -> Result<Vec<f32>> {
-        let (rate, len) = (self.sample_rate, self.samples);
+        let (rate, len, dir) = (self.sample_rate, self.samples, self.cache_dir.as_deref());
         let mut crop = match &clip.source {
             Source::File {
                 segment: Some(Segment { start, seconds }),
@@ -151,28 +158,23 @@ impl BatchMaker {
                     // Never before the file's start: zeros there would be a different sound.
                     first = (first + rng.random_range(-max..=max)).max(0);
                 }
-                cache::load_window(clip, self.cache_dir.as_deref(), rate as u32, first, len)?
+                cache::load_window(clip, dir, rate as u32, first, len)?
             }
-            // A cached whole file: read only the crop's window.
-            Source::File { key, .. }
-                if self
-                    .cache_dir
-                    .as_deref()
-                    .is_some_and(|d| cache::cache_path(d, key, rate).exists()) =>
-            {
-                let total = cache::file_len(clip, self.cache_dir.as_deref(), rate)?;
-                let first = if total > len {
-                    rng.random_range(0..=total - len)
-                } else {
-                    0
-                };
-                cache::load_window(clip, self.cache_dir.as_deref(), rate, first as i64, len)?
+            Source::File { segment: None, .. } => {
+                match cache::cached_len(clip, dir, rate)? {
+                    // A cached whole file: read only the crop's window.
+                    Some(total) => {
+                        let first = if total > len {
+                            rng.random_range(0..=total - len)
+                        } else {
+                            0
+                        };
+                        cache::load_window(clip, dir, rate, first as i64, len)?
+                    }
+                    None => random_crop(&cache::load(clip, dir, rate)?, len, rng),
+                }
             }
-            _ => random_crop(
-                &cache::load(clip, self.cache_dir.as_deref(), rate)?,
-                len,
-                rng,
-            ),
+            Source::Synth { .. } => random_crop(&cache::load(clip, dir, rate)?, len, rng),
         };
         if self.augment.gain_db > 0.0 {
             let db = rng.random_range(-self.augment.gain_db..=self.augment.gain_db);
@@ -294,9 +296,9 @@ mod tests {
             .collect()
     }
 
-    fn epoch(maker: &BatchMaker, order: &[Clip], workers: usize) -> Vec<Batch> {
+    fn epoch(maker: &BatchMaker, clips: &Arc<[Clip]>, workers: usize) -> Vec<Batch> {
         Arc::new(maker.clone())
-            .batches(order.to_vec(), 3, 42, workers)
+            .batches(clips, (0..clips.len()).collect(), 3, 42, workers)
             .collect::<Result<_>>()
             .unwrap()
     }
@@ -311,7 +313,7 @@ mod tests {
             source: Source::file(PathBuf::from("/nonexistent/missing.mp3"), "missing.mp3"),
             labels: vec![0.0, 0.0],
         });
-        let order = clips;
+        let order: Arc<[Clip]> = clips.into();
         let maker = BatchMaker {
             cache_dir: Some(dir.path().to_path_buf()),
             sample_rate: 16_000,
@@ -357,7 +359,8 @@ mod tests {
             tags: 2,
             augment: Augment::default(),
         });
-        let mut batches = maker.batches(clips, 2, 1, 4);
+        let clips: Arc<[Clip]> = clips.into();
+        let mut batches = maker.batches(&clips, (0..clips.len()).collect(), 2, 1, 4);
         assert_eq!(batches.len(), 20);
         assert!(batches.next().unwrap().is_ok());
         // Dropping it joins the workers, which are blocked on full queues: this returns.
