@@ -34,6 +34,7 @@ pub mod protocol;
 pub mod resnet;
 pub mod response;
 pub mod sinc;
+pub mod strided;
 pub mod tags;
 pub mod weights;
 

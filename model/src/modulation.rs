@@ -3,12 +3,13 @@
 
 use alloc::vec::Vec;
 use burn::module::{Module, Param};
-use burn::tensor::module::{conv1d, max_pool1d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::module::max_pool1d;
+use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use core::f64::consts::PI;
 
 use crate::sinc::{SincConv, SincConvConfig};
+use crate::strided::strided_filterbank;
 use burn::config::Config;
 
 /// How the learnable FIR modulation filters of ModNet start.
@@ -250,8 +251,7 @@ impl Temporal {
         let m = kernels.dims()[0];
         // One bank shared by all bands: fold the bands into the batch.
         let x = input.reshape([batch * bands, 1, frames]);
-        let options = ConvOptions::new([self.stride()], [0], [1], 1);
-        let y = conv1d(x, kernels.unsqueeze_dim(1), None, options);
+        let y = strided_filterbank(x, kernels, self.stride());
         let out_frames = y.dims()[2];
         y.reshape([batch, bands, m, out_frames]).swap_dims(1, 2)
     }

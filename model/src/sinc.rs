@@ -4,12 +4,11 @@
 
 use alloc::vec::Vec;
 use burn::module::{Module, Param};
-use burn::tensor::module::conv1d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use core::f64::consts::PI;
 
 use crate::error::ModelError;
+use crate::strided::strided_filterbank;
 use alloc::format;
 use alloc::string::String;
 use burn::config::Config;
@@ -280,12 +279,6 @@ impl SincConv {
     /// - input: `[batch, 1, samples]`
     /// - output: `[batch, N, frames]`, frames = ⌊(samples − K)/stride⌋ + 1 (no padding, no bias)
     pub fn forward(&self, input: Tensor<3>) -> Tensor<3> {
-        let weight: Tensor<3> = self.kernels().unsqueeze_dim(1);
-        conv1d(
-            input,
-            weight,
-            None,
-            ConvOptions::new([self.stride], [0], [1], 1),
-        )
+        strided_filterbank(input, self.kernels(), self.stride)
     }
 }
