@@ -42,6 +42,9 @@ fi
 echo "== Rust tests (Flex on the CPU, and wgpu against Flex; dependencies optimised)"
 cargo test --workspace --exclude modnet-web
 
+echo "== the CPU benchmark builds (cargo bench -p modnet runs it: speed is printed, not asserted)"
+cargo test -p modnet --bench speed --no-run
+
 echo "== the CUDA build compiles (cargo check, as docs.rs checks it)"
 # DOCS_RS=1 is how docs.rs builds without a GPU: burn's CUDA runtime downloads an LLVM bundle
 # in a build script (tracel-llvm-bundler) and probes the CUDA toolkit; both are skipped for a
