@@ -225,6 +225,11 @@ impl ClipTagging {
         self.evaluation.len() + self.timeline.len()
     }
 
+    /// How many batches [`ClipTagging::batches`] gives.
+    pub fn batch_count(&self) -> usize {
+        self.evaluation.len().div_ceil(TAG_BATCH) + self.timeline.len().div_ceil(TAG_BATCH)
+    }
+
     /// The batches to run, in order, [`TAG_BATCH`] chunks at most each.
     pub fn batches<'a>(&'a self, samples: &'a [f32]) -> impl Iterator<Item = ChunkBatch> + 'a {
         self.evaluation

@@ -559,6 +559,14 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
     let batches: Vec<_> = tagging.batches(&samples).collect();
     // 16 evaluation chunks in batches of 4, then 3 timeline chunks in one.
     assert_eq!(batches.len(), 16 / TAG_BATCH + 1);
+    assert_eq!(tagging.batch_count(), batches.len());
+    // A long clip: 16 + 25 chunks, the timeline's last batch a partial one.
+    let long = ClipTagging::new(chunk * 25, chunk, true).unwrap();
+    assert_eq!(
+        long.batch_count(),
+        long.batches(&vec![0.0; chunk * 25]).count()
+    );
+    assert_eq!(long.batch_count(), 4 + 7);
     assert!(batches.iter().all(|b| b.samples.len() == b.rows * chunk));
     let mut probs = Vec::new();
     for b in &batches {

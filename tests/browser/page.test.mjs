@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join, extname, resolve, dirname } from 'node:path';
-import { tmpdir } from 'node:os';
+import { tmpdir, cpus } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -26,6 +26,8 @@ const weights = join(root, 'weights', 'modnet-mtat-distilled.safetensors');
 const ogg = join(root, 'tests', 'fixtures', 'audio', 'pulse-stereo-44k.ogg');
 // Agreement asked between the page and `trainer tag` on the same file and weights.
 const TOLERANCE = 1e-3;
+// CPU engines the page runs on this machine: one per core, at most 4 (controller.rs).
+const CPU_ENGINES = Math.min(cpus().length, 4);
 
 const types = {
   '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
@@ -242,6 +244,46 @@ for (const mode of ['webgpu', 'cpu']) {
     }
   });
 }
+
+test('CPU engines share a clip: one worker against one per core, and a 6-minute song', { timeout: 900_000 }, async () => {
+  const song = join(work, 'song-6min.wav');
+  makeWav(song, 360);
+  const millis = {};
+  for (const engines of [...new Set([1, CPU_ENGINES])]) {
+    const context = await launch(false);
+    const page = context.pages()[0] ?? await context.newPage();
+    const logs = [];
+    page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+    try {
+      await page.goto(`${url}?cpu-engines=${engines}`);
+      await page.waitForFunction(() => document.querySelector('#model-line')?.textContent.startsWith('model:'), null, { timeout: 300_000 });
+      await upload(page, wav, 'pulse-30s.wav');
+      const info = await page.$eval('#run-info', (e) => ({ ...e.dataset, text: e.textContent }));
+      assert.equal(Number(info.engines), engines, info.text);
+      // The shares put together give the tags of `trainer tag`, whatever the number of workers.
+      let worst = 0;
+      for (const [, p, index] of await tagsOf(page)) worst = Math.max(worst, Math.abs(p - native.result.probabilities[index]));
+      assert.ok(worst <= TOLERANCE, `${engines} worker(s): page vs trainer tag max |Δp| = ${worst}`);
+      millis[engines] = Number(info.millis);
+      figures.push([`tag a 30 s clip, CPU engine, ${engines} worker(s)`, `${(millis[engines] / 1000).toFixed(2)} s`]);
+      if (engines === CPU_ENGINES) {
+        await upload(page, song, 'song-6min.wav');
+        const six = await page.$eval('#run-info', (e) => ({ ...e.dataset, text: e.textContent }));
+        assert.match(six.text, /16 chunks for the clip, \d+ for the timeline/);
+        const timeline = Number(/(\d+) for the timeline/.exec(six.text)[1]);
+        assert.ok(timeline >= 100, six.text);
+        figures.push([`tag a 6-minute song (16 + ${timeline} chunks), CPU engine, ${engines} worker(s)`, `${(Number(six.millis) / 1000).toFixed(2)} s`]);
+      }
+    } catch (e) {
+      console.log(logs.join('\n'));
+      throw e;
+    } finally {
+      await context.close();
+    }
+  }
+  if (CPU_ENGINES > 1) figures.push([`30 s clip: 1 worker / ${CPU_ENGINES} workers`, `${(millis[1] / millis[CPU_ENGINES]).toFixed(2)}×`]);
+});
 
 test('listening live to a fake microphone (CPU engine)', { timeout: 600_000 }, async () => {
   const context = await launch(false, [

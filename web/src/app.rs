@@ -8,9 +8,9 @@ use leptos::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{File, HtmlCanvasElement};
 
-use crate::controller::{Clip, Controller, DEFAULT_WEIGHTS_NAME, Listening};
+use crate::controller::{Clip, Controller, DEFAULT_WEIGHTS_NAME, Listening, TagResult};
 use crate::draw::{self, Axes};
-use crate::messages::{ChunkPictures, ModelInfo, TagResult};
+use crate::messages::{ChunkPictures, ModelInfo};
 use modnet::{Picture, TagGroup};
 
 /// How many of the best tags are highlighted.
@@ -304,10 +304,19 @@ fn Results(tags: Vec<String>, result: TagResult, clip_name: String) -> impl Into
         <section id="results">
             <h2>"Tags"</h2>
             <p id="top-tags">{format!("Top: {best}")}</p>
-            <p id="run-info" data-backend=result.backend.clone() data-millis=result.millis.to_string()>
+            <p
+                id="run-info"
+                data-backend=result.backend.clone()
+                data-engines=result.engines.to_string()
+                data-millis=result.millis.to_string()
+            >
                 {format!(
-                    "{clip_name} on {} in {:.0} ms (16 chunks for the clip, {} for the timeline)",
+                    "{clip_name} on {}{} in {:.0} ms (16 chunks for the clip, {} for the timeline)",
                     result.backend,
+                    match result.engines {
+                        1 => String::new(),
+                        n => format!(" ({n} workers)"),
+                    },
                     result.millis,
                     result.timeline_starts.len()
                 )}

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker};
 
-use crate::messages::{BODY, EngineKind, FromEngine, PAYLOAD, ToEngine};
+use crate::messages::{BODY, EngineKind, FromEngine, PAYLOAD, Share, ToEngine};
 
 impl EngineKind {
     fn loader(self) -> &'static str {
@@ -116,10 +116,10 @@ impl EngineClient {
         self.post(&ToEngine::Load { name: name.into() }, Some(payload.into()))
     }
 
-    /// Tags a clip of mono samples at the model's rate.
-    pub fn tag(&self, job: u32, samples: &[f32]) -> Result<(), String> {
+    /// Runs `share` of the batches of a clip of mono samples at the model's rate.
+    pub fn tag(&self, job: u32, samples: &[f32], share: Share) -> Result<(), String> {
         let payload = Float32Array::from(samples);
-        self.post(&ToEngine::Tag { job }, Some(payload.into()))
+        self.post(&ToEngine::Tag { job, share }, Some(payload.into()))
     }
 
     /// Tags and pictures of one live chunk, `start` samples after listening began.

@@ -1,5 +1,6 @@
-//! The page's state and its conversation with the engine worker: starting it (WebGPU, or the
-//! CPU when WebGPU is missing or fails), weights, clips, jobs. No view code lives here.
+//! The page's state and its conversation with the engine workers: starting them (one on WebGPU,
+//! or one per core on the CPU when WebGPU is missing or fails), weights, clips, jobs. No view
+//! code lives here.
 
 use std::sync::Arc;
 
@@ -12,13 +13,19 @@ use web_sys::File;
 use crate::audio;
 use crate::client::EngineClient;
 use crate::listen::Microphone;
-use crate::messages::{ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, TagResult};
-use modnet::LiveWindow;
+use crate::messages::{
+    ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, Share, TaggedShare,
+};
+use modnet::{ClipTagging, LiveWindow, Picture};
 
 /// The built-in weights (the repository's `weights/`, copied next to the page by trunk).
 const DEFAULT_WEIGHTS: &str = "modnet-mtat-distilled.safetensors";
 /// The name the page gives the built-in weights.
 pub const DEFAULT_WEIGHTS_NAME: &str = "built-in model";
+
+/// The most CPU engines the page runs side by side (each a worker with its own copy of the
+/// model; memory grows with each).
+const MAX_CPU_ENGINES: usize = 4;
 
 /// Seconds between live tags (the window is one model chunk).
 pub const LIVE_HOP_SECONDS: f64 = 1.0;
@@ -56,6 +63,38 @@ struct Live {
 /// Live windows' job numbers start here, apart from the clips' jobs.
 const LIVE_JOBS: u32 = 1 << 31;
 
+/// Tags of a clip.
+#[derive(Debug, Clone)]
+pub struct TagResult {
+    pub job: u32,
+    /// Which backend ran ("wgpu (WebGPU)", "Flex (CPU)").
+    pub backend: String,
+    /// Engines (workers) that shared the clip.
+    pub engines: usize,
+    /// Wall time from sending the clip to its tags, in milliseconds.
+    pub millis: f64,
+    /// Clip probabilities (mean over the 16 evaluation chunks), in tag order.
+    pub probabilities: Vec<f32>,
+    /// Start of each timeline chunk in samples.
+    pub timeline_starts: Vec<usize>,
+    /// Timeline probabilities ready to draw: one row per tag, one column per chunk.
+    pub timeline: Picture,
+    /// A sentence when the clip had to be zero-padded.
+    pub notice: Option<String>,
+}
+
+/// A clip at the engines: their shares of its batches coming back.
+struct Tagging {
+    job: u32,
+    plan: ClipTagging,
+    /// Each batch's probabilities, once back.
+    batches: Vec<Option<Vec<f32>>>,
+    /// Chunks each engine has run.
+    done: Vec<usize>,
+    /// When the clip was sent (ms, `performance.now()`).
+    sent: f64,
+}
+
 /// A decoded clip.
 #[derive(Clone)]
 pub struct Clip {
@@ -73,7 +112,7 @@ pub struct Controller {
     pub status: RwSignal<String>,
     /// The last failure, shown until the next success.
     pub error: RwSignal<Option<String>>,
-    /// The compute device the engine runs on ("wgpu (WebGPU)", "Flex (CPU)").
+    /// The compute device the engines run on ("wgpu (WebGPU)", "Flex (CPU)").
     pub device: RwSignal<Option<String>>,
     /// Why the WebGPU engine could not run, when it could not.
     gpu_note: RwSignal<Option<String>>,
@@ -98,7 +137,9 @@ pub struct Controller {
     /// Probabilities of the last live window.
     pub live_tags: RwSignal<Option<Vec<f32>>>,
     live: StoredValue<Option<Live>, LocalStorage>,
-    engine: StoredValue<Option<EngineClient>, LocalStorage>,
+    /// The engines: the first one also answers pictures and live windows.
+    engines: StoredValue<Vec<EngineClient>, LocalStorage>,
+    tagging: StoredValue<Option<Tagging>, LocalStorage>,
     /// The weights the engine runs, to give again to a fallback engine.
     weights: StoredValue<Option<(String, Vec<u8>)>>,
     /// Weights sent and not yet confirmed.
@@ -132,7 +173,8 @@ impl Controller {
             listening: RwSignal::new(None),
             live_tags: RwSignal::new(None),
             live: StoredValue::new_local(None),
-            engine: StoredValue::new_local(None),
+            engines: StoredValue::new_local(Vec::new()),
+            tagging: StoredValue::new_local(None),
             weights: StoredValue::new(None),
             pending_weights: StoredValue::new(None),
             job: StoredValue::new(0),
@@ -141,12 +183,22 @@ impl Controller {
 
     fn fail(self, message: String) {
         self.progress.set(None);
+        self.tagging.set_value(None);
         self.error.set(Some(message));
     }
 
-    /// Starts an engine (dropping the previous one) and gives it the current weights and clip.
+    /// Runs `f` on the first engine, which answers pictures and live windows.
+    fn first_engine(self, f: impl FnOnce(&EngineClient) -> Result<(), String>) {
+        if let Some(Err(e)) = self.engines.with_value(|e| e.first().map(f)) {
+            self.fail(e);
+        }
+    }
+
+    /// Starts the engines of `kind` (dropping the previous ones) and gives them the current
+    /// weights and clip.
     fn start_engine(self, kind: EngineKind) {
-        self.engine.set_value(None);
+        self.engines.set_value(Vec::new());
+        self.tagging.set_value(None);
         // A live window sent to the old engine will never come back.
         self.live.update_value(|l| {
             if let Some(l) = l {
@@ -154,15 +206,22 @@ impl Controller {
             }
         });
         self.device.set(None);
-        let started = EngineClient::start(
-            kind,
-            move |message| self.on_message(kind, message),
-            move |why| self.on_death(kind, why),
-        );
-        match started {
-            Ok(client) => self.engine.set_value(Some(client)),
-            Err(e) => return self.fail(e),
+        let count = match kind {
+            EngineKind::Gpu => 1,
+            EngineKind::Cpu => cpu_engines(),
+        };
+        let mut engines = Vec::with_capacity(count);
+        for index in 0..count {
+            match EngineClient::start(
+                kind,
+                move |message| self.on_message(kind, index, message),
+                move |why| self.on_death(kind, why),
+            ) {
+                Ok(client) => engines.push(client),
+                Err(e) => return self.fail(e),
+            }
         }
+        self.engines.set_value(engines);
         if let Some((name, bytes)) = self
             .pending_weights
             .get_value()
@@ -189,13 +248,22 @@ impl Controller {
         self.fall_back(kind, why);
     }
 
-    fn on_message(self, kind: EngineKind, message: FromEngine) {
+    /// A message from engine `index` (0 is the first engine; the others only tag shares).
+    fn on_message(self, kind: EngineKind, index: usize, message: FromEngine) {
         match message {
+            // The other engines load the same weights; the first one speaks for them.
+            FromEngine::Ready { .. } | FromEngine::Model(_) if index != 0 => {}
             FromEngine::Ready { backend } => {
                 let why = self.gpu_note.get_untracked();
+                let engines = match self.engines.with_value(Vec::len) {
+                    1 => String::new(),
+                    n => format!(", {n} workers"),
+                };
                 self.status.set(match why {
-                    Some(why) => format!("ready: the model runs on {backend} (no WebGPU: {why})"),
-                    None => format!("ready: the model runs on {backend}"),
+                    Some(why) => {
+                        format!("ready: the model runs on {backend}{engines} (no WebGPU: {why})")
+                    }
+                    None => format!("ready: the model runs on {backend}{engines}"),
                 });
                 self.device.set(Some(backend));
             }
@@ -226,18 +294,17 @@ impl Controller {
                     self.tag_clip();
                 }
             }
-            FromEngine::Progress { job, done, total } => {
-                if job == self.job.get_value() {
-                    self.progress.set(Some((done, total)));
+            FromEngine::Progress { job, done } => {
+                let progress = self.tagging.try_update_value(|t| {
+                    let t = t.as_mut().filter(|t| t.job == job)?;
+                    *t.done.get_mut(index)? = done;
+                    Some((t.done.iter().sum(), t.plan.total()))
+                });
+                if let Some(Some(progress)) = progress {
+                    self.progress.set(Some(progress));
                 }
             }
-            FromEngine::Tags(result) => {
-                if result.job == self.job.get_value() {
-                    self.progress.set(None);
-                    self.result.set(Some(result));
-                    self.show_chunk(self.chunk.get_untracked());
-                }
-            }
+            FromEngine::Tagged(share) => self.on_tagged(share),
             FromEngine::Pictures(pictures) => {
                 if pictures.job == self.job.get_value() {
                     self.pictures.set(Some(pictures));
@@ -262,29 +329,94 @@ impl Controller {
 
     fn send_weights(self, name: String, bytes: Vec<u8>) {
         let sent = self
-            .engine
-            .with_value(|e| e.as_ref().map(|e| e.load(&name, &bytes)));
+            .engines
+            .with_value(|e| e.iter().try_for_each(|e| e.load(&name, &bytes)));
         self.pending_weights.set_value(Some((name, bytes)));
-        if let Some(Err(e)) = sent {
+        if let Err(e) = sent {
             self.fail(e);
         }
     }
 
+    /// Sends the clip to the engines, each its share of the batches (tagged again when a model
+    /// arrives).
     fn tag_clip(self) {
         let Some(clip) = self.clip.get_untracked() else {
+            return;
+        };
+        let Some(chunk) = self
+            .model
+            .with_untracked(|m| m.as_ref().map(|m| m.chunk_samples))
+        else {
             return;
         };
         let job = self.job.get_value() + 1;
         self.job.set_value(job);
         self.result.set(None);
         self.pictures.set(None);
-        self.progress.set(Some((0, 1)));
-        let sent = self
-            .engine
-            .with_value(|e| e.as_ref().map(|e| e.tag(job, &clip.samples)));
-        if let Some(Err(e)) = sent {
+        let plan = match ClipTagging::new(clip.samples.len(), chunk, true) {
+            Ok(plan) => plan,
+            Err(e) => return self.fail(format!("{}: {e}", clip.name)),
+        };
+        let count = self.engines.with_value(Vec::len);
+        self.progress.set(Some((0, plan.total())));
+        self.tagging.set_value(Some(Tagging {
+            job,
+            batches: vec![None; plan.batch_count()],
+            done: vec![0; count],
+            plan,
+            sent: now_millis(),
+        }));
+        let sent = self.engines.with_value(|engines| {
+            engines
+                .iter()
+                .enumerate()
+                .try_for_each(|(index, e)| e.tag(job, &clip.samples, Share { index, count }))
+        });
+        if let Err(e) = sent {
             self.fail(e);
         }
+    }
+
+    /// An engine's share of the clip: once every batch is back, the clip's tags.
+    fn on_tagged(self, share: TaggedShare) {
+        let Some((n_tags, sample_rate)) = self
+            .model
+            .with_untracked(|m| m.as_ref().map(|m| (m.tags.len(), m.sample_rate)))
+        else {
+            return;
+        };
+        let finished = self.tagging.try_update_value(|t| {
+            let tagging = t.as_mut().filter(|t| t.job == share.job)?;
+            for b in share.batches {
+                if let Some(slot) = tagging.batches.get_mut(b.batch) {
+                    *slot = Some(b.probabilities);
+                }
+            }
+            if tagging.batches.iter().any(Option::is_none) {
+                return None;
+            }
+            t.take()
+        });
+        let Some(Some(tagging)) = finished else {
+            return;
+        };
+        let probabilities: Vec<f32> = tagging.batches.into_iter().flatten().flatten().collect();
+        let tags = match tagging.plan.finish(&probabilities, n_tags, sample_rate) {
+            Ok(tags) => tags,
+            Err(e) => return self.fail(format!("the engines' results do not fit the clip: {e}")),
+        };
+        self.progress.set(None);
+        self.result.set(Some(TagResult {
+            job: tagging.job,
+            backend: self.device.get_untracked().unwrap_or_default(),
+            engines: tagging.done.len(),
+            millis: now_millis() - tagging.sent,
+            timeline: tags.timeline_picture(),
+            probabilities: tags.probabilities,
+            timeline_starts: tags.timeline_starts,
+            notice: tags.notice,
+        }));
+        self.show_chunk(self.chunk.get_untracked());
     }
 
     /// Selects a timeline chunk: its pictures are computed.
@@ -296,12 +428,7 @@ impl Controller {
         self.chunk.set(chunk);
         let start = result.timeline_starts.get(chunk).copied().unwrap_or(0);
         let job = self.job.get_value();
-        let sent = self
-            .engine
-            .with_value(|e| e.as_ref().map(|e| e.pictures(job, start)));
-        if let Some(Err(e)) = sent {
-            self.fail(e);
-        }
+        self.first_engine(|e| e.pictures(job, start));
     }
 
     /// Decodes an audio file to the model's rate and tags it.
@@ -447,13 +574,7 @@ impl Controller {
             Some(job)
         });
         let Some(Some(job)) = job else { return };
-        let sent = self.engine.with_value(|e| {
-            e.as_ref()
-                .map(|e| e.listen(job, &chunk.samples, chunk.start))
-        });
-        if let Some(Err(e)) = sent {
-            self.fail(e);
-        }
+        self.first_engine(|e| e.listen(job, &chunk.samples, chunk.start));
     }
 
     fn on_heard(self, heard: Heard) {
@@ -527,6 +648,21 @@ fn now_millis() -> f64 {
     web_sys::window()
         .and_then(|w| w.performance())
         .map_or_else(js_sys::Date::now, |p| p.now())
+}
+
+/// CPU engines to run side by side: one per core the browser reports, at most
+/// [`MAX_CPU_ENGINES`]; `?cpu-engines=N` in the address sets the number (1 to that maximum).
+fn cpu_engines() -> usize {
+    let Some(window) = web_sys::window() else {
+        return 1;
+    };
+    let asked = window.location().search().ok().and_then(|s| {
+        s.trim_start_matches('?')
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("cpu-engines=")?.parse::<usize>().ok())
+    });
+    let cores = window.navigator().hardware_concurrency() as usize;
+    asked.unwrap_or(cores).clamp(1, MAX_CPU_ENGINES)
 }
 
 /// Whether the browser offers WebGPU and the address does not ask for the CPU (`?backend=cpu`).

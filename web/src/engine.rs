@@ -11,13 +11,14 @@ use burn::tensor::{Device, Tensor, TensorData};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
-use modnet::{BankResponses, ChunkPlan, ClipTagging, ClipTags, Inside, ModNet, Picture};
+use modnet::{BankResponses, ChunkPlan, ClipTagging, Inside, ModNet, Picture};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::messages::{
-    BODY, ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, PAYLOAD, TagResult, ToEngine,
+    BODY, BatchProbabilities, ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, PAYLOAD,
+    Share, TaggedShare, ToEngine,
 };
 
 /// Points of the frequency-response curves.
@@ -47,12 +48,9 @@ pub fn run_worker(compute: EngineKind) {
                 return;
             }
         };
-        post.send(&FromEngine::Ready {
-            backend: backend.clone(),
-        });
+        post.send(&FromEngine::Ready { backend });
         let engine = Rc::new(RefCell::new(Engine {
             device,
-            backend,
             model: None,
             modulation_order: Vec::new(),
             filterbank_order: Vec::new(),
@@ -63,7 +61,7 @@ pub fn run_worker(compute: EngineKind) {
             let (job, result) = match read_body(&event) {
                 Ok(request) => {
                     let job = match request {
-                        ToEngine::Tag { job }
+                        ToEngine::Tag { job, .. }
                         | ToEngine::Pictures { job, .. }
                         | ToEngine::Listen { job, .. } => Some(job),
                         ToEngine::Load { .. } => None,
@@ -142,7 +140,6 @@ fn payload(event: &MessageEvent) -> JsValue {
 
 struct Engine {
     device: Device,
-    backend: String,
     model: Option<ModNet>,
     /// Sinc filter indices by centre frequency (rows of the pictures, low to high).
     filterbank_order: Vec<usize>,
@@ -167,14 +164,18 @@ async fn handle(
             let info = load(engine, &bytes, name).await?;
             post.send(&FromEngine::Model(info));
         }
-        ToEngine::Tag { job } => {
+        ToEngine::Tag { job, share } => {
             let samples = payload(event)
                 .dyn_into::<Float32Array>()
                 .map_err(|_| "no samples in the request".to_string())?
                 .to_vec();
             engine.borrow_mut().samples = samples;
-            let result = tag(engine, job, post).await?;
-            post.send(&FromEngine::Tags(result));
+            let batches = tag(engine, job, share, post).await?;
+            post.send(&FromEngine::Tagged(TaggedShare {
+                job,
+                share,
+                batches,
+            }));
         }
         ToEngine::Pictures { job, start } => {
             let pictures = pictures(engine, job, start).await?;
@@ -259,55 +260,50 @@ fn model_of(engine: &Rc<RefCell<Engine>>) -> Result<(ModNet, Device), String> {
     Ok((model, e.device.clone()))
 }
 
-async fn tag(engine: &Rc<RefCell<Engine>>, job: u32, post: &Poster) -> Result<TagResult, String> {
+/// Runs `share` of the clip's batches (the clip protocol of the model crate; the page puts the
+/// shares together).
+async fn tag(
+    engine: &Rc<RefCell<Engine>>,
+    job: u32,
+    share: Share,
+    post: &Poster,
+) -> Result<Vec<BatchProbabilities>, String> {
     let (model, device) = model_of(engine)?;
     let samples = std::mem::take(&mut engine.borrow_mut().samples);
-    let started = js_sys::Date::now();
-    let result = tag_samples(&model, &device, &samples, job, post).await;
-    let millis = js_sys::Date::now() - started;
-    let mut e = engine.borrow_mut();
-    e.samples = samples;
-    let tags = result?;
-    Ok(TagResult {
-        job,
-        backend: e.backend.clone(),
-        millis,
-        timeline: tags.timeline_picture(),
-        probabilities: tags.probabilities,
-        timeline_starts: tags.timeline_starts,
-        notice: tags.notice,
-    })
+    let result = tag_share(&model, &device, &samples, job, share, post).await;
+    engine.borrow_mut().samples = samples;
+    result
 }
 
-async fn tag_samples(
+async fn tag_share(
     model: &ModNet,
     device: &Device,
     samples: &[f32],
     job: u32,
+    share: Share,
     post: &Poster,
-) -> Result<ClipTags, String> {
+) -> Result<Vec<BatchProbabilities>, String> {
     modnet::protocol::check_samples(samples).map_err(|e| e.to_string())?;
-    let config = model.config();
-    // The model crate's clip protocol: run its batches (reading each back asynchronously) and
-    // hand the probabilities back.
-    let tagging =
-        ClipTagging::new(samples.len(), config.chunk_samples, true).map_err(|e| e.to_string())?;
-    let total = tagging.total();
-    let mut probabilities = Vec::with_capacity(total * config.n_tags());
-    for batch in tagging.batches(samples) {
+    let tagging = ClipTagging::new(samples.len(), model.config().chunk_samples, true)
+        .map_err(|e| e.to_string())?;
+    let mut batches = Vec::new();
+    let mut done = 0;
+    for (batch, chunks) in tagging
+        .batches(samples)
+        .enumerate()
+        .filter(|(i, _)| share.has(*i))
+    {
         let p = model
-            .probabilities(batch.tensor(device))
+            .probabilities(chunks.tensor(device))
             .map_err(|e| e.to_string())?;
-        probabilities.extend(read(p).await?);
-        post.send(&FromEngine::Progress {
-            job,
-            done: probabilities.len() / config.n_tags(),
-            total,
+        batches.push(BatchProbabilities {
+            batch,
+            probabilities: read(p).await?,
         });
+        done += chunks.rows;
+        post.send(&FromEngine::Progress { job, done });
     }
-    tagging
-        .finish(&probabilities, config.n_tags(), config.sample_rate)
-        .map_err(|e| e.to_string())
+    Ok(batches)
 }
 
 /// Rows of a `rows × cols` matrix in `order`.

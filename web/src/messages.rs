@@ -26,9 +26,10 @@ pub const PAYLOAD: &str = "payload";
 pub enum ToEngine {
     /// Load a weights file (payload: its bytes) and replace the current model.
     Load { name: String },
-    /// Tag a clip (payload: 16 kHz mono samples): clip probabilities (16-chunk protocol) and a
-    /// timeline of consecutive chunks. The engine keeps the samples for [`ToEngine::Pictures`].
-    Tag { job: u32 },
+    /// Run `share` of the batches of a clip (payload: mono samples at the model's rate): the
+    /// clip protocol's evaluation chunks and timeline ([`modnet::ClipTagging`]). The engine
+    /// keeps the samples for [`ToEngine::Pictures`].
+    Tag { job: u32, share: Share },
     /// Pictures of the chunk of the last tagged clip that starts at `start` (samples).
     Pictures { job: u32, start: usize },
     /// Tags and pictures of one live chunk (payload: `chunk_samples` samples at the model's
@@ -45,10 +46,10 @@ pub enum FromEngine {
     GpuUnavailable { reason: String },
     /// A model was loaded.
     Model(ModelInfo),
-    /// Work in progress on a job.
-    Progress { job: u32, done: usize, total: usize },
-    /// Tags of a clip.
-    Tags(TagResult),
+    /// Chunks of its share of a clip this engine has run so far.
+    Progress { job: u32, done: usize },
+    /// Probabilities of this engine's share of a clip's batches.
+    Tagged(TaggedShare),
     /// Pictures of one chunk.
     Pictures(ChunkPictures),
     /// Tags and pictures of a live chunk.
@@ -77,22 +78,35 @@ pub struct ModelInfo {
     pub modulation: Option<FilterResponses>,
 }
 
-/// Tags of a clip.
+/// Which of a clip's batches an engine runs: batch `i` when `i % count == index`. Several CPU
+/// engines (web workers, one thread each) share a clip this way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Share {
+    /// Whether batch `batch` is in this share.
+    pub fn has(&self, batch: usize) -> bool {
+        batch % self.count.max(1) == self.index
+    }
+}
+
+/// One batch's probabilities: `rows × n_tags`, row-major.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TagResult {
-    pub job: u32,
-    /// Which backend ran ("wgpu (WebGPU)", "Flex (CPU)").
-    pub backend: String,
-    /// Wall time of the model, both plans, in milliseconds.
-    pub millis: f64,
-    /// Clip probabilities (mean over the 16 evaluation chunks), in tag order.
+pub struct BatchProbabilities {
+    /// The batch's place in [`modnet::ClipTagging::batches`].
+    pub batch: usize,
     pub probabilities: Vec<f32>,
-    /// Start of each timeline chunk in samples.
-    pub timeline_starts: Vec<usize>,
-    /// Timeline probabilities ready to draw: one row per tag, one column per chunk.
-    pub timeline: Picture,
-    /// A sentence when the clip had to be zero-padded.
-    pub notice: Option<String>,
+}
+
+/// An engine's share of a clip, run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaggedShare {
+    pub job: u32,
+    pub share: Share,
+    pub batches: Vec<BatchProbabilities>,
 }
 
 /// The front-end's view of one chunk (the paper's Fig. 5–7).
