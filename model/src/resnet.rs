@@ -11,7 +11,7 @@ use burn::nn::{
 };
 use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::ops::{MaxPoolOptions, PadMode};
 use burn::tensor::{Device, Tensor};
 
 /// Channel widths of the seven ResNet layers.
@@ -81,8 +81,48 @@ fn conv3x3(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
         .init(device)
 }
 
+/// Max pooling over `size` windows at stride `size`.
+///
+/// In training, burn's `max_pool2d` (its backward uses the argmax indices it records). Without
+/// autodiff — tagging, the page — the same maxima as reshapes and pairwise maxima: Flex's
+/// `max_pool2d` is a scalar loop that records indices even then, and cost as much as the
+/// convolution before it (2.3× slower than this on the first layer, one thread).
 fn pool(x: Tensor<4>, size: [usize; 2], ceil_mode: bool) -> Tensor<4> {
-    max_pool2d(x, MaxPoolOptions::new(size).with_ceil_mode(ceil_mode))
+    let [_, _, h, w] = x.dims();
+    let [ph, pw] = size;
+    let (oh, ow) = (pooled(h, ph, ceil_mode), pooled(w, pw, ceil_mode));
+    if x.is_autodiff() || oh == 0 || ow == 0 {
+        return max_pool2d(x, MaxPoolOptions::new(size).with_ceil_mode(ceil_mode));
+    }
+    reshaped_max_pool(x, [oh, ow], size)
+}
+
+/// Max pooling to `[oh, ow]` outputs by reshaping: the input is padded with −∞ (ceil mode) or
+/// cropped (floor mode) to exactly `oh·ph × ow·pw`, each row's `pw`-groups are reduced, then
+/// each output row's `ph` input rows (contiguous after a reshape) are compared pairwise.
+///
+/// - input: `[batch, c, h, w]` → output `[batch, c, oh, ow]`
+fn reshaped_max_pool(x: Tensor<4>, [oh, ow]: [usize; 2], [ph, pw]: [usize; 2]) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let fit = |x: Tensor<4>, dim: usize, have: usize, want: usize| -> Tensor<4> {
+        match have.cmp(&want) {
+            core::cmp::Ordering::Less => {
+                let mut pads = [(0, 0); 4];
+                pads[dim] = (0, want - have);
+                x.pad(pads, PadMode::Constant(f32::NEG_INFINITY))
+            }
+            core::cmp::Ordering::Greater => x.narrow(dim, 0, want),
+            core::cmp::Ordering::Equal => x,
+        }
+    };
+    let x = fit(fit(x, 2, h, oh * ph), 3, w, ow * pw);
+    let rows: Tensor<4> = x
+        .reshape([b, c, oh * ph, ow, pw])
+        .max_dim(4)
+        .reshape([b, c, oh, ph * ow]);
+    (1..ph).fold(rows.clone().narrow(3, 0, ow), |m, i| {
+        m.max_pair(rows.clone().narrow(3, i * ow, ow))
+    })
 }
 
 /// `Conv_2d(i, o, pool)`: conv 3×3 → BN → ReLU → max-pool.
@@ -212,5 +252,40 @@ impl ResNet {
         let x = self.dense1.forward(self.features(x));
         let x = relu(self.bn.forward(x));
         self.dense2.forward(self.dropout.forward(x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// The reshaped pooling gives `max_pool2d`'s values, in ceil and floor mode, for even and
+    /// odd sizes and the back-end's two window shapes.
+    #[test]
+    fn reshaped_max_pool_equals_max_pool2d() {
+        let device = Device::flex();
+        for (shape, size) in [
+            ([2, 3, 80, 291], [2, 2]),
+            ([1, 4, 5, 19], [2, 2]),
+            ([1, 2, 3, 10], [2, 3]),
+            ([1, 2, 2, 4], [2, 3]),
+            ([1, 1, 1, 1], [2, 3]),
+        ] {
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            for ceil_mode in [true, false] {
+                let expected = max_pool2d(
+                    x.clone(),
+                    MaxPoolOptions::new(size).with_ceil_mode(ceil_mode),
+                );
+                let got = pool(x.clone(), size, ceil_mode);
+                assert_eq!(got.dims(), expected.dims(), "{shape:?} {size:?} {ceil_mode}");
+                assert_eq!(
+                    got.into_data().to_vec::<f32>().unwrap(),
+                    expected.into_data().to_vec::<f32>().unwrap(),
+                    "{shape:?} {size:?} ceil {ceil_mode}"
+                );
+            }
+        }
     }
 }
