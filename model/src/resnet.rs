@@ -116,10 +116,10 @@ fn reshaped_max_pool(x: Tensor<4>, [oh, ow]: [usize; 2], [ph, pw]: [usize; 2]) -
         }
     };
     let x = fit(fit(x, 2, h, oh * ph), 3, w, ow * pw);
-    let rows: Tensor<4> = x
-        .reshape([b, c, oh * ph, ow, pw])
-        .max_dim(4)
-        .reshape([b, c, oh, ph * ow]);
+    let rows: Tensor<4> =
+        x.reshape([b, c, oh * ph, ow, pw])
+            .max_dim(4)
+            .reshape([b, c, oh, ph * ow]);
     (1..ph).fold(rows.clone().narrow(3, 0, ow), |m, i| {
         m.max_pair(rows.clone().narrow(3, i * ow, ow))
     })
@@ -279,7 +279,11 @@ mod tests {
                     MaxPoolOptions::new(size).with_ceil_mode(ceil_mode),
                 );
                 let got = pool(x.clone(), size, ceil_mode);
-                assert_eq!(got.dims(), expected.dims(), "{shape:?} {size:?} {ceil_mode}");
+                assert_eq!(
+                    got.dims(),
+                    expected.dims(),
+                    "{shape:?} {size:?} {ceil_mode}"
+                );
                 assert_eq!(
                     got.into_data().to_vec::<f32>().unwrap(),
                     expected.into_data().to_vec::<f32>().unwrap(),
