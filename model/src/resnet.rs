@@ -285,8 +285,8 @@ mod tests {
                     "{shape:?} {size:?} {ceil_mode}"
                 );
                 assert_eq!(
-                    got.into_data().to_vec::<f32>().unwrap(),
-                    expected.into_data().to_vec::<f32>().unwrap(),
+                    got.into_data().try_to_vec::<f32>().unwrap(),
+                    expected.into_data().try_to_vec::<f32>().unwrap(),
                     "{shape:?} {size:?} ceil {ceil_mode}"
                 );
             }
