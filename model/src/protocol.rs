@@ -227,7 +227,69 @@ impl ClipTagging {
 
     /// How many batches [`ClipTagging::batches`] gives.
     pub fn batch_count(&self) -> usize {
-        self.evaluation.len().div_ceil(TAG_BATCH) + self.timeline.len().div_ceil(TAG_BATCH)
+        self.evaluation_batch_count() + self.timeline.len().div_ceil(TAG_BATCH)
+    }
+
+    /// How many of those batches hold the evaluation chunks (they come first).
+    pub fn evaluation_batch_count(&self) -> usize {
+        self.evaluation.len().div_ceil(TAG_BATCH)
+    }
+
+    /// The clip's tags while batches are still being run (several workers, each batch as it
+    /// comes): `batches[i]` holds batch `i`'s probabilities once it has run. `None` until every
+    /// evaluation batch is in; then the clip's probabilities are final and `timeline` has an
+    /// empty row for each chunk whose batch has not run yet.
+    pub fn partial(
+        &self,
+        batches: &[Option<Vec<f32>>],
+        n_tags: usize,
+        sample_rate: usize,
+    ) -> Result<Option<ClipTags>, ModelError> {
+        if n_tags == 0 || batches.len() != self.batch_count() {
+            return Err(ModelError::Shape(format!(
+                "{} batches of {n_tags} tags for a clip of {} batches",
+                batches.len(),
+                self.batch_count()
+            )));
+        }
+        let (eval, timeline) = batches.split_at(self.evaluation_batch_count());
+        let Some(eval) = eval
+            .iter()
+            .map(Option::as_deref)
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Ok(None);
+        };
+        let eval = eval.concat();
+        if eval.len() != self.evaluation.len() * n_tags {
+            return Err(ModelError::Shape(format!(
+                "{} probabilities for {} evaluation chunks of {n_tags} tags",
+                eval.len(),
+                self.evaluation.len()
+            )));
+        }
+        let mut rows = Vec::with_capacity(self.timeline.len());
+        for (b, batch) in timeline.iter().enumerate() {
+            let chunks = (self.timeline.len() - b * TAG_BATCH).min(TAG_BATCH);
+            match batch {
+                Some(p) if p.len() == chunks * n_tags => {
+                    rows.extend(p.chunks(n_tags).map(<[f32]>::to_vec))
+                }
+                Some(p) => {
+                    return Err(ModelError::Shape(format!(
+                        "{} probabilities for a timeline batch of {chunks} chunks of {n_tags} tags",
+                        p.len()
+                    )));
+                }
+                None => rows.extend((0..chunks).map(|_| Vec::new())),
+            }
+        }
+        Ok(Some(ClipTags {
+            probabilities: mean_rows(&eval, n_tags),
+            timeline: rows,
+            timeline_starts: self.timeline.starts.clone(),
+            notice: self.evaluation.notice(sample_rate),
+        }))
     }
 
     /// The batches to run, in order, [`TAG_BATCH`] chunks at most each.
@@ -253,14 +315,8 @@ impl ClipTagging {
             )));
         }
         let (eval, timeline) = probabilities.split_at(self.evaluation.len() * n_tags);
-        let mut clip = alloc::vec![0.0f32; n_tags];
-        for row in eval.chunks(n_tags) {
-            clip.iter_mut().zip(row).for_each(|(c, p)| *c += p);
-        }
-        clip.iter_mut()
-            .for_each(|c| *c /= self.evaluation.len() as f32);
         Ok(ClipTags {
-            probabilities: clip,
+            probabilities: mean_rows(eval, n_tags),
             timeline: timeline.chunks(n_tags).map(<[f32]>::to_vec).collect(),
             timeline_starts: self.timeline.starts.clone(),
             notice: self.evaluation.notice(sample_rate),
@@ -276,6 +332,17 @@ impl ChunkBatch {
             device,
         )
     }
+}
+
+/// The mean of the `n`-wide rows of `values`, column by column.
+fn mean_rows(values: &[f32], n: usize) -> Vec<f32> {
+    let mut mean = alloc::vec![0.0f32; n];
+    let rows = values.len() / n;
+    for row in values.chunks(n) {
+        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+    }
+    mean.iter_mut().for_each(|m| *m /= rows.max(1) as f32);
+    mean
 }
 
 fn check_lengths(clip_len: usize, chunk: usize) -> Result<(), ModelError> {

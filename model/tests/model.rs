@@ -594,6 +594,36 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
     }
     // Probabilities of the wrong size are refused, not misread.
     assert!(tagging.finish(&probs[1..], 50, 16_000).is_err());
+
+    // Batch by batch, as several workers give them back: nothing until the evaluation batches
+    // are in, then the final clip tags with the timeline filling in, and at the end `finish`.
+    let per_batch: Vec<Vec<f32>> = batches
+        .iter()
+        .scan(0, |at, b| {
+            let n = b.rows * 50;
+            *at += n;
+            Some(probs[*at - n..*at].to_vec())
+        })
+        .collect();
+    let mut arrived: Vec<Option<Vec<f32>>> = vec![None; tagging.batch_count()];
+    assert_eq!(tagging.evaluation_batch_count(), 4);
+    for i in [4, 0, 2, 1] {
+        arrived[i] = Some(per_batch[i].clone());
+        assert!(tagging.partial(&arrived, 50, 16_000).unwrap().is_none());
+    }
+    arrived[4] = None;
+    arrived[3] = Some(per_batch[3].clone());
+    let early = tagging.partial(&arrived, 50, 16_000).unwrap().unwrap();
+    assert_eq!(early.probabilities, tags.probabilities);
+    assert_eq!(early.timeline.len(), 3);
+    assert!(early.timeline.iter().all(Vec::is_empty));
+    arrived[4] = Some(per_batch[4].clone());
+    let done = tagging.partial(&arrived, 50, 16_000).unwrap().unwrap();
+    assert_eq!(done, tags);
+    // A batch of the wrong size, or too few batches, is refused.
+    arrived[4] = Some(per_batch[4][1..].to_vec());
+    assert!(tagging.partial(&arrived, 50, 16_000).is_err());
+    assert!(tagging.partial(&arrived[1..], 50, 16_000).is_err());
 }
 
 #[test]

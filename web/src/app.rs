@@ -308,23 +308,34 @@ fn Results(tags: Vec<String>, result: TagResult, clip_name: String) -> impl Into
                 id="run-info"
                 data-backend=result.backend.clone()
                 data-engines=result.engines.to_string()
-                data-millis=result.millis.to_string()
+                data-tags-millis=result.tags_millis.to_string()
+                data-millis=result.millis.map(|m| m.to_string())
             >
-                {format!(
-                    "{clip_name} on {}{} in {:.0} ms (16 chunks for the clip, {} for the timeline)",
-                    result.backend,
-                    match result.engines {
-                        1 => String::new(),
-                        n => format!(" ({n} workers)"),
-                    },
-                    result.millis,
-                    result.timeline_starts.len()
-                )}
+                {run_info(&result, &clip_name)}
             </p>
             {result.notice.clone().map(|n| view! { <p class="note">{format!("Note: {n}.")}</p> })}
             <div id="tags">{groups}</div>
         </section>
     }
+}
+
+/// Where the clip ran and how long it took; while timeline chunks are still running, how many
+/// are done.
+fn run_info(result: &TagResult, clip_name: &str) -> String {
+    let workers = match result.engines {
+        1 => String::new(),
+        n => format!(" ({n} workers)"),
+    };
+    let chunks = result.timeline_starts.len();
+    let timeline = match result.millis {
+        Some(ms) => format!("timeline in {ms:.0} ms"),
+        None => format!("timeline {} / {chunks} chunks…", result.timeline_done),
+    };
+    format!(
+        "{clip_name} on {}{workers}: tags in {:.0} ms, {timeline} (16 chunks for the clip, \
+         {chunks} for the timeline)",
+        result.backend, result.tags_millis
+    )
 }
 
 /// The waveform, the tag timeline, the player and its cursor. A click on the timeline selects

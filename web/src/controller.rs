@@ -14,7 +14,7 @@ use crate::audio;
 use crate::client::EngineClient;
 use crate::listen::Microphone;
 use crate::messages::{
-    ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, Share, TaggedShare,
+    BatchProbabilities, ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, Share,
 };
 use modnet::{ClipTagging, LiveWindow, Picture};
 
@@ -71,8 +71,13 @@ pub struct TagResult {
     pub backend: String,
     /// Engines (workers) that shared the clip.
     pub engines: usize,
-    /// Wall time from sending the clip to its tags, in milliseconds.
-    pub millis: f64,
+    /// From sending the clip to its tags (the evaluation chunks), in milliseconds.
+    pub tags_millis: f64,
+    /// From sending the clip to the whole timeline, in milliseconds; `None` while timeline
+    /// chunks are still running.
+    pub millis: Option<f64>,
+    /// Timeline chunks run so far.
+    pub timeline_done: usize,
     /// Clip probabilities (mean over the 16 evaluation chunks), in tag order.
     pub probabilities: Vec<f32>,
     /// Start of each timeline chunk in samples.
@@ -89,10 +94,14 @@ struct Tagging {
     plan: ClipTagging,
     /// Each batch's probabilities, once back.
     batches: Vec<Option<Vec<f32>>>,
-    /// Chunks each engine has run.
-    done: Vec<usize>,
+    /// Chunks run so far.
+    done: usize,
+    /// Engines sharing the clip.
+    engines: usize,
     /// When the clip was sent (ms, `performance.now()`).
     sent: f64,
+    /// When its tags were known (all evaluation batches back).
+    tagged: Option<f64>,
 }
 
 /// A decoded clip.
@@ -294,17 +303,7 @@ impl Controller {
                     self.tag_clip();
                 }
             }
-            FromEngine::Progress { job, done } => {
-                let progress = self.tagging.try_update_value(|t| {
-                    let t = t.as_mut().filter(|t| t.job == job)?;
-                    *t.done.get_mut(index)? = done;
-                    Some((t.done.iter().sum(), t.plan.total()))
-                });
-                if let Some(Some(progress)) = progress {
-                    self.progress.set(Some(progress));
-                }
-            }
-            FromEngine::Tagged(share) => self.on_tagged(share),
+            FromEngine::Batch(batch) => self.on_batch(batch),
             FromEngine::Pictures(pictures) => {
                 if pictures.job == self.job.get_value() {
                     self.pictures.set(Some(pictures));
@@ -362,9 +361,11 @@ impl Controller {
         self.tagging.set_value(Some(Tagging {
             job,
             batches: vec![None; plan.batch_count()],
-            done: vec![0; count],
+            done: 0,
+            engines: count,
             plan,
             sent: now_millis(),
+            tagged: None,
         }));
         let sent = self.engines.with_value(|engines| {
             engines
@@ -377,46 +378,69 @@ impl Controller {
         }
     }
 
-    /// An engine's share of the clip: once every batch is back, the clip's tags.
-    fn on_tagged(self, share: TaggedShare) {
+    /// One batch of the clip back from an engine: the clip's tags once the evaluation batches
+    /// are in, then the timeline as it fills.
+    fn on_batch(self, batch: BatchProbabilities) {
         let Some((n_tags, sample_rate)) = self
             .model
             .with_untracked(|m| m.as_ref().map(|m| (m.tags.len(), m.sample_rate)))
         else {
             return;
         };
-        let finished = self.tagging.try_update_value(|t| {
-            let tagging = t.as_mut().filter(|t| t.job == share.job)?;
-            for b in share.batches {
-                if let Some(slot) = tagging.batches.get_mut(b.batch) {
-                    *slot = Some(b.probabilities);
-                }
+        let now = now_millis();
+        let update = self.tagging.try_update_value(|t| {
+            let tagging = t.as_mut().filter(|t| t.job == batch.job)?;
+            let slot = tagging.batches.get_mut(batch.batch)?;
+            if slot.is_none() {
+                tagging.done += batch.rows;
             }
-            if tagging.batches.iter().any(Option::is_none) {
-                return None;
+            *slot = Some(batch.probabilities);
+            let tags = tagging.plan.partial(&tagging.batches, n_tags, sample_rate);
+            let first = matches!(tags, Ok(Some(_))) && tagging.tagged.is_none();
+            if first {
+                tagging.tagged = Some(now);
             }
-            t.take()
+            let complete = tagging.batches.iter().all(Option::is_some);
+            let update = (
+                tags,
+                first,
+                complete,
+                (tagging.done, tagging.plan.total()),
+                tagging.engines,
+                tagging.tagged.map(|t| t - tagging.sent),
+                now - tagging.sent,
+            );
+            if complete {
+                *t = None;
+            }
+            Some(update)
         });
-        let Some(Some(tagging)) = finished else {
+        let Some(Some((tags, first, complete, progress, engines, tags_millis, millis))) = update
+        else {
             return;
         };
-        let probabilities: Vec<f32> = tagging.batches.into_iter().flatten().flatten().collect();
-        let tags = match tagging.plan.finish(&probabilities, n_tags, sample_rate) {
-            Ok(tags) => tags,
+        self.progress
+            .set(if complete { None } else { Some(progress) });
+        let tags = match tags {
+            Ok(Some(tags)) => tags,
+            Ok(None) => return,
             Err(e) => return self.fail(format!("the engines' results do not fit the clip: {e}")),
         };
-        self.progress.set(None);
         self.result.set(Some(TagResult {
-            job: tagging.job,
+            job: batch.job,
             backend: self.device.get_untracked().unwrap_or_default(),
-            engines: tagging.done.len(),
-            millis: now_millis() - tagging.sent,
+            engines,
+            tags_millis: tags_millis.unwrap_or(millis),
+            millis: complete.then_some(millis),
+            timeline_done: tags.timeline.iter().filter(|row| !row.is_empty()).count(),
             timeline: tags.timeline_picture(),
             probabilities: tags.probabilities,
             timeline_starts: tags.timeline_starts,
             notice: tags.notice,
         }));
-        self.show_chunk(self.chunk.get_untracked());
+        if first {
+            self.show_chunk(self.chunk.get_untracked());
+        }
     }
 
     /// Selects a timeline chunk: its pictures are computed.

@@ -18,7 +18,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::messages::{
     BODY, BatchProbabilities, ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, PAYLOAD,
-    Share, TaggedShare, ToEngine,
+    Share, ToEngine,
 };
 
 /// Points of the frequency-response curves.
@@ -170,12 +170,7 @@ async fn handle(
                 .map_err(|_| "no samples in the request".to_string())?
                 .to_vec();
             engine.borrow_mut().samples = samples;
-            let batches = tag(engine, job, share, post).await?;
-            post.send(&FromEngine::Tagged(TaggedShare {
-                job,
-                share,
-                batches,
-            }));
+            tag(engine, job, share, post).await?;
         }
         ToEngine::Pictures { job, start } => {
             let pictures = pictures(engine, job, start).await?;
@@ -260,14 +255,14 @@ fn model_of(engine: &Rc<RefCell<Engine>>) -> Result<(ModNet, Device), String> {
     Ok((model, e.device.clone()))
 }
 
-/// Runs `share` of the clip's batches (the clip protocol of the model crate; the page puts the
-/// shares together).
+/// Runs `share` of the clip's batches (the clip protocol of the model crate), posting each
+/// batch's probabilities as soon as it has them; the page puts the shares together.
 async fn tag(
     engine: &Rc<RefCell<Engine>>,
     job: u32,
     share: Share,
     post: &Poster,
-) -> Result<Vec<BatchProbabilities>, String> {
+) -> Result<(), String> {
     let (model, device) = model_of(engine)?;
     let samples = std::mem::take(&mut engine.borrow_mut().samples);
     let result = tag_share(&model, &device, &samples, job, share, post).await;
@@ -282,12 +277,10 @@ async fn tag_share(
     job: u32,
     share: Share,
     post: &Poster,
-) -> Result<Vec<BatchProbabilities>, String> {
+) -> Result<(), String> {
     modnet::protocol::check_samples(samples).map_err(|e| e.to_string())?;
     let tagging = ClipTagging::new(samples.len(), model.config().chunk_samples, true)
         .map_err(|e| e.to_string())?;
-    let mut batches = Vec::new();
-    let mut done = 0;
     for (batch, chunks) in tagging
         .batches(samples)
         .enumerate()
@@ -296,14 +289,14 @@ async fn tag_share(
         let p = model
             .probabilities(chunks.tensor(device))
             .map_err(|e| e.to_string())?;
-        batches.push(BatchProbabilities {
+        post.send(&FromEngine::Batch(BatchProbabilities {
+            job,
             batch,
+            rows: chunks.rows,
             probabilities: read(p).await?,
-        });
-        done += chunks.rows;
-        post.send(&FromEngine::Progress { job, done });
+        }));
     }
-    Ok(batches)
+    Ok(())
 }
 
 /// Rows of a `rows × cols` matrix in `order`.

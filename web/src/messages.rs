@@ -46,10 +46,9 @@ pub enum FromEngine {
     GpuUnavailable { reason: String },
     /// A model was loaded.
     Model(ModelInfo),
-    /// Chunks of its share of a clip this engine has run so far.
-    Progress { job: u32, done: usize },
-    /// Probabilities of this engine's share of a clip's batches.
-    Tagged(TaggedShare),
+    /// One batch of a clip's chunks, run (each as soon as it is: the page shows the clip's
+    /// tags once the evaluation batches are in and fills the timeline as the rest come).
+    Batch(BatchProbabilities),
     /// Pictures of one chunk.
     Pictures(ChunkPictures),
     /// Tags and pictures of a live chunk.
@@ -96,17 +95,12 @@ impl Share {
 /// One batch's probabilities: `rows × n_tags`, row-major.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BatchProbabilities {
+    pub job: u32,
     /// The batch's place in [`modnet::ClipTagging::batches`].
     pub batch: usize,
+    /// Chunks in the batch.
+    pub rows: usize,
     pub probabilities: Vec<f32>,
-}
-
-/// An engine's share of a clip, run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TaggedShare {
-    pub job: u32,
-    pub share: Share,
-    pub batches: Vec<BatchProbabilities>,
 }
 
 /// The front-end's view of one chunk (the paper's Fig. 5–7).
