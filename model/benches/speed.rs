@@ -159,16 +159,18 @@ fn torch_row(python: &str, key: &str, threads: usize) -> Result<Torch, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let number_after = |word: &str| -> Option<f64> {
-        let rest = &text[text.find(word)? + word.len()..];
-        rest.split_whitespace().next()?.parse().ok()
+    // The number after `word`, or why the line is not the one expected.
+    let number_after = |word: &str| -> Result<f64, String> {
+        text.find(word)
+            .and_then(|at| text[at + word.len()..].split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("{TORCH_SCRIPT} printed no number after `{word}`: {text}"))
     };
     Ok(Torch {
-        params: number_after("params").ok_or("no parameter count")? as usize,
-        forward_ms: number_after("1×5s").ok_or("no forward time")?,
-        step_ms: number_after("batch 4").ok_or("no training-step time")?,
+        params: number_after("params")? as usize,
+        forward_ms: number_after("1×5s")?,
+        step_ms: number_after("batch 4")?,
     })
-    .map_err(|e: &str| format!("{TORCH_SCRIPT} printed an unexpected line ({e}): {text}"))
 }
 
 fn ms(d: Duration) -> f64 {
