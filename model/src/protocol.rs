@@ -294,9 +294,27 @@ impl ClipTagging {
 
     /// The batches to run, in order, [`TAG_BATCH`] chunks at most each.
     pub fn batches<'a>(&'a self, samples: &'a [f32]) -> impl Iterator<Item = ChunkBatch> + 'a {
-        self.evaluation
-            .batches(samples, TAG_BATCH)
-            .chain(self.timeline.batches(samples, TAG_BATCH))
+        (0..self.batch_count()).filter_map(move |index| self.batch(index, samples))
+    }
+
+    /// Batch `index` of [`ClipTagging::batches`] alone (`None` past the last): a caller that
+    /// runs only some batches (one web worker's share) gathers only their samples.
+    pub fn batch(&self, index: usize, samples: &[f32]) -> Option<ChunkBatch> {
+        let evaluation_batches = self.evaluation_batch_count();
+        let (plan, first) = if index < evaluation_batches {
+            (&self.evaluation, index * TAG_BATCH)
+        } else {
+            (&self.timeline, (index - evaluation_batches) * TAG_BATCH)
+        };
+        if first >= plan.len() {
+            return None;
+        }
+        let last = (first + TAG_BATCH).min(plan.len());
+        Some(ChunkBatch {
+            samples: plan.gather(samples, first..last),
+            rows: last - first,
+            chunk: plan.chunk,
+        })
     }
 
     /// The clip's tags from the probabilities of every batch, concatenated in order

@@ -567,6 +567,19 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
         long.batches(&vec![0.0; chunk * 25]).count()
     );
     assert_eq!(long.batch_count(), 4 + 7);
+    // One batch alone is that batch of the sequence (a worker's share gathers only its own).
+    let ramp: Vec<f32> = (0..chunk * 25).map(|i| i as f32).collect();
+    for (index, batch) in long.batches(&ramp).enumerate() {
+        assert_eq!(
+            long.batch(index, &ramp).as_ref(),
+            Some(&batch),
+            "batch {index}"
+        );
+    }
+    let timeline_last = long.batch(long.batch_count() - 1, &ramp).unwrap();
+    assert_eq!(timeline_last.rows, 25 % TAG_BATCH);
+    assert_eq!(timeline_last.samples[0], (24 * chunk) as f32);
+    assert_eq!(long.batch(long.batch_count(), &ramp), None);
     assert!(batches.iter().all(|b| b.samples.len() == b.rows * chunk));
     let mut probs = Vec::new();
     for b in &batches {

@@ -21,6 +21,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
 const dist = join(root, 'dist');
 const trainer = process.env.TRAINER ?? join(root, 'target', 'debug', 'trainer');
+// What the native figures were measured with (`TRAINER=target/release/trainer` for release ones).
+const trainerBuild = /[\\/]release[\\/]/.test(trainer) ? 'release build' : 'debug build, deps optimised';
 const artifacts = process.env.ARTIFACTS ?? join(root, 'target', 'browser-artifacts');
 const weights = join(root, 'weights', 'modnet-mtat-distilled.safetensors');
 const ogg = join(root, 'tests', 'fixtures', 'audio', 'pulse-stereo-44k.ogg');
@@ -293,6 +295,16 @@ test('CPU engines share a clip: one worker against one per core, and a 6-minute 
         const timeline = Number(/(\d+) for the timeline/.exec(six.text)[1]);
         assert.ok(timeline >= 100, six.text);
         figures.push([`tag a 6-minute song (16 + ${timeline} chunks), CPU engine, ${engines} worker(s)`, `${(Number(six.millis) / 1000).toFixed(2)} s`]);
+        // The same song natively: the page/native ratio for a long clip.
+        const started = performance.now();
+        const out = execFileSync(trainer, ['tag', song, '--weights', weights, '--json', '--backend', 'flex']);
+        const seconds = (performance.now() - started) / 1000;
+        const expected = JSON.parse(out.toString())[0].probabilities;
+        let songWorst = 0;
+        for (const [, p, index] of await tagsOf(page)) songWorst = Math.max(songWorst, Math.abs(p - expected[index]));
+        assert.ok(songWorst <= TOLERANCE, `6-minute song: page vs trainer tag max |Δp| = ${songWorst}`);
+        figures.push([`\`trainer tag\` (${trainerBuild}; whole process), 6-minute song`, `${seconds.toFixed(2)} s`]);
+        figures.push(['page CPU engine / native `trainer tag`, 6-minute song', `${(Number(six.millis) / 1000 / seconds).toFixed(1)}×`]);
       }
     } catch (e) {
       console.log(logs.join('\n'));
@@ -362,7 +374,7 @@ test('listening live to a fake microphone (CPU engine)', { timeout: 600_000 }, a
 });
 
 test('native trainer tag on the same 30 s file', () => {
-  figures.push(['`trainer tag` (debug build, deps optimised; whole process), 30 s clip', `${native.seconds.toFixed(2)} s`]);
+  figures.push([`\`trainer tag\` (${trainerBuild}; whole process), 30 s clip`, `${native.seconds.toFixed(2)} s`]);
   if (cpuMillis !== undefined) {
     figures.push(['page CPU engine / native `trainer tag`, 30 s clip', `${(cpuMillis / 1000 / native.seconds).toFixed(1)}×`]);
   }

@@ -281,11 +281,8 @@ async fn tag_share(
     modnet::protocol::check_samples(samples).map_err(|e| e.to_string())?;
     let tagging = ClipTagging::new(samples.len(), model.config().chunk_samples, true)
         .map_err(|e| e.to_string())?;
-    for (batch, chunks) in tagging
-        .batches(samples)
-        .enumerate()
-        .filter(|(i, _)| share.has(*i))
-    {
+    let mine = (0..tagging.batch_count()).filter(|&i| share.has(i));
+    for (batch, chunks) in mine.filter_map(|i| Some((i, tagging.batch(i, samples)?))) {
         let p = model
             .probabilities(chunks.tensor(device))
             .map_err(|e| e.to_string())?;
