@@ -34,6 +34,17 @@ pub fn device(backend: Backend) -> Result<Device> {
     }
 }
 
+/// Whether `device` computes on this machine's CPU cores (Flex, NdArray). There, independent
+/// batches run side by side on rayon's threads: the backend's own threads inside one batch keep
+/// two cores only about 70 % busy. A GPU takes one batch at a time.
+pub fn on_cpu(device: &Device) -> bool {
+    use burn::backend::DispatchDevice;
+    matches!(
+        device.as_dispatch(),
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+    )
+}
+
 /// The float type of a device's tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Precision {

@@ -8,7 +8,9 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::ProgressBar;
 use modnet::{ClipTagging, ModNet};
+use rayon::prelude::*;
 
+use crate::backend::on_cpu;
 use crate::data::{Clip, cache};
 use crate::metrics::{TagMetrics, tag_metrics_with};
 
@@ -86,18 +88,36 @@ pub fn evaluate(
         // The model crate's clip protocol (evaluation chunks only): logits for the loss against
         // the labels, their sigmoids for the clip's scores.
         let tagging = ClipTagging::new(samples.len(), config.chunk_samples, false)?;
-        let mut probabilities = Vec::with_capacity(tagging.total() * n_tags);
-        for batch in tagging.batches(&samples) {
+        // One batch's probabilities and summed loss.
+        let run = |index: usize| -> Result<(Vec<f32>, f64)> {
+            let batch = tagging
+                .batch(index, &samples)
+                .expect("index below batch_count");
             let logits = model.forward(batch.tensor(device))?;
             let targets =
                 Tensor::<1>::from_data(TensorData::new(clip.labels.clone(), [n_tags]), device)
                     .unsqueeze_dim::<2>(0)
                     .repeat_dim(0, batch.rows);
             let loss = bce_with_logits(logits.clone(), targets).into_scalar::<f32>() as f64;
-            loss_sum += loss * batch.rows as f64;
-            loss_n += batch.rows;
-            probabilities.extend(read(sigmoid(logits))?);
+            Ok((read(sigmoid(logits))?, loss * batch.rows as f64))
+        };
+        // On the CPU the batches run side by side (see `on_cpu`), in order on a GPU.
+        let batches = if on_cpu(device) {
+            (0..tagging.batch_count())
+                .into_par_iter()
+                .map(run)
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            (0..tagging.batch_count())
+                .map(run)
+                .collect::<Result<Vec<_>>>()?
+        };
+        let mut probabilities = Vec::with_capacity(tagging.total() * n_tags);
+        for (p, loss) in batches {
+            probabilities.extend(p);
+            loss_sum += loss;
         }
+        loss_n += tagging.total();
         scores.extend(
             tagging
                 .finish(&probabilities, n_tags, config.sample_rate)?

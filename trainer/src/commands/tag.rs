@@ -11,12 +11,12 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use modnet::ModNet;
+use modnet::{ClipTagging, ModNet};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::audio;
-use crate::backend::{Backend, device};
+use crate::backend::{Backend, device, on_cpu};
 use crate::library::{self, Format, Row, Table};
 
 #[derive(Args)]
@@ -84,8 +84,24 @@ fn tag_samples(
 ) -> Result<FileTags> {
     let config = model.config();
     let rate = config.sample_rate;
-    // The clip protocol is the model crate's.
-    let tags = model.tag_clip(samples, with_timeline, device)?;
+    // The clip protocol is the model crate's; on the CPU its batches run side by side.
+    let tags = if on_cpu(device) {
+        modnet::protocol::check_samples(samples)?;
+        let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
+        let batches = (0..tagging.batch_count())
+            .into_par_iter()
+            .map(|i| -> Result<Vec<f32>> {
+                let batch = tagging.batch(i, samples).expect("index below batch_count");
+                let p = model.probabilities(batch.tensor(device))?;
+                p.into_data()
+                    .try_to_vec::<f32>()
+                    .map_err(|e| anyhow::anyhow!("reading probabilities: {e:?}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tagging.finish(&batches.concat(), config.n_tags(), rate)?
+    } else {
+        model.tag_clip(samples, with_timeline, device)?
+    };
     let mut order: Vec<usize> = (0..tags.probabilities.len()).collect();
     order.sort_by(|&a, &b| tags.probabilities[b].total_cmp(&tags.probabilities[a]));
     Ok(FileTags {
@@ -299,4 +315,37 @@ fn tag_library(
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use modnet::{ModNetConfig, ResNetConfig, ResNetWidths};
+
+    /// The CPU path runs a clip's batches side by side: it must give what the model crate's
+    /// sequential `tag_clip` gives, clip tags and timeline, in order.
+    #[test]
+    fn side_by_side_batches_equal_the_sequential_protocol() {
+        let device = burn::tensor::Device::flex();
+        assert!(on_cpu(&device));
+        device.seed(7);
+        let resnet = ResNetConfig::new().with_widths(ResNetWidths::Custom { narrow: 4, wide: 8 });
+        let model = ModNetConfig::small()
+            .with_resnet(resnet)
+            .init(&device)
+            .unwrap();
+        let chunk = model.config().chunk_samples;
+        // 16 evaluation chunks and 9 timeline chunks (the last one partial): 4 + 3 batches.
+        let samples: Vec<f32> = (0..chunk * 9 - chunk / 3)
+            .map(|i| ((i as f32) * 0.01).sin() * (1.0 + (i as f32 * 1e-4).cos()) * 0.2)
+            .collect();
+        let path = std::path::Path::new("clip.wav");
+        let side_by_side = tag_samples(&model, path, &samples, 3, true, &device).unwrap();
+        let sequential = model.tag_clip(&samples, true, &device).unwrap();
+        assert_eq!(side_by_side.probabilities, sequential.probabilities);
+        assert_eq!(side_by_side.timeline.len(), 9);
+        for ((_, row), expected) in side_by_side.timeline.iter().zip(&sequential.timeline) {
+            assert_eq!(row, expected);
+        }
+    }
 }
