@@ -449,14 +449,22 @@ impl ModNet {
         let config = self.config();
         let mut probabilities = Vec::with_capacity(tagging.total() * config.n_tags());
         for batch in tagging.batches(samples) {
-            let p = self.probabilities(batch.tensor(device))?;
-            probabilities.extend(
-                p.into_data()
-                    .try_to_vec::<f32>()
-                    .map_err(|e| ModelError::Shape(format!("reading probabilities: {e:?}")))?,
-            );
+            probabilities.extend(self.batch_probabilities(&batch, device)?);
         }
         tagging.finish(&probabilities, config.n_tags(), config.sample_rate)
+    }
+
+    /// One batch's probabilities (`rows × n_tags`, row-major), read back synchronously: what a
+    /// native caller runs for each of [`ClipTagging`]'s batches, in any order.
+    pub fn batch_probabilities(
+        &self,
+        batch: &ChunkBatch,
+        device: &Device,
+    ) -> Result<Vec<f32>, ModelError> {
+        self.probabilities(batch.tensor(device))?
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| ModelError::Shape(format!("reading probabilities: {e:?}")))
     }
 
     /// Clip-level tag probabilities by the evaluation protocol (mean of the chunks' sigmoid

@@ -34,15 +34,23 @@ pub fn device(backend: Backend) -> Result<Device> {
     }
 }
 
-/// Whether `device` computes on this machine's CPU cores (Flex, NdArray). There, independent
-/// batches run side by side on rayon's threads: the backend's own threads inside one batch keep
-/// two cores only about 70 % busy. A GPU takes one batch at a time.
-pub fn on_cpu(device: &Device) -> bool {
+/// `run(i)` for each batch `i` in `0..count`, the results in that order. On the CPU (Flex,
+/// NdArray) the batches run side by side on rayon's threads: the backend's own threads inside
+/// one batch keep two cores only about 70 % busy. A GPU (or an autodiff device) takes them one
+/// after the other.
+pub fn run_batches<T: Send>(
+    device: &Device,
+    count: usize,
+    run: impl Fn(usize) -> Result<T> + Sync + Send,
+) -> Result<Vec<T>> {
     use burn::backend::DispatchDevice;
-    matches!(
-        device.as_dispatch(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-    )
+    use rayon::prelude::*;
+    match device.as_dispatch() {
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => {
+            (0..count).into_par_iter().map(run).collect()
+        }
+        _ => (0..count).map(run).collect(),
+    }
 }
 
 /// The float type of a device's tensors.

@@ -8,9 +8,8 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::ProgressBar;
 use modnet::{ClipTagging, ModNet};
-use rayon::prelude::*;
 
-use crate::backend::on_cpu;
+use crate::backend::run_batches;
 use crate::data::{Clip, cache};
 use crate::metrics::{TagMetrics, tag_metrics_with};
 
@@ -101,17 +100,7 @@ pub fn evaluate(
             let loss = bce_with_logits(logits.clone(), targets).into_scalar::<f32>() as f64;
             Ok((read(sigmoid(logits))?, loss * batch.rows as f64))
         };
-        // On the CPU the batches run side by side (see `on_cpu`), in order on a GPU.
-        let batches = if on_cpu(device) {
-            (0..tagging.batch_count())
-                .into_par_iter()
-                .map(run)
-                .collect::<Result<Vec<_>>>()?
-        } else {
-            (0..tagging.batch_count())
-                .map(run)
-                .collect::<Result<Vec<_>>>()?
-        };
+        let batches = run_batches(device, tagging.batch_count(), run)?;
         let mut probabilities = Vec::with_capacity(tagging.total() * n_tags);
         for (p, loss) in batches {
             probabilities.extend(p);

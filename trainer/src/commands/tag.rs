@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::audio;
-use crate::backend::{Backend, device, on_cpu};
+use crate::backend::{Backend, device, run_batches};
 use crate::library::{self, Format, Row, Table};
 
 #[derive(Args)]
@@ -85,23 +85,13 @@ fn tag_samples(
     let config = model.config();
     let rate = config.sample_rate;
     // The clip protocol is the model crate's; on the CPU its batches run side by side.
-    let tags = if on_cpu(device) {
-        modnet::protocol::check_samples(samples)?;
-        let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
-        let batches = (0..tagging.batch_count())
-            .into_par_iter()
-            .map(|i| -> Result<Vec<f32>> {
-                let batch = tagging.batch(i, samples).expect("index below batch_count");
-                let p = model.probabilities(batch.tensor(device))?;
-                p.into_data()
-                    .try_to_vec::<f32>()
-                    .map_err(|e| anyhow::anyhow!("reading probabilities: {e:?}"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        tagging.finish(&batches.concat(), config.n_tags(), rate)?
-    } else {
-        model.tag_clip(samples, with_timeline, device)?
-    };
+    modnet::protocol::check_samples(samples)?;
+    let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
+    let batches = run_batches(device, tagging.batch_count(), |i| {
+        let batch = tagging.batch(i, samples).expect("index below batch_count");
+        Ok(model.batch_probabilities(&batch, device)?)
+    })?;
+    let tags = tagging.finish(&batches.concat(), config.n_tags(), rate)?;
     let mut order: Vec<usize> = (0..tags.probabilities.len()).collect();
     order.sort_by(|&a, &b| tags.probabilities[b].total_cmp(&tags.probabilities[a]));
     Ok(FileTags {
@@ -322,12 +312,11 @@ mod tests {
     use super::*;
     use modnet::{ModNetConfig, ResNetConfig, ResNetWidths};
 
-    /// The CPU path runs a clip's batches side by side: it must give what the model crate's
+    /// On the CPU a clip's batches run side by side: that must give what the model crate's
     /// sequential `tag_clip` gives, clip tags and timeline, in order.
     #[test]
     fn side_by_side_batches_equal_the_sequential_protocol() {
         let device = burn::tensor::Device::flex();
-        assert!(on_cpu(&device));
         device.seed(7);
         let resnet = ResNetConfig::new().with_widths(ResNetWidths::Custom { narrow: 4, wide: 8 });
         let model = ModNetConfig::small()
