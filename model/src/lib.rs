@@ -46,7 +46,9 @@ pub use live::{LiveChunk, LiveWindow};
 pub use model::{Inside, ModNet};
 pub use modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
 pub use picture::Picture;
-pub use protocol::{ChunkBatch, ChunkPlan, ClipTagging, ClipTags, EVAL_CHUNKS, TAG_BATCH};
+pub use protocol::{
+    ChunkBatch, ChunkPlan, ClipSamples, ClipTagging, ClipTags, EVAL_CHUNKS, TAG_BATCH,
+};
 pub use resnet::{ResNetConfig, ResNetWidths};
 pub use response::{BankResponses, FilterResponses};
 pub use sinc::SincConv;

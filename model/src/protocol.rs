@@ -126,22 +126,72 @@ impl ChunkPlan {
         let batch_size = batch_size.max(1);
         (0..self.len()).step_by(batch_size).map(move |first| {
             let last = (first + batch_size).min(self.len());
-            ChunkBatch {
-                samples: self.gather(samples, first..last),
-                rows: last - first,
-                chunk: self.chunk,
+            match self.read_batch(samples, first..last) {
+                Ok(batch) => batch,
+                Err(never) => match never {},
             }
+        })
+    }
+
+    /// The chunks `range` as one batch, from samples kept anywhere ([`ClipSamples`]).
+    pub fn read_batch<S: ClipSamples + ?Sized>(
+        &self,
+        samples: &S,
+        range: core::ops::Range<usize>,
+    ) -> Result<ChunkBatch, S::Error> {
+        Ok(ChunkBatch {
+            rows: range.len(),
+            samples: self.read_chunks(samples, range)?,
+            chunk: self.chunk,
         })
     }
 
     /// The chunks `range` of `samples` as one row-major `[n, chunk]` buffer, zero-padded.
     pub fn gather(&self, samples: &[f32], range: core::ops::Range<usize>) -> Vec<f32> {
-        let mut out = alloc::vec![0.0f32; range.len() * self.chunk];
-        for (row, &start) in out.chunks_mut(self.chunk).zip(&self.starts[range]) {
-            let end = (start + self.chunk).min(samples.len());
-            row[..end - start].copy_from_slice(&samples[start..end]);
+        match self.read_chunks(samples, range) {
+            Ok(out) => out,
+            Err(never) => match never {},
         }
-        out
+    }
+
+    /// [`ChunkPlan::gather`] from samples kept anywhere: only the chunks' samples are read.
+    pub fn read_chunks<S: ClipSamples + ?Sized>(
+        &self,
+        samples: &S,
+        range: core::ops::Range<usize>,
+    ) -> Result<Vec<f32>, S::Error> {
+        let mut out = alloc::vec![0.0f32; range.len() * self.chunk];
+        let len = samples.sample_count();
+        for (row, &start) in out.chunks_mut(self.chunk).zip(&self.starts[range]) {
+            let end = (start + self.chunk).min(len).max(start);
+            samples.read_into(start, &mut row[..end - start])?;
+        }
+        Ok(out)
+    }
+}
+
+/// A clip's samples, wherever they are kept: a slice in memory, or a signal too long to hold
+/// (the trainer keeps an hour-long file on disk) that gives any range on request. The clip
+/// protocol reads only its chunks, so memory stays bounded by a batch whatever the length.
+pub trait ClipSamples {
+    /// Why a range could not be read ([`core::convert::Infallible`] for a slice).
+    type Error;
+    /// Samples in the clip.
+    fn sample_count(&self) -> usize;
+    /// Fills `out` with the samples from `start` on (`start + out.len()` ≤ the count).
+    fn read_into(&self, start: usize, out: &mut [f32]) -> Result<(), Self::Error>;
+}
+
+impl ClipSamples for [f32] {
+    type Error = core::convert::Infallible;
+
+    fn sample_count(&self) -> usize {
+        self.len()
+    }
+
+    fn read_into(&self, start: usize, out: &mut [f32]) -> Result<(), Self::Error> {
+        out.copy_from_slice(&self[start..start + out.len()]);
+        Ok(())
     }
 }
 
@@ -300,6 +350,18 @@ impl ClipTagging {
     /// Batch `index` of [`ClipTagging::batches`] alone (`None` past the last): a caller that
     /// runs only some batches (one web worker's share) gathers only their samples.
     pub fn batch(&self, index: usize, samples: &[f32]) -> Option<ChunkBatch> {
+        self.read_batch(index, samples).map(|batch| match batch {
+            Ok(batch) => batch,
+            Err(never) => match never {},
+        })
+    }
+
+    /// [`ClipTagging::batch`] from samples kept anywhere ([`ClipSamples`]).
+    pub fn read_batch<S: ClipSamples + ?Sized>(
+        &self,
+        index: usize,
+        samples: &S,
+    ) -> Option<Result<ChunkBatch, S::Error>> {
         let evaluation_batches = self.evaluation_batch_count();
         let (plan, first) = if index < evaluation_batches {
             (&self.evaluation, index * TAG_BATCH)
@@ -310,11 +372,7 @@ impl ClipTagging {
             return None;
         }
         let last = (first + TAG_BATCH).min(plan.len());
-        Some(ChunkBatch {
-            samples: plan.gather(samples, first..last),
-            rows: last - first,
-            chunk: plan.chunk,
-        })
+        Some(plan.read_batch(samples, first..last))
     }
 
     /// The clip's tags from the probabilities of every batch, concatenated in order

@@ -58,7 +58,7 @@ impl ModNet {
             .metadata(FORMAT_KEY, FORMAT)
             .metadata(CONFIG_KEY, self.config().to_json());
         self.save_into(&mut store).map_err(weights_error)?;
-        store.get_bytes().map_err(weights_error)
+        sorted_header(&store.get_bytes().map_err(weights_error)?)
     }
 
     /// Builds the model a weights file describes and loads its weights.
@@ -151,6 +151,42 @@ fn check_finite(bytes: &[u8]) -> Result<(), ModelError> {
         }
     }
     Ok(())
+}
+
+/// A safetensors file with its header's keys in sorted order. safetensors writes the header
+/// from hash maps, so the same weights came out in another byte order on every save; sorted,
+/// equal tensors make equal files (a checksum or a diff says whether a model changed).
+pub fn sorted_header(bytes: &[u8]) -> Result<Vec<u8>, ModelError> {
+    use serde_json::{Map, Value};
+    let bad = || weights_error("the encoded file has no valid header");
+    let n = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .ok_or_else(bad)? as usize;
+    let json = bytes
+        .get(8..8usize.checked_add(n).ok_or_else(bad)?)
+        .ok_or_else(bad)?;
+    let header: Map<String, Value> = serde_json::from_slice(json).map_err(|_| bad())?;
+    fn sorted(map: Map<String, Value>) -> Map<String, Value> {
+        let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::Object(inner) if k == "__metadata__" => (k, Value::Object(sorted(inner))),
+                v => (k, v),
+            })
+            .collect()
+    }
+    let mut header = serde_json::to_vec(&sorted(header)).map_err(weights_error)?;
+    // The data starts 8-byte aligned, as safetensors pads it.
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + header.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 fn compact(json: &str) -> String {

@@ -149,6 +149,32 @@ fn weights_round_trip_is_bit_identical() {
     }
 }
 
+/// safetensors writes its header from hash maps: without sorting, the same weights gave files
+/// that differed in metadata key order from save to save.
+#[test]
+fn equal_weights_make_equal_files() {
+    let model = trained_a_little(&ModNetConfig::small());
+    let first = model.to_bytes().unwrap();
+    for _ in 0..8 {
+        assert!(model.to_bytes().unwrap() == first, "a second save differs");
+    }
+    let n = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+    assert_eq!(n % 8, 0, "the data stays 8-byte aligned");
+    let header = std::str::from_utf8(&first[8..8 + n]).unwrap();
+    let (_, parsed) = safetensors::SafeTensors::read_metadata(&first).unwrap();
+    let mut keys: Vec<String> = parsed.metadata().clone().unwrap().into_keys().collect();
+    assert!(keys.len() >= 2, "{keys:?}");
+    // Where each key is written in the raw header (a key inside the escaped config JSON reads
+    // `\"key\":`, never `"key":`).
+    let at = |k: &String| header.find(&format!("\"{k}\":")).unwrap();
+    keys.sort_by_key(at);
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "metadata keys in sorted order");
+    let loaded = ModNet::from_bytes(&first, &Device::flex()).unwrap();
+    assert_eq!(loaded.config(), model.config());
+}
+
 /// A file as format 1 wrote it: the ResNet's tensors under `backend.*`, its config key `backend`.
 fn as_format_1(bytes: &[u8]) -> Vec<u8> {
     let file = safetensors::SafeTensors::deserialize(bytes).unwrap();
