@@ -9,13 +9,45 @@ use anyhow::{Context, Result};
 use burn::tensor::Device;
 use modnet::ModNet;
 
+/// A path as text, losslessly: valid UTF-8 as it is, a backslash as `\\`, any other byte as
+/// `\xNN` (on Unix a name is bytes; two names that differ only in invalid bytes stay two).
+pub fn path_text(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
+        if let Ok(text) = std::str::from_utf8(bytes)
+            && !text.contains('\\')
+        {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(bytes.len() + 8);
+        for chunk in bytes.utf8_chunks() {
+            out.push_str(&chunk.valid().replace('\\', "\\\\"));
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        path.display().to_string()
+    }
+}
+
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, synced, renamed).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomically_with(path, |w| w.write_all(bytes))
 }
 
+/// The ending of the temporary files [`write_atomically_with`] writes next to their target.
+const TEMP_SUFFIX: &str = ".modnet-tmp";
+
 /// Writes to `path` atomically what `write` writes (buffered): large outputs need no copy in
-/// memory.
+/// memory. The temporary file (`.NAME.XXXXXX.modnet-tmp` beside the target) is locked while it
+/// is written, so that the leftovers of a killed process — unlocked — are recognised and
+/// removed by the next write into the same folder.
 pub fn write_atomically_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
@@ -24,12 +56,20 @@ pub fn write_atomically_with(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    remove_stale_temporaries(dir);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let attempt = || -> std::io::Result<()> {
+        let prefix = format!(".{name}.");
         let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(TEMP_SUFFIX);
         // Ordinary permissions (umask applies), not the 0600 of a private temporary file.
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
         let file = builder.tempfile_in(dir)?;
+        file.as_file().lock()?;
         let mut buffered = std::io::BufWriter::new(file);
         write(&mut buffered)?;
         let file = buffered.into_inner().map_err(|e| e.into_error())?;
@@ -38,6 +78,39 @@ pub fn write_atomically_with(
         Ok(())
     };
     attempt().with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Removes the temporary files in `dir` that no living writer holds (left by a killed
+/// process); each folder is looked at once per process.
+fn remove_stale_temporaries(dir: &Path) {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static SWEPT: Mutex<Option<HashSet<std::path::PathBuf>>> = Mutex::new(None);
+    let key = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    if let Ok(mut swept) = SWEPT.lock()
+        && !swept.get_or_insert_default().insert(key)
+    {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        // A file a writer is still writing is locked; a dead writer's lock is gone.
+        let stale = std::fs::File::open(&path).is_ok_and(|f| f.try_lock().is_ok());
+        if stale && std::fs::remove_file(&path).is_ok() {
+            eprintln!(
+                "notice: removed {}, left by a stopped process",
+                path.display()
+            );
+        }
+    }
 }
 
 /// Writes the model's weights file (safetensors with its configuration).
@@ -52,4 +125,25 @@ pub fn save_weights(model: &ModNet, path: &Path) -> Result<()> {
 pub fn load_weights(path: &Path, device: &Device) -> Result<ModNet> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     ModNet::from_bytes(&bytes, device).with_context(|| format!("{}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_stay_apart() {
+        use std::os::unix::ffi::OsStrExt;
+        let a = Path::new(std::ffi::OsStr::from_bytes(b"dir/caf\xe9.wav"));
+        let b = Path::new(std::ffi::OsStr::from_bytes(b"dir/caf\xe8.wav"));
+        assert_eq!(path_text(a), "dir/caf\\xe9.wav");
+        assert_ne!(path_text(a), path_text(b));
+        assert_eq!(path_text(Path::new("dir/café.wav")), "dir/café.wav");
+        // A literal `\xe9` in a valid name is not the byte 0xe9.
+        assert_eq!(
+            path_text(Path::new("dir/caf\\xe9.wav")),
+            "dir/caf\\\\xe9.wav"
+        );
+    }
 }

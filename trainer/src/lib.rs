@@ -13,5 +13,8 @@ pub mod evaluate;
 pub mod files;
 pub mod library;
 pub mod metrics;
+pub mod resample;
 pub mod run;
+pub mod signal;
+pub mod tables;
 pub mod train;

@@ -1,15 +1,13 @@
-//! Tagging a whole music library: which files to tag (folders walked recursively), and the
-//! result tables — CSV and JSON Lines, one row per file, appended and flushed file by file so a
-//! killed run loses at most the row being written, and read back so a second run skips the
-//! files already there.
+//! A music library's files: which to read from the command line's files and folders (folders
+//! walked recursively, links followed, each real file once), and what was passed over and why.
+//! The result tables are [`crate::tables`].
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use serde::Serialize;
+use anyhow::{Context, Result};
+
+use crate::audio::STDIN;
 
 /// File extensions taken from folders (files named on the command line are always taken).
 pub const AUDIO_EXTENSIONS: [&str; 12] = [
@@ -22,218 +20,134 @@ fn is_audio(path: &Path) -> bool {
         .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// The files to tag: each file as given (one that does not exist fails on its turn, the others
-/// still run), each folder's audio files (recursively, sorted).
-pub fn audio_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut found = Vec::new();
-            walk(path, &mut found)?;
-            found.sort();
-            files.extend(found);
-        } else {
-            // A file that cannot be read gets its own error when its turn comes.
-            files.push(path.clone());
-        }
-    }
-    Ok(files)
+/// What the command line's files and folders hold.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Files to read, each real file once: named ones as given (one that does not exist fails
+    /// on its turn), each folder's audio files sorted.
+    pub files: Vec<PathBuf>,
+    /// Entries passed over, with why: not a regular file (a pipe, a device), a link back into
+    /// a folder already walked, a file already listed under another name.
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Folders in which no audio file was found.
+    pub empty: Vec<PathBuf>,
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
+impl Inputs {
+    /// Tells the user what was passed over (standard error).
+    pub fn report_skipped(&self) {
+        if !self.skipped.is_empty() {
+            eprintln!("skipped {} entries:", self.skipped.len());
+            for (path, why) in &self.skipped {
+                eprintln!("- {}: {why}", path.display());
+            }
+        }
+    }
+
+    /// The error of each folder without audio.
+    pub fn empty_errors(&self) -> Vec<String> {
+        self.empty
+            .iter()
+            .map(|dir| format!("no audio files in {}", dir.display()))
+            .collect()
+    }
+}
+
+/// The files to read from `paths` (see [`Inputs`]).
+pub fn audio_files(paths: &[PathBuf]) -> Result<Inputs> {
+    let mut inputs = Inputs::default();
+    let mut seen_files = HashSet::new();
+    let mut seen_dirs = HashSet::new();
+    for path in paths {
+        if path.as_os_str() == STDIN {
+            inputs.files.push(path.clone());
+        } else if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found, &mut seen_dirs, &mut inputs.skipped)?;
+            found.sort();
+            let before = inputs.files.len();
+            for file in found {
+                take_once(file, &mut seen_files, &mut inputs);
+            }
+            if inputs.files.len() == before {
+                inputs.empty.push(path.clone());
+            }
+        } else {
+            // A file that cannot be read gets its own error when its turn comes.
+            take_once(path.clone(), &mut seen_files, &mut inputs);
+        }
+    }
+    Ok(inputs)
+}
+
+/// Adds `file` unless the same file (by its canonical path) is there already.
+fn take_once(file: PathBuf, seen: &mut HashSet<PathBuf>, inputs: &mut Inputs) {
+    match std::fs::canonicalize(&file) {
+        Ok(real) if !seen.insert(real.clone()) => inputs.skipped.push((
+            file,
+            format!("the same file as one already listed ({})", real.display()),
+        )),
+        _ => inputs.files.push(file),
+    }
+}
+
+fn walk(
+    dir: &Path,
+    found: &mut Vec<PathBuf>,
+    seen_dirs: &mut HashSet<PathBuf>,
+    skipped: &mut Vec<(PathBuf, String)>,
+) -> Result<()> {
+    let real =
+        std::fs::canonicalize(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    if !seen_dirs.insert(real.clone()) {
+        skipped.push((
+            dir.to_path_buf(),
+            format!("a link to a folder already walked ({})", real.display()),
+        ));
+        return Ok(());
+    }
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
     for entry in entries {
         let path = entry
             .with_context(|| format!("cannot list {}", dir.display()))?
             .path();
-        if path.is_dir() {
-            walk(&path, found)?;
-        } else if is_audio(&path) {
-            found.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// One file's result as the tables hold it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Row {
-    /// The path as given or found.
-    pub file: String,
-    /// Duration in seconds.
-    pub seconds: f64,
-    /// Clip probabilities, in the model's tag order.
-    pub probabilities: Vec<f32>,
-    /// The best tags, best first.
-    pub top: Vec<String>,
-}
-
-/// The output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// `file,seconds,<one column per tag>,top` (top tags joined by `;`).
-    Csv,
-    /// One JSON object per line: `{"file", "seconds", "probabilities": {tag: p}, "top": […]}`.
-    Jsonl,
-}
-
-/// An output table opened for appending.
-pub struct Table {
-    path: PathBuf,
-    format: Format,
-    file: File,
-    tags: Vec<String>,
-    /// Files already in the table.
-    pub done: HashSet<String>,
-}
-
-impl Table {
-    /// Opens (or creates) `path`. An existing table is read: its files count as done, a last
-    /// line cut short by a killed run is dropped, and a CSV written for other tags is refused.
-    pub fn open(path: &Path, format: Format, tags: &[String]) -> Result<Self> {
-        let exists = path.exists();
-        let mut done = HashSet::new();
-        if exists {
-            drop_partial_line(path)?;
-            done = read_done(path, format, tags)?;
-        } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| {
-                format!("cannot write {}: cannot create its folder", path.display())
-            })?;
-        }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
-        if format == Format::Csv && empty {
-            let mut header = csv::Writer::from_writer(Vec::new());
-            let mut fields = vec!["file".to_string(), "seconds".to_string()];
-            fields.extend(tags.iter().cloned());
-            fields.push("top".into());
-            header.write_record(&fields)?;
-            file.write_all(&header.into_inner()?)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        Ok(Self {
-            path: path.to_path_buf(),
-            format,
-            file,
-            tags: tags.to_vec(),
-            done,
-        })
-    }
-
-    /// Appends one row and flushes it to disk.
-    pub fn append(&mut self, row: &Row) -> Result<()> {
-        let line = match self.format {
-            Format::Csv => {
-                let mut w = csv::Writer::from_writer(Vec::new());
-                let mut fields = vec![row.file.clone(), format!("{:.3}", row.seconds)];
-                fields.extend(row.probabilities.iter().map(|p| format!("{p:.6}")));
-                fields.push(row.top.join(";"));
-                w.write_record(&fields)?;
-                w.into_inner()?
+        // Links are followed: a link to a file is that file, a link to a folder that folder.
+        let Ok(meta) = std::fs::metadata(&path) else {
+            if is_audio(&path) {
+                skipped.push((path, "cannot be read (a broken link?)".into()));
             }
-            Format::Jsonl => {
-                let probabilities: serde_json::Map<String, serde_json::Value> = self
-                    .tags
-                    .iter()
-                    .zip(&row.probabilities)
-                    .map(|(t, &p)| (t.clone(), serde_json::json!(p)))
-                    .collect();
-                let value = serde_json::json!({
-                    "file": row.file,
-                    "seconds": row.seconds,
-                    "probabilities": probabilities,
-                    "top": row.top,
-                });
-                let mut line = serde_json::to_vec(&value)?;
-                line.push(b'\n');
-                line
-            }
+            continue;
         };
-        self.file
-            .write_all(&line)
-            .and_then(|_| self.file.flush())
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
-        self.done.insert(row.file.clone());
-        Ok(())
+        if meta.is_dir() {
+            walk(&path, found, seen_dirs, skipped)?;
+        } else if is_audio(&path) {
+            if meta.is_file() {
+                found.push(path);
+            } else {
+                skipped.push((path, format!("{}, not a regular file", kind(&meta))));
+            }
+        }
     }
-}
-
-/// Cuts a file back to its last complete line (a run killed while writing leaves half a row).
-fn drop_partial_line(path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
-        return Ok(());
-    }
-    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.set_len(keep as u64)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!(
-        "notice: {}: dropped an unfinished last row (from a run that was stopped)",
-        path.display()
-    );
     Ok(())
 }
 
-fn read_done(path: &Path, format: Format, tags: &[String]) -> Result<HashSet<String>> {
-    let mut done = HashSet::new();
-    match format {
-        Format::Csv => {
-            let mut reader = csv::Reader::from_path(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let header = reader
-                .headers()
-                .with_context(|| format!("{}: unreadable header", path.display()))?
-                .clone();
-            let expected: Vec<&str> = ["file", "seconds"]
-                .into_iter()
-                .chain(tags.iter().map(String::as_str))
-                .chain(["top"])
-                .collect();
-            if !header.is_empty() && header.iter().collect::<Vec<_>>() != expected {
-                bail!(
-                    "{} holds another table (its columns are not file, seconds, this model's {} \
-                     tags, top): choose another output file",
-                    path.display(),
-                    tags.len()
-                );
-            }
-            for (i, record) in reader.records().enumerate() {
-                let record = record
-                    .with_context(|| format!("{}: row {} is damaged", path.display(), i + 2))?;
-                if let Some(file) = record.get(0) {
-                    done.insert(file.to_string());
-                }
-            }
+/// What a file that is not a regular file is.
+fn kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a named pipe";
         }
-        Format::Jsonl => {
-            let reader = BufReader::new(
-                File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
-            );
-            for (i, line) in reader.lines().enumerate() {
-                let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let value: serde_json::Value = serde_json::from_str(&line)
-                    .with_context(|| format!("{}: line {} is not JSON", path.display(), i + 1))?;
-                match value.get("file").and_then(|f| f.as_str()) {
-                    Some(file) => {
-                        done.insert(file.to_string());
-                    }
-                    None => bail!("{}: line {} has no \"file\"", path.display(), i + 1),
-                }
-            }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
         }
     }
-    Ok(done)
+    let _ = meta;
+    "a special file"
 }

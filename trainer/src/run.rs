@@ -55,7 +55,7 @@ impl RunFiles {
     /// Checks, before any work, that a run can start (or continue) here: a new run never
     /// replaces another's files unless told to, and a resumed run needs its checkpoint. Creates
     /// the folder and proves it writable.
-    pub fn check_start(&self, resume: bool, overwrite: bool) -> Result<()> {
+    pub fn check_start(&self, resume: bool, overwrite: bool) -> Result<NewFolders> {
         let existing = self.existing();
         let names = || {
             existing
@@ -83,13 +83,37 @@ impl RunFiles {
                 names()
             );
         }
+        // The folders this run makes, deepest first: a run refused later leaves none behind.
+        let made = NewFolders(
+            self.dir
+                .ancestors()
+                .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+                .map(Path::to_path_buf)
+                .collect(),
+        );
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create the run folder {}", self.dir.display()))?;
         let probe = self.dir.join(".write-test");
         std::fs::write(&probe, b"")
             .and_then(|_| std::fs::remove_file(&probe))
             .with_context(|| format!("cannot write into the run folder {}", self.dir.display()))?;
-        Ok(())
+        Ok(made)
+    }
+}
+
+/// Folders made by [`RunFiles::check_start`].
+#[must_use = "remove the folders when the run is refused"]
+pub struct NewFolders(Vec<PathBuf>);
+
+impl NewFolders {
+    /// Removes the folders that are still empty (a run refused before it wrote anything);
+    /// a folder with any file in it stays.
+    pub fn remove_if_empty(self) {
+        for dir in self.0 {
+            if std::fs::remove_dir(&dir).is_err() {
+                break;
+            }
+        }
     }
 }
 

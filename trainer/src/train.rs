@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
 use crate::data::loader::{self, Augment, BatchMaker};
-use crate::data::{Clip, Dataset};
+use crate::data::{Clip, DataIdentity, Dataset};
 use crate::evaluate::{Positives, bce_with_logits, evaluate};
 use crate::run::RunFiles;
 
@@ -106,6 +106,9 @@ struct RunState {
     since_best: usize,
     since_lr_change: usize,
     log: Vec<EpochLog>,
+    /// The data the run trains on (absent in checkpoints of older versions).
+    #[serde(default)]
+    data: Option<DataIdentity>,
 }
 
 fn write_checkpoint(
@@ -220,6 +223,7 @@ pub fn train(
         since_best: 0,
         since_lr_change: 0,
         log: Vec::new(),
+        data: Some(data.identity()),
     };
     if resume {
         let path = out.checkpoint();
@@ -237,6 +241,24 @@ pub fn train(
                     path.display()
                 );
             }
+            let mut differences = Vec::new();
+            if saved.settings.seed != settings.seed {
+                differences.push(format!(
+                    "--seed was {}, now {}",
+                    saved.settings.seed, settings.seed
+                ));
+            }
+            if let (Some(was), Some(now)) = (&saved.data, &state.data) {
+                differences.extend(was.differences(now));
+            }
+            if !differences.is_empty() {
+                bail!(
+                    "cannot resume the run in {} on other data: {}. Resume with the run's own \
+                     settings, or start a new run (--overwrite, or another --out)",
+                    out.dir.display(),
+                    differences.join("; ")
+                );
+            }
             model = checkpoint.load_model(model, &path)?;
             (optim, fixed_lr) = optimizer(saved.settings.schedule, saved.epochs_done);
             optim = optim
@@ -250,6 +272,7 @@ pub fn train(
                 })?;
             state = RunState {
                 settings: settings.clone(),
+                data: state.data.take(),
                 ..saved
             };
             eprintln!(

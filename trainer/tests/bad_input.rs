@@ -16,9 +16,18 @@
 //! | `--out` / `eval --json` not writable or below a file | the path named, before any work | `outputs_that_cannot_be_written_are_refused_before_work` |
 //! | a zero-byte cache entry | named; `prepare` decodes it anew | `a_damaged_cache_entry_is_named_and_made_again` |
 //! | tag timeline on compressed audio | last chunk end-aligned, never mostly padding | model tests `clip_tagging_batches_and_reduces_as_the_protocol_says` |
-//! | a 60-minute file; a 1 Hz wav | decoded and resampled as a stream; rates below 1 kHz refused | `audio` unit tests; `a_wav_at_1_hz_is_refused_by_name` |
+//! | a 60-minute file; a 1 Hz wav | decoded and resampled as a stream, memory bounded (`scripts/bench-long-file.py`); rates below 1 kHz refused | `audio` unit tests; `a_wav_at_1_hz_is_refused_by_name` |
 //! | a resumed run | equal to an uninterrupted one | cli.rs `a_killed_run_resumes_from_its_checkpoint` |
 //! | `tag` errors | the file named once | `a_wav_at_1_hz_is_refused_by_name` |
+//! | a file of a whole number of resampler blocks (a 30 s Ogg Vorbis song) | tagged | probe.rs `files_of_whole_resampler_blocks_are_tagged` |
+//! | `--csv`/`--jsonl` naming the user's own CSV, an mp3, a flac | refused, untouched | probe.rs `a_file_that_is_not_our_table_is_never_written` |
+//! | two `tag` runs into one table | locked: each file once | probe.rs `two_processes_never_write_a_file_twice` |
+//! | `--jsonl /dev/stdout \| cat`, `--csv -` | streamed, summary on stderr | probe.rs `rows_stream_to_a_pipe` |
+//! | a named pipe in a folder; `/dev/zero`; an empty folder; `tag -` | skipped and listed; "a device"; "no audio files in"; stdin read | probe.rs `pipes_devices_empty_folders_and_standard_input` |
+//! | symlink loops; names that are not UTF-8 | each real file once; `\xNN` escapes | probe.rs `symlink_loops_tag_each_real_file_once`, `names_that_are_not_utf8_get_a_row_each` |
+//! | `sub/x.wav` and `sub__x.wav`; `a.wav` and `./a.wav` in two splits; a segment past the end | an entry each; refused; refused with its line | probe.rs `cache_keys_splits_and_segments_name_each_file_once` |
+//! | `--resume` with another `--seed` / `--synth-clips`; a killed write's `.modnet-tmp`; unwritable `--web-weights` | refused naming what differs; removed; refused before training | probe.rs `a_run_resumes_only_on_its_own_data` |
+//! | `similar` on NaN embeddings or a folder query; an hour-long file | refused; kept on disk past 8.7 min | probe.rs `similar_refuses_nan_and_folders_and_long_signals_wait_on_disk` |
 
 use std::path::Path;
 
@@ -233,7 +242,8 @@ fn a_damaged_cache_entry_is_named_and_made_again() {
         .filter(|p| p.extension().is_some_and(|e| e == "f32"))
         .collect();
     assert_eq!(entries.len(), 4, "{entries:?}");
-    let entry = entries.iter().find(|p| s(p).contains("0.wav")).unwrap();
+    let entry = &trainer::data::cache::cache_path(&cache, "0.wav", 16_000);
+    assert!(entries.contains(entry), "{entries:?}");
     let size = std::fs::metadata(entry).unwrap().len();
     std::fs::write(entry, b"").unwrap();
     // Evaluating reads the cache: the entry is named with what to do.

@@ -68,10 +68,14 @@ pub fn embed_file(
     device: &Device,
 ) -> Result<FileEmbedding> {
     let config = model.config();
-    let samples = audio::load_mono(path, config.sample_rate as u32)?;
+    // Bounded memory whatever the length: the signal is read a batch of chunks at a time.
+    let samples = audio::decode(path, config.sample_rate as u32)?;
     let plan = ChunkPlan::timeline(samples.len(), config.chunk_samples)?;
     let mut chunks = Vec::with_capacity(plan.len());
-    for batch in plan.batches(&samples, TAG_BATCH) {
+    for first in (0..plan.len()).step_by(TAG_BATCH) {
+        let batch = plan
+            .read_batch(&samples, first..(first + TAG_BATCH).min(plan.len()))
+            .context("reading the decoded audio back")?;
         let e = model.embed(batch.tensor(device), layer)?;
         let dim = e.dims()[1];
         let values = e
@@ -161,6 +165,8 @@ fn write(
     ]);
     let bytes =
         safetensors::serialize(tensors, Some(metadata)).context("building the embeddings file")?;
+    // The same embeddings make the same bytes.
+    let bytes = modnet::weights::sorted_header(&bytes).context("building the embeddings file")?;
     write_atomically(path, &bytes)
 }
 
@@ -189,6 +195,16 @@ pub fn read(path: &Path) -> Result<Embeddings> {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
+    // NaN would make every similarity meaningless (0 or NaN): refuse it, as NaN weights are.
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        let row = i / shape[1].max(1);
+        bail!(
+            "{} is damaged: its clip embeddings hold NaN or infinite values (first in row {row}, \
+             {}); make it again with `trainer embed`",
+            path.display(),
+            files.get(row).map_or("?", String::as_str)
+        );
+    }
     Ok(Embeddings {
         files,
         layer: get("modnet.embedding.layer")?,
@@ -202,9 +218,11 @@ pub fn read(path: &Path) -> Result<Embeddings> {
 
 /// Runs the command.
 pub fn run(args: &EmbedArgs) -> Result<ExitCode> {
-    let files = library::audio_files(&args.files)?;
+    let inputs = library::audio_files(&args.files)?;
+    inputs.report_skipped();
+    let files = &inputs.files;
     if files.is_empty() {
-        bail!("no audio files in {}", args.files[0].display());
+        bail!("{}", inputs.empty_errors().join("; "));
     }
     crate::args::check_writable(&args.out)?;
     let device = device(args.backend)?;
@@ -213,11 +231,11 @@ pub fn run(args: &EmbedArgs) -> Result<ExitCode> {
         ProgressStyle::with_template("embedding {bar:30} {pos}/{len} files {elapsed_precise}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let (mut names, mut embeddings, mut failures) = (Vec::new(), Vec::new(), Vec::new());
-    for path in &files {
+    let (mut names, mut embeddings, mut failures) = (Vec::new(), Vec::new(), inputs.empty_errors());
+    for path in files {
         match embed_file(&model, path, args.layer, &device) {
             Ok(e) => {
-                names.push(path.display().to_string());
+                names.push(crate::files::path_text(path));
                 embeddings.push(e);
             }
             Err(e) => failures.push(super::tag::name_once(path, &e)),

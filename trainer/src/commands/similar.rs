@@ -45,8 +45,15 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 /// Runs the command.
 pub fn run(args: &SimilarArgs) -> Result<ExitCode> {
-    if !args.query.is_file() {
-        bail!("{}: no such file", args.query.display());
+    let query = &args.query;
+    if query.is_dir() {
+        bail!(
+            "{} is a folder: the query is one audio file (the folder can be a target)",
+            query.display()
+        );
+    }
+    if query.as_os_str() != crate::audio::STDIN && !query.exists() {
+        bail!("{}: no such file", query.display());
     }
     let device = device(args.backend)?;
     let model = super::tag::load_model(args.weights.as_deref(), &device)?;
@@ -78,9 +85,14 @@ pub fn run(args: &SimilarArgs) -> Result<ExitCode> {
         }
         None => {
             let mut candidates = Vec::new();
-            for path in library::audio_files(&args.target)? {
+            let inputs = library::audio_files(&args.target)?;
+            inputs.report_skipped();
+            for message in inputs.empty_errors() {
+                eprintln!("skipping {message}");
+            }
+            for path in inputs.files {
                 match embed_file(&model, &path, args.layer, &device) {
-                    Ok(e) => candidates.push((path.display().to_string(), e.clip)),
+                    Ok(e) => candidates.push((crate::files::path_text(&path), e.clip)),
                     Err(e) => eprintln!("skipping {}", super::tag::name_once(&path, &e)),
                 }
             }

@@ -4,11 +4,12 @@
 //! appended to the tables, files already there skipped, failures listed at the end. A file that
 //! cannot be read gets its error and the others still run.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use modnet::{ClipTagging, ModNet};
@@ -17,16 +18,20 @@ use serde::Serialize;
 
 use crate::audio;
 use crate::backend::{Backend, device, run_batches};
-use crate::library::{self, Format, Row, Table};
+use crate::files::path_text;
+use crate::library;
+use crate::signal::Signal;
+use crate::tables::{Format, Row, Table};
 
 #[derive(Args)]
 pub struct TagArgs {
-    /// Audio files (any format symphonia reads, and Ogg Opus) or folders (their audio files,
-    /// recursively).
+    /// Audio files (any format symphonia reads, and Ogg Opus), folders (their audio files,
+    /// recursively, each real file once) or `-` (standard input).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Append one row per file to this CSV (file, seconds, every tag's probability, top tags);
-    /// files already in it are skipped, so a stopped run continues where it was.
+    /// files already in it are skipped, so a stopped run continues where it was. `-` (or a
+    /// pipe) streams the rows to standard output. A file that is not such a table is refused.
     #[arg(long)]
     pub csv: Option<PathBuf>,
     /// The same as JSON Lines (one object per file).
@@ -65,37 +70,40 @@ struct FileTags {
 
 fn tag_file(
     model: &ModNet,
-    path: &std::path::Path,
+    path: &Path,
     top: usize,
     device: &burn::tensor::Device,
 ) -> Result<FileTags> {
-    let samples = audio::load_mono(path, model.config().sample_rate as u32)?;
+    let samples = audio::decode(path, model.config().sample_rate as u32)?;
     let with_timeline = samples.len() > model.config().chunk_samples;
     tag_samples(model, path, &samples, top, with_timeline, device)
 }
 
 fn tag_samples(
     model: &ModNet,
-    path: &std::path::Path,
-    samples: &[f32],
+    path: &Path,
+    samples: &Signal,
     top: usize,
     with_timeline: bool,
     device: &burn::tensor::Device,
 ) -> Result<FileTags> {
     let config = model.config();
     let rate = config.sample_rate;
-    // The clip protocol is the model crate's; on the CPU its batches run side by side.
-    modnet::protocol::check_samples(samples)?;
+    // The clip protocol is the model crate's; on the CPU its batches run side by side, each
+    // reading only its chunks of the signal.
     let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
     let batches = run_batches(device, tagging.batch_count(), |i| {
-        let batch = tagging.batch(i, samples).expect("index below batch_count");
+        let batch = tagging
+            .read_batch(i, samples)
+            .expect("index below batch_count")
+            .context("reading the decoded audio back")?;
         Ok(model.batch_probabilities(&batch, device)?)
     })?;
     let tags = tagging.finish(&batches.concat(), config.n_tags(), rate)?;
     let mut order: Vec<usize> = (0..tags.probabilities.len()).collect();
     order.sort_by(|&a, &b| tags.probabilities[b].total_cmp(&tags.probabilities[a]));
     Ok(FileTags {
-        file: path.display().to_string(),
+        file: path_text(path),
         seconds: samples.len() as f64 / rate as f64,
         notice: tags.notice,
         top: order
@@ -163,15 +171,31 @@ pub fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) -> Resu
 /// Runs the command.
 pub fn run(args: &TagArgs) -> Result<ExitCode> {
     // Inputs and outputs are checked before the model is loaded or anything decoded.
-    let files = library::audio_files(&args.files)?;
+    let inputs = library::audio_files(&args.files)?;
+    inputs.report_skipped();
+    if inputs.files.is_empty() {
+        let errors = inputs.empty_errors();
+        bail!(
+            "{}",
+            if errors.is_empty() {
+                "nothing to tag".to_string()
+            } else {
+                errors.join("; ")
+            }
+        );
+    }
     let device = device(args.backend)?;
     let model = load_model(args.weights.as_deref(), &device)?;
     if args.csv.is_some() || args.jsonl.is_some() {
-        return tag_library(args, &files, &model, &device);
+        return tag_library(args, &inputs, &model, &device);
     }
     let mut results = Vec::new();
     let mut failures = 0;
-    for path in &files {
+    for message in inputs.empty_errors() {
+        failures += 1;
+        eprintln!("error: {message}");
+    }
+    for path in &inputs.files {
         match tag_file(&model, path, args.top, &device) {
             Ok(t) => {
                 if !args.json {
@@ -183,9 +207,7 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
                 failures += 1;
                 let message = name_once(path, &e);
                 eprintln!("error: {message}");
-                results.push(
-                    serde_json::json!({"file": path.display().to_string(), "error": message}),
-                );
+                results.push(serde_json::json!({"file": path_text(path), "error": message}));
             }
         }
     }
@@ -210,15 +232,20 @@ pub(crate) fn name_once(path: &Path, e: &anyhow::Error) -> String {
     }
 }
 
-/// Library mode: decode `jobs` files at a time in parallel, tag them in order, append each
-/// result to the tables at once.
-fn tag_library(
-    args: &TagArgs,
-    files: &[PathBuf],
-    model: &ModNet,
-    device: &burn::tensor::Device,
-) -> Result<ExitCode> {
-    let tags = &model.config().tags;
+/// The tables asked for, opened (and checked) before any work.
+fn open_tables(args: &TagArgs, tags: &[String]) -> Result<Vec<Table>> {
+    if let (Some(csv), Some(jsonl)) = (&args.csv, &args.jsonl) {
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        if same(csv, jsonl) && csv.as_os_str() != "-" {
+            bail!(
+                "--csv and --jsonl name the same file ({}): give each its own",
+                csv.display()
+            );
+        }
+    }
     let mut tables = Vec::new();
     if let Some(path) = &args.csv {
         tables.push(Table::open(path, Format::Csv, tags)?);
@@ -226,10 +253,26 @@ fn tag_library(
     if let Some(path) = &args.jsonl {
         tables.push(Table::open(path, Format::Jsonl, tags)?);
     }
-    let key = |p: &PathBuf| p.display().to_string();
+    Ok(tables)
+}
+
+/// Library mode: decode `jobs` files at a time in parallel, tag them in order, append each
+/// result to the tables at once.
+fn tag_library(
+    args: &TagArgs,
+    inputs: &library::Inputs,
+    model: &ModNet,
+    device: &burn::tensor::Device,
+) -> Result<ExitCode> {
+    let mut tables = open_tables(args, &model.config().tags)?;
+    // Standard input is read anew each time; a file is skipped once every table has it.
+    let done = |tables: &[Table], key: &str| {
+        key != audio::STDIN && tables.iter().all(|t| t.done.contains(key))
+    };
+    let files = &inputs.files;
     let todo: Vec<&PathBuf> = files
         .iter()
-        .filter(|f| !tables.iter().all(|t| t.done.contains(&key(f))))
+        .filter(|f| !done(&tables, &path_text(f)))
         .collect();
     let skipped = files.len() - todo.len();
     eprintln!(
@@ -249,13 +292,13 @@ fn tag_library(
     let started = Instant::now();
     let rate = model.config().sample_rate as u32;
     let (mut tagged, mut seconds) = (0usize, 0.0f64);
-    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut failures: Vec<String> = inputs.empty_errors();
     for group in todo.chunks(jobs.max(1)) {
         // Decoding (the slow part for compressed files) runs in parallel; memory holds one
-        // group of decoded files.
+        // group of decoded files, each bounded (long ones wait on disk).
         let decoded: Vec<_> = group
             .par_iter()
-            .map(|path| audio::load_mono(path, rate))
+            .map(|path| audio::decode(path, rate))
             .collect();
         for (path, samples) in group.iter().zip(decoded) {
             let result =
@@ -263,7 +306,7 @@ fn tag_library(
             match result {
                 Ok(t) => {
                     let row = Row {
-                        file: key(path),
+                        file: t.file,
                         seconds: t.seconds,
                         probabilities: t.probabilities,
                         top: t.top.into_iter().map(|(tag, _)| tag).collect(),
@@ -274,7 +317,7 @@ fn tag_library(
                     tagged += 1;
                     seconds += row.seconds;
                 }
-                Err(e) => failures.push((key(path), name_once(path, &e))),
+                Err(e) => failures.push(name_once(path, &e)),
             }
             bar.inc(1);
             bar.set_message(format!("{} failed", failures.len()));
@@ -282,22 +325,34 @@ fn tag_library(
     }
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
-    println!(
+    // Rows streamed to standard output keep it to themselves: the summary goes to stderr.
+    let mut report: Box<dyn std::io::Write> = if tables.iter().any(|t| t.streamed) {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    writeln!(
+        report,
         "| files | tagged | already done | failed | audio (h) | wall (s) | files/s | audio-hours/min |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    println!(
+    )?;
+    writeln!(report, "|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(
+        report,
         "| {} | {tagged} | {skipped} | {} | {:.2} | {wall:.1} | {:.2} | {:.2} |",
         files.len(),
         failures.len(),
         seconds / 3600.0,
         tagged as f64 / wall.max(1e-9),
         seconds / 3600.0 / (wall.max(1e-9) / 60.0)
-    );
+    )?;
     if !failures.is_empty() {
-        println!("\nfailed ({}; run again to retry them):", failures.len());
-        for (_, message) in &failures {
-            println!("- {message}");
+        writeln!(
+            report,
+            "\nfailed ({}; run again to retry them):",
+            failures.len()
+        )?;
+        for message in &failures {
+            writeln!(report, "- {message}")?;
         }
     }
     Ok(if failures.is_empty() {
@@ -329,7 +384,8 @@ mod tests {
             .map(|i| ((i as f32) * 0.01).sin() * (1.0 + (i as f32 * 1e-4).cos()) * 0.2)
             .collect();
         let path = std::path::Path::new("clip.wav");
-        let side_by_side = tag_samples(&model, path, &samples, 3, true, &device).unwrap();
+        let signal = Signal::from_vec(samples.clone());
+        let side_by_side = tag_samples(&model, path, &signal, 3, true, &device).unwrap();
         let sequential = model.tag_clip(&samples, true, &device).unwrap();
         assert_eq!(side_by_side.probabilities, sequential.probabilities);
         assert_eq!(side_by_side.timeline.len(), 9);

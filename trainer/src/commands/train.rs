@@ -94,8 +94,20 @@ impl Default for TrainArgs {
 /// Runs the command.
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let out = RunFiles::new(&args.out);
+    if let Some(page) = &args.web_weights {
+        crate::args::check_writable(page)?;
+    }
     // Before any work: the run folder is usable and no run is replaced by accident.
-    out.check_start(args.resume, args.overwrite)?;
+    let made = out.check_start(args.resume, args.overwrite)?;
+    let result = train_in(args, &out);
+    if result.is_err() {
+        // A refused run leaves no empty folder behind (one with files in it stays).
+        made.remove_if_empty();
+    }
+    result
+}
+
+fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
     let data = args.data.load()?;
     let config = args.model.config(&args.data, &data.tags)?;
     let device = device(args.backend)?;
@@ -129,7 +141,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         &data,
         &settings,
         &device,
-        &out,
+        out,
         cache_dir.as_deref(),
         args.resume,
     )?;

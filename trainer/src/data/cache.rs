@@ -14,13 +14,29 @@ use super::synth::ClipRecipe;
 use super::{Clip, Source};
 use crate::audio;
 
-/// The cache file of an audio file known as `key` at `sample_rate`: `/` turned into `__`, plus
-/// the rate and `.f32` (a model of another rate never reads samples made for this one).
+/// The cache file of an audio file known as `key` at `sample_rate`: a readable part of the
+/// name, then 16 hex digits of the key's SHA-256 (so that two keys never share an entry, as
+/// `sub/x.wav` and `sub__x.wav` once did), the rate and `.f32` (a model of another rate never
+/// reads samples made for this one).
 pub fn cache_path(cache_dir: &Path, key: &str, sample_rate: u32) -> PathBuf {
-    cache_dir.join(format!(
-        "{}.{sample_rate}.f32",
-        key.replace(['/', '\\'], "__")
-    ))
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let readable: String = Path::new(key)
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(48)
+        .collect();
+    cache_dir.join(format!("{readable}-{hash}.{sample_rate}.f32"))
 }
 
 /// The clip's samples at `sample_rate`: generated, cached or decoded (a segment clip: its
@@ -156,11 +172,15 @@ pub fn prepare(clip: &Clip, cache_dir: &Path, sample_rate: u32) -> Result<bool> 
     if whole {
         return Ok(false);
     }
-    let samples = audio::load_mono(path, sample_rate)?;
+    // Decoded with bounded memory (an hour-long file waits on disk), then copied in blocks.
+    let signal = audio::decode(path, sample_rate)?;
     write_atomically_with(&target, |w| {
-        samples
-            .iter()
-            .try_for_each(|s| w.write_all(&s.to_le_bytes()))
+        signal
+            .for_each_block(|block| {
+                let bytes: Vec<u8> = block.iter().flat_map(|s| s.to_le_bytes()).collect();
+                Ok(w.write_all(&bytes)?)
+            })
+            .map_err(|e| std::io::Error::other(format!("{e:#}")))
     })?;
     Ok(true)
 }

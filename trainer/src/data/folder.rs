@@ -11,7 +11,7 @@
 //! The tag vocabulary, and so the model's output size, follows the CSV's tag columns.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Component, Path};
 
 use anyhow::{Context, Result, bail};
 use rand::SeedableRng;
@@ -19,6 +19,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::{Clip, Dataset, Segment, Source};
+use crate::audio;
+use crate::files::path_text;
 
 /// Columns that are not tags.
 const RESERVED: [&str; 4] = ["path", "split", "start", "seconds"];
@@ -60,6 +62,9 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
     // A file's split, and the rows seen, so that no file ends up in two splits.
     let mut split_of: HashMap<String, usize> = HashMap::new();
     let mut seen: HashSet<(String, String)> = HashSet::new();
+    let real_dir = data_dir.canonicalize().ok();
+    // Segments, checked against their file's length once every row is read: (line, clip).
+    let mut segments: Vec<(usize, Clip)> = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
         let record = record.with_context(|| format!("{name}: line {line}"))?;
@@ -91,7 +96,9 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
             _ => None,
         };
         let id = segment.map_or(String::new(), |s| format!("{:.3}", s.start));
-        if !seen.insert((path.to_string(), id.clone())) {
+        // One key for every spelling of a file (`a.wav`, `./a.wav`, a link to it).
+        let key = file_key(data_dir, real_dir.as_deref(), path);
+        if !seen.insert((key.clone(), id.clone())) {
             bail!(
                 "{name}: line {line}: {path}{} is listed twice",
                 if id.is_empty() {
@@ -120,11 +127,14 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
             },
             source: Source::File {
                 path: data_dir.join(path),
-                key: path.to_string(),
+                key: key.clone(),
                 segment,
             },
             labels,
         };
+        if segment.is_some() {
+            segments.push((line, clip.clone()));
+        }
         let Some(c) = split_col else {
             unsplit.push(clip);
             continue;
@@ -135,9 +145,10 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
             "test" => 2,
             s => bail!("{name}: line {line}: split '{s}' is not train, valid or test"),
         };
-        if *split_of.entry(path.to_string()).or_insert(split) != split {
+        if *split_of.entry(key.clone()).or_insert(split) != split {
             bail!(
-                "{name}: line {line}: {path} is in two splits; all rows of a file must be in one"
+                "{name}: line {line}: {path} ({key}) is in two splits; all rows of a file must \
+                 be in one"
             );
         }
         splits[split].push(clip);
@@ -179,6 +190,7 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
             splits[which[key]].push(clip);
         }
     }
+    check_segments(&name.to_string(), &segments)?;
     let [train, valid, test] = splits;
     if train.is_empty() && valid.is_empty() && test.is_empty() {
         bail!("{name}: no clips");
@@ -190,4 +202,64 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
         valid,
         test,
     })
+}
+
+/// The file a CSV path names, as one text for all its spellings: its real path relative to
+/// the real data directory when it exists (links resolved), else the path as written with
+/// `.` and `..` resolved.
+fn file_key(data_dir: &Path, real_dir: Option<&Path>, path: &str) -> String {
+    let lexical = || {
+        let mut out = std::path::PathBuf::new();
+        for part in Path::new(path).components() {
+            match part {
+                Component::CurDir => {}
+                Component::ParentDir
+                    if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+                {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    let real = data_dir.join(path).canonicalize().ok();
+    let key = match (real_dir, real) {
+        (Some(dir), Some(real)) => match real.strip_prefix(dir) {
+            Ok(inside) => inside.to_path_buf(),
+            Err(_) => real,
+        },
+        _ => lexical(),
+    };
+    path_text(&key)
+}
+
+/// Refuses a segment that starts at or after its file's end (it would train on zero padding),
+/// naming the row. A file whose length cannot be read is left to the loader, which reports it.
+fn check_segments(name: &str, segments: &[(usize, Clip)]) -> Result<()> {
+    let mut lengths: HashMap<&Path, Option<f64>> = HashMap::new();
+    for (line, clip) in segments {
+        let Source::File {
+            path,
+            segment: Some(segment),
+            ..
+        } = &clip.source
+        else {
+            continue;
+        };
+        let length = *lengths
+            .entry(path.as_path())
+            .or_insert_with(|| audio::duration_seconds(path).ok());
+        if let Some(length) = length
+            && segment.start >= length
+        {
+            bail!(
+                "{name}: line {line}: the segment starts at {} s, past the end of {} ({length:.2} s \
+                 long)",
+                segment.start,
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }

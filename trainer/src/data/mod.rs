@@ -82,7 +82,72 @@ pub struct Dataset {
     pub test: Vec<Clip>,
 }
 
+/// What a training run was made on, kept in its checkpoint: a run continues only on the same
+/// data (another seed or clip count would be other clips, and the best weights would be picked
+/// across different validation sets).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DataIdentity {
+    /// The dataset's description.
+    pub description: String,
+    /// Clips per split (train, valid, test).
+    pub clips: [usize; 3],
+    /// SHA-256 of every clip's source and labels, split by split (hex).
+    pub digest: String,
+}
+
+impl DataIdentity {
+    /// The differences from `other`, in words (empty when the same clips and labels: the
+    /// same data moved to another folder is the same data).
+    pub fn differences(&self, other: &Self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.clips != other.clips {
+            out.push(format!(
+                "train/valid/test clips were {:?}, now {:?}",
+                self.clips, other.clips
+            ));
+        } else if self.digest != other.digest {
+            out.push("the clips or their labels differ".into());
+        }
+        if !out.is_empty() && self.description != other.description {
+            out.push(format!(
+                "the data was {}, now {}",
+                self.description, other.description
+            ));
+        }
+        out
+    }
+}
+
 impl Dataset {
+    /// The identity of this data (see [`DataIdentity`]).
+    pub fn identity(&self) -> DataIdentity {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for split in [&self.train, &self.valid, &self.test] {
+            hash.update(split.len().to_le_bytes());
+            for clip in split {
+                let source = match &clip.source {
+                    Source::Synth {
+                        seed,
+                        index,
+                        samples,
+                    } => format!("synth {seed} {index} {samples}"),
+                    Source::File { key, segment, .. } => format!("file {key} {segment:?}"),
+                };
+                hash.update((source.len() as u64).to_le_bytes());
+                hash.update(source.as_bytes());
+                for label in &clip.labels {
+                    hash.update(label.to_bits().to_le_bytes());
+                }
+            }
+        }
+        DataIdentity {
+            description: self.description.clone(),
+            clips: [self.train.len(), self.valid.len(), self.test.len()],
+            digest: hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
     /// The split named `name` (train, valid, test).
     pub fn split(&self, name: &str) -> Result<&[Clip]> {
         match name {
