@@ -70,7 +70,8 @@ def main():
         write_wav(long, args.minutes)
         write_wav(os.path.join(tmp, "lib", "long2.wav"), args.minutes)
         print(
-            f"wrote two {args.minutes:g}-minute WAVs in {time.time() - started:.0f} s",
+            f"wrote two {args.minutes:g}-minute WAVs ({os.path.getsize(long) / 1e6:.0f} MB each) "
+            f"in {time.time() - started:.1f} s",
             file=sys.stderr,
         )
         t = args.trainer

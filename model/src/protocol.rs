@@ -126,10 +126,7 @@ impl ChunkPlan {
         let batch_size = batch_size.max(1);
         (0..self.len()).step_by(batch_size).map(move |first| {
             let last = (first + batch_size).min(self.len());
-            match self.read_batch(samples, first..last) {
-                Ok(batch) => batch,
-                Err(never) => match never {},
-            }
+            in_memory(self.read_batch(samples, first..last))
         })
     }
 
@@ -148,10 +145,7 @@ impl ChunkPlan {
 
     /// The chunks `range` of `samples` as one row-major `[n, chunk]` buffer, zero-padded.
     pub fn gather(&self, samples: &[f32], range: core::ops::Range<usize>) -> Vec<f32> {
-        match self.read_chunks(samples, range) {
-            Ok(out) => out,
-            Err(never) => match never {},
-        }
+        in_memory(self.read_chunks(samples, range))
     }
 
     /// [`ChunkPlan::gather`] from samples kept anywhere: only the chunks' samples are read.
@@ -180,6 +174,14 @@ pub trait ClipSamples {
     fn sample_count(&self) -> usize;
     /// Fills `out` with the samples from `start` on (`start + out.len()` ≤ the count).
     fn read_into(&self, start: usize, out: &mut [f32]) -> Result<(), Self::Error>;
+}
+
+/// The value of a read from memory, which cannot fail.
+fn in_memory<T>(read: Result<T, core::convert::Infallible>) -> T {
+    match read {
+        Ok(value) => value,
+        Err(never) => match never {},
+    }
 }
 
 impl ClipSamples for [f32] {
@@ -350,10 +352,7 @@ impl ClipTagging {
     /// Batch `index` of [`ClipTagging::batches`] alone (`None` past the last): a caller that
     /// runs only some batches (one web worker's share) gathers only their samples.
     pub fn batch(&self, index: usize, samples: &[f32]) -> Option<ChunkBatch> {
-        self.read_batch(index, samples).map(|batch| match batch {
-            Ok(batch) => batch,
-            Err(never) => match never {},
-        })
+        self.read_batch(index, samples).map(in_memory)
     }
 
     /// [`ClipTagging::batch`] from samples kept anywhere ([`ClipSamples`]).

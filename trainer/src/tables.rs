@@ -293,8 +293,9 @@ fn parse(bytes: &[u8], format: Format, tags: &[String]) -> Result<Existing, Stri
                     .ok()
                     .and_then(|v| {
                         let probabilities = v.get("probabilities")?.as_object()?;
-                        (probabilities.len() == tags.len())
-                            .then(|| v.get("file")?.as_str().map(str::to_string))?
+                        let same_tags = probabilities.len() == tags.len()
+                            && tags.iter().all(|t| probabilities.contains_key(t));
+                        same_tags.then(|| v.get("file")?.as_str().map(str::to_string))?
                     });
                 if text.iter().any(|b| !b.is_ascii_whitespace()) {
                     rows.push((start, file));

@@ -86,6 +86,19 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Asserts that `out` is a refusal whose message holds `needle`.
+fn assert_refused(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert!(!out.status.success() && err.contains(needle), "{err}");
+}
+
+/// The trainer with `args` on the CPU (Flex).
+fn flex(args: &[&str]) -> Output {
+    let mut all = os(args);
+    all.extend(os(&["--backend", "flex"]));
+    run(&all)
+}
+
 /// A mono 16-bit WAV of exactly `n` samples at `rate` Hz.
 fn wav_of(path: &Path, n: usize, rate: u32) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -162,14 +175,7 @@ fn a_file_that_is_not_our_table_is_never_written() {
         ("--jsonl", &mine),
     ] {
         let before = std::fs::read(target).unwrap();
-        let out = run(&os(&[
-            "tag",
-            s(&song),
-            flag,
-            s(target),
-            "--backend",
-            "flex",
-        ]));
+        let out = flex(&["tag", s(&song), flag, s(target)]);
         let err = stderr(&out);
         assert!(
             !out.status.success(),
@@ -191,30 +197,15 @@ fn a_file_that_is_not_our_table_is_never_written() {
     // its newline, not a cut.
     let table = dir.path().join("tags.csv");
     assert!(
-        run(&os(&[
-            "tag",
-            s(&song),
-            "--csv",
-            s(&table),
-            "--backend",
-            "flex"
-        ]))
-        .status
-        .success()
+        flex(&["tag", s(&song), "--csv", s(&table)])
+            .status
+            .success()
     );
     let text = std::fs::read_to_string(&table).unwrap();
     std::fs::write(&table, text.trim_end()).unwrap();
     let other = dir.path().join("y.wav");
     wav_of(&other, 20_000, 16_000);
-    let out = run(&os(&[
-        "tag",
-        s(&song),
-        s(&other),
-        "--csv",
-        s(&table),
-        "--backend",
-        "flex",
-    ]));
+    let out = flex(&["tag", s(&song), s(&other), "--csv", s(&table)]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("dropped"), "{}", stderr(&out));
     let rows = csv_rows(&table);
@@ -228,11 +219,7 @@ fn a_file_that_is_not_our_table_is_never_written() {
         "--jsonl",
         s(&table),
     ]));
-    assert!(
-        !out.status.success() && stderr(&out).contains("same file"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "same file");
 }
 
 /// Row 3: two `tag LIB --csv out.csv` at once wrote 32 rows for 16 files. The table is locked:
@@ -291,7 +278,7 @@ fn rows_stream_to_a_pipe() {
     let song = dir.path().join("x.wav");
     wav_of(&song, 20_000, 16_000);
     for (flag, target) in [("--jsonl", "/dev/stdout"), ("--jsonl", "-"), ("--csv", "-")] {
-        let out = run(&os(&["tag", s(&song), flag, target, "--backend", "flex"]));
+        let out = flex(&["tag", s(&song), flag, target]);
         assert!(out.status.success(), "{}", stderr(&out));
         let text = stdout(&out);
         let lines: Vec<&str> = text.lines().collect();
@@ -329,14 +316,7 @@ fn pipes_devices_empty_folders_and_standard_input() {
             .success()
     );
     let table = dir.path().join("out.csv");
-    let out = run(&os(&[
-        "tag",
-        s(&lib),
-        "--csv",
-        s(&table),
-        "--backend",
-        "flex",
-    ]));
+    let out = flex(&["tag", s(&lib), "--csv", s(&table)]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("stuck.wav: a named pipe, not a regular file"),
@@ -359,7 +339,7 @@ fn pipes_devices_empty_folders_and_standard_input() {
         );
     }
 
-    let out = run(&os(&["tag", "/dev/zero", "--backend", "flex"]));
+    let out = flex(&["tag", "/dev/zero"]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("/dev/zero: it is a device"),
@@ -369,7 +349,7 @@ fn pipes_devices_empty_folders_and_standard_input() {
 
     // Standard input, as `-` and as /dev/stdin: the same numbers as the file.
     let bytes = std::fs::read(&good).unwrap();
-    let from_file = run(&os(&["tag", s(&good), "--json", "--backend", "flex"]));
+    let from_file = flex(&["tag", s(&good), "--json"]);
     let expected: serde_json::Value = serde_json::from_slice(&from_file.stdout).unwrap();
     for name in ["-", "/dev/stdin"] {
         let args = os(&["tag", name, "--json", "--backend", "flex"]);
@@ -401,14 +381,7 @@ fn symlink_loops_tag_each_real_file_once() {
     std::os::unix::fs::symlink("..", lib.join("up2")).unwrap();
     std::os::unix::fs::symlink("a.wav", lib.join("alias.wav")).unwrap();
     let table = dir.path().join("out.csv");
-    let out = run(&os(&[
-        "tag",
-        s(&lib),
-        "--csv",
-        s(&table),
-        "--backend",
-        "flex",
-    ]));
+    let out = flex(&["tag", s(&lib), "--csv", s(&table)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = csv_rows(&table);
     let mut names: Vec<String> = rows
@@ -447,16 +420,7 @@ fn names_that_are_not_utf8_get_a_row_each() {
         );
     }
     let (csv, jsonl) = (dir.path().join("t.csv"), dir.path().join("t.jsonl"));
-    let out = run(&os(&[
-        "tag",
-        s(&lib),
-        "--csv",
-        s(&csv),
-        "--jsonl",
-        s(&jsonl),
-        "--backend",
-        "flex",
-    ]));
+    let out = flex(&["tag", s(&lib), "--csv", s(&csv), "--jsonl", s(&jsonl)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let mut names: Vec<String> = csv_rows(&csv)
         .iter()
@@ -471,14 +435,7 @@ fn names_that_are_not_utf8_get_a_row_each() {
         "{text}"
     );
     // A second run finds both done.
-    let again = run(&os(&[
-        "tag",
-        s(&lib),
-        "--csv",
-        s(&csv),
-        "--backend",
-        "flex",
-    ]));
+    let again = flex(&["tag", s(&lib), "--csv", s(&csv)]);
     assert!(
         stdout(&again).contains("| 2 | 0 | 2 | 0 |"),
         "{}",
@@ -526,7 +483,7 @@ fn cache_keys_splits_and_segments_name_each_file_once() {
         ],
     );
     // (the last row is in another split than the file's first: fixed below)
-    let out = run(&os(&[
+    let prepare = os(&[
         "prepare",
         "--dataset",
         "folder",
@@ -534,12 +491,9 @@ fn cache_keys_splits_and_segments_name_each_file_once() {
         s(&data),
         "--labels",
         s(&csv),
-    ]));
-    assert!(
-        !out.status.success() && stderr(&out).contains("two splits"),
-        "{}",
-        stderr(&out)
-    );
+    ]);
+    let out = run(&prepare);
+    assert_refused(&out, "two splits");
     labels(
         &csv,
         &[
@@ -548,15 +502,7 @@ fn cache_keys_splits_and_segments_name_each_file_once() {
             "./sub__x.wav,valid,1,1,0,1",
         ],
     );
-    let out = run(&os(&[
-        "prepare",
-        "--dataset",
-        "folder",
-        "--data-dir",
-        s(&data),
-        "--labels",
-        s(&csv),
-    ]));
+    let out = run(&prepare);
     assert!(out.status.success(), "{}", stderr(&out));
     let mut sizes: Vec<u64> = std::fs::read_dir(data.join(".modnet-cache"))
         .unwrap()
@@ -584,11 +530,7 @@ fn cache_keys_splits_and_segments_name_each_file_once() {
     ]);
     args.extend(os(&TRAIN_TINY));
     let out = run(&args);
-    assert!(
-        !out.status.success() && stderr(&out).contains("two splits"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&out, "two splits");
     assert!(
         !dir.path().join("runs").exists(),
         "a refused run leaves no folder"
@@ -692,20 +634,9 @@ fn similar_refuses_nan_and_folders_and_long_signals_wait_on_disk() {
     wav_of(&lib.join("a.wav"), 16_000 * 7, 16_000);
     wav_of(&lib.join("b.wav"), 44_100 * 4 + 11, 44_100);
     let emb = dir.path().join("emb.safetensors");
-    assert!(
-        run(&os(&[
-            "embed",
-            s(&lib),
-            "--out",
-            s(&emb),
-            "--backend",
-            "flex"
-        ]))
-        .status
-        .success()
-    );
+    assert!(flex(&["embed", s(&lib), "--out", s(&emb)]).status.success());
 
-    let out = run(&os(&["similar", s(&lib), s(&emb), "--backend", "flex"]));
+    let out = flex(&["similar", s(&lib), s(&emb)]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("is a folder"), "{}", stderr(&out));
 
@@ -734,13 +665,7 @@ fn similar_refuses_nan_and_folders_and_long_signals_wait_on_disk() {
         safetensors::serialize(tensors, header.metadata().clone()).unwrap(),
     )
     .unwrap();
-    let out = run(&os(&[
-        "similar",
-        s(&lib.join("a.wav")),
-        s(&poisoned),
-        "--backend",
-        "flex",
-    ]));
+    let out = flex(&["similar", s(&lib.join("a.wav")), s(&poisoned)]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("NaN"), "{}", stderr(&out));
 

@@ -170,7 +170,7 @@ pub fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) -> Resu
 
 /// Runs the command.
 pub fn run(args: &TagArgs) -> Result<ExitCode> {
-    // Inputs and outputs are checked before the model is loaded or anything decoded.
+    // Inputs and outputs are checked before anything is decoded.
     let inputs = library::audio_files(&args.files)?;
     inputs.report_skipped();
     if inputs.files.is_empty() {
@@ -187,7 +187,8 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
     let device = device(args.backend)?;
     let model = load_model(args.weights.as_deref(), &device)?;
     if args.csv.is_some() || args.jsonl.is_some() {
-        return tag_library(args, &inputs, &model, &device);
+        let tables = open_tables(args, &model.config().tags)?;
+        return tag_library(args, &inputs, tables, &model, &device);
     }
     let mut results = Vec::new();
     let mut failures = 0;
@@ -261,10 +262,10 @@ fn open_tables(args: &TagArgs, tags: &[String]) -> Result<Vec<Table>> {
 fn tag_library(
     args: &TagArgs,
     inputs: &library::Inputs,
+    mut tables: Vec<Table>,
     model: &ModNet,
     device: &burn::tensor::Device,
 ) -> Result<ExitCode> {
-    let mut tables = open_tables(args, &model.config().tags)?;
     // Standard input is read anew each time; a file is skipped once every table has it.
     let done = |tables: &[Table], key: &str| {
         key != audio::STDIN && tables.iter().all(|t| t.done.contains(key))
