@@ -2,7 +2,7 @@
 # Runs every test of the project, installing first what the tests need (each install is guarded,
 # so a machine that has it already skips it). Called by .ci/run.
 #
-#   Rust tests (model, trainer CLI, parity with ../shared/golden,   cargo test
+#   Rust tests (model, trainer CLI, parity with tests/fixtures,     cargo test
 #     wgpu against Flex on Mesa's lavapipe)
 #   the CUDA build compiles (checked as docs.rs does)               cargo check --features cuda
 #   the distillation corpus script on a tiny fixture (no downloads)  scripts/corpus/test_corpus.py

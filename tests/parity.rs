@@ -1,5 +1,5 @@
-//! Parity with the reference implementations in `fixtures/golden` (copied from
-//! ../shared/golden): SincNet's own `SincConv_fast` run under PyTorch, and the MTAT tag order.
+//! Parity with the reference implementations, from numbers they produced (`fixtures/golden`,
+//! with its README): SincNet's own `SincConv_fast` run under PyTorch, and the MTAT tag order.
 //!
 //! Tolerances (golden README: "kernels and outputs to ~1e-5 relative, gradients to ~1e-3
 //! relative" in f32):

@@ -1,4 +1,5 @@
-//! Every choice of ../shared/reference/architecture.md as a configuration value, and the presets.
+//! Every choice the paper leaves open (ARCHITECTURE.md, "The model") as a configuration value,
+//! and the presets.
 //!
 //! A [`ModNetConfig`] is serialised (JSON) into every weights file, so a file always says which
 //! model it belongs to.

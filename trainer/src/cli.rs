@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{bench, embed, eval, export, plot, prepare, similar, sweep, tag, train};
@@ -47,10 +47,14 @@ pub(crate) enum Command {
 
 /// Parses the command line and runs the command.
 pub fn run() -> Result<ExitCode> {
-    match Cli::parse()
-        .command
-        .unwrap_or_else(|| Command::Train(train::TrainArgs::default()))
-    {
+    // The bare `trainer` is `trainer train` with every default.
+    let command = match Cli::parse().command {
+        Some(command) => command,
+        None => Cli::try_parse_from(["trainer", "train"])?
+            .command
+            .context("`trainer train` parses to a command")?,
+    };
+    match command {
         Command::Train(args) => train::run(args),
         Command::Prepare(args) => prepare::run(args),
         Command::Eval(args) => eval::run(args),

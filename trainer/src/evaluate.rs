@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::ProgressBar;
@@ -11,6 +11,7 @@ use modnet::{ClipTagging, ModNet};
 
 use crate::backend::run_batches;
 use crate::data::{Clip, cache};
+use crate::files::load_weights;
 use crate::metrics::{TagMetrics, tag_metrics_with};
 
 /// Binary cross-entropy on logits, averaged: `max(x,0) − x·y + log(1 + e^−|x|)` (stable, and
@@ -59,6 +60,29 @@ pub struct Evaluation {
     pub scores: Vec<f32>,
     /// Clips that could not be read, with the reason.
     pub skipped: Vec<(String, String)>,
+}
+
+/// Evaluates the weights file `weights` on `clips` of a dataset whose vocabulary is `tags`
+/// (refused when the weights were trained on other tags).
+pub fn evaluate_weights(
+    weights: &Path,
+    tags: &[String],
+    clips: &[Clip],
+    cache_dir: Option<&Path>,
+    device: &Device,
+    positives: Positives,
+) -> Result<(ModNet, Evaluation)> {
+    let model = load_weights(weights, device)?;
+    if model.config().tags != tags {
+        bail!(
+            "{} was trained on other tags than this dataset's",
+            weights.display()
+        );
+    }
+    let bar = ProgressBar::new(clips.len() as u64);
+    let eval = evaluate(&model, clips, cache_dir, device, positives, &bar)?;
+    bar.finish_and_clear();
+    Ok((model, eval))
 }
 
 /// Scores `clips` with `model` (inference mode) under the 16-chunk protocol.

@@ -1,7 +1,6 @@
-//! The files the trainer writes and the weights files it reads: every write goes to a temporary
-//! sibling that is renamed into place, so a killed process never leaves a truncated file, and
-//! every error names the path.
-
+//! The files the trainer writes and the weights it reads: every write goes to a temporary
+//! sibling that is renamed into place, so a killed process never leaves a truncated file; the
+//! built-in model and weights files; paths as lossless text. Every error names the path.
 use std::io::Write;
 use std::path::Path;
 
@@ -125,6 +124,20 @@ pub fn save_weights(model: &ModNet, path: &Path) -> Result<()> {
 pub fn load_weights(path: &Path, device: &Device) -> Result<ModNet> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     ModNet::from_bytes(&bytes, device).with_context(|| format!("{}", path.display()))
+}
+
+/// The built-in model's weights (the repository's `weights/`, described in MODEL_CARD.md):
+/// `trainer tag` works on a fresh clone with no training.
+pub const BUILTIN_WEIGHTS: &[u8] =
+    include_bytes!("../../weights/modnet-mtat-distilled.safetensors");
+
+/// The weights file's model, or the built-in one, on `device`.
+pub fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) -> Result<ModNet> {
+    match weights {
+        Some(path) => load_weights(path, device),
+        None => ModNet::from_bytes(BUILTIN_WEIGHTS, device)
+            .map_err(|e| anyhow::anyhow!("the built-in weights are damaged: {e}")),
+    }
 }
 
 #[cfg(test)]

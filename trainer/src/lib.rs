@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod data;
+pub mod embeddings;
 pub mod evaluate;
 pub mod files;
 pub mod library;

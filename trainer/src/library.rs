@@ -151,3 +151,14 @@ fn kind(meta: &std::fs::Metadata) -> &'static str {
     let _ = meta;
     "a special file"
 }
+
+/// The error with the file named once: most errors (from decoding) name it already.
+pub fn name_once(path: &Path, e: &anyhow::Error) -> String {
+    let name = path.display().to_string();
+    let message = format!("{e:#}");
+    if message.contains(&name) {
+        message
+    } else {
+        format!("{name}: {message}")
+    }
+}

@@ -1,19 +1,17 @@
 //! `trainer eval`: macro and per-tag ROC-AUC / PR-AUC of weights on a split, as a table and a
 //! JSON report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::files::{load_weights, write_atomically};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::ProgressBar;
-use modnet::ModNet;
+
+use crate::files::write_atomically;
 
 use crate::args::{DataArgs, PositivesArgs, check_writable};
 use crate::backend::{Backend, device};
-use crate::data::Dataset;
-use crate::evaluate::{Evaluation, Positives, evaluate};
+use crate::evaluate::evaluate_weights;
 use crate::run::{DEFAULT_BEST, RunFiles};
 
 #[derive(Args)]
@@ -36,37 +34,6 @@ pub struct EvalArgs {
     pub(crate) positives: PositivesArgs,
 }
 
-/// Evaluates a weights file on a split of a dataset.
-pub(crate) fn evaluate_weights(
-    data_args: &DataArgs,
-    data: &Dataset,
-    weights: &Path,
-    split: &str,
-    backend: Backend,
-    positives: Positives,
-) -> Result<(ModNet, Evaluation)> {
-    let device = device(backend)?;
-    let model = load_weights(weights, &device)?;
-    if model.config().tags != data.tags {
-        bail!(
-            "{} was trained on other tags than this dataset's",
-            weights.display()
-        );
-    }
-    let clips = data.split(split)?;
-    let bar = ProgressBar::new(clips.len() as u64);
-    let eval = evaluate(
-        &model,
-        clips,
-        data_args.cache_dir().as_deref(),
-        &device,
-        positives,
-        &bar,
-    )?;
-    bar.finish_and_clear();
-    Ok((model, eval))
-}
-
 /// Runs the command.
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let json = args
@@ -77,11 +44,11 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     check_writable(&json)?;
     let data = args.data.load()?;
     let (model, eval) = evaluate_weights(
-        &args.data,
-        &data,
         &args.weights,
-        &args.split,
-        args.backend,
+        &data.tags,
+        data.split(&args.split)?,
+        args.data.cache_dir().as_deref(),
+        &device(args.backend)?,
         args.positives.positives(),
     )?;
     println!(

@@ -9,9 +9,11 @@ use anyhow::{Result, bail};
 use clap::Args;
 use modnet::EmbeddingLayer;
 
-use super::embed::{self, embed_file};
 use crate::backend::{Backend, device};
+use crate::embeddings::{self, embed_file};
+use crate::files::{load_model, path_text};
 use crate::library;
+use crate::library::name_once;
 
 #[derive(Args)]
 pub struct SimilarArgs {
@@ -56,9 +58,11 @@ pub fn run(args: &SimilarArgs) -> Result<ExitCode> {
         bail!("{}: no such file", query.display());
     }
     let device = device(args.backend)?;
-    let model = super::tag::load_model(args.weights.as_deref(), &device)?;
+    let model = load_model(args.weights.as_deref(), &device)?;
     let stored = match args.target.as_slice() {
-        [one] if one.extension().is_some_and(|e| e == "safetensors") => Some(embed::read(one)?),
+        [one] if one.extension().is_some_and(|e| e == "safetensors") => {
+            Some(embeddings::read(one)?)
+        }
         _ => None,
     };
     let (layer, candidates) = match stored {
@@ -92,8 +96,8 @@ pub fn run(args: &SimilarArgs) -> Result<ExitCode> {
             }
             for path in inputs.files {
                 match embed_file(&model, &path, args.layer, &device) {
-                    Ok(e) => candidates.push((crate::files::path_text(&path), e.clip)),
-                    Err(e) => eprintln!("skipping {}", super::tag::name_once(&path, &e)),
+                    Ok(e) => candidates.push((path_text(&path), e.clip)),
+                    Err(e) => eprintln!("skipping {}", name_once(&path, &e)),
                 }
             }
             (args.layer, candidates)

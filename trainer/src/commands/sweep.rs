@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::eval::evaluate_weights;
 use super::train::TrainArgs;
+use crate::backend::device;
 use crate::charts;
+use crate::evaluate::evaluate_weights;
 use crate::run::{DEFAULT_RUN, RunFiles};
 
 #[derive(Args)]
@@ -45,11 +46,11 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         super::train::run(run.clone())?;
         let weights = RunFiles::new(run.out).best();
         let (_, eval) = evaluate_weights(
-            &args.train.data,
-            &data,
             &weights,
-            &args.split,
-            args.train.backend,
+            &data.tags,
+            data.split(&args.split)?,
+            args.train.data.cache_dir().as_deref(),
+            &device(args.train.backend)?,
             args.train.positives.positives(),
         )?;
         rows.push((stride, eval.metrics));

@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use crate::audio;
 use crate::backend::{Backend, device, run_batches};
-use crate::files::path_text;
-use crate::library;
+use crate::files::{load_model, path_text};
+use crate::library::{self, name_once};
 use crate::signal::Signal;
 use crate::tables::{Format, Row, Table};
 
@@ -154,20 +154,6 @@ fn print_table(model: &ModNet, t: &FileTags) {
     println!();
 }
 
-/// The built-in model's weights (the repository's `weights/`, described in MODEL_CARD.md):
-/// `trainer tag` works on a fresh clone with no training.
-pub const BUILTIN_WEIGHTS: &[u8] =
-    include_bytes!("../../../weights/modnet-mtat-distilled.safetensors");
-
-/// The weights file's model, or the built-in one, on `device`.
-pub fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) -> Result<ModNet> {
-    match weights {
-        Some(path) => crate::files::load_weights(path, device),
-        None => ModNet::from_bytes(BUILTIN_WEIGHTS, device)
-            .map_err(|e| anyhow::anyhow!("the built-in weights are damaged: {e}")),
-    }
-}
-
 /// Runs the command.
 pub fn run(args: &TagArgs) -> Result<ExitCode> {
     // Inputs and outputs are checked before anything is decoded.
@@ -220,17 +206,6 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// The error with the file named once: most errors (from decoding) name it already.
-pub(crate) fn name_once(path: &Path, e: &anyhow::Error) -> String {
-    let name = path.display().to_string();
-    let message = format!("{e:#}");
-    if message.contains(&name) {
-        message
-    } else {
-        format!("{name}: {message}")
-    }
 }
 
 /// The tables asked for, opened (and checked) before any work.

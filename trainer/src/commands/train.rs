@@ -7,7 +7,8 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::args::{
-    DataArgs, DatasetKind, ModelArgs, PositivesArgs, learning_rate, non_negative, probability,
+    DataArgs, DatasetKind, ModelArgs, PositivesArgs, check_writable, learning_rate, non_negative,
+    probability,
 };
 use crate::backend::{Backend, device};
 use crate::data::loader::{self, Augment};
@@ -78,24 +79,11 @@ pub struct TrainArgs {
     pub(crate) positives: PositivesArgs,
 }
 
-impl Default for TrainArgs {
-    fn default() -> Self {
-        // The bare command: parse no arguments.
-        let crate::cli::Cli {
-            command: Some(crate::cli::Command::Train(args)),
-        } = <crate::cli::Cli as clap::Parser>::parse_from(["trainer", "train"])
-        else {
-            unreachable!("`train` parses to the train command")
-        };
-        args
-    }
-}
-
 /// Runs the command.
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let out = RunFiles::new(&args.out);
     if let Some(page) = &args.web_weights {
-        crate::args::check_writable(page)?;
+        check_writable(page)?;
     }
     // Before any work: the run folder is usable and no run is replaced by accident.
     let made = out.check_start(args.resume, args.overwrite)?;
