@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod data;
 pub mod embeddings;
+pub mod epoch;
 pub mod evaluate;
 pub mod files;
 pub mod library;

@@ -12,21 +12,17 @@ use crate::files::{save_weights, write_atomically};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{
-    AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, momentum::MomentumConfig,
-};
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
-use indicatif::{ProgressBar, ProgressStyle};
+use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig, momentum::MomentumConfig};
+use burn::tensor::{Bytes, Device};
+use indicatif::ProgressBar;
 use modnet::{ModNet, ModNetConfig};
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
 use crate::data::loader::{self, Augment, BatchMaker};
 use crate::data::{Clip, DataIdentity, Dataset};
-use crate::evaluate::{Positives, bce_with_logits, evaluate};
+use crate::epoch::{EpochRun, style};
+use crate::evaluate::{Positives, evaluate};
 use crate::run::RunFiles;
 
 /// The optimisation schedule.
@@ -167,11 +163,8 @@ fn optimizer(schedule: Schedule, epoch: usize) -> (ModuleOptimizer, Option<f64>)
     }
 }
 
-fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
-}
-
-/// Trains `config` on `data`, writing into `out`; returns the log.
+/// Trains `config` on `data`, writing into `out`; returns the log. Each epoch is
+/// [`train_epoch`], then validation, the schedule ([`RunState::record`]) and a checkpoint.
 pub fn train(
     config: &ModNetConfig,
     data: &Dataset,
@@ -181,37 +174,10 @@ pub fn train(
     cache_dir: Option<&Path>,
     resume: bool,
 ) -> Result<Vec<EpochLog>> {
-    if data.train.is_empty() {
-        bail!(
-            "{} has no training clips (an evaluation-only set?)",
-            data.description
-        );
-    }
-    if data.valid.is_empty() {
-        bail!("the dataset has no validation clips: the schedule and the best weights need some");
-    }
-    if config.tags != data.tags {
-        bail!(
-            "the model's tags differ from the dataset's ({} vs {})",
-            config.n_tags(),
-            data.tags.len()
-        );
-    }
+    check_data(config, data)?;
     let device = base_device.clone().autodiff();
     base_device.seed(settings.seed);
-    let mut model = config.init(&device)?;
-    if settings.prior_bias && !data.train.is_empty() {
-        let n = config.n_tags();
-        let mut prior = vec![0.0f32; n];
-        for clip in &data.train {
-            prior
-                .iter_mut()
-                .zip(&clip.labels)
-                .for_each(|(p, l)| *p += l);
-        }
-        prior.iter_mut().for_each(|p| *p /= data.train.len() as f32);
-        model = model.with_tag_prior(&prior)?;
-    }
+    let mut model = initial_model(config, data, settings, &device)?;
     let (mut optim, mut fixed_lr) = optimizer(settings.schedule, 0);
     let mut state = RunState {
         settings: settings.clone(),
@@ -226,59 +192,8 @@ pub fn train(
         data: Some(data.identity()),
     };
     if resume {
-        let path = out.checkpoint();
-        if path.exists() {
-            let checkpoint = Checkpoint::read(&path)?;
-            let saved: RunState = serde_json::from_slice(&checkpoint.state).map_err(|_| {
-                anyhow::anyhow!(
-                    "{} is not a modnet checkpoint or is damaged",
-                    path.display()
-                )
-            })?;
-            if &saved.config != config {
-                bail!(
-                    "{} was written for another model configuration",
-                    path.display()
-                );
-            }
-            let mut differences = Vec::new();
-            if saved.settings.seed != settings.seed {
-                differences.push(format!(
-                    "--seed was {}, now {}",
-                    saved.settings.seed, settings.seed
-                ));
-            }
-            if let (Some(was), Some(now)) = (&saved.data, &state.data) {
-                differences.extend(was.differences(now));
-            }
-            if !differences.is_empty() {
-                bail!(
-                    "cannot resume the run in {} on other data: {}. Resume with the run's own \
-                     settings, or start a new run (--overwrite, or another --out)",
-                    out.dir.display(),
-                    differences.join("; ")
-                );
-            }
-            model = checkpoint.load_model(model, &path)?;
-            (optim, fixed_lr) = optimizer(saved.settings.schedule, saved.epochs_done);
-            optim = optim
-                .from_bytes(Bytes::from_bytes_vec(checkpoint.optim))
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "{} is damaged: its optimiser state does not decode ({e}); start the \
-                         run again with --overwrite",
-                        path.display()
-                    )
-                })?;
-            state = RunState {
-                settings: settings.clone(),
-                data: state.data.take(),
-                ..saved
-            };
-            eprintln!(
-                "resuming after epoch {} (best validation loss {:.4} at epoch {})",
-                state.epochs_done, state.best_valid_loss, state.best_epoch
-            );
+        if out.checkpoint().exists() {
+            (state, model, optim, fixed_lr) = resume_from(out, state, model)?;
         } else {
             eprintln!(
                 "notice: no run in {} yet; starting from scratch",
@@ -297,7 +212,6 @@ pub fn train(
         data.valid.len(),
         settings.batch_size
     );
-    let batch_size = settings.batch_size.max(1);
     let maker = Arc::new(BatchMaker {
         cache_dir: cache_dir.map(Path::to_path_buf),
         sample_rate: config.sample_rate as u32,
@@ -317,72 +231,23 @@ pub fn train(
             }
         }
         let lr = fixed_lr.unwrap_or(state.lr);
-        let mut rng = StdRng::seed_from_u64(settings.seed.wrapping_add(epoch as u64));
-        // Dropout's random stream restarts each epoch from the seed, so that a resumed run
-        // draws what the uninterrupted one would have drawn.
-        base_device.seed(settings.seed.wrapping_add(1_000 + epoch as u64));
-        let mut order: Vec<usize> = (0..clips.len()).collect();
-        order.shuffle(&mut rng);
-        let bar = ProgressBar::new(order.len().div_ceil(batch_size) as u64).with_style(style(
-            "epoch {prefix} {bar:30} {pos}/{len} batches {elapsed_precise}<{eta_precise} {msg}",
-        ));
-        bar.set_prefix(format!("{epoch}/{}", settings.max_epochs));
-        let (mut loss_sum, mut steps, mut unreadable) = (0.0f64, 0usize, 0usize);
-        let epoch_seed = rng.random::<u64>();
-        let batches = maker.batches(
-            &clips,
-            order,
-            batch_size,
-            epoch_seed,
-            settings.loader_workers,
-        );
-        for batch in batches {
-            let batch = batch?;
-            for (name, why) in &batch.unreadable {
-                unreadable += 1;
-                // `println` on a hidden bar (no terminal) drops the line; suspend does not.
-                bar.suspend(|| eprintln!("skipping {name}: {why}"));
-            }
-            let n = batch.clips;
-            if n == 0 {
-                bar.inc(1);
-                continue;
-            }
-            let x = Tensor::<2>::from_data(
-                TensorData::new(batch.x, [n, config.chunk_samples]),
-                &device,
-            );
-            let y = Tensor::<2>::from_data(TensorData::new(batch.y, [n, config.n_tags()]), &device);
-            let loss = bce_with_logits(model.forward(x)?, y);
-            let value = loss.clone().into_scalar::<f32>() as f64;
-            if !value.is_finite() {
-                bar.abandon();
-                bail!(
-                    "the training loss became {value} at epoch {epoch}, batch {}: training \
-                     stopped. {}",
-                    steps + 1,
-                    last_good(out, state.epochs_done)
-                );
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-            loss_sum += value;
-            steps += 1;
-            bar.set_message(format!("loss {:.4}", loss_sum / steps as f64));
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
-        if steps == 0 {
-            bail!("no training clip could be read ({unreadable} failed)");
-        }
-        // A step can leave NaN weights behind a finite loss: never checkpoint them.
-        if let Some(param) = model.first_non_finite() {
-            bail!(
-                "the weights became NaN or infinite during epoch {epoch} (first in {param}): \
-                 training stopped. {}",
-                last_good(out, state.epochs_done)
-            );
-        }
+        let epoch_run = EpochRun {
+            epoch,
+            lr,
+            seed: settings.seed,
+            batch_size: settings.batch_size,
+            max_epochs: settings.max_epochs,
+            loader_workers: settings.loader_workers,
+            config,
+            device: &device,
+            base_device,
+            maker: &maker,
+            clips: &clips,
+        };
+        let train_loss;
+        (model, train_loss) = epoch_run
+            .run(model, &mut optim)
+            .map_err(|e| anyhow::anyhow!("{e:#}. {}", last_good(out, state.epochs_done)))?;
         let valid_bar = ProgressBar::new(data.valid.len() as u64).with_style(style(
             "validating {bar:30} {pos}/{len} clips {elapsed_precise}",
         ));
@@ -398,7 +263,7 @@ pub fn train(
         valid_bar.finish_and_clear();
         let row = EpochLog {
             epoch,
-            train_loss: loss_sum / steps as f64,
+            train_loss,
             valid_loss: eval.loss,
             roc_auc: eval.metrics.roc_auc_macro,
             pr_auc: eval.metrics.pr_auc_macro,
@@ -409,26 +274,8 @@ pub fn train(
             "epoch {epoch:>3}  train loss {:.4}  valid loss {:.4}  ROC-AUC {:.4}  PR-AUC {:.4}  lr {:.1e}  {:.0} s",
             row.train_loss, row.valid_loss, row.roc_auc, row.pr_auc, row.lr, row.seconds
         );
-        state.log.push(row);
-        state.epochs_done = epoch;
-        if eval.loss < state.best_valid_loss {
-            state.best_valid_loss = eval.loss;
-            state.best_epoch = epoch;
-            state.since_best = 0;
-            state.since_lr_change = 0;
+        if state.record(row, settings) {
             save_weights(&inference, &out.best())?;
-        } else {
-            state.since_best += 1;
-            state.since_lr_change += 1;
-            if settings.schedule == Schedule::Paper && state.since_lr_change >= settings.lr_patience
-            {
-                state.lr /= 2.0;
-                state.since_lr_change = 0;
-                eprintln!(
-                    "no lower validation loss for {} epochs: lr → {:.1e}",
-                    settings.lr_patience, state.lr
-                );
-            }
         }
         write_logs(out, &state.log)?;
         write_checkpoint(&out.checkpoint(), &state, &model, &optim)?;
@@ -447,6 +294,141 @@ pub fn train(
         out.best().display()
     );
     Ok(state.log)
+}
+
+/// Refuses data a run cannot train on.
+fn check_data(config: &ModNetConfig, data: &Dataset) -> Result<()> {
+    if data.train.is_empty() {
+        bail!(
+            "{} has no training clips (an evaluation-only set?)",
+            data.description
+        );
+    }
+    if data.valid.is_empty() {
+        bail!("the dataset has no validation clips: the schedule and the best weights need some");
+    }
+    if config.tags != data.tags {
+        bail!(
+            "the model's tags differ from the dataset's ({} vs {})",
+            config.n_tags(),
+            data.tags.len()
+        );
+    }
+    Ok(())
+}
+
+/// A new model, its output biases at the training labels' prior when asked.
+fn initial_model(
+    config: &ModNetConfig,
+    data: &Dataset,
+    settings: &TrainSettings,
+    device: &Device,
+) -> Result<ModNet> {
+    let model = config.init(device)?;
+    if !settings.prior_bias {
+        return Ok(model);
+    }
+    let mut prior = vec![0.0f32; config.n_tags()];
+    for clip in &data.train {
+        prior
+            .iter_mut()
+            .zip(&clip.labels)
+            .for_each(|(p, l)| *p += l);
+    }
+    prior.iter_mut().for_each(|p| *p /= data.train.len() as f32);
+    Ok(model.with_tag_prior(&prior)?)
+}
+
+/// The run in `out` where its checkpoint left it: state, weights, optimiser. Refused when the
+/// checkpoint is damaged or was made for another model, seed or data (`fresh` is the state a
+/// new run would start from).
+fn resume_from(
+    out: &RunFiles,
+    mut fresh: RunState,
+    model: ModNet,
+) -> Result<(RunState, ModNet, ModuleOptimizer, Option<f64>)> {
+    let path = out.checkpoint();
+    let checkpoint = Checkpoint::read(&path)?;
+    let saved: RunState = serde_json::from_slice(&checkpoint.state).map_err(|_| {
+        anyhow::anyhow!(
+            "{} is not a modnet checkpoint or is damaged",
+            path.display()
+        )
+    })?;
+    if saved.config != fresh.config {
+        bail!(
+            "{} was written for another model configuration",
+            path.display()
+        );
+    }
+    let mut differences = Vec::new();
+    if saved.settings.seed != fresh.settings.seed {
+        differences.push(format!(
+            "--seed was {}, now {}",
+            saved.settings.seed, fresh.settings.seed
+        ));
+    }
+    if let (Some(was), Some(now)) = (&saved.data, &fresh.data) {
+        differences.extend(was.differences(now));
+    }
+    if !differences.is_empty() {
+        bail!(
+            "cannot resume the run in {} on other data: {}. Resume with the run's own \
+             settings, or start a new run (--overwrite, or another --out)",
+            out.dir.display(),
+            differences.join("; ")
+        );
+    }
+    let model = checkpoint.load_model(model, &path)?;
+    let (optim, fixed_lr) = optimizer(saved.settings.schedule, saved.epochs_done);
+    let optim = optim
+        .from_bytes(Bytes::from_bytes_vec(checkpoint.optim))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{} is damaged: its optimiser state does not decode ({e}); start the run \
+                 again with --overwrite",
+                path.display()
+            )
+        })?;
+    let state = RunState {
+        settings: fresh.settings.clone(),
+        data: fresh.data.take(),
+        ..saved
+    };
+    eprintln!(
+        "resuming after epoch {} (best validation loss {:.4} at epoch {})",
+        state.epochs_done, state.best_valid_loss, state.best_epoch
+    );
+    Ok((state, model, optim, fixed_lr))
+}
+
+impl RunState {
+    /// Adds an epoch's row and applies the schedule: a new best resets the patience counters,
+    /// otherwise the paper's schedule halves the LR after `lr_patience` epochs without one.
+    /// Returns whether the epoch is the best so far (its weights are to be kept).
+    fn record(&mut self, row: EpochLog, settings: &TrainSettings) -> bool {
+        let (epoch, loss) = (row.epoch, row.valid_loss);
+        self.log.push(row);
+        self.epochs_done = epoch;
+        if loss < self.best_valid_loss {
+            self.best_valid_loss = loss;
+            self.best_epoch = epoch;
+            self.since_best = 0;
+            self.since_lr_change = 0;
+            return true;
+        }
+        self.since_best += 1;
+        self.since_lr_change += 1;
+        if settings.schedule == Schedule::Paper && self.since_lr_change >= settings.lr_patience {
+            self.lr /= 2.0;
+            self.since_lr_change = 0;
+            eprintln!(
+                "no lower validation loss for {} epochs: lr → {:.1e}",
+                settings.lr_patience, self.lr
+            );
+        }
+        false
+    }
 }
 
 fn write_logs(out: &RunFiles, log: &[EpochLog]) -> Result<()> {
