@@ -16,6 +16,7 @@ use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
+use crate::files::FileKind;
 pub use crate::resample::MIN_SOURCE_RATE;
 use crate::resample::{MonoResampler, MonoSink};
 use crate::signal::{Signal, memory_samples};
@@ -87,26 +88,13 @@ fn open(path: &Path) -> Result<Opened> {
         return Ok(Opened::Stream(Box::new(std::io::stdin())));
     }
     let meta = std::fs::metadata(path).context("cannot open the file")?;
-    let kind = meta.file_type();
-    if kind.is_dir() {
-        bail!("it is a folder, not an audio file");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_char_device() || kind.is_block_device() {
-            bail!("it is a device, not an audio file");
-        }
-        if kind.is_socket() {
-            bail!("it is a socket, not an audio file");
-        }
-        if kind.is_fifo() {
+    match FileKind::of(&meta) {
+        FileKind::Regular => {}
+        FileKind::Pipe => {
             let pipe = File::open(path).context("cannot open the pipe")?;
             return Ok(Opened::Stream(Box::new(pipe)));
         }
-    }
-    if !kind.is_file() {
-        bail!("it is not a regular file");
+        kind => bail!("it is {}, not an audio file", kind.what()),
     }
     if meta.len() == 0 {
         bail!("the file is empty (0 bytes)");

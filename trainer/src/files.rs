@@ -1,12 +1,64 @@
 //! The files the trainer writes and the weights it reads: every write goes to a temporary
 //! sibling that is renamed into place, so a killed process never leaves a truncated file; the
-//! built-in model and weights files; paths as lossless text. Every error names the path.
+//! built-in model and weights files; what a path is and its lossless text. Every error names
+//! the path.
+
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use modnet::ModNet;
+
+/// What a path is when audio is to be read from it (links followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file.
+    Regular,
+    /// A folder.
+    Folder,
+    /// A named pipe: read as a stream when named, skipped in a folder.
+    Pipe,
+    /// A device, a socket or another special file, named in words.
+    Special(&'static str),
+}
+
+impl FileKind {
+    /// The kind of the file `meta` describes.
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        let t = meta.file_type();
+        if t.is_dir() {
+            return Self::Folder;
+        }
+        if t.is_file() {
+            return Self::Regular;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if t.is_fifo() {
+                return Self::Pipe;
+            }
+            if t.is_char_device() || t.is_block_device() {
+                return Self::Special("a device");
+            }
+            if t.is_socket() {
+                return Self::Special("a socket");
+            }
+        }
+        Self::Special("a special file")
+    }
+
+    /// The kind in words ("a named pipe").
+    pub fn what(self) -> &'static str {
+        match self {
+            Self::Regular => "a regular file",
+            Self::Folder => "a folder",
+            Self::Pipe => "a named pipe",
+            Self::Special(what) => what,
+        }
+    }
+}
 
 /// A path as text, losslessly: valid UTF-8 as it is, a backslash as `\\`, any other byte as
 /// `\xNN` (on Unix a name is bytes; two names that differ only in invalid bytes stay two).

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::audio::STDIN;
+use crate::files::FileKind;
 
 /// File extensions taken from folders (files named on the command line are always taken).
 pub const AUDIO_EXTENSIONS: [&str; 12] = [
@@ -119,37 +120,14 @@ fn walk(
             }
             continue;
         };
-        if meta.is_dir() {
-            walk(&path, found, seen_dirs, skipped)?;
-        } else if is_audio(&path) {
-            if meta.is_file() {
-                found.push(path);
-            } else {
-                skipped.push((path, format!("{}, not a regular file", kind(&meta))));
-            }
+        match FileKind::of(&meta) {
+            FileKind::Folder => walk(&path, found, seen_dirs, skipped)?,
+            _ if !is_audio(&path) => {}
+            FileKind::Regular => found.push(path),
+            kind => skipped.push((path, format!("{}, not a regular file", kind.what()))),
         }
     }
     Ok(())
-}
-
-/// What a file that is not a regular file is.
-fn kind(meta: &std::fs::Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let t = meta.file_type();
-        if t.is_fifo() {
-            return "a named pipe";
-        }
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    let _ = meta;
-    "a special file"
 }
 
 /// The error with the file named once: most errors (from decoding) name it already.

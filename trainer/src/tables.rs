@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::files::FileKind;
+
 /// One file's result as the tables hold it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -71,9 +73,9 @@ impl Table {
         if path.as_os_str() == "-" {
             return stream(Box::new(std::io::stdout()));
         }
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => bail!("{name} is a folder, not a file to write"),
-            Ok(meta) if !meta.is_file() => {
+        match std::fs::metadata(path).map(|meta| FileKind::of(&meta)) {
+            Ok(FileKind::Folder) => bail!("{name} is a folder, not a file to write"),
+            Ok(FileKind::Pipe | FileKind::Special(_)) => {
                 // /dev/stdout piped to another program, a named pipe, the terminal.
                 let out = OpenOptions::new()
                     .write(true)

@@ -11,7 +11,7 @@
 //! The tag vocabulary, and so the model's output size, follows the CSV's tag columns.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use rand::SeedableRng;
@@ -63,8 +63,11 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
     let mut split_of: HashMap<String, usize> = HashMap::new();
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let real_dir = data_dir.canonicalize().ok();
-    // Segments, checked against their file's length once every row is read: (line, clip).
-    let mut segments: Vec<(usize, Clip)> = Vec::new();
+    // Segments, checked against their file's length once every row is read: (line, file,
+    // start in seconds).
+    let mut segments: Vec<(usize, PathBuf, f64)> = Vec::new();
+    // A file's key, once per spelling (a file may have thousands of segment rows).
+    let mut keys: HashMap<String, String> = HashMap::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
         let record = record.with_context(|| format!("{name}: line {line}"))?;
@@ -97,7 +100,10 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
         };
         let id = segment.map_or(String::new(), |s| format!("{:.3}", s.start));
         // One key for every spelling of a file (`a.wav`, `./a.wav`, a link to it).
-        let key = file_key(data_dir, real_dir.as_deref(), path);
+        let key = keys
+            .entry(path.to_string())
+            .or_insert_with(|| file_key(data_dir, real_dir.as_deref(), path))
+            .clone();
         if !seen.insert((key.clone(), id.clone())) {
             bail!(
                 "{name}: line {line}: {path}{} is listed twice",
@@ -132,8 +138,8 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
             },
             labels,
         };
-        if segment.is_some() {
-            segments.push((line, clip.clone()));
+        if let Some(segment) = segment {
+            segments.push((line, data_dir.join(path), segment.start));
         }
         let Some(c) = split_col else {
             unsplit.push(clip);
@@ -209,7 +215,7 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
 /// `.` and `..` resolved.
 fn file_key(data_dir: &Path, real_dir: Option<&Path>, path: &str) -> String {
     let lexical = || {
-        let mut out = std::path::PathBuf::new();
+        let mut out = PathBuf::new();
         for part in Path::new(path).components() {
             match part {
                 Component::CurDir => {}
@@ -236,27 +242,18 @@ fn file_key(data_dir: &Path, real_dir: Option<&Path>, path: &str) -> String {
 
 /// Refuses a segment that starts at or after its file's end (it would train on zero padding),
 /// naming the row. A file whose length cannot be read is left to the loader, which reports it.
-fn check_segments(name: &str, segments: &[(usize, Clip)]) -> Result<()> {
+fn check_segments(name: &str, segments: &[(usize, PathBuf, f64)]) -> Result<()> {
     let mut lengths: HashMap<&Path, Option<f64>> = HashMap::new();
-    for (line, clip) in segments {
-        let Source::File {
-            path,
-            segment: Some(segment),
-            ..
-        } = &clip.source
-        else {
-            continue;
-        };
+    for (line, path, start) in segments {
         let length = *lengths
             .entry(path.as_path())
             .or_insert_with(|| audio::duration_seconds(path).ok());
         if let Some(length) = length
-            && segment.start >= length
+            && *start >= length
         {
             bail!(
-                "{name}: line {line}: the segment starts at {} s, past the end of {} ({length:.2} s \
-                 long)",
-                segment.start,
+                "{name}: line {line}: the segment starts at {start} s, past the end of {} \
+                 ({length:.2} s long)",
                 path.display()
             );
         }
