@@ -23,6 +23,8 @@ pub enum ModelError {
     NonFinite,
     /// A weights file could not be read or written.
     Weights(String),
+    /// The device failed to run the model or to give its results back.
+    Device(String),
     /// A weights file was made for another configuration than the one it is loaded into.
     ConfigMismatch {
         /// The configuration of the model being loaded into (JSON).
@@ -47,6 +49,9 @@ impl fmt::Display for ModelError {
             ),
             Self::NonFinite => write!(f, "the audio contains NaN or infinite samples"),
             Self::Weights(msg) => write!(f, "weights file: {msg}"),
+            Self::Device(msg) => {
+                write!(f, "the device failed to compute or return a result: {msg}")
+            }
             Self::ConfigMismatch { expected, found } => write!(
                 f,
                 "the weights file was made for another model configuration\n  model: {expected}\n  file:  {found}"

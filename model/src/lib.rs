@@ -15,7 +15,7 @@
 //! - [`ModNetConfig`] and its presets ([`ModNetConfig::sincmodnet`], [`ModNetConfig::modnet`],
 //!   [`ModNetConfig::maxpool_baseline`], [`ModNetConfig::small`]).
 //! - [`ModNet`]: `forward`, the intermediate pictures `filterbank` and `modulation`, the clip
-//!   protocol ([`protocol`]), weights to and from bytes ([`weights`]), filter responses
+//!   protocol ([`protocol`], [`tagging`]), weights to and from bytes ([`weights`]), filter responses
 //!   ([`response`]).
 
 extern crate alloc;
@@ -31,10 +31,12 @@ pub mod model;
 pub mod modulation;
 pub mod picture;
 pub mod protocol;
+pub mod read_back;
 pub mod resnet;
 pub mod response;
 pub mod sinc;
 pub mod strided;
+pub mod tagging;
 pub mod tags;
 pub mod weights;
 
@@ -46,11 +48,10 @@ pub use live::{LiveChunk, LiveWindow};
 pub use model::{Inside, ModNet};
 pub use modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
 pub use picture::Picture;
-pub use protocol::{
-    ChunkBatch, ChunkPlan, ClipSamples, ClipTagging, ClipTags, EVAL_CHUNKS, TAG_BATCH,
-};
+pub use protocol::{ChunkBatch, ChunkPlan, ClipSamples, EVAL_CHUNKS, TAG_BATCH};
 pub use resnet::{ResNetConfig, ResNetWidths};
 pub use response::{BankResponses, FilterResponses};
 pub use sinc::SincConv;
 pub use sinc::{SincConvConfig, SincInit};
+pub use tagging::{ClipResults, ClipTagging, ClipTags};
 pub use tags::{MTAT_TAGS, TagGroup, mtat_tags};

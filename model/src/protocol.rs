@@ -13,12 +13,9 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::ModelError;
-use crate::model::ModNet;
-use crate::picture::Picture;
 
 /// Chunks per clip in the evaluation protocol.
 pub const EVAL_CHUNKS: usize = 16;
@@ -87,6 +84,19 @@ impl ChunkPlan {
         })
     }
 
+    /// One chunk starting at `start` (moved back inside the clip when past its end),
+    /// zero-padded where it runs past the end: the chunk whose pictures the page shows.
+    pub fn one_at(clip_len: usize, chunk: usize, start: usize) -> Result<Self, ModelError> {
+        check_lengths(clip_len, chunk)?;
+        let start = start.min(clip_len - 1);
+        Ok(Self {
+            starts: alloc::vec![start],
+            chunk,
+            clip_len,
+            padded: start + chunk > clip_len,
+        })
+    }
+
     /// Number of chunks.
     pub fn len(&self) -> usize {
         self.starts.len()
@@ -117,50 +127,46 @@ impl ChunkPlan {
         })
     }
 
-    /// The plan's chunks of `samples` in batches of at most `batch_size` (at least 1), in order.
-    pub fn batches<'a>(
-        &'a self,
-        samples: &'a [f32],
-        batch_size: usize,
-    ) -> impl Iterator<Item = ChunkBatch> + 'a {
-        let batch_size = batch_size.max(1);
-        (0..self.len()).step_by(batch_size).map(move |first| {
-            let last = (first + batch_size).min(self.len());
-            in_memory(self.read_batch(samples, first..last))
-        })
+    /// Batches of at most [`TAG_BATCH`] chunks the plan runs in.
+    pub fn batch_count(&self) -> usize {
+        self.len().div_ceil(TAG_BATCH)
     }
 
-    /// The chunks `range` as one batch, from samples kept anywhere ([`ClipSamples`]).
+    /// Batch `index` of the plan (its chunks `index·TAG_BATCH …`, at most [`TAG_BATCH`]) from
+    /// samples in memory; `None` past the last batch.
+    pub fn batch(&self, index: usize, samples: &[f32]) -> Option<ChunkBatch> {
+        self.read_batch(index, samples).map(in_memory)
+    }
+
+    /// [`ChunkPlan::batch`] from samples kept anywhere ([`ClipSamples`]): only the batch's
+    /// chunks are read, zero-padded past the clip's end. The one batcher: every caller that runs
+    /// chunks through the model (tags, evaluation, embeddings, the page) gets them here.
     pub fn read_batch<S: ClipSamples + ?Sized>(
         &self,
+        index: usize,
         samples: &S,
-        range: core::ops::Range<usize>,
-    ) -> Result<ChunkBatch, S::Error> {
-        Ok(ChunkBatch {
-            rows: range.len(),
-            samples: self.read_chunks(samples, range)?,
-            chunk: self.chunk,
-        })
-    }
-
-    /// The chunks `range` of `samples` as one row-major `[n, chunk]` buffer, zero-padded.
-    pub fn gather(&self, samples: &[f32], range: core::ops::Range<usize>) -> Vec<f32> {
-        in_memory(self.read_chunks(samples, range))
-    }
-
-    /// [`ChunkPlan::gather`] from samples kept anywhere: only the chunks' samples are read.
-    pub fn read_chunks<S: ClipSamples + ?Sized>(
-        &self,
-        samples: &S,
-        range: core::ops::Range<usize>,
-    ) -> Result<Vec<f32>, S::Error> {
-        let mut out = alloc::vec![0.0f32; range.len() * self.chunk];
-        let len = samples.sample_count();
-        for (row, &start) in out.chunks_mut(self.chunk).zip(&self.starts[range]) {
-            let end = (start + self.chunk).min(len).max(start);
-            samples.read_into(start, &mut row[..end - start])?;
+    ) -> Option<Result<ChunkBatch, S::Error>> {
+        let first = index.checked_mul(TAG_BATCH)?;
+        if first >= self.len() {
+            return None;
         }
-        Ok(out)
+        let rows = (self.len() - first).min(TAG_BATCH);
+        let mut out = alloc::vec![0.0f32; rows * self.chunk];
+        let len = samples.sample_count();
+        for (row, &start) in out
+            .chunks_mut(self.chunk)
+            .zip(&self.starts[first..first + rows])
+        {
+            let end = (start + self.chunk).min(len).max(start);
+            if let Err(e) = samples.read_into(start, &mut row[..end - start]) {
+                return Some(Err(e));
+            }
+        }
+        Some(Ok(ChunkBatch {
+            samples: out,
+            rows,
+            chunk: self.chunk,
+        }))
     }
 }
 
@@ -177,7 +183,7 @@ pub trait ClipSamples {
 }
 
 /// The value of a read from memory, which cannot fail.
-fn in_memory<T>(read: Result<T, core::convert::Infallible>) -> T {
+pub(crate) fn in_memory<T>(read: Result<T, core::convert::Infallible>) -> T {
     match read {
         Ok(value) => value,
         Err(never) => match never {},
@@ -201,18 +207,6 @@ impl ClipSamples for [f32] {
 /// enough for a browser's memory, large enough to keep a CPU busy.
 pub const TAG_BATCH: usize = 4;
 
-/// Tagging one clip, as every caller does it: the evaluation chunks (clip tags) and the
-/// timeline chunks, run as one sequence of batches. A caller only runs each batch through the
-/// model — synchronously natively, asynchronously in the browser — and gives the probabilities
-/// back to [`ClipTagging::finish`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClipTagging {
-    /// The evaluation protocol's chunks: the clip's tags are their mean.
-    pub evaluation: ChunkPlan,
-    /// The timeline's chunks (empty when not asked for).
-    pub timeline: ChunkPlan,
-}
-
 /// One batch of chunks: `rows × chunk` samples, row-major (a `[rows, chunk]` tensor).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChunkBatch {
@@ -224,181 +218,6 @@ pub struct ChunkBatch {
     pub chunk: usize,
 }
 
-/// What tagging a clip gives.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClipTags {
-    /// Clip-level probabilities (mean over the evaluation chunks), one per tag.
-    pub probabilities: Vec<f32>,
-    /// One row of probabilities per timeline chunk.
-    pub timeline: Vec<Vec<f32>>,
-    /// First sample of each timeline chunk.
-    pub timeline_starts: Vec<usize>,
-    /// A sentence for the user when the clip was zero-padded.
-    pub notice: Option<String>,
-}
-
-impl ClipTags {
-    /// The timeline as a picture: one row per tag (the first tag is row 0, drawn at the
-    /// bottom), one column per timeline chunk, probabilities 0…1.
-    pub fn timeline_picture(&self) -> Picture {
-        let cols = self.timeline.len();
-        let rows = self.probabilities.len();
-        let mut values = alloc::vec![0.0; rows * cols];
-        for (c, chunk) in self.timeline.iter().enumerate() {
-            for (t, &p) in chunk.iter().enumerate().take(rows) {
-                values[t * cols + c] = p;
-            }
-        }
-        Picture { rows, cols, values }
-    }
-}
-
-impl ClipTagging {
-    /// The plans for a clip of `clip_len` samples and chunks of `chunk`; `with_timeline`
-    /// adds the timeline (otherwise only the evaluation chunks run).
-    pub fn new(clip_len: usize, chunk: usize, with_timeline: bool) -> Result<Self, ModelError> {
-        let evaluation = ChunkPlan::evaluation(clip_len, chunk, EVAL_CHUNKS)?;
-        let timeline = if with_timeline {
-            ChunkPlan::timeline(clip_len, chunk)?
-        } else {
-            ChunkPlan {
-                starts: Vec::new(),
-                ..evaluation.clone()
-            }
-        };
-        Ok(Self {
-            evaluation,
-            timeline,
-        })
-    }
-
-    /// Chunks to run in all (evaluation, then timeline).
-    pub fn total(&self) -> usize {
-        self.evaluation.len() + self.timeline.len()
-    }
-
-    /// How many batches [`ClipTagging::batches`] gives.
-    pub fn batch_count(&self) -> usize {
-        self.evaluation_batch_count() + self.timeline.len().div_ceil(TAG_BATCH)
-    }
-
-    /// How many of those batches hold the evaluation chunks (they come first).
-    pub fn evaluation_batch_count(&self) -> usize {
-        self.evaluation.len().div_ceil(TAG_BATCH)
-    }
-
-    /// The clip's tags while batches are still being run (several workers, each batch as it
-    /// comes): `batches[i]` holds batch `i`'s probabilities once it has run. `None` until every
-    /// evaluation batch is in; then the clip's probabilities are final and `timeline` has an
-    /// empty row for each chunk whose batch has not run yet.
-    pub fn partial(
-        &self,
-        batches: &[Option<Vec<f32>>],
-        n_tags: usize,
-        sample_rate: usize,
-    ) -> Result<Option<ClipTags>, ModelError> {
-        if n_tags == 0 || batches.len() != self.batch_count() {
-            return Err(ModelError::Shape(format!(
-                "{} batches of {n_tags} tags for a clip of {} batches",
-                batches.len(),
-                self.batch_count()
-            )));
-        }
-        let (eval, timeline) = batches.split_at(self.evaluation_batch_count());
-        let Some(eval) = eval
-            .iter()
-            .map(Option::as_deref)
-            .collect::<Option<Vec<_>>>()
-        else {
-            return Ok(None);
-        };
-        let eval = eval.concat();
-        if eval.len() != self.evaluation.len() * n_tags {
-            return Err(ModelError::Shape(format!(
-                "{} probabilities for {} evaluation chunks of {n_tags} tags",
-                eval.len(),
-                self.evaluation.len()
-            )));
-        }
-        let mut rows = Vec::with_capacity(self.timeline.len());
-        for (b, batch) in timeline.iter().enumerate() {
-            let chunks = (self.timeline.len() - b * TAG_BATCH).min(TAG_BATCH);
-            match batch {
-                Some(p) if p.len() == chunks * n_tags => {
-                    rows.extend(p.chunks(n_tags).map(<[f32]>::to_vec))
-                }
-                Some(p) => {
-                    return Err(ModelError::Shape(format!(
-                        "{} probabilities for a timeline batch of {chunks} chunks of {n_tags} tags",
-                        p.len()
-                    )));
-                }
-                None => rows.extend((0..chunks).map(|_| Vec::new())),
-            }
-        }
-        Ok(Some(ClipTags {
-            probabilities: mean_rows(&eval, n_tags),
-            timeline: rows,
-            timeline_starts: self.timeline.starts.clone(),
-            notice: self.evaluation.notice(sample_rate),
-        }))
-    }
-
-    /// The batches to run, in order, [`TAG_BATCH`] chunks at most each.
-    pub fn batches<'a>(&'a self, samples: &'a [f32]) -> impl Iterator<Item = ChunkBatch> + 'a {
-        (0..self.batch_count()).filter_map(move |index| self.batch(index, samples))
-    }
-
-    /// Batch `index` of [`ClipTagging::batches`] alone (`None` past the last): a caller that
-    /// runs only some batches (one web worker's share) gathers only their samples.
-    pub fn batch(&self, index: usize, samples: &[f32]) -> Option<ChunkBatch> {
-        self.read_batch(index, samples).map(in_memory)
-    }
-
-    /// [`ClipTagging::batch`] from samples kept anywhere ([`ClipSamples`]).
-    pub fn read_batch<S: ClipSamples + ?Sized>(
-        &self,
-        index: usize,
-        samples: &S,
-    ) -> Option<Result<ChunkBatch, S::Error>> {
-        let evaluation_batches = self.evaluation_batch_count();
-        let (plan, first) = if index < evaluation_batches {
-            (&self.evaluation, index * TAG_BATCH)
-        } else {
-            (&self.timeline, (index - evaluation_batches) * TAG_BATCH)
-        };
-        if first >= plan.len() {
-            return None;
-        }
-        let last = (first + TAG_BATCH).min(plan.len());
-        Some(plan.read_batch(samples, first..last))
-    }
-
-    /// The clip's tags from the probabilities of every batch, concatenated in order
-    /// (`total() × n_tags`, row-major).
-    pub fn finish(
-        &self,
-        probabilities: &[f32],
-        n_tags: usize,
-        sample_rate: usize,
-    ) -> Result<ClipTags, ModelError> {
-        if n_tags == 0 || probabilities.len() != self.total() * n_tags {
-            return Err(ModelError::Shape(format!(
-                "{} probabilities for {} chunks of {n_tags} tags",
-                probabilities.len(),
-                self.total()
-            )));
-        }
-        let (eval, timeline) = probabilities.split_at(self.evaluation.len() * n_tags);
-        Ok(ClipTags {
-            probabilities: mean_rows(eval, n_tags),
-            timeline: timeline.chunks(n_tags).map(<[f32]>::to_vec).collect(),
-            timeline_starts: self.timeline.starts.clone(),
-            notice: self.evaluation.notice(sample_rate),
-        })
-    }
-}
-
 impl ChunkBatch {
     /// The batch as a `[rows, chunk]` waveform tensor on `device`.
     pub fn tensor(&self, device: &Device) -> Tensor<2> {
@@ -407,17 +226,6 @@ impl ChunkBatch {
             device,
         )
     }
-}
-
-/// The mean of the `n`-wide rows of `values`, column by column.
-fn mean_rows(values: &[f32], n: usize) -> Vec<f32> {
-    let mut mean = alloc::vec![0.0f32; n];
-    let rows = values.len() / n;
-    for row in values.chunks(n) {
-        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
-    }
-    mean.iter_mut().for_each(|m| *m /= rows.max(1) as f32);
-    mean
 }
 
 fn check_lengths(clip_len: usize, chunk: usize) -> Result<(), ModelError> {
@@ -441,103 +249,4 @@ pub fn check_samples(samples: &[f32]) -> Result<(), ModelError> {
         return Err(ModelError::NonFinite);
     }
     Ok(())
-}
-
-impl ModNet {
-    /// Logits for each chunk of `plan`, run `batch_size` chunks at a time.
-    ///
-    /// - output: `[plan.len(), n_tags]`
-    pub fn chunk_logits(
-        &self,
-        samples: &[f32],
-        plan: &ChunkPlan,
-        batch_size: usize,
-        device: &Device,
-    ) -> Result<Tensor<2>, ModelError> {
-        check_samples(samples)?;
-        if plan.chunk < self.config().min_samples() {
-            return Err(ModelError::TooShort {
-                samples: plan.chunk,
-                min_samples: self.config().min_samples(),
-            });
-        }
-        let parts = plan
-            .batches(samples, batch_size)
-            .map(|batch| self.forward(batch.tensor(device)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Tensor::cat(parts, 0))
-    }
-
-    /// Sigmoid outputs for each chunk of `plan`, run `batch_size` chunks at a time.
-    ///
-    /// - output: `[plan.len(), n_tags]`
-    pub fn chunk_probabilities(
-        &self,
-        samples: &[f32],
-        plan: &ChunkPlan,
-        batch_size: usize,
-        device: &Device,
-    ) -> Result<Tensor<2>, ModelError> {
-        Ok(sigmoid(
-            self.chunk_logits(samples, plan, batch_size, device)?,
-        ))
-    }
-
-    /// Tags a clip natively: runs [`ClipTagging`]'s batches with a synchronous read-back and
-    /// reduces them (clip probabilities, and the timeline when `with_timeline`). In the browser,
-    /// run the batches and read them back asynchronously instead.
-    pub fn tag_clip(
-        &self,
-        samples: &[f32],
-        with_timeline: bool,
-        device: &Device,
-    ) -> Result<ClipTags, ModelError> {
-        check_samples(samples)?;
-        let tagging = ClipTagging::new(samples.len(), self.config().chunk_samples, with_timeline)?;
-        self.run_tagging(&tagging, samples, device)
-    }
-
-    fn run_tagging(
-        &self,
-        tagging: &ClipTagging,
-        samples: &[f32],
-        device: &Device,
-    ) -> Result<ClipTags, ModelError> {
-        let config = self.config();
-        let mut probabilities = Vec::with_capacity(tagging.total() * config.n_tags());
-        for batch in tagging.batches(samples) {
-            probabilities.extend(self.batch_probabilities(&batch, device)?);
-        }
-        tagging.finish(&probabilities, config.n_tags(), config.sample_rate)
-    }
-
-    /// One batch's probabilities (`rows × n_tags`, row-major), read back synchronously: what a
-    /// native caller runs for each of [`ClipTagging`]'s batches, in any order.
-    pub fn batch_probabilities(
-        &self,
-        batch: &ChunkBatch,
-        device: &Device,
-    ) -> Result<Vec<f32>, ModelError> {
-        self.probabilities(batch.tensor(device))?
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| ModelError::Shape(format!("reading probabilities: {e:?}")))
-    }
-
-    /// Clip-level tag probabilities by the evaluation protocol (mean of the chunks' sigmoid
-    /// outputs, run [`TAG_BATCH`] chunks at a time), with the plan used.
-    ///
-    /// - output: `[n_tags]`
-    pub fn clip_probabilities(
-        &self,
-        samples: &[f32],
-        device: &Device,
-    ) -> Result<(Tensor<1>, ChunkPlan), ModelError> {
-        check_samples(samples)?;
-        let tagging = ClipTagging::new(samples.len(), self.config().chunk_samples, false)?;
-        let tags = self.run_tagging(&tagging, samples, device)?;
-        let n = tags.probabilities.len();
-        let clip = Tensor::from_data(TensorData::new(tags.probabilities, [n]), device);
-        Ok((clip, tagging.evaluation))
-    }
 }

@@ -201,11 +201,7 @@ impl ModNet {
     /// Frequency responses of both banks on `n_points` frequencies each (synchronous read-back).
     pub fn filter_responses(&self, n_points: usize) -> Result<BankResponses, ModelError> {
         let t = self.response_tensors();
-        let read = |t: Tensor<2>| -> Result<Vec<f32>, ModelError> {
-            t.into_data()
-                .try_to_vec::<f32>()
-                .map_err(|e| ModelError::Shape(alloc::format!("{e:?}")))
-        };
+        let read = crate::read_back::values::<2>;
         let modulation = match (t.modulation_kernels, t.modulation_cutoffs) {
             (Some(k), c) => Some((read(k)?, c.map(read).transpose()?)),
             (None, _) => None,

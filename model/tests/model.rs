@@ -3,7 +3,8 @@
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use modnet::{
-    ChunkPlan, ModNet, ModNetConfig, ModelError, ResNetConfig, ResNetWidths, TemporalConfig,
+    ChunkPlan, ClipResults, ClipTagging, ClipTags, ModNet, ModNetConfig, ModelError, ResNetConfig,
+    ResNetWidths, TemporalConfig, read_back,
 };
 
 const SECOND: usize = 16000;
@@ -18,7 +19,37 @@ fn noise(batch: usize, samples: usize, device: &Device) -> Tensor<2> {
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap()
+    read_back::values(t).unwrap()
+}
+
+/// A clip's tags the way the trainer and the page get them: the clip's batches, each run and
+/// read back, then reduced.
+fn tag(
+    model: &ModNet,
+    samples: &[f32],
+    with_timeline: bool,
+    device: &Device,
+) -> Result<ClipTags, ModelError> {
+    modnet::protocol::check_samples(samples)?;
+    let config = model.config();
+    let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
+    let batches = (0..tagging.batch_count())
+        .map(|i| model.batch_probabilities(&tagging.batch(i, samples).unwrap(), device))
+        .collect::<Result<Vec<_>, _>>()?;
+    tagging.finish(batches, config.n_tags(), config.sample_rate)
+}
+
+/// Each chunk of `plan` run alone: `[plan.len() × 50]` probabilities.
+fn chunk_by_chunk(model: &ModNet, samples: &[f32], plan: &ChunkPlan, device: &Device) -> Vec<f32> {
+    plan.starts
+        .iter()
+        .flat_map(|&start| {
+            let one = ChunkPlan::one_at(samples.len(), plan.chunk, start).unwrap();
+            model
+                .batch_probabilities(&one.batch(0, samples).unwrap(), device)
+                .unwrap()
+        })
+        .collect()
 }
 
 #[test]
@@ -289,23 +320,21 @@ fn bad_input_gets_an_error_not_a_panic() {
         [1, 50]
     );
 
-    // Clip-level entry points.
+    // Whole clips.
     assert_eq!(
-        model.clip_probabilities(&[], &device).unwrap_err(),
+        tag(&model, &[], false, &device).unwrap_err(),
         ModelError::EmptyInput
     );
     let nan = vec![f32::NAN; 1000];
     assert_eq!(
-        model.clip_probabilities(&nan, &device).unwrap_err(),
+        tag(&model, &nan, false, &device).unwrap_err(),
         ModelError::NonFinite
     );
     // Silence is valid input and gives finite probabilities.
-    let (p, plan) = model
-        .clip_probabilities(&vec![0.0; 3 * SECOND], &device)
-        .unwrap();
-    assert!(plan.padded);
+    let tags = tag(&model, &vec![0.0; 3 * SECOND], true, &device).unwrap();
+    assert!(tags.notice.unwrap().contains("zero-padded"));
     assert!(
-        values(p)
+        tags.probabilities
             .iter()
             .all(|v| v.is_finite() && (0.0..=1.0).contains(v))
     );
@@ -366,8 +395,17 @@ fn evaluation_protocol_positions() {
     let short = ChunkPlan::evaluation(3 * SECOND, 80_000, 16).unwrap();
     assert_eq!(short.starts, vec![0]);
     assert!(short.notice(16000).unwrap().contains("zero-padded"));
-    let rows = short.gather(&vec![1.0; 3 * SECOND], 0..1);
+    let rows = short.batch(0, &vec![1.0; 3 * SECOND]).unwrap().samples;
     assert_eq!(rows.len(), 80_000);
+    assert_eq!(short.batch(1, &vec![1.0; 3 * SECOND]), None);
+    // One chunk anywhere (the page's pictures): moved back inside the clip, padded past its end.
+    let one = ChunkPlan::one_at(3 * SECOND, 80_000, 10 * SECOND).unwrap();
+    assert_eq!(
+        (one.starts.clone(), one.padded),
+        (vec![3 * SECOND - 1], true)
+    );
+    let whole = ChunkPlan::one_at(12 * SECOND, 80_000, SECOND).unwrap();
+    assert_eq!((whole.starts.clone(), whole.padded), (vec![SECOND], false));
     assert_eq!(rows.iter().sum::<f32>(), (3 * SECOND) as f32);
 
     // A clip less than 16 samples longer than a chunk: one chunk, not 16 identical ones.
@@ -398,13 +436,9 @@ fn clip_score_is_the_mean_of_chunk_sigmoids() {
         .map(|i| ((i as f32) * 0.01).sin() * 0.2)
         .collect();
     let plan = ChunkPlan::evaluation(samples.len(), 80_000, 16).unwrap();
-    let chunks = values(
-        model
-            .chunk_probabilities(&samples, &plan, 5, &device)
-            .unwrap(),
-    );
-    let (clip, _) = model.clip_probabilities(&samples, &device).unwrap();
-    let clip = values(clip);
+    // Each chunk alone, against the clip run in batches of four.
+    let chunks = chunk_by_chunk(&model, &samples, &plan, &device);
+    let clip = tag(&model, &samples, false, &device).unwrap().probabilities;
     for tag in 0..50 {
         let mean = (0..16).map(|c| chunks[c * 50 + tag]).sum::<f32>() / 16.0;
         assert!((mean - clip[tag]).abs() < 1e-5);
@@ -572,7 +606,7 @@ fn tag_prior_sets_the_output_biases() {
 
 #[test]
 fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
-    use modnet::{ClipTagging, TAG_BATCH};
+    use modnet::TAG_BATCH;
     let device = Device::flex();
     let model = small_widths(ModNetConfig::small()).init(&device).unwrap();
     let chunk = model.config().chunk_samples;
@@ -582,23 +616,26 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
     let tagging = ClipTagging::new(samples.len(), chunk, true).unwrap();
     assert_eq!(tagging.evaluation.len(), 16);
     assert_eq!(tagging.timeline.len(), 3);
-    let batches: Vec<_> = tagging.batches(&samples).collect();
+    let batches: Vec<_> = (0..tagging.batch_count())
+        .map(|i| tagging.batch(i, &samples).unwrap())
+        .collect();
     // 16 evaluation chunks in batches of 4, then 3 timeline chunks in one.
     assert_eq!(batches.len(), 16 / TAG_BATCH + 1);
-    assert_eq!(tagging.batch_count(), batches.len());
+    assert_eq!(tagging.batch(batches.len(), &samples), None);
     // A long clip: 16 + 25 chunks, the timeline's last batch a partial one.
     let long = ClipTagging::new(chunk * 25, chunk, true).unwrap();
-    assert_eq!(
-        long.batch_count(),
-        long.batches(&vec![0.0; chunk * 25]).count()
-    );
     assert_eq!(long.batch_count(), 4 + 7);
-    // One batch alone is that batch of the sequence (a worker's share gathers only its own).
+    // Batch by batch from the plans: the evaluation's first, then the timeline's.
     let ramp: Vec<f32> = (0..chunk * 25).map(|i| i as f32).collect();
-    for (index, batch) in long.batches(&ramp).enumerate() {
+    for index in 0..long.batch_count() {
+        let (plan, i) = if index < 4 {
+            (&long.evaluation, index)
+        } else {
+            (&long.timeline, index - 4)
+        };
         assert_eq!(
-            long.batch(index, &ramp).as_ref(),
-            Some(&batch),
+            long.batch(index, &ramp),
+            plan.batch(i, &ramp),
             "batch {index}"
         );
     }
@@ -607,11 +644,11 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
     assert_eq!(timeline_last.samples[0], (24 * chunk) as f32);
     assert_eq!(long.batch(long.batch_count(), &ramp), None);
     assert!(batches.iter().all(|b| b.samples.len() == b.rows * chunk));
-    let mut probs = Vec::new();
-    for b in &batches {
-        probs.extend(values(model.probabilities(b.tensor(&device)).unwrap()));
-    }
-    let tags = tagging.finish(&probs, 50, 16_000).unwrap();
+    let per_batch: Vec<Vec<f32>> = batches
+        .iter()
+        .map(|b| values(model.probabilities(b.tensor(&device)).unwrap()))
+        .collect();
+    let tags = tagging.finish(per_batch.clone(), 50, 16_000).unwrap();
     assert_eq!(tags.timeline.len(), 3);
     assert_eq!(tags.timeline_starts, vec![0, chunk, samples.len() - chunk]);
     // The timeline as the page draws it: rows = tags, columns = chunks.
@@ -622,47 +659,45 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
             assert_eq!(picture.values[t * 3 + c], p);
         }
     }
-    let direct = values(
-        model
-            .chunk_probabilities(&samples, &tagging.evaluation, 16, &device)
-            .unwrap(),
-    );
+    let direct = chunk_by_chunk(&model, &samples, &tagging.evaluation, &device);
     for t in 0..50 {
         let mean = (0..16).map(|c| direct[c * 50 + t]).sum::<f32>() / 16.0;
         assert!((mean - tags.probabilities[t]).abs() < 1e-5);
     }
     // Probabilities of the wrong size are refused, not misread.
-    assert!(tagging.finish(&probs[1..], 50, 16_000).is_err());
+    let mut short = per_batch.clone();
+    short[4].pop();
+    assert!(tagging.finish(short, 50, 16_000).is_err());
+    assert!(tagging.finish(per_batch[1..].to_vec(), 50, 16_000).is_err());
 
     // Batch by batch, as several workers give them back: nothing until the evaluation batches
-    // are in, then the final clip tags with the timeline filling in, and at the end `finish`.
-    let per_batch: Vec<Vec<f32>> = batches
-        .iter()
-        .scan(0, |at, b| {
-            let n = b.rows * 50;
-            *at += n;
-            Some(probs[*at - n..*at].to_vec())
-        })
-        .collect();
-    let mut arrived: Vec<Option<Vec<f32>>> = vec![None; tagging.batch_count()];
-    assert_eq!(tagging.evaluation_batch_count(), 4);
+    // are in, then the final clip tags with the timeline filling in.
+    let mut results = ClipResults::new(tagging.clone(), 50, 16_000);
+    assert_eq!(results.total(), 19);
     for i in [4, 0, 2, 1] {
-        arrived[i] = Some(per_batch[i].clone());
-        assert!(tagging.partial(&arrived, 50, 16_000).unwrap().is_none());
+        assert!(results.add(i, per_batch[i].clone()).unwrap().is_none());
     }
-    arrived[4] = None;
-    arrived[3] = Some(per_batch[3].clone());
-    let early = tagging.partial(&arrived, 50, 16_000).unwrap().unwrap();
+    assert_eq!(results.done(), 3 + 12);
+    // A batch given twice is counted once.
+    assert!(results.add(4, per_batch[4].clone()).unwrap().is_none());
+    assert_eq!(results.done(), 15);
+    let mut early = ClipResults::new(tagging.clone(), 50, 16_000);
+    for i in 0..4 {
+        early.add(i, per_batch[i].clone()).unwrap();
+    }
+    let early = early.tags().unwrap();
     assert_eq!(early.probabilities, tags.probabilities);
     assert_eq!(early.timeline.len(), 3);
     assert!(early.timeline.iter().all(Vec::is_empty));
-    arrived[4] = Some(per_batch[4].clone());
-    let done = tagging.partial(&arrived, 50, 16_000).unwrap().unwrap();
+    assert_eq!(early.timeline_done(), 0);
+    assert!(!results.is_complete());
+    let done = results.add(3, per_batch[3].clone()).unwrap().unwrap();
+    assert!(results.is_complete());
     assert_eq!(done, tags);
-    // A batch of the wrong size, or too few batches, is refused.
-    arrived[4] = Some(per_batch[4][1..].to_vec());
-    assert!(tagging.partial(&arrived, 50, 16_000).is_err());
-    assert!(tagging.partial(&arrived[1..], 50, 16_000).is_err());
+    // A batch of the wrong size, or one the clip does not have, is refused and not kept.
+    assert!(results.add(4, per_batch[4][1..].to_vec()).is_err());
+    assert!(results.add(5, per_batch[4].clone()).is_err());
+    assert_eq!(results.tags().unwrap(), tags);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use modnet::{ChunkPlan, EmbeddingLayer, ModNet, TAG_BATCH};
+use modnet::{ChunkPlan, EmbeddingLayer, ModNet, read_back};
 use safetensors::{Dtype, tensor::TensorView};
 
 use crate::audio;
@@ -40,16 +40,14 @@ pub fn embed_file(
     let samples = audio::decode(path, config.sample_rate as u32)?;
     let plan = ChunkPlan::timeline(samples.len(), config.chunk_samples)?;
     let mut chunks = Vec::with_capacity(plan.len());
-    for first in (0..plan.len()).step_by(TAG_BATCH) {
+    for index in 0..plan.batch_count() {
         let batch = plan
-            .read_batch(&samples, first..(first + TAG_BATCH).min(plan.len()))
+            .read_batch(index, &samples)
+            .expect("index below batch_count")
             .context("reading the decoded audio back")?;
         let e = model.embed(batch.tensor(device), layer)?;
         let dim = e.dims()[1];
-        let values = e
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let values = read_back::values(e)?;
         chunks.extend(values.chunks(dim).map(<[f32]>::to_vec));
     }
     let dim = chunks.first().map_or(0, Vec::len);

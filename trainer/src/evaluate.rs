@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::ProgressBar;
-use modnet::{ClipTagging, ModNet};
+use modnet::{ClipTagging, ModNet, read_back};
 
 use crate::backend::run_batches;
 use crate::data::{Clip, cache};
@@ -122,18 +122,21 @@ pub fn evaluate(
                     .unsqueeze_dim::<2>(0)
                     .repeat_dim(0, batch.rows);
             let loss = bce_with_logits(logits.clone(), targets).into_scalar::<f32>() as f64;
-            Ok((read(sigmoid(logits))?, loss * batch.rows as f64))
+            Ok((
+                read_back::values(sigmoid(logits))?,
+                loss * batch.rows as f64,
+            ))
         };
         let batches = run_batches(device, tagging.batch_count(), run)?;
-        let mut probabilities = Vec::with_capacity(tagging.total() * n_tags);
+        let mut probabilities = Vec::with_capacity(batches.len());
         for (p, loss) in batches {
-            probabilities.extend(p);
+            probabilities.push(p);
             loss_sum += loss;
         }
         loss_n += tagging.total();
         scores.extend(
             tagging
-                .finish(&probabilities, n_tags, config.sample_rate)?
+                .finish(probabilities, n_tags, config.sample_rate)?
                 .probabilities,
         );
         let threshold = positives.threshold;
@@ -171,13 +174,6 @@ pub fn evaluate(
         scores,
         skipped,
     })
-}
-
-/// A tensor's values.
-fn read(t: Tensor<2>) -> Result<Vec<f32>> {
-    t.into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
 /// Indices of `v`, largest first.

@@ -189,11 +189,9 @@ async fn handle(
 }
 
 async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
-    t.into_data_async()
+    modnet::read_back::values_async(t)
         .await
-        .map_err(|e| format!("reading a result back failed: {e:?}"))?
-        .try_into_vec::<f32>()
-        .map_err(|e| format!("unexpected result type: {e:?}"))
+        .map_err(|e| e.to_string())
 }
 
 async fn load(
@@ -347,13 +345,9 @@ async fn pictures(
             return Err("no clip has been tagged yet".into());
         }
         let chunk = model.config().chunk_samples;
-        let plan = ChunkPlan {
-            starts: vec![start.min(e.samples.len() - 1)],
-            chunk,
-            clip_len: e.samples.len(),
-            padded: true,
-        };
-        (chunk, plan.gather(&e.samples, 0..1))
+        let plan = ChunkPlan::one_at(e.samples.len(), chunk, start).map_err(|e| e.to_string())?;
+        let batch = plan.batch(0, &e.samples).ok_or("no chunk to picture")?;
+        (chunk, batch.samples)
     };
     let wave = Tensor::<2>::from_data(TensorData::new(x, [1, chunk]), &device);
     let inside = model.inside(wave).map_err(|e| e.to_string())?;

@@ -4,6 +4,7 @@
 //! its hop are the model crate's [`modnet::LiveWindow`].
 
 use js_sys::{Float32Array, Object, Reflect};
+use modnet::{LiveChunk, LiveWindow};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -12,15 +13,119 @@ use web_sys::{
     MediaStream, MediaStreamConstraints, MediaStreamTrack, MessageEvent,
 };
 
+use crate::browser::js_error;
+
+/// Seconds between live tags (the window is one model chunk).
+pub const LIVE_HOP_SECONDS: f64 = 1.0;
+/// Seconds per block the capture worklet posts.
+pub const LIVE_BLOCK_SECONDS: f64 = 0.1;
+/// Live windows' job numbers start here, apart from the clips' jobs.
+const LIVE_JOBS: u32 = 1 << 31;
+
+/// How live listening is going (what the page shows).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listening {
+    /// Fraction of the first window heard (1 once tags flow).
+    pub filled: f32,
+    /// Seconds heard.
+    pub seconds: f64,
+    /// Seconds between windows.
+    pub hop_seconds: f64,
+    /// Windows tagged, and windows dropped because the engine was still busy.
+    pub tagged: u64,
+    pub dropped: u64,
+    /// Model time of the last window (ms).
+    pub model_millis: Option<f64>,
+    /// From the last window's last sample to its tags on the page (ms).
+    pub latency_millis: Option<f64>,
+}
+
+/// The microphone's side of live listening, kept off the reactive graph: the rolling window
+/// and the one window at the engine.
+pub struct LiveSession {
+    microphone: Option<Microphone>,
+    window: LiveWindow,
+    /// Samples per second heard.
+    rate: f64,
+    /// The window at the engine: its job and when it was sent (ms on the page's clock).
+    in_flight: Option<(u32, f64)>,
+    /// Live windows sent so far (their jobs count from [`LIVE_JOBS`]).
+    sent: u32,
+}
+
+impl LiveSession {
+    /// A session over `window`, heard at `rate` Hz (the microphone comes once open).
+    pub fn new(window: LiveWindow, rate: usize) -> Self {
+        Self {
+            microphone: None,
+            window,
+            rate: rate as f64,
+            in_flight: None,
+            sent: 0,
+        }
+    }
+
+    /// The microphone, once the browser has opened it.
+    pub fn set_microphone(&mut self, microphone: Microphone) {
+        self.microphone = Some(microphone);
+    }
+
+    /// A block heard at `now`: `listening` is brought up to date, and the window to send comes
+    /// with its job, unless the engine is still busy with the last one (then it is dropped).
+    pub fn hear(
+        &mut self,
+        samples: &[f32],
+        now: f64,
+        listening: &mut Listening,
+    ) -> Option<(u32, LiveChunk)> {
+        self.window.push(samples);
+        let chunk = self.window.take(self.in_flight.is_some());
+        listening.filled = self.window.filled();
+        listening.seconds = self.window.heard() as f64 / self.rate;
+        listening.dropped = self.window.dropped();
+        let chunk = chunk?;
+        self.sent += 1;
+        let job = LIVE_JOBS.wrapping_add(self.sent);
+        self.in_flight = Some((job, now));
+        Some((job, chunk))
+    }
+
+    /// The engine answered `job` at `now`: whether it is the window at the engine (late news
+    /// from an earlier session is not shown), with `listening` brought up to date.
+    pub fn answered(
+        &mut self,
+        job: u32,
+        now: f64,
+        model_millis: f64,
+        listening: &mut Listening,
+    ) -> bool {
+        match self.in_flight {
+            Some((sent_job, sent)) if sent_job == job => {
+                self.in_flight = None;
+                listening.tagged = self.window.taken();
+                listening.model_millis = Some(model_millis);
+                listening.latency_millis = Some(now - sent);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The engine failed `job`: when it was the window at the engine, the next one may go.
+    pub fn failed(&mut self, job: u32) {
+        if self.in_flight.is_some_and(|(j, _)| j == job) {
+            self.in_flight = None;
+        }
+    }
+
+    /// The engine was replaced: the window sent to the old one will never come back.
+    pub fn engine_replaced(&mut self) {
+        self.in_flight = None;
+    }
+}
+
 /// The worklet module, copied next to the page by trunk.
 const WORKLET: &str = "./capture-worklet.js";
-
-fn js_error(e: JsValue) -> String {
-    Reflect::get(&e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
-}
 
 /// An open microphone. Dropping it stops the capture and releases the device.
 pub struct Microphone {

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
+use modnet::read_back;
 
 use crate::args::{DatasetKind, ModelArgs, positive_usize};
 use crate::backend::{Backend, Precision, device, set_precision};
@@ -54,9 +55,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
 
     let x = Tensor::<2>::random([batch, chunk], Distribution::Uniform(-0.5, 0.5), &device);
     let forward = || -> Result<()> {
-        let p = model.probabilities(x.clone())?;
-        p.try_into_data()
-            .map_err(|e| anyhow::anyhow!("the device failed to run the forward pass: {e:?}"))?;
+        read_back::values(model.probabilities(x.clone())?).context("the forward pass")?;
         Ok(())
     };
     forward()?;
@@ -88,11 +87,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let m = optim.step(1e-3, m, grads);
         // Reading the loss back waits for this step's forward and backward; the next step's
         // forward waits for this update.
-        let value = loss
-            .try_into_data()
-            .map_err(|e| anyhow::anyhow!("the device failed to run a training step: {e:?}"))?
-            .iter::<f32>()
-            .next()
+        let value = read_back::values(loss)
+            .context("a training step")?
+            .first()
+            .copied()
             .unwrap_or(f32::NAN);
         losses.push(value);
         model = Some(m);

@@ -99,7 +99,7 @@ fn tag_samples(
             .context("reading the decoded audio back")?;
         Ok(model.batch_probabilities(&batch, device)?)
     })?;
-    let tags = tagging.finish(&batches.concat(), config.n_tags(), rate)?;
+    let tags = tagging.finish(batches, config.n_tags(), rate)?;
     let mut order: Vec<usize> = (0..tags.probabilities.len()).collect();
     order.sort_by(|&a, &b| tags.probabilities[b].total_cmp(&tags.probabilities[a]));
     Ok(FileTags {
@@ -343,8 +343,8 @@ mod tests {
     use super::*;
     use modnet::{ModNetConfig, ResNetConfig, ResNetWidths};
 
-    /// On the CPU a clip's batches run side by side: that must give what the model crate's
-    /// sequential `tag_clip` gives, clip tags and timeline, in order.
+    /// On the CPU a clip's batches run side by side: that must give what running them one
+    /// after another gives, clip tags and timeline, in order.
     #[test]
     fn side_by_side_batches_equal_the_sequential_protocol() {
         let device = burn::tensor::Device::flex();
@@ -362,7 +362,14 @@ mod tests {
         let path = std::path::Path::new("clip.wav");
         let signal = Signal::from_vec(samples.clone());
         let side_by_side = tag_samples(&model, path, &signal, 3, true, &device).unwrap();
-        let sequential = model.tag_clip(&samples, true, &device).unwrap();
+        let tagging = ClipTagging::new(samples.len(), chunk, true).unwrap();
+        let batches = (0..tagging.batch_count())
+            .map(|i| {
+                let batch = tagging.batch(i, &samples).unwrap();
+                model.batch_probabilities(&batch, &device).unwrap()
+            })
+            .collect();
+        let sequential = tagging.finish(batches, 50, 16_000).unwrap();
         assert_eq!(side_by_side.probabilities, sequential.probabilities);
         assert_eq!(side_by_side.timeline.len(), 9);
         for ((_, row), expected) in side_by_side.timeline.iter().zip(&sequential.timeline) {

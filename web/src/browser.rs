@@ -1,0 +1,55 @@
+//! What the page asks of the browser outside the model: JavaScript errors as sentences, the
+//! clock, a file's or a URL's bytes, and the options in the page's address.
+
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::File;
+
+/// A JavaScript error's message (its debug form when it has none).
+pub fn js_error(e: JsValue) -> String {
+    Reflect::get(&e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// Milliseconds on the page's clock (`performance.now()`).
+pub fn now_millis() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now())
+}
+
+/// A dropped or chosen file's bytes.
+pub async fn file_bytes(file: &File) -> Result<ArrayBuffer, String> {
+    JsFuture::from(file.array_buffer())
+        .await
+        .map(JsCast::unchecked_into)
+        .map_err(|e| format!("{}: could not be read: {}", file.name(), js_error(e)))
+}
+
+/// The bytes at `url`, next to the page.
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(js_error)?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let buffer = JsFuture::from(response.array_buffer().map_err(js_error)?)
+        .await
+        .map_err(js_error)?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// The value of `name=value` in the page's address, if given.
+pub fn address_option(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    search.trim_start_matches('?').split('&').find_map(|kv| {
+        let (key, value) = kv.split_once('=')?;
+        (key == name).then(|| value.to_string())
+    })
+}
