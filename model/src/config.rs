@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use burn::config::Config;
 
 use crate::error::ModelError;
-use crate::frontend::{EnvelopeNorm, Nonlinearity};
+use crate::frontend::{EnvelopeNorm, FrontEndConfig, Nonlinearity};
 use crate::modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
 use crate::resnet::{ResNetConfig, ResNetWidths};
 use crate::sinc::SincConvConfig;
@@ -100,6 +100,17 @@ impl ModNetConfig {
     /// Number of outputs.
     pub fn n_tags(&self) -> usize {
         self.tags.len()
+    }
+
+    /// The front-end's part of the configuration.
+    pub fn frontend(&self) -> FrontEndConfig {
+        FrontEndConfig {
+            filterbank: self.filterbank.clone(),
+            r1: self.r1,
+            temporal: self.temporal.clone(),
+            r2: self.r2,
+            norm: self.norm,
+        }
     }
 
     /// Frames per second after the sinc layer (1600 with the paper's settings).

@@ -5,10 +5,25 @@ use burn::nn::{InstanceNorm, InstanceNormConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::config::ModNetConfig;
-use crate::modulation::Temporal;
-use crate::sinc::SincConv;
+use crate::modulation::{Temporal, TemporalConfig};
+use crate::sinc::{SincConv, SincConvConfig};
 use burn::config::Config;
+
+/// The front-end's layers, as Table I orders them (the front-end fields of
+/// [`crate::ModNetConfig`], which gives them with [`crate::ModNetConfig::frontend`]).
+#[derive(Config, Debug, PartialEq)]
+pub struct FrontEndConfig {
+    /// The time-frequency sinc layer (80 × 257, stride 10 in the paper).
+    pub filterbank: SincConvConfig,
+    /// Nonlinearity after the filterbank.
+    pub r1: Nonlinearity,
+    /// The temporal stage: modulation filters or max pooling.
+    pub temporal: TemporalConfig,
+    /// Nonlinearity after the temporal stage.
+    pub r2: Nonlinearity,
+    /// Normalisation before the back-end.
+    pub norm: EnvelopeNorm,
+}
 
 /// A pointwise nonlinearity (r1 after the sinc bank, r2 after the modulation bank; Table I).
 #[derive(Config, Debug, PartialEq, Copy)]
@@ -58,9 +73,10 @@ pub struct FrontEnd {
     r2: Nonlinearity,
 }
 
-impl FrontEnd {
-    /// Builds the front-end of `config`.
-    pub fn new(config: &ModNetConfig, device: &Device) -> Self {
+impl FrontEndConfig {
+    /// Builds the front-end.
+    pub fn init(&self, device: &Device) -> FrontEnd {
+        let config = self;
         let norm = match config.norm {
             EnvelopeNorm::None => None,
             EnvelopeNorm::Instance => Some(
@@ -70,7 +86,7 @@ impl FrontEnd {
                     .init(device),
             ),
         };
-        Self {
+        FrontEnd {
             filterbank: config.filterbank.init(device),
             temporal: config.temporal.init(device),
             norm,
@@ -78,7 +94,9 @@ impl FrontEnd {
             r2: config.r2,
         }
     }
+}
 
+impl FrontEnd {
     /// Band envelopes: the sinc layer and r1.
     ///
     /// - input: `[batch, samples]`

@@ -43,7 +43,7 @@ pub mod weights;
 pub use config::{ModNetConfig, PRESETS};
 pub use embedding::EmbeddingLayer;
 pub use error::ModelError;
-pub use frontend::{EnvelopeNorm, Nonlinearity};
+pub use frontend::{EnvelopeNorm, FrontEndConfig, Nonlinearity};
 pub use live::{LiveChunk, LiveWindow};
 pub use model::{Inside, ModNet};
 pub use modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};

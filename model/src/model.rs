@@ -40,7 +40,7 @@ impl ModNetConfig {
     pub fn init(&self, device: &Device) -> Result<ModNet, ModelError> {
         self.validate()?;
         Ok(ModNet {
-            frontend: FrontEnd::new(self, device),
+            frontend: self.frontend().init(device),
             resnet: self
                 .resnet
                 .init(self.temporal.channels(), self.n_tags(), device),

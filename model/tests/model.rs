@@ -682,8 +682,8 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
     assert!(results.add(4, per_batch[4].clone()).unwrap().is_none());
     assert_eq!(results.done(), 15);
     let mut early = ClipResults::new(tagging.clone(), 50, 16_000);
-    for i in 0..4 {
-        early.add(i, per_batch[i].clone()).unwrap();
+    for (i, batch) in per_batch.iter().enumerate().take(4) {
+        early.add(i, batch.clone()).unwrap();
     }
     let early = early.tags().unwrap();
     assert_eq!(early.probabilities, tags.probabilities);

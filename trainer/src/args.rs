@@ -10,8 +10,12 @@ use modnet::{
     SincConvConfig, TemporalConfig,
 };
 
+use crate::backend::Backend;
+use crate::data::loader;
 use crate::data::{Dataset, folder, mtat, synth};
 use crate::evaluate::Positives;
+use crate::run::DEFAULT_RUN;
+use crate::train::Schedule;
 
 #[derive(Args, Clone)]
 pub(crate) struct DataArgs {
@@ -340,4 +344,69 @@ pub(crate) fn check_writable(path: &Path) -> Result<()> {
                 dir.display()
             )
         })
+}
+
+/// What `trainer train` takes (and `trainer sweep` for each of its runs).
+#[derive(Args, Clone)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    #[command(flatten)]
+    pub(crate) model: ModelArgs,
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub(crate) backend: Backend,
+    /// Run directory: checkpoint, best weights, log, config.
+    #[arg(long, default_value = DEFAULT_RUN)]
+    pub(crate) out: PathBuf,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub(crate) resume: bool,
+    /// Start again in an --out that holds a run, replacing its files.
+    #[arg(long)]
+    pub(crate) overwrite: bool,
+    /// At most this many epochs (default: 200, the paper's; 6 on the synthetic data, about ten
+    /// minutes on two CPU cores).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub(crate) epochs: Option<u64>,
+    /// Clips per batch (1 to 4096).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub(crate) batch_size: u64,
+    /// Threads that read and crop the training batches ahead of the model (the batches are the
+    /// same with any number).
+    #[arg(long, default_value_t = loader::DEFAULT_WORKERS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub(crate) loader_workers: u64,
+    /// Adam learning rate (a finite number > 0 and ≤ 1).
+    #[arg(long, default_value_t = 1e-3, value_parser = learning_rate)]
+    pub(crate) lr: f64,
+    /// Epochs without a lower validation loss before halving the LR.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) lr_patience: usize,
+    /// Epochs without a lower validation loss before stopping.
+    #[arg(long, default_value_t = 15)]
+    pub(crate) stop_patience: usize,
+    /// Optimisation schedule.
+    #[arg(long, value_enum, default_value_t = Schedule::Paper)]
+    pub(crate) schedule: Schedule,
+    /// Also copy the best weights here when training ends (e.g. for the web page).
+    #[arg(long)]
+    pub(crate) web_weights: Option<PathBuf>,
+    /// Augmentation: a random gain in ±DB dB per training crop (0: off).
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
+    pub(crate) augment_gain_db: f64,
+    /// Augmentation for segment labels (a CSV with start/seconds): move each crop by up to
+    /// ±SECONDS (0: off).
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
+    pub(crate) augment_shift: f64,
+    /// Augmentation: the probability that a crop is mixed with another of its batch, labels
+    /// mixed with the same weights (0: off).
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    pub(crate) augment_mix: f64,
+    /// Start the output biases at the log-odds of the training labels' mean tag frequencies
+    /// (helps with soft labels from a teacher, which are mostly small).
+    #[arg(long)]
+    pub(crate) prior_bias: bool,
+    #[command(flatten)]
+    pub(crate) positives: PositivesArgs,
 }

@@ -20,3 +20,4 @@ pub mod run;
 pub mod signal;
 pub mod tables;
 pub mod train;
+pub mod training;

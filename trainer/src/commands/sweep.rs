@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::train::TrainArgs;
+use crate::args::TrainArgs;
 use crate::backend::device;
 use crate::charts;
 use crate::evaluate::evaluate_weights;
 use crate::run::{DEFAULT_RUN, RunFiles};
+use crate::training::run_training;
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -43,7 +44,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         run.out = base.join(format!("stride-{stride}"));
         run.web_weights = None;
         eprintln!("== stride {stride}: {}", run.out.display());
-        super::train::run(run.clone())?;
+        run_training(run.clone())?;
         let weights = RunFiles::new(run.out).best();
         let (_, eval) = evaluate_weights(
             &weights,
