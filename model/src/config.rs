@@ -12,6 +12,7 @@ use burn::config::Config;
 use crate::error::ModelError;
 use crate::frontend::{EnvelopeNorm, FrontEndConfig, Nonlinearity};
 use crate::modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
+use crate::rate::SampleRate;
 use crate::resnet::{ResNetConfig, ResNetWidths};
 use crate::sinc::SincConvConfig;
 
@@ -23,9 +24,9 @@ pub const MAX_CHUNK_SECONDS: usize = 60;
 /// The whole tagger: sinc → r1 → temporal stage → r2 → norm → ResNet → head.
 #[derive(Config, Debug, PartialEq)]
 pub struct ModNetConfig {
-    /// Sample rate of the waveform the model takes, in Hz.
-    #[config(default = 16000)]
-    pub sample_rate: usize,
+    /// Sample rate of the waveform the model takes.
+    #[config(default = "SampleRate::PAPER")]
+    pub sample_rate: SampleRate,
     /// Samples of one training / evaluation chunk (5 s).
     #[config(default = 80000)]
     pub chunk_samples: usize,
@@ -115,7 +116,7 @@ impl ModNetConfig {
 
     /// Frames per second after the sinc layer (1600 with the paper's settings).
     pub fn frame_rate(&self) -> f64 {
-        self.sample_rate as f64 / self.filterbank.stride as f64
+        self.sample_rate.hz() as f64 / self.filterbank.stride as f64
     }
 
     /// Frames after the sinc layer for `samples` input samples (0 when too short).
@@ -144,7 +145,7 @@ impl ModNetConfig {
     /// Checks ranges and the consistency of the stages; every constructor calls it.
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |msg: String| Err(ModelError::InvalidConfig(msg));
-        if self.sample_rate == 0 || self.chunk_samples == 0 {
+        if self.sample_rate.hz() == 0 || self.chunk_samples == 0 {
             return bad(format!(
                 "sample_rate ({}) and chunk_samples ({}) must be positive",
                 self.sample_rate, self.chunk_samples
@@ -152,15 +153,15 @@ impl ModNetConfig {
         }
         // Bounds that keep a file's configuration from asking for absurd memory (a chunk is
         // one batch row; a damaged or hostile file must not abort the process).
-        if self.sample_rate > MAX_SAMPLE_RATE {
+        if self.sample_rate.hz() as usize > MAX_SAMPLE_RATE {
             return bad(format!(
-                "sample_rate {} Hz is above {MAX_SAMPLE_RATE} Hz",
+                "sample_rate {} is above {MAX_SAMPLE_RATE} Hz",
                 self.sample_rate
             ));
         }
-        if self.chunk_samples > MAX_CHUNK_SECONDS * self.sample_rate {
+        if self.sample_rate.seconds(self.chunk_samples) > MAX_CHUNK_SECONDS as f64 {
             return bad(format!(
-                "chunk_samples {} is longer than {MAX_CHUNK_SECONDS} s at {} Hz",
+                "chunk_samples {} is longer than {MAX_CHUNK_SECONDS} s at {}",
                 self.chunk_samples, self.sample_rate
             ));
         }
@@ -174,7 +175,7 @@ impl ModNetConfig {
             );
         }
         self.filterbank.validate("filterbank")?;
-        if (self.filterbank.sample_rate - self.sample_rate as f64).abs() > 1e-9 {
+        if (self.filterbank.sample_rate - self.sample_rate.hz() as f64).abs() > 1e-9 {
             return bad(format!(
                 "the filterbank's sample rate {} Hz differs from the model's {} Hz",
                 self.filterbank.sample_rate, self.sample_rate

@@ -16,6 +16,7 @@ use alloc::vec::Vec;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::ModelError;
+use crate::rate::SampleRate;
 
 /// Chunks per clip in the evaluation protocol.
 pub const EVAL_CHUNKS: usize = 16;
@@ -108,9 +109,9 @@ impl ChunkPlan {
     }
 
     /// A sentence for the user when zero-padding happened.
-    pub fn notice(&self, sample_rate: usize) -> Option<String> {
+    pub fn notice(&self, sample_rate: SampleRate) -> Option<String> {
         self.padded.then(|| {
-            let secs = |n: usize| n as f64 / sample_rate as f64;
+            let secs = |n: usize| sample_rate.seconds(n);
             if self.clip_len < self.chunk {
                 format!(
                     "the clip is {:.2} s long, shorter than one {:.0} s chunk: it was zero-padded",

@@ -232,7 +232,7 @@ impl BankResponses {
         let filterbank = FilterResponses::sinc(
             &filterbank_kernels,
             fb.kernel_len(),
-            config.sample_rate as f64,
+            config.sample_rate.hz() as f64,
             low.to_vec(),
             high.to_vec(),
             n_points,

@@ -17,6 +17,7 @@ use crate::error::ModelError;
 use crate::model::ModNet;
 use crate::picture::Picture;
 use crate::protocol::{ChunkBatch, ChunkPlan, ClipSamples, EVAL_CHUNKS, TAG_BATCH, in_memory};
+use crate::rate::SampleRate;
 
 /// The chunks of one clip to run: the evaluation protocol's (the clip's tags are their mean)
 /// and the timeline's, as one sequence of batches, evaluation first.
@@ -122,7 +123,7 @@ impl ClipTagging {
         &self,
         batches: Vec<Vec<f32>>,
         n_tags: usize,
-        sample_rate: usize,
+        sample_rate: SampleRate,
     ) -> Result<ClipTags, ModelError> {
         if batches.len() != self.batch_count() {
             return Err(ModelError::Shape(format!(
@@ -151,12 +152,12 @@ pub struct ClipResults {
     /// Chunks back so far.
     done: usize,
     n_tags: usize,
-    sample_rate: usize,
+    sample_rate: SampleRate,
 }
 
 impl ClipResults {
     /// Nothing back yet from the batches of `tagging`, for a model of `n_tags` tags.
-    pub fn new(tagging: ClipTagging, n_tags: usize, sample_rate: usize) -> Self {
+    pub fn new(tagging: ClipTagging, n_tags: usize, sample_rate: SampleRate) -> Self {
         Self {
             batches: alloc::vec![None; tagging.batch_count()],
             done: 0,

@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use modnet::{
     ChunkPlan, ClipResults, ClipTagging, ClipTags, ModNet, ModNetConfig, ModelError, ResNetConfig,
-    ResNetWidths, TemporalConfig, read_back,
+    ResNetWidths, SampleRate, TemporalConfig, read_back,
 };
 
 const SECOND: usize = 16000;
@@ -389,12 +389,17 @@ fn evaluation_protocol_positions() {
     let plan = ChunkPlan::evaluation(len, 80_000, 16).unwrap();
     let hop = (len - 80_000) / 16;
     assert_eq!(plan.starts, (0..16).map(|i| i * hop).collect::<Vec<_>>());
-    assert!(!plan.padded && plan.notice(16000).is_none());
+    assert!(!plan.padded && plan.notice(SampleRate::PAPER).is_none());
     assert!(plan.starts[15] + 80_000 <= len);
 
     let short = ChunkPlan::evaluation(3 * SECOND, 80_000, 16).unwrap();
     assert_eq!(short.starts, vec![0]);
-    assert!(short.notice(16000).unwrap().contains("zero-padded"));
+    assert!(
+        short
+            .notice(SampleRate::PAPER)
+            .unwrap()
+            .contains("zero-padded")
+    );
     let rows = short.batch(0, &vec![1.0; 3 * SECOND]).unwrap().samples;
     assert_eq!(rows.len(), 80_000);
     assert_eq!(short.batch(1, &vec![1.0; 3 * SECOND]), None);
@@ -419,7 +424,7 @@ fn evaluation_protocol_positions() {
     // The last timeline chunk ends at the clip's end: no chunk of mostly zero padding.
     let timeline = ChunkPlan::timeline(12 * SECOND, 80_000).unwrap();
     assert_eq!(timeline.starts, vec![0, 80_000, 112_000]);
-    assert!(!timeline.padded && timeline.notice(16000).is_none());
+    assert!(!timeline.padded && timeline.notice(SampleRate::PAPER).is_none());
     let short = ChunkPlan::timeline(3 * SECOND, 80_000).unwrap();
     assert!(short.padded && short.starts == vec![0]);
     assert_eq!(
@@ -648,7 +653,9 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
         .iter()
         .map(|b| values(model.probabilities(b.tensor(&device)).unwrap()))
         .collect();
-    let tags = tagging.finish(per_batch.clone(), 50, 16_000).unwrap();
+    let tags = tagging
+        .finish(per_batch.clone(), 50, SampleRate::PAPER)
+        .unwrap();
     assert_eq!(tags.timeline.len(), 3);
     assert_eq!(tags.timeline_starts, vec![0, chunk, samples.len() - chunk]);
     // The timeline as the page draws it: rows = tags, columns = chunks.
@@ -667,12 +674,16 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
     // Probabilities of the wrong size are refused, not misread.
     let mut short = per_batch.clone();
     short[4].pop();
-    assert!(tagging.finish(short, 50, 16_000).is_err());
-    assert!(tagging.finish(per_batch[1..].to_vec(), 50, 16_000).is_err());
+    assert!(tagging.finish(short, 50, SampleRate::PAPER).is_err());
+    assert!(
+        tagging
+            .finish(per_batch[1..].to_vec(), 50, SampleRate::PAPER)
+            .is_err()
+    );
 
     // Batch by batch, as several workers give them back: nothing until the evaluation batches
     // are in, then the final clip tags with the timeline filling in.
-    let mut results = ClipResults::new(tagging.clone(), 50, 16_000);
+    let mut results = ClipResults::new(tagging.clone(), 50, SampleRate::PAPER);
     assert_eq!(results.total(), 19);
     for i in [4, 0, 2, 1] {
         assert!(results.add(i, per_batch[i].clone()).unwrap().is_none());
@@ -681,7 +692,7 @@ fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
     // A batch given twice is counted once.
     assert!(results.add(4, per_batch[4].clone()).unwrap().is_none());
     assert_eq!(results.done(), 15);
-    let mut early = ClipResults::new(tagging.clone(), 50, 16_000);
+    let mut early = ClipResults::new(tagging.clone(), 50, SampleRate::PAPER);
     for (i, batch) in per_batch.iter().enumerate().take(4) {
         early.add(i, batch.clone()).unwrap();
     }

@@ -240,7 +240,7 @@ impl ModelArgs {
         // The synthetic clips are short and CPU time is precious: 2 s chunks unless told.
         let synth_default = (dataset == DatasetKind::Synth).then_some(2.0);
         if let Some(s) = self.chunk_seconds.or(synth_default) {
-            c.chunk_samples = (s * c.sample_rate as f64).round() as usize;
+            c.chunk_samples = c.sample_rate.samples(s);
         }
         c.tags = tags.to_vec();
         c.validate()?;

@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use modnet::SampleRate;
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
@@ -26,18 +27,18 @@ pub const STDIN: &str = "-";
 
 /// Decodes `path` to mono f32 samples at `sample_rate` Hz, the whole signal in memory (a
 /// training clip).
-pub fn load_mono(path: &Path, sample_rate: u32) -> Result<Vec<f32>> {
+pub fn load_mono(path: &Path, sample_rate: SampleRate) -> Result<Vec<f32>> {
     decode_with(path, sample_rate, usize::MAX)?.into_vec()
 }
 
 /// Decodes `path` to a mono [`Signal`] at `sample_rate` Hz whose memory is bounded whatever
 /// its length (longer signals are kept on disk). Decoding, downmixing and resampling run as
 /// a stream, packet by packet.
-pub fn decode(path: &Path, sample_rate: u32) -> Result<Signal> {
+pub fn decode(path: &Path, sample_rate: SampleRate) -> Result<Signal> {
     decode_with(path, sample_rate, memory_samples())
 }
 
-fn decode_with(path: &Path, sample_rate: u32, memory_samples: usize) -> Result<Signal> {
+fn decode_with(path: &Path, sample_rate: SampleRate, memory_samples: usize) -> Result<Signal> {
     let mut out = MonoResampler::new(sample_rate, memory_samples);
     decode_mono(path, &mut out).with_context(|| format!("{}", path.display()))?;
     out.finish().with_context(|| format!("{}", path.display()))
@@ -70,7 +71,7 @@ pub fn duration_seconds(path: &Path) -> Result<f64> {
             path.display()
         );
     }
-    Ok(length.frames as f64 / length.rate as f64)
+    Ok(SampleRate::new(length.rate).seconds(length.frames as usize))
 }
 
 /// An input opened for decoding.

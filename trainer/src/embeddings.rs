@@ -37,7 +37,7 @@ pub fn embed_file(
 ) -> Result<FileEmbedding> {
     let config = model.config();
     // Bounded memory whatever the length: the signal is read a batch of chunks at a time.
-    let samples = audio::decode(path, config.sample_rate as u32)?;
+    let samples = audio::decode(path, config.sample_rate)?;
     let plan = ChunkPlan::timeline(samples.len(), config.chunk_samples)?;
     let mut chunks = Vec::with_capacity(plan.len());
     for index in 0..plan.batch_count() {
@@ -61,7 +61,7 @@ pub fn embed_file(
         starts: plan
             .starts
             .iter()
-            .map(|&s| (s as f64 / config.sample_rate as f64) as f32)
+            .map(|&s| config.sample_rate.seconds(s) as f32)
             .collect(),
         chunks,
         clip,

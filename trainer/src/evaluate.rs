@@ -101,7 +101,7 @@ pub fn evaluate(
     let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
     for clip in clips {
         progress.inc(1);
-        let samples = match cache::load(clip, cache_dir, config.sample_rate as u32) {
+        let samples = match cache::load(clip, cache_dir, config.sample_rate) {
             Ok(s) => s,
             Err(e) => {
                 skipped.push((clip.name.clone(), format!("{e:#}")));

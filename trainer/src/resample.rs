@@ -3,6 +3,7 @@
 //! trimmed), with memory bounded by the signal's store.
 
 use anyhow::{Result, bail};
+use modnet::SampleRate;
 use rubato::{FftFixedIn, Resampler};
 
 use crate::signal::{Signal, SignalWriter};
@@ -39,9 +40,9 @@ const RESAMPLE_CHUNK: usize = 4096;
 impl MonoResampler {
     /// A resampler to `to` Hz keeping at most `memory_samples` of its output in memory; the
     /// source rate comes with the first block.
-    pub fn new(to: u32, memory_samples: usize) -> Self {
+    pub fn new(to: SampleRate, memory_samples: usize) -> Self {
         Self {
-            to,
+            to: to.hz(),
             from: None,
             resampler: None,
             pending: Vec::with_capacity(RESAMPLE_CHUNK),
@@ -171,12 +172,12 @@ mod tests {
     fn streamed_resampling_is_block_size_independent_and_accurate() {
         let input = sine(44_100 * 3 / 2, 440.0, 44_100.0);
         let whole = {
-            let mut r = MonoResampler::new(16_000, usize::MAX);
+            let mut r = MonoResampler::new(SampleRate::PAPER, usize::MAX);
             r.push_samples(44_100, &input).unwrap();
             r.finish().unwrap().into_vec().unwrap()
         };
         let ragged = {
-            let mut r = MonoResampler::new(16_000, usize::MAX);
+            let mut r = MonoResampler::new(SampleRate::PAPER, usize::MAX);
             let mut at = 0;
             for (i, size) in [1usize, 4095, 4097, 333, 10_000].iter().cycle().enumerate() {
                 if at >= input.len() || i > 10_000 {
@@ -206,24 +207,26 @@ mod tests {
 
     #[test]
     fn odd_streams_are_refused() {
-        let mut r = MonoResampler::new(16_000, usize::MAX);
+        let mut r = MonoResampler::new(SampleRate::PAPER, usize::MAX);
         let err = r.push_samples(1, &[0.0; 64]).unwrap_err().to_string();
         assert!(err.contains("1 Hz is not audio"), "{err}");
-        let mut r = MonoResampler::new(16_000, usize::MAX);
+        let mut r = MonoResampler::new(SampleRate::PAPER, usize::MAX);
         r.push_samples(8_000, &[0.0; 64]).unwrap();
         let err = r.push_samples(16_000, &[0.0; 64]).unwrap_err().to_string();
         assert!(err.contains("changes within the file"), "{err}");
-        let mut r = MonoResampler::new(16_000, usize::MAX);
+        let mut r = MonoResampler::new(SampleRate::PAPER, usize::MAX);
         let err = r
             .push_samples(16_000, &[0.0, f32::NAN])
             .unwrap_err()
             .to_string();
         assert!(err.contains("NaN"), "{err}");
         assert!(
-            MonoResampler::new(16_000, usize::MAX).finish().is_err(),
+            MonoResampler::new(SampleRate::PAPER, usize::MAX)
+                .finish()
+                .is_err(),
             "no samples"
         );
-        let mut same = MonoResampler::new(16_000, usize::MAX);
+        let mut same = MonoResampler::new(SampleRate::PAPER, usize::MAX);
         same.push_samples(16_000, &[0.25; 10]).unwrap();
         assert_eq!(
             same.finish().unwrap().into_vec().unwrap(),
@@ -244,7 +247,7 @@ mod tests {
                     blocks * RESAMPLE_CHUNK + 1,
                 ] {
                     let input = sine(n, 440.0, from as f64);
-                    let mut r = MonoResampler::new(16_000, usize::MAX);
+                    let mut r = MonoResampler::new(SampleRate::PAPER, usize::MAX);
                     r.push_samples(from, &input).unwrap();
                     let out = r
                         .finish()
@@ -263,7 +266,7 @@ mod tests {
     fn a_signal_on_disk_equals_one_in_memory() {
         let input = sine(44_100 * 2 + 7, 330.0, 44_100.0);
         let run = |memory| {
-            let mut r = MonoResampler::new(16_000, memory);
+            let mut r = MonoResampler::new(SampleRate::PAPER, memory);
             for part in input.chunks(5000) {
                 r.push_samples(44_100, part).unwrap();
             }

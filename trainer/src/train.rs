@@ -214,7 +214,7 @@ pub fn train(
     );
     let maker = Arc::new(BatchMaker {
         cache_dir: cache_dir.map(Path::to_path_buf),
-        sample_rate: config.sample_rate as u32,
+        sample_rate: config.sample_rate,
         samples: config.chunk_samples,
         tags: config.n_tags(),
         augment: settings.augment,

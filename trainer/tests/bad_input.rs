@@ -242,7 +242,7 @@ fn a_damaged_cache_entry_is_named_and_made_again() {
         .filter(|p| p.extension().is_some_and(|e| e == "f32"))
         .collect();
     assert_eq!(entries.len(), 4, "{entries:?}");
-    let entry = &trainer::data::cache::cache_path(&cache, "0.wav", 16_000);
+    let entry = &trainer::data::cache::cache_path(&cache, "0.wav", modnet::SampleRate::PAPER);
     assert!(entries.contains(entry), "{entries:?}");
     let size = std::fs::metadata(entry).unwrap().len();
     std::fs::write(entry, b"").unwrap();

@@ -2,6 +2,7 @@
 //! model's rate by an `OfflineAudioContext` at that rate, then downmixed to mono.
 
 use js_sys::ArrayBuffer;
+use modnet::SampleRate;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AudioBuffer, OfflineAudioContext};
@@ -15,7 +16,7 @@ pub struct Decoded {
 }
 
 /// Decodes `bytes` (any format the browser reads) to mono at `sample_rate`.
-pub async fn decode(bytes: ArrayBuffer, sample_rate: u32) -> Result<Decoded, String> {
+pub async fn decode(bytes: ArrayBuffer, sample_rate: SampleRate) -> Result<Decoded, String> {
     if bytes.byte_length() == 0 {
         return Err("the file is empty".into());
     }
@@ -24,9 +25,9 @@ pub async fn decode(bytes: ArrayBuffer, sample_rate: u32) -> Result<Decoded, Str
     let context = OfflineAudioContext::new_with_number_of_channels_and_length_and_sample_rate(
         1,
         1,
-        sample_rate as f32,
+        sample_rate.hz() as f32,
     )
-    .map_err(|e| format!("this browser cannot make an audio context at {sample_rate} Hz: {e:?}"))?;
+    .map_err(|e| format!("this browser cannot make an audio context at {sample_rate}: {e:?}"))?;
     let promise = context
         .decode_audio_data(&bytes)
         .map_err(|e| format!("decoding could not start: {e:?}"))?;

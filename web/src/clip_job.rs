@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use modnet::{ClipResults, ClipTagging, Picture};
+use modnet::{ClipResults, ClipTagging, Picture, SampleRate};
 
 use crate::messages::BatchProbabilities;
 
@@ -70,7 +70,7 @@ impl ClipJob {
         job: u32,
         tagging: ClipTagging,
         n_tags: usize,
-        sample_rate: usize,
+        sample_rate: SampleRate,
         engines: usize,
         now: f64,
     ) -> Self {

@@ -16,7 +16,7 @@ use crate::clip_job::{Clip, ClipJob, TagResult};
 use crate::listen::{Listening, LiveSession};
 use crate::messages::{BatchProbabilities, ChunkPictures, EngineKind, FromEngine, ModelInfo};
 use crate::pool::{EnginePool, preferred_kind};
-use modnet::ClipTagging;
+use modnet::{ClipTagging, SampleRate};
 
 mod live;
 
@@ -108,7 +108,7 @@ impl Controller {
     }
 
     /// The model's (tags, rate, chunk), once one is loaded.
-    fn model_shape(self) -> Option<(usize, usize, usize)> {
+    fn model_shape(self) -> Option<(usize, SampleRate, usize)> {
         self.model.with_untracked(|m| {
             m.as_ref()
                 .map(|m| (m.tags.len(), m.sample_rate, m.chunk_samples))
@@ -303,12 +303,14 @@ impl Controller {
         let name = file.name();
         self.error.set(None);
         self.status.set(format!("decoding {name}…"));
-        let rate = self.model_shape().map_or(16000, |(_, rate, _)| rate);
+        let rate = self
+            .model_shape()
+            .map_or(SampleRate::PAPER, |(_, rate, _)| rate);
         let bytes = match file_bytes(&file).await {
             Ok(bytes) => bytes,
             Err(e) => return self.fail(e),
         };
-        let decoded = match audio::decode(bytes, rate as u32).await {
+        let decoded = match audio::decode(bytes, rate).await {
             Ok(decoded) => decoded,
             Err(e) => {
                 self.status.set(String::new());
@@ -321,8 +323,8 @@ impl Controller {
         self.audio_url
             .set(web_sys::Url::create_object_url_with_blob(&file).ok());
         self.status.set(format!(
-            "{name}: {:.1} s, {} channel(s), resampled to {rate} Hz mono",
-            decoded.samples.len() as f64 / rate as f64,
+            "{name}: {:.1} s, {} channel(s), resampled to {rate} mono",
+            rate.seconds(decoded.samples.len()),
             decoded.channels
         ));
         self.chunk.set(0);

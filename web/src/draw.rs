@@ -4,7 +4,7 @@
 use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
-use modnet::{FilterResponses, Picture};
+use modnet::{FilterResponses, Picture, SampleRate};
 
 /// Plot area margins in canvas pixels (left leaves room for tag names).
 pub const LEFT: f64 = 120.0;
@@ -250,7 +250,7 @@ pub fn responses(
 }
 
 /// The waveform as min/max per pixel column, with a time axis in seconds.
-pub fn waveform(canvas: &HtmlCanvasElement, samples: &[f32], sample_rate: usize) {
+pub fn waveform(canvas: &HtmlCanvasElement, samples: &[f32], sample_rate: SampleRate) {
     let Some(ctx) = context(canvas) else { return };
     ctx.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
     if samples.is_empty() {
@@ -280,7 +280,7 @@ pub fn waveform(canvas: &HtmlCanvasElement, samples: &[f32], sample_rate: usize)
         area,
         &Axes {
             x_label: "time (s)".into(),
-            x_range: (0.0, samples.len() as f64 / sample_rate as f64),
+            x_range: (0.0, sample_rate.seconds(samples.len())),
             y_label: "amplitude".into(),
             y_ticks: vec![(0.5, "0".into())],
         },

@@ -4,7 +4,7 @@
 //! its hop are the model crate's [`modnet::LiveWindow`].
 
 use js_sys::{Float32Array, Object, Reflect};
-use modnet::{LiveChunk, LiveWindow};
+use modnet::{LiveChunk, LiveWindow, SampleRate};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -46,7 +46,7 @@ pub struct LiveSession {
     microphone: Option<Microphone>,
     window: LiveWindow,
     /// Samples per second heard.
-    rate: f64,
+    rate: SampleRate,
     /// The window at the engine: its job and when it was sent (ms on the page's clock).
     in_flight: Option<(u32, f64)>,
     /// Live windows sent so far (their jobs count from [`LIVE_JOBS`]).
@@ -54,12 +54,12 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
-    /// A session over `window`, heard at `rate` Hz (the microphone comes once open).
-    pub fn new(window: LiveWindow, rate: usize) -> Self {
+    /// A session over `window`, heard at `rate` (the microphone comes once open).
+    pub fn new(window: LiveWindow, rate: SampleRate) -> Self {
         Self {
             microphone: None,
             window,
-            rate: rate as f64,
+            rate,
             in_flight: None,
             sent: 0,
         }
@@ -81,7 +81,7 @@ impl LiveSession {
         self.window.push(samples);
         let chunk = self.window.take(self.in_flight.is_some());
         listening.filled = self.window.filled();
-        listening.seconds = self.window.heard() as f64 / self.rate;
+        listening.seconds = self.rate.seconds(self.window.heard() as usize);
         listening.dropped = self.window.dropped();
         let chunk = chunk?;
         self.sent += 1;
@@ -136,9 +136,9 @@ pub struct Microphone {
 }
 
 impl Microphone {
-    /// Opens the default microphone at `rate` Hz; `on_block` gets every `block` mono samples.
+    /// Opens the default microphone at `rate`; `on_block` gets every `block` mono samples.
     pub async fn open(
-        rate: u32,
+        rate: SampleRate,
         block: usize,
         mut on_block: impl FnMut(Vec<f32>) + 'static,
     ) -> Result<Self, String> {
@@ -183,7 +183,7 @@ impl Microphone {
 
     async fn connect(
         stream: &MediaStream,
-        rate: u32,
+        rate: SampleRate,
         block: usize,
         on_message: impl FnMut(MessageEvent) + 'static,
     ) -> Result<
@@ -195,9 +195,9 @@ impl Microphone {
         String,
     > {
         let options = AudioContextOptions::new();
-        options.set_sample_rate(rate as f32);
+        options.set_sample_rate(rate.hz() as f32);
         let context = AudioContext::new_with_context_options(&options)
-            .map_err(|e| format!("no audio context at {rate} Hz: {}", js_error(e)))?;
+            .map_err(|e| format!("no audio context at {rate}: {}", js_error(e)))?;
         let connected = async {
             let worklet = context.audio_worklet().map_err(js_error)?;
             JsFuture::from(worklet.add_module(WORKLET).map_err(js_error)?)
@@ -205,7 +205,7 @@ impl Microphone {
                 .map_err(|e| format!("the capture worklet did not load: {}", js_error(e)))?;
             let source = context.create_media_stream_source(stream).map_err(|e| {
                 format!(
-                    "this browser cannot resample the microphone to {rate} Hz: {}",
+                    "this browser cannot resample the microphone to {rate}: {}",
                     js_error(e)
                 )
             })?;

@@ -4,7 +4,7 @@
 //! travel beside them as typed arrays, so that a 10-minute track is not turned into a JS
 //! array of ten million numbers.
 
-use modnet::{FilterResponses, Picture};
+use modnet::{FilterResponses, Picture, SampleRate};
 use serde::{Deserialize, Serialize};
 
 /// Which engine build, and so which compute device: the page starts one, the worker runs it.
@@ -69,7 +69,7 @@ pub struct ModelInfo {
     /// Samples per chunk.
     pub chunk_samples: usize,
     /// Sample rate the model expects.
-    pub sample_rate: usize,
+    pub sample_rate: SampleRate,
     /// Frequency responses of the sinc filterbank (0 … fs/2), filters by centre frequency.
     pub filterbank: FilterResponses,
     /// Frequency responses of the modulation filters (0 … frame rate / 2), by centre

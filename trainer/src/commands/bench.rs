@@ -113,7 +113,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let epoch = train_clips as f64 / slower;
     println!(
         "{summary}, {:.1} s chunks, batch {batch}, {} steps",
-        chunk as f64 / config.sample_rate as f64,
+        config.sample_rate.seconds(chunk),
         args.steps
     );
     println!("| measure | value |");
@@ -152,8 +152,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
 fn data_path_rate(config: &modnet::ModNetConfig, batch: usize, workers: usize) -> Result<f64> {
     const FILES: usize = 32;
     let dir = tempfile::tempdir()?;
-    let rate = config.sample_rate as u32;
-    let samples = (29.1 * rate as f64) as usize;
+    let rate = config.sample_rate;
+    let samples = rate.samples(29.1);
     let noise: Vec<u8> = (0..samples)
         .flat_map(|i| (((i * 7919) % 2000) as f32 / 4000.0 - 0.25).to_le_bytes())
         .collect();

@@ -25,7 +25,7 @@ pub struct PrepareArgs {
 /// Runs the command.
 pub fn run(args: PrepareArgs) -> Result<ExitCode> {
     let data = args.data.load()?;
-    let rate = args.model.config(&args.data, &data.tags)?.sample_rate as u32;
+    let rate = args.model.config(&args.data, &data.tags)?.sample_rate;
     let Some(cache_dir) = args.data.cache_dir() else {
         eprintln!("the synthetic dataset is generated on the fly: nothing to prepare");
         return Ok(ExitCode::SUCCESS);

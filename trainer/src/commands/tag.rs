@@ -74,7 +74,7 @@ fn tag_file(
     top: usize,
     device: &burn::tensor::Device,
 ) -> Result<FileTags> {
-    let samples = audio::decode(path, model.config().sample_rate as u32)?;
+    let samples = audio::decode(path, model.config().sample_rate)?;
     let with_timeline = samples.len() > model.config().chunk_samples;
     tag_samples(model, path, &samples, top, with_timeline, device)
 }
@@ -104,7 +104,7 @@ fn tag_samples(
     order.sort_by(|&a, &b| tags.probabilities[b].total_cmp(&tags.probabilities[a]));
     Ok(FileTags {
         file: path_text(path),
-        seconds: samples.len() as f64 / rate as f64,
+        seconds: rate.seconds(samples.len()),
         notice: tags.notice,
         top: order
             .iter()
@@ -115,7 +115,7 @@ fn tag_samples(
             .timeline_starts
             .iter()
             .zip(tags.timeline)
-            .map(|(&s, p)| (s as f64 / rate as f64, p))
+            .map(|(&s, p)| (rate.seconds(s), p))
             .collect(),
         probabilities: tags.probabilities,
     })
@@ -266,7 +266,7 @@ fn tag_library(
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let rate = model.config().sample_rate as u32;
+    let rate = model.config().sample_rate;
     let (mut tagged, mut seconds) = (0usize, 0.0f64);
     let mut failures: Vec<String> = inputs.empty_errors();
     for group in todo.chunks(jobs.max(1)) {
@@ -341,7 +341,7 @@ fn tag_library(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use modnet::{ModNetConfig, ResNetConfig, ResNetWidths};
+    use modnet::{ModNetConfig, ResNetConfig, ResNetWidths, SampleRate};
 
     /// On the CPU a clip's batches run side by side: that must give what running them one
     /// after another gives, clip tags and timeline, in order.
@@ -369,7 +369,7 @@ mod tests {
                 model.batch_probabilities(&batch, &device).unwrap()
             })
             .collect();
-        let sequential = tagging.finish(batches, 50, 16_000).unwrap();
+        let sequential = tagging.finish(batches, 50, SampleRate::PAPER).unwrap();
         assert_eq!(side_by_side.probabilities, sequential.probabilities);
         assert_eq!(side_by_side.timeline.len(), 9);
         for ((_, row), expected) in side_by_side.timeline.iter().zip(&sequential.timeline) {

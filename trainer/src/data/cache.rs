@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::files::write_atomically_with;
 use anyhow::{Context, Result, bail};
+use modnet::SampleRate;
 
 use super::synth::ClipRecipe;
 use super::{Clip, Source};
@@ -18,7 +19,7 @@ use crate::audio;
 /// name, then 16 hex digits of the key's SHA-256 (so that two keys never share an entry, as
 /// `sub/x.wav` and `sub__x.wav` once did), the rate and `.f32` (a model of another rate never
 /// reads samples made for this one).
-pub fn cache_path(cache_dir: &Path, key: &str, sample_rate: u32) -> PathBuf {
+pub fn cache_path(cache_dir: &Path, key: &str, sample_rate: SampleRate) -> PathBuf {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(key.as_bytes());
     let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
@@ -36,19 +37,18 @@ pub fn cache_path(cache_dir: &Path, key: &str, sample_rate: u32) -> PathBuf {
         })
         .take(48)
         .collect();
-    cache_dir.join(format!("{readable}-{hash}.{sample_rate}.f32"))
+    cache_dir.join(format!("{readable}-{hash}.{}.f32", sample_rate.hz()))
 }
 
 /// The clip's samples at `sample_rate`: generated, cached or decoded (a segment clip: its
 /// segment, zero-padded where it runs past the file's end).
-pub fn load(clip: &Clip, cache_dir: Option<&Path>, sample_rate: u32) -> Result<Vec<f32>> {
+pub fn load(clip: &Clip, cache_dir: Option<&Path>, sample_rate: SampleRate) -> Result<Vec<f32>> {
     match &clip.source {
         Source::File {
             segment: Some(s), ..
         } => {
-            let rate = sample_rate as f64;
-            let start = (s.start * rate).round() as i64;
-            let len = (s.seconds * rate).round() as usize;
+            let start = sample_rate.samples(s.start) as i64;
+            let len = sample_rate.samples(s.seconds);
             load_window(clip, cache_dir, sample_rate, start, len)
         }
         Source::Synth {
@@ -73,7 +73,7 @@ pub fn load(clip: &Clip, cache_dir: Option<&Path>, sample_rate: u32) -> Result<V
 pub fn load_window(
     clip: &Clip,
     cache_dir: Option<&Path>,
-    sample_rate: u32,
+    sample_rate: SampleRate,
     start: i64,
     len: usize,
 ) -> Result<Vec<f32>> {
@@ -129,7 +129,7 @@ fn read_cached(cached: &Path, from: usize, count: Option<usize>) -> Result<Vec<f
 }
 
 /// Samples in the clip's whole file (from the cache when there, else by decoding).
-pub fn file_len(clip: &Clip, cache_dir: Option<&Path>, sample_rate: u32) -> Result<usize> {
+pub fn file_len(clip: &Clip, cache_dir: Option<&Path>, sample_rate: SampleRate) -> Result<usize> {
     let Source::File { path, .. } = &clip.source else {
         bail!("{}: a generated clip has no file", clip.name);
     };
@@ -143,7 +143,7 @@ pub fn file_len(clip: &Clip, cache_dir: Option<&Path>, sample_rate: u32) -> Resu
 pub fn cached_len(
     clip: &Clip,
     cache_dir: Option<&Path>,
-    sample_rate: u32,
+    sample_rate: SampleRate,
 ) -> Result<Option<usize>> {
     let Source::File { key, .. } = &clip.source else {
         return Ok(None);
@@ -162,7 +162,7 @@ pub fn cached_len(
 
 /// Decodes the file of `clip` into the cache unless it is there already; returns whether work
 /// was done. A generated clip has nothing to cache.
-pub fn prepare(clip: &Clip, cache_dir: &Path, sample_rate: u32) -> Result<bool> {
+pub fn prepare(clip: &Clip, cache_dir: &Path, sample_rate: SampleRate) -> Result<bool> {
     let Source::File { path, key, .. } = &clip.source else {
         return Ok(false);
     };

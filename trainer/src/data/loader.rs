@@ -13,6 +13,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
 use anyhow::{Result, anyhow};
+use modnet::SampleRate;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -57,7 +58,7 @@ pub struct BatchMaker {
     /// `prepare`'s cache, when there is one (else files are decoded).
     pub cache_dir: Option<PathBuf>,
     /// The model's sample rate.
-    pub sample_rate: u32,
+    pub sample_rate: SampleRate,
     /// Samples per crop (the model's chunk).
     pub samples: usize,
     /// Tags per label row.
@@ -150,15 +151,14 @@ impl BatchMaker {
                 segment: Some(Segment { start, seconds }),
                 ..
             } => {
-                let rate = rate as f64;
-                let slack = (seconds * rate).round() as i64 - len as i64;
-                let mut first = (start * rate).round() as i64 + rng.random_range(0..=slack.max(0));
+                let slack = rate.samples(*seconds) as i64 - len as i64;
+                let mut first = rate.samples(*start) as i64 + rng.random_range(0..=slack.max(0));
                 if self.augment.shift_seconds > 0.0 {
-                    let max = (self.augment.shift_seconds * rate) as i64;
+                    let max = rate.samples(self.augment.shift_seconds) as i64;
                     // Never before the file's start: zeros there would be a different sound.
                     first = (first + rng.random_range(-max..=max)).max(0);
                 }
-                cache::load_window(clip, dir, rate as u32, first, len)?
+                cache::load_window(clip, dir, rate, first, len)?
             }
             Source::File { segment: None, .. } => {
                 match cache::cached_len(clip, dir, rate)? {
@@ -286,7 +286,7 @@ mod tests {
                 let bytes: Vec<u8> = (0..samples)
                     .flat_map(|s| ((i * 1000 + s) as f32).to_le_bytes())
                     .collect();
-                std::fs::write(cache::cache_path(dir, &key, 16_000), bytes).unwrap();
+                std::fs::write(cache::cache_path(dir, &key, SampleRate::PAPER), bytes).unwrap();
                 Clip {
                     name: key.clone(),
                     source: Source::file(dir.join(&key), &key),
@@ -316,7 +316,7 @@ mod tests {
         let order: Arc<[Clip]> = clips.into();
         let maker = BatchMaker {
             cache_dir: Some(dir.path().to_path_buf()),
-            sample_rate: 16_000,
+            sample_rate: SampleRate::new(16_000),
             samples: 40,
             tags: 2,
             augment: Augment {
@@ -354,7 +354,7 @@ mod tests {
         let clips = clips(dir.path(), 40, 50);
         let maker = Arc::new(BatchMaker {
             cache_dir: Some(dir.path().to_path_buf()),
-            sample_rate: 16_000,
+            sample_rate: SampleRate::new(16_000),
             samples: 20,
             tags: 2,
             augment: Augment::default(),

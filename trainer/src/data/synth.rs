@@ -6,6 +6,7 @@
 //! (percussive notes or sustained tones), a rhythmic pulse (none, slow ≈ 1.5 Hz, fast ≈ 6 Hz),
 //! tremolo (amplitude modulation at 10–16 Hz) or not, a noisy layer (filtered noise) or not.
 
+use modnet::SampleRate;
 use rand::rngs::StdRng;
 
 use super::{Clip, Dataset, Source};
@@ -84,9 +85,15 @@ impl ClipRecipe {
     }
 
     /// Renders `samples` samples at `sample_rate` Hz, peak-normalised to 0.5.
-    pub fn render(&self, seed: u64, index: u64, samples: usize, sample_rate: u32) -> Vec<f32> {
+    pub fn render(
+        &self,
+        seed: u64,
+        index: u64,
+        samples: usize,
+        sample_rate: SampleRate,
+    ) -> Vec<f32> {
         let mut rng = StdRng::seed_from_u64(!seed ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
-        let fs = sample_rate as f32;
+        let fs = sample_rate.hz() as f32;
         let tau = std::f32::consts::TAU;
         // Note onsets: regular pulses with a little jitter, or one held note.
         let period = if self.pulse_hz > 0.0 {

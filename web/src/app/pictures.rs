@@ -34,12 +34,12 @@ pub fn Pictures(
     model: ModelInfo,
     selected: RwSignal<usize>,
 ) -> impl IntoView {
-    let rate = model.sample_rate as f64;
-    let start = pictures.start as f64 / rate;
+    let rate = model.sample_rate;
+    let start = rate.seconds(pictures.start);
     let centres = model.filterbank.centre_hz.clone();
     let axes = move |label: &str| Axes {
         x_label: label.to_string(),
-        x_range: (start, start + model.chunk_samples as f64 / rate),
+        x_range: (start, start + rate.seconds(model.chunk_samples)),
         y_label: "band centre (Hz)".into(),
         y_ticks: draw::band_ticks(&centres, 6),
     };
@@ -105,7 +105,7 @@ pub fn FilterPlots(model: ModelInfo, #[prop(into)] selected: Signal<usize>) -> i
     view! {
         <section id="responses">
             <h2>"Learned filters"</h2>
-            <h3>{format!("Sinc filterbank: {} band-pass filters (0–{:.0} Hz)", model.filterbank.len(), model.sample_rate as f64 / 2.0)}</h3>
+            <h3>{format!("Sinc filterbank: {} band-pass filters (0–{:.0} Hz)", model.filterbank.len(), model.sample_rate.hz() as f64 / 2.0)}</h3>
             <canvas id="sinc-responses" node_ref=sinc width=WIDE height=260></canvas>
             {has_modulation.then(|| view! {
                 <h3>"Modulation filterbank (selected filter highlighted)"</h3>

@@ -23,9 +23,9 @@ pub fn Track(
     let audio = NodeRef::<html::Audio>::new();
     // Playback position in seconds.
     let time = RwSignal::new(0.0);
-    let rate = model.sample_rate as f64;
-    let chunk_seconds = model.chunk_samples as f64 / rate;
-    let seconds = clip.samples.len() as f64 / rate;
+    let rate = model.sample_rate;
+    let chunk_seconds = rate.seconds(model.chunk_samples);
+    let seconds = rate.seconds(clip.samples.len());
     let samples = clip.samples.clone();
     redraw(wave, move |c| {
         draw::waveform(c, &samples, model.sample_rate)
@@ -64,7 +64,7 @@ pub fn Track(
         let chunk = ((((x - x0) / w) * starts.len() as f64) as usize).min(starts.len() - 1);
         on_chunk.run(chunk);
         if let Some(a) = audio.get_untracked() {
-            a.set_current_time(starts[chunk] as f64 / rate);
+            a.set_current_time(rate.seconds(starts[chunk]));
         }
     };
     let cursor_left = move || {

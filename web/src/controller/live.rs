@@ -20,7 +20,7 @@ impl Controller {
         let Some((_, rate, chunk)) = self.model_shape() else {
             return self.fail("no model is loaded yet".into());
         };
-        let hop = ((LIVE_HOP_SECONDS * rate as f64) as usize).clamp(1, chunk);
+        let hop = rate.samples(LIVE_HOP_SECONDS).clamp(1, chunk);
         let window = match LiveWindow::new(chunk, hop) {
             Ok(w) => w,
             Err(e) => return self.fail(e.to_string()),
@@ -28,19 +28,19 @@ impl Controller {
         self.error.set(None);
         self.live.set_value(Some(LiveSession::new(window, rate)));
         self.listening.set(Some(Listening {
-            hop_seconds: hop as f64 / rate as f64,
+            hop_seconds: rate.seconds(hop),
             ..Listening::default()
         }));
         self.status.set("asking for the microphone…".into());
-        let block = ((LIVE_BLOCK_SECONDS * rate as f64) as usize).max(1);
-        match Microphone::open(rate as u32, block, move |samples| self.on_block(&samples)).await {
+        let block = rate.samples(LIVE_BLOCK_SECONDS).max(1);
+        match Microphone::open(rate, block, move |samples| self.on_block(&samples)).await {
             // Stopped while the browser was asking: the microphone goes at once.
             Ok(microphone) if self.live.with_value(Option::is_none) => drop(microphone),
             Ok(microphone) => {
                 self.status.set(format!(
                     "listening at {} Hz: tags every {LIVE_HOP_SECONDS} s of the last {:.1} s",
                     microphone.rate(),
-                    chunk as f64 / rate as f64
+                    rate.seconds(chunk)
                 ));
                 self.live.update_value(|l| {
                     if let Some(l) = l {
