@@ -178,6 +178,8 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
+    // As the trainer does: freed activations stay in the process.
+    modnet::kernels::keep_freed_memory();
     let words: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))

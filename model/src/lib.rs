@@ -26,6 +26,8 @@ pub mod config;
 pub mod embedding;
 pub mod error;
 pub mod frontend;
+#[cfg(feature = "cpu-kernels")]
+pub mod kernels;
 pub mod live;
 pub mod model;
 pub mod modulation;

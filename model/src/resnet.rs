@@ -81,16 +81,51 @@ fn conv3x3(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
         .init(device)
 }
 
+/// A 3×3 convolution layer's output: the project's CPU kernels on Flex (forward and backward),
+/// burn's convolution elsewhere.
+///
+/// - input `[batch, i, h, w]` → output `[batch, o, h, w]`
+fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "cpu-kernels")]
+    if let Some(bias) = &layer.bias {
+        return crate::kernels::conv2d(x, layer.weight.val(), bias.val(), [1, 1]);
+    }
+    layer.forward(x)
+}
+
+/// Batch normalisation, then a ReLU when `relu`: the project's CPU kernel when training on
+/// Flex (one operation each way), burn's elsewhere.
+///
+/// - input `[batch, c, h, w]` → output `[batch, c, h, w]`
+fn norm(layer: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
+    #[cfg(feature = "cpu-kernels")]
+    return crate::kernels::batch_norm(layer, x, relu);
+    #[cfg(not(feature = "cpu-kernels"))]
+    {
+        let y = layer.forward(x);
+        if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        }
+    }
+}
+
 /// Max pooling over `size` windows at stride `size`.
 ///
-/// In training, burn's `max_pool2d` (its backward uses the argmax indices it records). Without
-/// autodiff — tagging, the page — the same maxima as reshapes and pairwise maxima: Flex's
-/// `max_pool2d` is a scalar loop that records indices even then, and cost as much as the
-/// convolution before it (2.3× slower than this on the first layer, one thread).
+/// In training, the project's CPU kernel on Flex in ceil mode (its backward finds each window's
+/// maximum again instead of recording indices), burn's `max_pool2d` elsewhere. Without autodiff
+/// — tagging, the page — the same maxima as reshapes and pairwise maxima: Flex's `max_pool2d` is
+/// a scalar loop that records indices even then, and cost as much as the convolution before it
+/// (2.3× slower than this on the first layer, one thread).
 fn pool(x: Tensor<4>, size: [usize; 2], ceil_mode: bool) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     let [ph, pw] = size;
     let (oh, ow) = (pooled(h, ph, ceil_mode), pooled(w, pw, ceil_mode));
+    #[cfg(feature = "cpu-kernels")]
+    if x.is_autodiff() && ceil_mode && oh > 0 && ow > 0 {
+        return crate::kernels::max_pool(x, size);
+    }
     if x.is_autodiff() || oh == 0 || ow == 0 {
         return max_pool2d(x, MaxPoolOptions::new(size).with_ceil_mode(ceil_mode));
     }
@@ -146,7 +181,7 @@ impl ConvBlock {
 
     /// - input `[batch, i, h, w]` → output `[batch, o, ⌈h/ph⌉, ⌈w/pw⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn.forward(self.conv.forward(x)));
+        let x = norm(&self.bn, conv(&self.conv, x), true);
         pool(x, self.pool, self.ceil_mode)
     }
 }
@@ -176,8 +211,8 @@ impl ResBlock {
 
     /// - input `[batch, c, h, w]` → output `[batch, c, ⌈h/ph⌉, ⌈w/pw⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
-        let out = self.bn2.forward(self.conv2.forward(out));
+        let out = norm(&self.bn1, conv(&self.conv1, x.clone()), true);
+        let out = norm(&self.bn2, conv(&self.conv2, out), false);
         pool(relu(x + out), self.pool, self.ceil_mode)
     }
 }

@@ -12,8 +12,7 @@
 //! rounding (tests in this module).
 
 use burn::tensor::Tensor;
-use burn::tensor::module::conv1d;
-use burn::tensor::ops::{ConvOptions, PadMode};
+use burn::tensor::ops::PadMode;
 
 /// Filters every signal with every kernel at `stride`, no padding.
 ///
@@ -30,9 +29,8 @@ pub fn strided_filterbank(input: Tensor<3>, kernels: Tensor<2>, stride: usize) -
         stride > 0 && samples >= k,
         "{samples} samples, kernel {k}, stride {stride}"
     );
-    let stride1 = ConvOptions::new([1], [0], [1], 1);
     if stride == 1 {
-        return conv1d(input, kernels.unsqueeze_dim(1), None, stride1);
+        return stride1_conv(input, kernels.unsqueeze_dim(1));
     }
     let taps = k.div_ceil(stride);
     let frames = (samples - k) / stride + 1;
@@ -49,12 +47,27 @@ pub fn strided_filterbank(input: Tensor<3>, kernels: Tensor<2>, stride: usize) -
         .pad([(0, taps * stride - k)], PadMode::Constant(0.0))
         .reshape([n, taps, stride])
         .swap_dims(1, 2);
-    conv1d(phases, weight, None, stride1)
+    stride1_conv(phases, weight)
+}
+
+/// A stride-1 convolution without padding: the project's CPU kernel where it has one.
+fn stride1_conv(x: Tensor<3>, weight: Tensor<3>) -> Tensor<3> {
+    #[cfg(feature = "cpu-kernels")]
+    return crate::kernels::conv1d(x, weight);
+    #[cfg(not(feature = "cpu-kernels"))]
+    burn::tensor::module::conv1d(
+        x,
+        weight,
+        None,
+        burn::tensor::ops::ConvOptions::new([1], [0], [1], 1),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::module::conv1d;
+    use burn::tensor::ops::ConvOptions;
     use burn::tensor::{Device, Distribution, Tolerance};
 
     /// Equal to burn's direct strided convolution for the paper's two layers, a kernel that is

@@ -6,6 +6,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Training and tagging reuse the same large buffers step after step.
+    modnet::kernels::keep_freed_memory();
     match trainer::cli::run() {
         Ok(code) => code,
         Err(e) => {

@@ -1,0 +1,98 @@
+//! Max pooling over non-overlapping `ph × pw` windows (stride = window), ceil mode: the last
+//! window in each direction may be cut by the edge. The backward recomputes each window's
+//! maximum from the input (the first one where several are equal, as burn's does) instead of
+//! keeping an index tensor.
+//!
+//! Activations are `[planes, h, w]` (`planes` = images × channels).
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// The layout of one pooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolShape {
+    /// Images × channels.
+    pub planes: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Window height (and vertical stride).
+    pub ph: usize,
+    /// Window width (and horizontal stride).
+    pub pw: usize,
+}
+
+impl PoolShape {
+    /// Output height.
+    pub fn oh(&self) -> usize {
+        self.h.div_ceil(self.ph)
+    }
+    /// Output width.
+    pub fn ow(&self) -> usize {
+        self.w.div_ceil(self.pw)
+    }
+}
+
+/// Runs `f(plane index, output plane)` over the `len`-long planes of `out`.
+fn per_plane(out: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(len.max(1))
+            .enumerate()
+            .for_each(|(i, plane)| f(i, plane));
+    }
+    #[cfg(not(feature = "rayon"))]
+    out.chunks_mut(len.max(1))
+        .enumerate()
+        .for_each(|(i, plane)| f(i, plane));
+}
+
+/// Where window `(oy, ox)`'s maximum is in the input plane `x` (row-major offset).
+fn argmax(x: &[f32], s: &PoolShape, oy: usize, ox: usize) -> usize {
+    let (y0, x0) = (oy * s.ph, ox * s.pw);
+    let (y1, x1) = ((y0 + s.ph).min(s.h), (x0 + s.pw).min(s.w));
+    let mut best = y0 * s.w + x0;
+    for y in y0..y1 {
+        for xi in x0..x1 {
+            let at = y * s.w + xi;
+            // Strictly greater keeps the first of equal values; NaN wins, as it propagates.
+            if x[at] > x[best] || x[at].is_nan() && !x[best].is_nan() {
+                best = at;
+            }
+        }
+    }
+    best
+}
+
+/// The pooled planes `[planes, oh, ow]`.
+pub fn forward(x: &[f32], s: &PoolShape) -> Vec<f32> {
+    let (oh, ow) = (s.oh(), s.ow());
+    let mut out = vec![0.0f32; s.planes * oh * ow];
+    per_plane(&mut out, oh * ow, |p, plane| {
+        let x = &x[p * s.h * s.w..(p + 1) * s.h * s.w];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                plane[oy * ow + ox] = x[argmax(x, s, oy, ox)];
+            }
+        }
+    });
+    out
+}
+
+/// The input gradient `[planes, h, w]`: each window's output gradient goes to its maximum.
+pub fn backward(x: &[f32], dy: &[f32], s: &PoolShape) -> Vec<f32> {
+    let (oh, ow) = (s.oh(), s.ow());
+    let mut dx = vec![0.0f32; s.planes * s.h * s.w];
+    per_plane(&mut dx, s.h * s.w, |p, plane| {
+        let x = &x[p * s.h * s.w..(p + 1) * s.h * s.w];
+        let dy = &dy[p * oh * ow..(p + 1) * oh * ow];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                plane[argmax(x, s, oy, ox)] += dy[oy * ow + ox];
+            }
+        }
+    });
+    dx
+}

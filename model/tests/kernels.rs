@@ -1,0 +1,236 @@
+//! The project's CPU convolution (`modnet::kernels`, on Flex) against burn's own, forward and
+//! every gradient, on the shapes this model uses and on awkward ones: odd sizes, one-row
+//! (front-end) kernels, padding 0 and 1, batch 1 and 16, and ceil-mode max pooling after it.
+
+use burn::tensor::module::{conv2d as burn_conv2d, max_pool2d};
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::{Device, Distribution, Tensor};
+use modnet::kernels::conv2d;
+
+/// Relative tolerance of every comparison (of the largest magnitude).
+const TOLERANCE: f32 = 1e-4;
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    modnet::read_back::values(t).unwrap()
+}
+
+fn assert_close(what: &str, ours: &[f32], burn: &[f32]) {
+    assert_eq!(ours.len(), burn.len(), "{what}: sizes");
+    let scale = burn.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+    let worst = ours
+        .iter()
+        .zip(burn)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        worst <= TOLERANCE * scale,
+        "{what}: max |ours − burn| {worst:e} on values up to {scale:e}"
+    );
+}
+
+/// Output, and the gradients for x, weight and bias, of `loss(conv(x))` by both convolutions.
+fn compare(
+    shape: [usize; 4],
+    c_out: usize,
+    kernel: [usize; 2],
+    padding: [usize; 2],
+    pool: Option<[usize; 2]>,
+) {
+    let device = Device::flex().autodiff();
+    device.seed(shape.iter().product::<usize>() as u64 + c_out as u64);
+    let [n, c, h, w] = shape;
+    let x = Tensor::<4>::random(shape, Distribution::Uniform(-1.0, 1.0), &device).require_grad();
+    let weight = Tensor::<4>::random(
+        [c_out, c, kernel[0], kernel[1]],
+        Distribution::Uniform(-0.3, 0.3),
+        &device,
+    )
+    .require_grad();
+    let bias =
+        Tensor::<1>::random([c_out], Distribution::Uniform(-0.3, 0.3), &device).require_grad();
+    let run = |ours: bool| {
+        let y = if ours {
+            conv2d(x.clone(), weight.clone(), bias.clone(), padding)
+        } else {
+            let options = ConvOptions::new([1, 1], padding, [1, 1], 1);
+            burn_conv2d(x.clone(), weight.clone(), Some(bias.clone()), options)
+        };
+        let y = match pool {
+            Some(size) => max_pool2d(
+                y.clamp_min(0.0),
+                MaxPoolOptions::new(size).with_ceil_mode(true),
+            ),
+            None => y,
+        };
+        // A weighted sum, so that each output position's gradient differs.
+        let dims = y.dims();
+        let count = dims.iter().product::<usize>() as i64;
+        let weights = Tensor::<1, burn::tensor::Int>::arange(0..count, &device)
+            .float()
+            .reshape(dims)
+            .sin();
+        let grads = (y.clone() * weights).sum().backward();
+        (
+            values(y.inner()),
+            values(x.grad(&grads).unwrap()),
+            values(weight.grad(&grads).unwrap()),
+            values(bias.grad(&grads).unwrap()),
+        )
+    };
+    let (ours, burn) = (run(true), run(false));
+    let what =
+        format!("x {shape:?} → {c_out}, kernel {kernel:?}, padding {padding:?}, pool {pool:?}");
+    assert_close(&format!("{what}: output"), &ours.0, &burn.0);
+    assert_close(&format!("{what}: input gradient"), &ours.1, &burn.1);
+    assert_close(&format!("{what}: weight gradient"), &ours.2, &burn.2);
+    assert_close(&format!("{what}: bias gradient"), &ours.3, &burn.3);
+    let _ = (n, h, w);
+}
+
+#[test]
+fn resnet_convolutions_match_burn() {
+    // The first layer of `small` and of the HarmonicCNN widths (reduced time axis), a residual
+    // layer, a deep one where the map is 1 × 2, then ceil-mode pooling.
+    compare([2, 20, 80, 61], 16, [3, 3], [1, 1], Some([2, 2]));
+    compare([2, 20, 80, 37], 128, [3, 3], [1, 1], None);
+    compare([4, 16, 40, 31], 16, [3, 3], [1, 1], Some([2, 3]));
+    compare([2, 32, 1, 2], 32, [3, 3], [1, 1], None);
+}
+
+#[test]
+fn odd_shapes_batch_one_and_sixteen_match_burn() {
+    compare([1, 3, 7, 5], 4, [3, 3], [1, 1], Some([2, 2]));
+    compare([16, 2, 5, 9], 3, [3, 3], [1, 1], Some([2, 3]));
+    compare([1, 5, 4, 4], 7, [3, 3], [0, 0], None);
+    compare([3, 4, 6, 11], 2, [2, 4], [1, 0], None);
+    // More output than input channels (the input gradient by folding), and fewer.
+    compare([2, 3, 9, 9], 17, [3, 3], [1, 1], None);
+    compare([2, 17, 9, 9], 3, [3, 3], [1, 1], None);
+}
+
+#[test]
+fn one_row_filterbank_convolutions_match_burn() {
+    // The front-end's polyphase form: stride phases as channels, one row, no padding.
+    compare([2, 10, 1, 120], 80, [1, 26], [0, 0], None);
+    compare([8, 16, 1, 40], 20, [1, 8], [0, 0], None);
+}
+
+#[test]
+fn without_autodiff_the_same_numbers() {
+    let device = Device::flex();
+    let x = Tensor::<4>::random([2, 5, 9, 13], Distribution::Uniform(-1.0, 1.0), &device);
+    let weight = Tensor::<4>::random([6, 5, 3, 3], Distribution::Uniform(-0.3, 0.3), &device);
+    let bias = Tensor::<1>::random([6], Distribution::Uniform(-0.3, 0.3), &device);
+    let ours = conv2d(x.clone(), weight.clone(), bias.clone(), [1, 1]);
+    let burn = burn_conv2d(
+        x,
+        weight,
+        Some(bias),
+        ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+    );
+    assert_eq!(ours.dims(), [2, 6, 9, 13]);
+    assert_close("inference", &values(ours), &values(burn));
+}
+
+/// Batch normalisation in training (then a ReLU or not) against burn's `BatchNorm`: output,
+/// the gradients for x, gamma and beta, and the running statistics it leaves.
+fn compare_norm(shape: [usize; 4], relu: bool) {
+    use burn::module::{Module, Param};
+    use burn::nn::BatchNormConfig;
+    let device = Device::flex().autodiff();
+    device.seed(shape.iter().product::<usize>() as u64);
+    let [_, c, _, _] = shape;
+    let x = (Tensor::<4>::random(shape, Distribution::Normal(0.3, 2.0), &device)).require_grad();
+    let gamma = Tensor::<1>::random([c], Distribution::Uniform(0.5, 1.5), &device);
+    let beta = Tensor::<1>::random([c], Distribution::Uniform(-0.5, 0.5), &device);
+    let run = |ours: bool| {
+        // A layer of its own for each (clones would share the running statistics).
+        let mut bn = BatchNormConfig::new(c).init(&device);
+        bn.gamma = Param::from_tensor(gamma.clone().require_grad());
+        bn.beta = Param::from_tensor(beta.clone().require_grad());
+        let y = if ours {
+            modnet::kernels::batch_norm(&bn, x.clone(), relu)
+        } else {
+            let y = bn.forward(x.clone());
+            if relu {
+                burn::tensor::activation::relu(y)
+            } else {
+                y
+            }
+        };
+        let dims = y.dims();
+        let count = dims.iter().product::<usize>() as i64;
+        let weights = Tensor::<1, burn::tensor::Int>::arange(0..count, &device)
+            .float()
+            .reshape(dims)
+            .cos();
+        let grads = (y.clone() * weights).sum().backward();
+        let state = bn.clone().valid();
+        (
+            values(y.inner()),
+            values(x.grad(&grads).unwrap()),
+            values(bn.gamma.grad(&grads).unwrap()),
+            values(bn.beta.grad(&grads).unwrap()),
+            values(state.running_mean.value()),
+            values(state.running_var.value()),
+        )
+    };
+    let (ours, burn) = (run(true), run(false));
+    let what = format!("batch norm {shape:?}, relu {relu}");
+    assert_close(&format!("{what}: output"), &ours.0, &burn.0);
+    assert_close(&format!("{what}: input gradient"), &ours.1, &burn.1);
+    assert_close(&format!("{what}: gamma gradient"), &ours.2, &burn.2);
+    assert_close(&format!("{what}: beta gradient"), &ours.3, &burn.3);
+    assert_close(&format!("{what}: running mean"), &ours.4, &burn.4);
+    assert_close(&format!("{what}: running variance"), &ours.5, &burn.5);
+}
+
+#[test]
+fn batch_norm_in_training_matches_burn() {
+    compare_norm([4, 16, 40, 61], true);
+    compare_norm([4, 16, 40, 61], false);
+    compare_norm([1, 3, 5, 7], true);
+    compare_norm([16, 2, 1, 2], false);
+}
+
+/// Ceil-mode max pooling in training against burn's: output and input gradient, with ties
+/// (a ReLU's zeros) and windows cut by the edge.
+#[test]
+fn max_pooling_in_training_matches_burn() {
+    let device = Device::flex().autodiff();
+    for (shape, size) in [
+        ([2, 3, 9, 13], [2, 2]),
+        ([4, 16, 5, 31], [2, 3]),
+        ([1, 1, 1, 2], [2, 3]),
+    ] {
+        let x = Tensor::<4>::random(shape, Distribution::Uniform(-1.0, 1.0), &device)
+            .clamp_min(0.0)
+            .detach()
+            .require_grad();
+        let run = |ours: bool| {
+            let y = if ours {
+                modnet::kernels::max_pool(x.clone(), size)
+            } else {
+                max_pool2d(x.clone(), MaxPoolOptions::new(size).with_ceil_mode(true))
+            };
+            let dims = y.dims();
+            let count = dims.iter().product::<usize>() as i64;
+            let weights = Tensor::<1, burn::tensor::Int>::arange(0..count, &device)
+                .float()
+                .reshape(dims)
+                .sin();
+            let grads = (y.clone() * weights).sum().backward();
+            (values(y.inner()), values(x.grad(&grads).unwrap()))
+        };
+        let (ours, burn) = (run(true), run(false));
+        assert_close(
+            &format!("pool {shape:?} {size:?}: output"),
+            &ours.0,
+            &burn.0,
+        );
+        assert_close(
+            &format!("pool {shape:?} {size:?}: input gradient"),
+            &ours.1,
+            &burn.1,
+        );
+    }
+}
