@@ -1,0 +1,337 @@
+//! The kernels as burn operations: one backend-extension trait per kernel (burn's own
+//! composition as the default body), implemented for Flex on [`super::conv`], [`super::norm`] and
+//! [`super::pool`]. Their autodiff side is [`super::autodiff`].
+
+use burn::backend::TensorMetadata;
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Flex, backend_extension};
+use burn::tensor::{DType, TensorData};
+
+use super::conv::{self, ConvShape};
+use super::{norm, pool};
+
+/// Convolutions at stride 1 with zero padding `(ph, pw)`, no groups or dilation. The default
+/// bodies are burn's own operations; Flex overrides them with [`conv`]'s kernels.
+#[backend_extension(Flex, Autodiff: cfg(feature = "cpu-kernels-autodiff"))]
+pub trait ConvKernels: Backend {
+    /// `x` `[n, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]`, `bias` `[c_out]` →
+    /// `[n, c_out, oh, ow]`.
+    fn modnet_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        ph: usize,
+        pw: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, Some(bias), options(ph, pw))
+    }
+
+    /// The gradient of [`ConvKernels::modnet_conv2d`] for `x`, from the output's gradient `dy`.
+    fn modnet_conv2d_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        ph: usize,
+        pw: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_x_backward(x, weight, dy, options(ph, pw))
+    }
+
+    /// The gradient for `weight`.
+    fn modnet_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        ph: usize,
+        pw: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_weight_backward(x, weight, dy, options(ph, pw))
+    }
+
+    /// The gradient for `bias`: `dy` summed over images and positions.
+    fn modnet_conv2d_bias_grad(dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [n, c, h, w] = dy.shape().dims::<4>();
+        let dy = Self::float_reshape(dy, [n, c, h * w].into());
+        let summed = Self::float_sum_dim(Self::float_sum_dim(dy, 2), 0);
+        Self::float_reshape(summed, [c].into())
+    }
+}
+
+pub(super) fn options(ph: usize, pw: usize) -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [ph, pw], [1, 1], 1)
+}
+
+/// A Flex tensor's `f32` values, row-major (copied only when not contiguous).
+fn values(t: &FlexTensor) -> alloc::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(v) => alloc::borrow::Cow::Borrowed(v),
+        None => {
+            alloc::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().unwrap_or(&[]).to_vec())
+        }
+    }
+}
+
+fn flex(values: alloc::vec::Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+fn shape_of(x: &FlexTensor, weight: &FlexTensor, ph: usize, pw: usize) -> ConvShape {
+    let [batch, c_in, h, w] = x.shape().dims::<4>();
+    let [c_out, _, kh, kw] = weight.shape().dims::<4>();
+    ConvShape {
+        batch,
+        c_in,
+        c_out,
+        h,
+        w,
+        kh,
+        kw,
+        ph,
+        pw,
+    }
+}
+
+impl ConvKernels for Flex {
+    fn modnet_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        ph: usize,
+        pw: usize,
+    ) -> FloatTensor<Self> {
+        if x.dtype() != DType::F32 {
+            return Self::conv2d(x, weight, Some(bias), options(ph, pw));
+        }
+        let s = shape_of(&x, &weight, ph, pw);
+        let out = conv::forward(&values(&x), &values(&weight), Some(&values(&bias)), &s);
+        flex(out, [s.batch, s.c_out, s.oh(), s.ow()])
+    }
+
+    fn modnet_conv2d_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        ph: usize,
+        pw: usize,
+    ) -> FloatTensor<Self> {
+        if x.dtype() != DType::F32 {
+            return Self::conv2d_x_backward(x, weight, dy, options(ph, pw));
+        }
+        let s = shape_of(&x, &weight, ph, pw);
+        flex(
+            conv::input_grad(&values(&weight), &values(&dy), &s),
+            [s.batch, s.c_in, s.h, s.w],
+        )
+    }
+
+    fn modnet_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        ph: usize,
+        pw: usize,
+    ) -> FloatTensor<Self> {
+        if x.dtype() != DType::F32 {
+            return Self::conv2d_weight_backward(x, weight, dy, options(ph, pw));
+        }
+        let s = shape_of(&x, &weight, ph, pw);
+        flex(
+            conv::weight_grad(&values(&x), &values(&dy), &s),
+            [s.c_out, s.c_in, s.kh, s.kw],
+        )
+    }
+}
+
+/// Batch normalisation in training mode (statistics of the batch), optionally followed by a
+/// ReLU, as one operation with its own backward. The default bodies are burn's operations.
+#[backend_extension(Flex, Autodiff: cfg(feature = "cpu-kernels-autodiff"))]
+pub trait NormKernels: Backend {
+    /// `x` `[n, c, h, w]`, `gamma`, `beta` `[c]` → `[n, c, h, w]`.
+    fn modnet_batch_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let out = Self::batch_norm_train(x, gamma, beta, epsilon).output;
+        if relu { Self::relu(out) } else { out }
+    }
+
+    /// The gradients for `x`, `gamma` and `beta` from the output's gradient `dy`.
+    fn modnet_batch_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let train = Self::batch_norm_train(x.clone(), gamma.clone(), beta, epsilon);
+        let dy = if relu {
+            Self::relu_backward(Self::relu(train.output), dy)
+        } else {
+            dy
+        };
+        let grads =
+            Self::batch_norm_train_backward(x, gamma, train.mean, train.variance, epsilon, dy);
+        (grads.x_grad, grads.gamma_grad, grads.beta_grad)
+    }
+
+    /// Each channel's mean and biased variance, `[2, c]` (for the running statistics).
+    fn modnet_channel_moments(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [n, c, h, w] = x.shape().dims::<4>();
+        let flat = Self::float_reshape(Self::float_swap_dims(x, 0, 1), [c, n * h * w].into());
+        let mean = Self::float_mean_dim(flat.clone(), 1);
+        let centred = Self::float_sub(flat, mean.clone());
+        let var = Self::float_mean_dim(Self::float_mul(centred.clone(), centred), 1);
+        let mean = Self::float_reshape(mean, [1, c].into());
+        let var = Self::float_reshape(var, [1, c].into());
+        Self::float_cat(alloc::vec![mean, var], 0)
+    }
+}
+
+fn norm_shape(x: &FlexTensor) -> norm::NormShape {
+    let dims = x.shape();
+    let channels = dims[1];
+    norm::NormShape {
+        batch: dims[0],
+        channels,
+        plane: dims.num_elements() / (dims[0] * channels).max(1),
+    }
+}
+
+fn flex_like(values: alloc::vec::Vec<f32>, like: &FlexTensor) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, like.shape()))
+}
+
+impl NormKernels for Flex {
+    fn modnet_batch_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let s = norm_shape(&x);
+        let xs = values(&x);
+        let (mean, var) = norm::moments(&xs, &s);
+        let y = norm::forward(
+            &xs,
+            &values(&gamma),
+            &values(&beta),
+            &mean,
+            &var,
+            epsilon,
+            relu,
+            &s,
+        );
+        flex_like(y, &x)
+    }
+
+    fn modnet_batch_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let s = norm_shape(&x);
+        let xs = values(&x);
+        let (mean, var) = norm::moments(&xs, &s);
+        let (dx, dgamma, dbeta) = norm::backward(
+            &xs,
+            &values(&dy),
+            &values(&gamma),
+            &values(&beta),
+            &mean,
+            &var,
+            epsilon,
+            relu,
+            &s,
+        );
+        (
+            flex_like(dx, &x),
+            flex_like(dgamma, &gamma),
+            flex_like(dbeta, &gamma),
+        )
+    }
+
+    fn modnet_channel_moments(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let s = norm_shape(&x);
+        let (mut mean, var) = norm::moments(&values(&x), &s);
+        mean.extend(var);
+        FlexTensor::from_data(TensorData::new(mean, [2, s.channels]))
+    }
+}
+
+/// Max pooling over non-overlapping windows in ceil mode, with its own backward (the maximum
+/// found again from the input). The default bodies are burn's operations.
+#[backend_extension(Flex, Autodiff: cfg(feature = "cpu-kernels-autodiff"))]
+pub trait PoolKernels: Backend {
+    /// `x` `[n, c, h, w]` → `[n, c, ⌈h/ph⌉, ⌈w/pw⌉]`.
+    fn modnet_max_pool(x: FloatTensor<Self>, ph: usize, pw: usize) -> FloatTensor<Self> {
+        Self::max_pool2d(x, [ph, pw], [ph, pw], [0, 0], [1, 1], true)
+    }
+
+    /// The gradient for `x` from the output's gradient `dy`.
+    fn modnet_max_pool_backward(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        ph: usize,
+        pw: usize,
+    ) -> FloatTensor<Self> {
+        let pooled = Self::max_pool2d_with_indices(
+            x.clone(),
+            [ph, pw],
+            [ph, pw],
+            [0, 0],
+            [1, 1],
+            true,
+            burn::backend::IntDType::I64,
+        );
+        Self::max_pool2d_with_indices_backward(
+            x,
+            [ph, pw],
+            [ph, pw],
+            [0, 0],
+            [1, 1],
+            true,
+            dy,
+            pooled.indices,
+        )
+        .x_grad
+    }
+}
+
+fn pool_shape(x: &FlexTensor, ph: usize, pw: usize) -> pool::PoolShape {
+    let [n, c, h, w] = x.shape().dims::<4>();
+    pool::PoolShape {
+        planes: n * c,
+        h,
+        w,
+        ph,
+        pw,
+    }
+}
+
+impl PoolKernels for Flex {
+    fn modnet_max_pool(x: FloatTensor<Self>, ph: usize, pw: usize) -> FloatTensor<Self> {
+        let s = pool_shape(&x, ph, pw);
+        let [n, c, _, _] = x.shape().dims::<4>();
+        flex(pool::forward(&values(&x), &s), [n, c, s.oh(), s.ow()])
+    }
+
+    fn modnet_max_pool_backward(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        ph: usize,
+        pw: usize,
+    ) -> FloatTensor<Self> {
+        let s = pool_shape(&x, ph, pw);
+        flex_like(pool::backward(&values(&x), &values(&dy), &s), &x)
+    }
+}
