@@ -14,6 +14,15 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     modnet::read_back::values(t).unwrap()
 }
 
+/// A different weight for every output position, so that each position's gradient differs.
+fn varied(dims: [usize; 4], device: &Device) -> Tensor<4> {
+    let count = dims.iter().product::<usize>() as i64;
+    Tensor::<1, burn::tensor::Int>::arange(0..count, device)
+        .float()
+        .reshape(dims)
+        .sin()
+}
+
 fn assert_close(what: &str, ours: &[f32], burn: &[f32]) {
     assert_eq!(ours.len(), burn.len(), "{what}: sizes");
     let scale = burn.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
@@ -61,13 +70,7 @@ fn compare(
             ),
             None => y,
         };
-        // A weighted sum, so that each output position's gradient differs.
-        let dims = y.dims();
-        let count = dims.iter().product::<usize>() as i64;
-        let weights = Tensor::<1, burn::tensor::Int>::arange(0..count, &device)
-            .float()
-            .reshape(dims)
-            .sin();
+        let weights = varied(y.dims(), &device);
         let grads = (y.clone() * weights).sum().backward();
         (
             values(y.inner()),
@@ -157,12 +160,7 @@ fn compare_norm(shape: [usize; 4], relu: bool) {
                 y
             }
         };
-        let dims = y.dims();
-        let count = dims.iter().product::<usize>() as i64;
-        let weights = Tensor::<1, burn::tensor::Int>::arange(0..count, &device)
-            .float()
-            .reshape(dims)
-            .cos();
+        let weights = varied(y.dims(), &device);
         let grads = (y.clone() * weights).sum().backward();
         let state = bn.clone().valid();
         (
@@ -212,12 +210,7 @@ fn max_pooling_in_training_matches_burn() {
             } else {
                 max_pool2d(x.clone(), MaxPoolOptions::new(size).with_ceil_mode(true))
             };
-            let dims = y.dims();
-            let count = dims.iter().product::<usize>() as i64;
-            let weights = Tensor::<1, burn::tensor::Int>::arange(0..count, &device)
-                .float()
-                .reshape(dims)
-                .sin();
+            let weights = varied(y.dims(), &device);
             let grads = (y.clone() * weights).sum().backward();
             (values(y.inner()), values(x.grad(&grads).unwrap()))
         };
