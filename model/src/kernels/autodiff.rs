@@ -84,7 +84,8 @@ impl<B: ConvKernels, C: CheckpointStrategy> ConvKernels for Autodiff<B, C> {
 struct NormBackward;
 
 impl<B: NormKernels> Backward<B, 3> for NormBackward {
-    type State = (NodeId, NodeId, NodeId, f64, bool);
+    /// x, gamma, beta (checkpointed), the batch's moments, ε, ReLU.
+    type State = (NodeId, NodeId, NodeId, B::FloatTensorPrimitive, f64, bool);
 
     fn backward(
         self,
@@ -94,11 +95,12 @@ impl<B: NormKernels> Backward<B, 3> for NormBackward {
     ) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let dy = grads.consume::<B>(&ops.node);
-        let (x, gamma, beta, epsilon, relu) = ops.state;
+        let (x, gamma, beta, moments, epsilon, relu) = ops.state;
         let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x);
         let gamma = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(gamma);
         let beta = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(beta);
-        let (dx, dgamma, dbeta) = B::modnet_batch_norm_backward(x, gamma, beta, dy, epsilon, relu);
+        let (dx, dgamma, dbeta) =
+            B::modnet_batch_norm_backward(x, gamma, beta, moments, dy, epsilon, relu);
         if let Some(node) = node_x {
             grads.register::<B>(node.id, dx);
         }
@@ -116,9 +118,12 @@ impl<B: NormKernels, C: CheckpointStrategy> NormKernels for Autodiff<B, C> {
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         epsilon: f64,
         relu: bool,
     ) -> FloatTensor<Self> {
+        // The moments come from the input without autodiff: a constant here.
+        let moments = moments.into_primitive();
         match NormBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
             .compute_bound()
@@ -129,6 +134,7 @@ impl<B: NormKernels, C: CheckpointStrategy> NormKernels for Autodiff<B, C> {
                     prep.checkpoint(&x),
                     prep.checkpoint(&gamma),
                     prep.checkpoint(&beta),
+                    moments.clone(),
                     epsilon,
                     relu,
                 );
@@ -136,6 +142,7 @@ impl<B: NormKernels, C: CheckpointStrategy> NormKernels for Autodiff<B, C> {
                     x.into_primitive(),
                     gamma.into_primitive(),
                     beta.into_primitive(),
+                    moments,
                     epsilon,
                     relu,
                 );
@@ -145,6 +152,7 @@ impl<B: NormKernels, C: CheckpointStrategy> NormKernels for Autodiff<B, C> {
                 x.into_primitive(),
                 gamma.into_primitive(),
                 beta.into_primitive(),
+                moments,
                 epsilon,
                 relu,
             )),

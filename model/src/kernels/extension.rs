@@ -4,16 +4,17 @@
 
 use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, backend_extension};
-use burn::tensor::{DType, TensorData};
+use burn::tensor::TensorData;
 
 use super::conv::{self, ConvShape};
 use super::{norm, pool};
 
 /// Convolutions at stride 1 with zero padding `(ph, pw)`, no groups or dilation. The default
-/// bodies are burn's own operations; Flex overrides them with [`conv`]'s kernels.
+/// bodies are burn's own operations; Flex overrides them with [`conv`]'s kernels (on `f32`
+/// tensors: the wrappers in `kernels` call these only then).
 #[backend_extension(Flex, Autodiff: cfg(feature = "cpu-kernels-autodiff"))]
 pub trait ConvKernels: Backend {
     /// `x` `[n, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]`, `bias` `[c_out]` →
@@ -101,9 +102,6 @@ impl ConvKernels for Flex {
         ph: usize,
         pw: usize,
     ) -> FloatTensor<Self> {
-        if x.dtype() != DType::F32 {
-            return Self::conv2d(x, weight, Some(bias), options(ph, pw));
-        }
         let s = shape_of(&x, &weight, ph, pw);
         let out = conv::forward(&values(&x), &values(&weight), Some(&values(&bias)), &s);
         flex(out, [s.batch, s.c_out, s.oh(), s.ow()])
@@ -116,9 +114,6 @@ impl ConvKernels for Flex {
         ph: usize,
         pw: usize,
     ) -> FloatTensor<Self> {
-        if x.dtype() != DType::F32 {
-            return Self::conv2d_x_backward(x, weight, dy, options(ph, pw));
-        }
         let s = shape_of(&x, &weight, ph, pw);
         flex(
             conv::input_grad(&values(&weight), &values(&dy), &s),
@@ -133,9 +128,6 @@ impl ConvKernels for Flex {
         ph: usize,
         pw: usize,
     ) -> FloatTensor<Self> {
-        if x.dtype() != DType::F32 {
-            return Self::conv2d_weight_backward(x, weight, dy, options(ph, pw));
-        }
         let s = shape_of(&x, &weight, ph, pw);
         flex(
             conv::weight_grad(&values(&x), &values(&dy), &s),
@@ -148,14 +140,18 @@ impl ConvKernels for Flex {
 /// ReLU, as one operation with its own backward. The default bodies are burn's operations.
 #[backend_extension(Flex, Autodiff: cfg(feature = "cpu-kernels-autodiff"))]
 pub trait NormKernels: Backend {
-    /// `x` `[n, c, h, w]`, `gamma`, `beta` `[c]` → `[n, c, h, w]`.
+    /// `x` `[n, c, h, w]`, `gamma`, `beta` `[c]`, `moments` `[2, c]` (the batch's mean and
+    /// biased variance: [`NormKernels::modnet_channel_moments`] of `x`, computed once for the
+    /// running statistics too) → `[n, c, h, w]`.
     fn modnet_batch_norm(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         epsilon: f64,
         relu: bool,
     ) -> FloatTensor<Self> {
+        let _ = moments; // burn's composition computes them again.
         let out = Self::batch_norm_train(x, gamma, beta, epsilon).output;
         if relu { Self::relu(out) } else { out }
     }
@@ -165,10 +161,12 @@ pub trait NormKernels: Backend {
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         epsilon: f64,
         relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let _ = moments;
         let train = Self::batch_norm_train(x.clone(), gamma.clone(), beta, epsilon);
         let dy = if relu {
             Self::relu_backward(Self::relu(train.output), dy)
@@ -212,18 +210,20 @@ impl NormKernels for Flex {
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         epsilon: f64,
         relu: bool,
     ) -> FloatTensor<Self> {
         let s = norm_shape(&x);
         let xs = values(&x);
-        let (mean, var) = norm::moments(&xs, &s);
+        let moments = values(&moments);
+        let (mean, var) = moments.split_at(s.channels);
         let y = norm::forward(
             &xs,
             &values(&gamma),
             &values(&beta),
-            &mean,
-            &var,
+            mean,
+            var,
             epsilon,
             relu,
             &s,
@@ -235,20 +235,21 @@ impl NormKernels for Flex {
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         epsilon: f64,
         relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let s = norm_shape(&x);
-        let xs = values(&x);
-        let (mean, var) = norm::moments(&xs, &s);
+        let moments = values(&moments);
+        let (mean, var) = moments.split_at(s.channels);
         let (dx, dgamma, dbeta) = norm::backward(
-            &xs,
+            &values(&x),
             &values(&dy),
             &values(&gamma),
             &values(&beta),
-            &mean,
-            &var,
+            mean,
+            var,
             epsilon,
             relu,
             &s,

@@ -1,6 +1,6 @@
 //! What the CPU kernels share: `gemm`'s matrix multiply on strided slices, who runs it (one
 //! thread per image, or all threads on one image), buffers written whole without zero-filling,
-//! and per-thread scratch kept between calls.
+//! per-thread scratch kept between calls, and chunks of a buffer run side by side.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -139,4 +139,24 @@ pub(crate) fn per_image(
     out.chunks_mut(chunk_len)
         .enumerate()
         .for_each(|(i, c)| f(i, c, Threads::One));
+}
+
+/// Runs `f(chunk index, chunk)` on every `len`-long chunk of `out`, side by side when rayon is
+/// at hand (the batch norm's and pooling's planes).
+pub(crate) fn for_each_chunk<T: Send>(
+    out: &mut [T],
+    len: usize,
+    f: impl Fn(usize, &mut [T]) + Send + Sync,
+) {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(len.max(1))
+            .enumerate()
+            .for_each(|(i, chunk)| f(i, chunk));
+    }
+    #[cfg(not(feature = "rayon"))]
+    out.chunks_mut(len.max(1))
+        .enumerate()
+        .for_each(|(i, chunk)| f(i, chunk));
 }

@@ -44,9 +44,12 @@ pub fn keep_freed_memory() {
     }
 }
 
-/// Whether `t` lives on Flex (autodiff or not): where our kernels run.
-fn on_flex<const D: usize>(t: &Tensor<D>) -> bool {
+/// Whether our kernels run on `t`: an `f32` tensor on Flex, with autodiff only where the
+/// extension's autodiff route is built (without it, no backward could be recorded).
+fn runs_ours<const D: usize>(t: &Tensor<D>) -> bool {
     matches!(t.device().inner().as_dispatch(), DispatchDevice::Flex(_))
+        && (cfg!(feature = "cpu-kernels-autodiff") || !t.is_autodiff())
+        && t.dtype() == DType::F32
 }
 
 /// A stride-1 convolution with zero padding `[ph, pw]` and a bias: ours on Flex, burn's
@@ -55,9 +58,7 @@ fn on_flex<const D: usize>(t: &Tensor<D>) -> bool {
 /// - x: `[n, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]`, bias: `[c_out]`
 /// - output: `[n, c_out, h + 2·ph − kh + 1, w + 2·pw − kw + 1]`
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, [ph, pw]: [usize; 2]) -> Tensor<4> {
-    // Without the autodiff route the extension cannot record a backward: burn's then.
-    let ours = on_flex(&x) && (cfg!(feature = "cpu-kernels-autodiff") || !x.is_autodiff());
-    if !ours {
+    if !runs_ours(&x) {
         return burn::tensor::module::conv2d(x, weight, Some(bias), options(ph, pw));
     }
     let out = <burn::backend::Dispatch as ConvKernels>::modnet_conv2d(
@@ -89,11 +90,8 @@ pub fn conv1d(x: Tensor<3>, weight: Tensor<3>) -> Tensor<3> {
 /// - x: `[n, c, h, w]` → `[n, c, h, w]`
 pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let training = x.is_autodiff() && bn.training.is_enabled();
-    let ours = training
-        && cfg!(feature = "cpu-kernels-autodiff")
-        && on_flex(&x)
-        && x.dtype() == DType::F32;
-    if !ours {
+    // Inference (and a frozen layer) is burn's: one pass with the running statistics.
+    if !(training && runs_ours(&x)) {
         let y = bn.forward(x);
         return if relu {
             burn::tensor::activation::relu(y)
@@ -108,7 +106,7 @@ pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<
     let [_, c] = moments.dims();
     let (mean, var) = (
         moments.clone().narrow(0, 0, 1).reshape([c]),
-        moments.narrow(0, 1, 1).reshape([c]),
+        moments.clone().narrow(0, 1, 1).reshape([c]),
     );
     let momentum = bn.momentum;
     let running_mean = bn.running_mean.value_sync().to_device(&x.device());
@@ -121,6 +119,7 @@ pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<
         x.into_dispatch(),
         bn.gamma.val().into_dispatch(),
         bn.beta.val().into_dispatch(),
+        moments.into_dispatch(),
         bn.epsilon,
         relu,
     );
@@ -132,10 +131,7 @@ pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<
 ///
 /// - x: `[n, c, h, w]` → `[n, c, ⌈h/ph⌉, ⌈w/pw⌉]`
 pub fn max_pool(x: Tensor<4>, [ph, pw]: [usize; 2]) -> Tensor<4> {
-    let ours = on_flex(&x)
-        && (cfg!(feature = "cpu-kernels-autodiff") || !x.is_autodiff())
-        && x.dtype() == DType::F32;
-    if !ours {
+    if !runs_ours(&x) {
         let options = burn::tensor::ops::MaxPoolOptions::new([ph, pw]).with_ceil_mode(true);
         return burn::tensor::module::max_pool2d(x, options);
     }

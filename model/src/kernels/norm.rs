@@ -8,6 +8,8 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::gemm::for_each_chunk;
+
 /// The layout of the activations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NormShape {
@@ -25,21 +27,9 @@ impl NormShape {
     }
 }
 
-/// Runs `f(channel, chunk)` on every `plane`-long chunk of `out` (image-major), side by side
-/// when rayon is at hand.
+/// Runs `f(channel, chunk)` on every `plane`-long chunk of `out` (image-major).
 fn per_plane<T: Send>(out: &mut [T], s: &NormShape, f: impl Fn(usize, &mut [T]) + Send + Sync) {
-    let plane = s.plane.max(1);
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(plane)
-            .enumerate()
-            .for_each(|(j, chunk)| f(j % s.channels, chunk));
-    }
-    #[cfg(not(feature = "rayon"))]
-    out.chunks_mut(plane)
-        .enumerate()
-        .for_each(|(j, chunk)| f(j % s.channels, chunk));
+    for_each_chunk(out, s.plane, |j, chunk| f(j % s.channels, chunk));
 }
 
 /// Per channel, the sums `(Σ a, Σ b)` of `g(channel, chunk index)` over the plane-chunks of
@@ -183,7 +173,7 @@ pub fn backward(
     let dbeta: Vec<f32> = sums.iter().map(|&(a, _)| a as f32).collect();
     let dgamma: Vec<f32> = sums.iter().map(|&(_, b)| b as f32).collect();
     let mut dx = vec![0.0f32; x.len()];
-    let one = |j: usize, out: &mut [f32]| {
+    for_each_chunk(&mut dx, plane, |j, out| {
         let c = j % s.channels;
         let (sum_g, sum_gx) = sums[c];
         let (mean_g, mean_gx) = ((sum_g / n) as f32, (sum_gx / n) as f32);
@@ -197,17 +187,6 @@ pub fn backward(
             let normalised = (xv - m) * r;
             *d = scale * (passed(c, xv, gv) - mean_g - normalised * mean_gx);
         }
-    };
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        dx.par_chunks_mut(plane.max(1))
-            .enumerate()
-            .for_each(|(j, out)| one(j, out));
-    }
-    #[cfg(not(feature = "rayon"))]
-    dx.chunks_mut(plane.max(1))
-        .enumerate()
-        .for_each(|(j, out)| one(j, out));
+    });
     (dx, dgamma, dbeta)
 }

@@ -8,6 +8,8 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::gemm::for_each_chunk;
+
 /// The layout of one pooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolShape {
@@ -34,21 +36,6 @@ impl PoolShape {
     }
 }
 
-/// Runs `f(plane index, output plane)` over the `len`-long planes of `out`.
-fn per_plane(out: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(len.max(1))
-            .enumerate()
-            .for_each(|(i, plane)| f(i, plane));
-    }
-    #[cfg(not(feature = "rayon"))]
-    out.chunks_mut(len.max(1))
-        .enumerate()
-        .for_each(|(i, plane)| f(i, plane));
-}
-
 /// Where window `(oy, ox)`'s maximum is in the input plane `x` (row-major offset).
 fn argmax(x: &[f32], s: &PoolShape, oy: usize, ox: usize) -> usize {
     let (y0, x0) = (oy * s.ph, ox * s.pw);
@@ -70,7 +57,7 @@ fn argmax(x: &[f32], s: &PoolShape, oy: usize, ox: usize) -> usize {
 pub fn forward(x: &[f32], s: &PoolShape) -> Vec<f32> {
     let (oh, ow) = (s.oh(), s.ow());
     let mut out = vec![0.0f32; s.planes * oh * ow];
-    per_plane(&mut out, oh * ow, |p, plane| {
+    for_each_chunk(&mut out, oh * ow, |p, plane| {
         let x = &x[p * s.h * s.w..(p + 1) * s.h * s.w];
         for oy in 0..oh {
             for ox in 0..ow {
@@ -85,7 +72,7 @@ pub fn forward(x: &[f32], s: &PoolShape) -> Vec<f32> {
 pub fn backward(x: &[f32], dy: &[f32], s: &PoolShape) -> Vec<f32> {
     let (oh, ow) = (s.oh(), s.ow());
     let mut dx = vec![0.0f32; s.planes * s.h * s.w];
-    per_plane(&mut dx, s.h * s.w, |p, plane| {
+    for_each_chunk(&mut dx, s.h * s.w, |p, plane| {
         let x = &x[p * s.h * s.w..(p + 1) * s.h * s.w];
         let dy = &dy[p * oh * ow..(p + 1) * oh * ow];
         for oy in 0..oh {
