@@ -6,11 +6,13 @@ Steps (each resumable: finished outputs are kept, each written atomically):
   decode   every music track of the unpacked packages (fetch.sh) → WORK/audio/PKG/TRACK.wav,
            16 kHz mono float (Fret's on Fire songs: the song stem mixed with the guitar stem);
            plus the renders of render.py when WORK/renders holds them.
-  label    the teacher (musicnn 0.1.0, MTT_musicnn) on every track: one row of 50 sigmoid
-           outputs per 3 s patch → WORK/teacher/PKG/TRACK.npy. Needs teacher-requirements.txt.
-  tables   WORK/labels.csv (one row per 3 s chunk: path, start, seconds, split, the 50 tags:
-           the folder dataset of `trainer train --dataset folder`), WORK/tracks.csv (one row per
-           track, the teacher's mean: for `trainer eval` at track level), WORK/manifest.csv
+  label    the teachers (musicnn 0.1.0's MTT_musicnn and MTT_vgg) on every track: one row of 50
+           sigmoid outputs per 3 s patch → WORK/teacher/PKG/TRACK.npy (MTT_musicnn) and
+           WORK/teacher-MTT_vgg/PKG/TRACK.npy. Needs teacher-requirements.txt.
+  tables   WORK/labels.csv (one row per 3 s chunk: path, start, seconds, split, the 50 tags,
+           the teachers' mean: the folder dataset of `trainer train --dataset folder`),
+           WORK/labels-MODEL.csv (each teacher alone, same rows), WORK/tracks.csv (one row per
+           track, the chunks' mean: for `trainer eval` at track level), WORK/manifest.csv
            (every chunk with its package, source file, offset and licence) and WORK/CREDITS.md.
 
 The split is by track (a hash of the track's name): no track is in two splits.
@@ -64,9 +66,29 @@ MUSIC = {
     "rrootage-data": ["usr/share/**/*.ogg"],
     "fretsonfire-songs-muldjord": "fretsonfire",
     "fretsonfire-songs-sectoid": "fretsonfire",
+    # The second edition: rock, orchestral, ambient, dance, harpsichord, sitar, folk.
+    "ufoai-music": ["music/music/*.ogg"],
+    "nexuiz-music": ["music/sound/cdtracks/*.ogg"],
+    "planetblupi-music-ogg": ["usr/share/planetblupi/music/*.ogg"],
+    "naev-data": ["usr/share/naev/dat/snd/music/*.ogg"],
+    "supertux-data": ["usr/share/games/supertux2/music/**/*.ogg"],
+    "widelands-data": ["usr/share/games/widelands/data/music/*.ogg"],
+    "megaglest-data": ["usr/share/games/megaglest/**/music/*.ogg"],
+    "freecol": ["usr/share/games/freecol/default/resources/music/**/*.ogg"],
+    "colobot-common-sounds": ["usr/share/games/colobot/music/*.ogg"],
+    "asc-music": ["usr/share/games/asc/music/*.mp3"],
+    "lincity-ng-data": ["usr/share/games/lincity-ng/music/**/*.ogg"],
+    "hyperrogue-music": ["usr/share/hyperrogue/music/*.ogg"],
+    "singularity-music": ["usr/share/games/singularity/music/**/*.ogg"],
+    "warmux-data": ["usr/share/games/warmux/music/**/*.ogg"],
+    "flare-game": ["usr/share/games/flare/mods/*/music/*.ogg"],
+    "extremetuxracer-data": ["usr/share/games/etr/music/*.ogg"],
+    "frozen-bubble-data": ["usr/share/games/frozen-bubble/snd/*.ogg"],
+    "lugaru-data": ["usr/share/games/lugaru/Sounds/*.ogg"],
+    "scorched3d-data": ["usr/share/games/scorched3d/data/globalmods/none/data/music/*.ogg"],
 }
 # Kept for an independent check of the result: never part of this corpus.
-FORBIDDEN = {"hedgewars-data", "drascula-music"}
+FORBIDDEN = {"hedgewars-data", "drascula-music", "performous"}
 
 
 def atomic_write(path: Path, write):
@@ -151,8 +173,20 @@ def decode(work: Path, limit):
     print(f"decoded {done} tracks, {skipped} too short or silent")
 
 
+# The teachers: musicnn 0.1.0's two MTAT models (the same 50 tags). The labels are their mean
+# (less of one model's noise); each one's outputs are kept (teacher_dir) so either can be used
+# alone.
+TEACHERS = ["MTT_musicnn", "MTT_vgg"]
+
+
+def teacher_dir(work: Path, model: str) -> Path:
+    """Where a teacher's outputs go: WORK/teacher for MTT_musicnn (the first edition's
+    folder), WORK/teacher-MODEL for the others."""
+    return work / ("teacher" if model == TEACHERS[0] else f"teacher-{model}")
+
+
 class Teacher:
-    """MTT_musicnn with its graph built once and its checkpoint restored explicitly
+    """One musicnn model with its graph built once and its checkpoint restored explicitly
     (musicnn's extractor() swallows a failed restore and would run random weights)."""
 
     def __init__(self, model="MTT_musicnn"):
@@ -165,15 +199,16 @@ class Teacher:
 
         assert np.__version__.startswith("1."), "numpy >= 2 gives wrong musicnn tags silently"
         tf.compat.v1.disable_eager_execution()
-        tf.compat.v1.reset_default_graph()
-        with tf.name_scope("model"):
+        self.graph = tf.Graph()  # one per teacher: two models side by side
+        with self.graph.as_default(), tf.name_scope("model"):
             self.x = tf.compat.v1.placeholder(tf.float32, [None, PATCH_FRAMES, 96])
             self.is_training = tf.compat.v1.placeholder(tf.bool)
             y = models.define_model(self.x, self.is_training, model, 50)[0]
             self.y = tf.nn.sigmoid(y)
-        self.sess = tf.compat.v1.Session()
-        self.sess.run(tf.compat.v1.global_variables_initializer())
-        tf.compat.v1.train.Saver().restore(self.sess, os.path.dirname(musicnn.__file__) + f"/{model}/")
+        with self.graph.as_default():
+            self.sess = tf.compat.v1.Session(graph=self.graph)
+            self.sess.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.train.Saver().restore(self.sess, os.path.dirname(musicnn.__file__) + f"/{model}/")
 
     @staticmethod
     def patches(audio):
@@ -185,8 +220,8 @@ class Teacher:
         n = (mel.shape[0] - PATCH_FRAMES) // PATCH_FRAMES + 1
         return np.stack([mel[k * PATCH_FRAMES : k * PATCH_FRAMES + PATCH_FRAMES] for k in range(n)])
 
-    def __call__(self, audio):
-        batch = self.patches(audio)
+    def __call__(self, batch):
+        """The sigmoid outputs `[patches, 50]` of `patches(audio)`."""
         out = [
             self.sess.run(self.y, feed_dict={self.x: batch[i : i + 64], self.is_training: False})
             for i in range(0, len(batch), 64)
@@ -197,70 +232,125 @@ class Teacher:
 def label(work: Path, limit):
     import soundfile as sf
 
-    teacher = Teacher()
-    # A check that the restored weights are the trained ones: a 440 Hz tone is not "vocal".
+    teachers = {model: Teacher(model) for model in TEACHERS}
     todo = [t for t in tracks(work)[:limit] if (work / "audio" / t[0] / f"{t[1]}.wav").exists()]
     started, seconds = time.time(), 0.0
     for i, (pkg, name, _) in enumerate(todo):
-        target = work / "teacher" / pkg / f"{name}.npy"
-        if target.exists():
+        targets = {m: teacher_dir(work, m) / pkg / f"{name}.npy" for m in TEACHERS}
+        missing = [m for m, t in targets.items() if not t.exists()]
+        if not missing:
             continue
         audio, sr = sf.read(work / "audio" / pkg / f"{name}.wav", dtype="float32")
         assert sr == SR
-        probs = teacher(audio)
-        atomic_write(target, lambda p: np.save(open(p, "wb"), probs))
+        patches = Teacher.patches(audio)  # the same mel patches for both teachers
+        for model in missing:
+            probs = teachers[model](patches)
+            atomic_write(targets[model], lambda p: np.save(open(p, "wb"), probs))
         seconds += len(audio) / SR
         took = time.time() - started
-        top = ", ".join(f"{MTAT_TAGS[j]} {probs.mean(0)[j]:.2f}" for j in np.argsort(-probs.mean(0))[:3])
-        print(f"[{i + 1}/{len(todo)}] {pkg}/{name}: {len(probs)} patches, {top}  "
+        mean = np.mean([np.load(t) for t in targets.values()], axis=0).mean(0)
+        top = ", ".join(f"{MTAT_TAGS[j]} {mean[j]:.2f}" for j in np.argsort(-mean)[:3])
+        print(f"[{i + 1}/{len(todo)}] {pkg}/{name}: {len(patches)} patches, {top}  "
               f"({took:.0f} s, {seconds / max(took, 1e-9):.0f}× real time)", flush=True)
 
 
-# The licence of each package's music, read from its copyright file (credits/PKG.copyright);
-# a DEP-5 stanza naming the very file (supertuxkart's data/music/*.ogg) takes precedence.
+# The licence of each package's music where its copyright file is not machine-readable (DEP-5)
+# or names no stanza for the music: read by hand from credits/PKG.copyright.
 LICENCE = {
     "0ad-data": "CC-BY-SA-3.0",
     "wesnoth-1.16-music": "GPL-2+",
     "warzone2100-music": "GPL-2+",
-    "supertuxkart-data": "GPL-3+",
     "fretsonfire-songs-muldjord": "CC-BY-SA-3.0",
     "fretsonfire-songs-sectoid": "Expat (MIT)",
+    "nexuiz-music": "GPL-2+",
+    "singularity-music": "CC-BY-SA-3.0",
+    "warmux-data": "GPL-2+",
     "renders": "music21 corpus scores (BSD-3-clause / public domain), rendered with FluidR3_GM (MIT)",
+    "voices": "music21 corpus melodies (BSD-3-clause / public domain) sung by Sinsy (pysinsy, "
+              "BSD-3-clause; HTS voice 'NIT song070 f001', CC-BY-3.0) and Festival (X11-style), "
+              "mixed with corpus tracks of the licences above",
 }
 ABA_GAMES = "BSD-2-clause (Kenta Cho)"
+ABA_PACKAGES = {"noiz2sa-data", "torus-trooper-data", "tumiki-fighters-data", "parsec47-data",
+                "mu-cade-data", "gunroar-data", "titanion-data", "rrootage-data"}
+
+
+def dep5_matches(pattern: str, source: str) -> bool:
+    """Whether a DEP-5 `Files:` pattern (a path in the upstream source) names the installed
+    file `source`: the pattern, or the pattern without its leading folders (installed paths
+    differ from the source's), matches the end of the path; `*` alone is the fallback stanza."""
+    from fnmatch import fnmatchcase
+
+    parts = pattern.removeprefix("./").split("/")
+    if parts == ["*"]:
+        return False
+    for k in range(len(parts) - 1 if len(parts) > 1 else 1):
+        tail = "/".join(parts[k:])
+        if fnmatchcase(source, "*/" + tail) or fnmatchcase(source, tail):
+            return True
+    return False
 
 
 def licence(work: Path, pkg: str, source: Path = None) -> str:
-    if source is not None and pkg != "renders":
-        text = (work / "credits" / f"{pkg}.copyright").read_text(errors="replace")
-        for stanza in text.split("\n\n"):
-            files = re.search(r"^Files:(.*(?:\n\s+.*)*)", stanza, re.M)
-            lic = re.search(r"^License:\s*(\S.*)$", stanza, re.M)
-            if files and lic and any(
-                source.as_posix().endswith(pattern) and "*" not in pattern
-                for pattern in files.group(1).split()
-            ):
-                return lic.group(1).strip()
-    return LICENCE.get(pkg, ABA_GAMES)
+    """The licence of a track: the last DEP-5 stanza naming the file, else the hand-read
+    LICENCE entry, else the stanza for `Files: *`."""
+    if pkg in ("renders", "voices"):
+        return LICENCE[pkg]
+    copyright = work / "credits" / f"{pkg}.copyright"
+    text = copyright.read_text(errors="replace") if copyright.exists() else ""
+    found, fallback = None, None
+    for stanza in text.split("\n\n"):
+        files = re.search(r"^Files:(.*(?:\n\s+.*)*)", stanza, re.M)
+        lic = re.search(r"^License:\s*(\S.*)$", stanza, re.M)
+        if not (files and lic):
+            continue
+        patterns = files.group(1).split()
+        if patterns == ["*"]:
+            fallback = fallback or lic.group(1).strip()
+        elif source is not None and any(dep5_matches(p, source.as_posix()) for p in patterns):
+            found = lic.group(1).strip()
+    if found:
+        return found
+    if pkg in LICENCE:
+        return LICENCE[pkg]
+    if pkg in ABA_PACKAGES:
+        return ABA_GAMES
+    if fallback:
+        return fallback
+    raise SystemExit(f"{copyright}: no licence found for {pkg}; add it to LICENCE by hand")
 
 
 def tables(work: Path, limit):
     rows, track_rows, manifest = [], [], []
+    # Each teacher's rows too, so that either can be used alone (labels-MODEL.csv).
+    teachers = [m for m in TEACHERS if teacher_dir(work, m).is_dir()]
+    own_rows = {m: [] for m in teachers}
     hours = {"train": 0.0, "valid": 0.0, "test": 0.0}
     for pkg, name, files in tracks(work)[:limit]:
-        npy = work / "teacher" / pkg / f"{name}.npy"
-        if not npy.exists():
+        npys = [teacher_dir(work, m) / pkg / f"{name}.npy" for m in teachers]
+        if not npys or not npys[0].exists():
             continue
-        probs = np.load(npy)
-        if probs.ndim != 2 or probs.shape[1] != 50 or not np.isfinite(probs).all():
-            raise SystemExit(f"{npy}: expected finite teacher outputs of shape [patches, 50], got {probs.shape}")
+        outputs = []
+        for npy in npys:
+            if not npy.exists():
+                raise SystemExit(f"{npy} is missing: run the label step again")
+            probs = np.load(npy)
+            if probs.ndim != 2 or probs.shape[1] != 50 or not np.isfinite(probs).all():
+                raise SystemExit(f"{npy}: expected finite teacher outputs of shape [patches, 50], got {probs.shape}")
+            if outputs and probs.shape != outputs[0].shape:
+                raise SystemExit(f"{npy}: {probs.shape[0]} patches, but {npys[0]} has {outputs[0].shape[0]}")
+            outputs.append(probs)
+        probs = np.mean(outputs, axis=0)
         split = split_of(pkg, name)
         path = f"audio/{pkg}/{name}.wav"
         lic = licence(work, pkg, files[0])
         source = " + ".join(str(f.relative_to(work)) for f in files)
         for k, p in enumerate(probs):
             start = k * PATCH_SAMPLES / SR
-            rows.append([path, f"{start:.3f}", f"{CHUNK_SECONDS}", split] + [f"{v:.4f}" for v in p])
+            head = [path, f"{start:.3f}", f"{CHUNK_SECONDS}", split]
+            rows.append(head + [f"{v:.4f}" for v in p])
+            for m, out in zip(teachers, outputs):
+                own_rows[m].append(head + [f"{v:.4f}" for v in out[k]])
             manifest.append([path, f"{start:.3f}", f"{CHUNK_SECONDS}", split, pkg, source, lic])
         hours[split] += len(probs) * PATCH_SAMPLES / SR / 3600
         track_rows.append([path, split] + [f"{v:.4f}" for v in probs.mean(0)])
@@ -274,12 +364,16 @@ def tables(work: Path, limit):
         atomic_write(work / name, w)
 
     write("labels.csv", ["path", "start", "seconds", "split"] + MTAT_TAGS, rows)
+    if len(teachers) > 1:
+        for m in teachers:
+            write(f"labels-{m}.csv", ["path", "start", "seconds", "split"] + MTAT_TAGS, own_rows[m])
     write("tracks.csv", ["path", "split"] + MTAT_TAGS, track_rows)
     write("manifest.csv", ["path", "start", "seconds", "split", "package", "source", "licence"], manifest)
     pkgs = sorted({m[4] for m in manifest})
     credits = ["# Credits of the distillation corpus", "",
                "The music comes from these Debian main packages; each package's copyright file is",
-               "in credits/. The teacher's labels are musicnn 0.1.0's MTT_musicnn (ISC licence).", "",
+               "in credits/. The labels are the mean of musicnn 0.1.0's "
+               + " and ".join(teachers) + " (ISC licence).", "",
                "| package | tracks | licences |", "|---|---:|---|"]
     for pkg in pkgs:
         n = len({m[0] for m in manifest if m[4] == pkg})

@@ -3,7 +3,7 @@
 # unpack them (no root install). WORK defaults to corpus-work/ (ignored by git); every step is
 # skipped when its output is there, so the script can be re-run after an interruption.
 #
-# Never add hedgewars-data or drascula-music: they are kept for an independent check.
+# Never add hedgewars-data, drascula-music or performous: they are kept for an independent check.
 set -euo pipefail
 WORK="${1:-corpus-work}"
 PACKAGES=(
@@ -11,6 +11,10 @@ PACKAGES=(
   fretsonfire-songs-muldjord fretsonfire-songs-sectoid
   noiz2sa-data torus-trooper-data tumiki-fighters-data parsec47-data mu-cade-data
   gunroar-data titanion-data rrootage-data
+  ufoai-music planetblupi-music-ogg naev-data supertux-data widelands-data
+  megaglest-data freecol nexuiz-music colobot-common-sounds asc-music lincity-ng-data
+  hyperrogue-music singularity-music warmux-data flare-game
+  extremetuxracer-data frozen-bubble-data lugaru-data scorched3d-data
   fluid-soundfont-gm
 )
 mkdir -p "$WORK/debs" "$WORK/pkgs" "$WORK/credits"
@@ -30,10 +34,16 @@ for p in "${PACKAGES[@]}"; do
     echo "unpacking $deb"
     rm -rf "pkgs/$p"
     dpkg -x "$deb" "pkgs/$p"
-    if [[ $p == 0ad-data ]]; then
-      # The music is inside the game's archive; keep only that.
-      unzip -q -o "pkgs/$p/usr/share/games/0ad/mods/public/public.zip" 'audio/music/*' -d "pkgs/$p/music"
-      rm -f "pkgs/$p/usr/share/games/0ad/mods/public/public.zip"
+    # Where the music is inside a game's archive, keep only that.
+    case $p in
+      0ad-data) archive=usr/share/games/0ad/mods/public/public.zip music='audio/music/*' ;;
+      ufoai-music) archive=usr/share/games/ufoai/base/0music.pk3 music='music/*' ;;
+      nexuiz-music) archive=usr/share/games/nexuiz/data/music.pk3 music='sound/cdtracks/*' ;;
+      *) archive='' ;;
+    esac
+    if [[ -n $archive ]]; then
+      unzip -q -o "pkgs/$p/$archive" "$music" -d "pkgs/$p/music"
+      rm -f "pkgs/$p/$archive"
     fi
     touch "pkgs/$p/.done"
   fi
