@@ -50,7 +50,7 @@ pub use frontend::{EnvelopeNorm, FrontEndConfig, Nonlinearity};
 pub use live::{LiveChunk, LiveWindow};
 pub use model::{Inside, ModNet};
 pub use modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
-pub use picture::Picture;
+pub use picture::{FilterOrder, InsidePictures, Picture};
 pub use protocol::{ChunkBatch, ChunkPlan, ClipSamples, EVAL_CHUNKS, TAG_BATCH};
 pub use rate::SampleRate;
 pub use resnet::{ResNetConfig, ResNetWidths};

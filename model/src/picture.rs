@@ -64,3 +64,95 @@ impl Picture {
             })
     }
 }
+
+/// The order in which a model's filters are drawn: by centre frequency, low to high (the order
+/// of the paper's figures), from the learned responses ([`crate::BankResponses`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FilterOrder {
+    /// Filterbank filter indices (rows of [`crate::Inside::filterbank`]), low to high.
+    pub filterbank: Vec<usize>,
+    /// The filterbank's centre frequencies in that order (Hz).
+    pub filterbank_centre_hz: Vec<f32>,
+    /// Modulation filter indices, low to high (empty for the max-pool baseline).
+    pub modulation: Vec<usize>,
+    /// Their centre frequencies in that order (Hz).
+    pub modulation_centre_hz: Vec<f32>,
+}
+
+impl FilterOrder {
+    /// The drawing order of these responses.
+    pub fn of(responses: &crate::BankResponses) -> Self {
+        let filterbank = responses.filterbank.order_by_centre();
+        let (modulation, modulation_centre_hz) = match &responses.modulation {
+            Some(m) => {
+                let order = m.order_by_centre();
+                let centres = order.iter().map(|&i| m.centre_hz[i]).collect();
+                (order, centres)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        Self {
+            filterbank_centre_hz: filterbank
+                .iter()
+                .map(|&i| responses.filterbank.centre_hz[i])
+                .collect(),
+            filterbank,
+            modulation,
+            modulation_centre_hz,
+        }
+    }
+}
+
+/// One chunk's pictures: the filterbank's output and one modulation picture per modulation
+/// filter, rows (bands) and filters in [`FilterOrder`], power in dB.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsidePictures {
+    /// `[bands, columns]`.
+    pub filterbank: Picture,
+    /// One `[bands, columns]` picture per modulation filter, low to high.
+    pub modulation: Vec<Picture>,
+}
+
+impl InsidePictures {
+    /// The pictures of one chunk's read-back [`crate::Inside`] values: `filterbank` is
+    /// `[bands, frames]` (`filterbank_dims`), `modulation` `[filters, bands, frames]`
+    /// (`modulation_dims`; empty for the baseline). Each picture is mean-pooled to at most
+    /// `max_cols` columns and clipped `range_db` below its maximum ([`Picture::power_db`]).
+    pub fn new(
+        order: &FilterOrder,
+        filterbank: &[f32],
+        filterbank_dims: [usize; 2],
+        modulation: &[f32],
+        modulation_dims: [usize; 3],
+        max_cols: usize,
+        range_db: f32,
+    ) -> Self {
+        let [bands, frames] = filterbank_dims;
+        let fb = reorder_rows(filterbank, frames, &order.filterbank);
+        let filterbank = Picture::power_db(&fb, bands, frames, max_cols, range_db);
+        let [filters, bands, frames] = modulation_dims;
+        let per_filter = bands * frames;
+        let modulation = order
+            .modulation
+            .iter()
+            .filter(|&&i| i < filters && modulation.len() >= (i + 1) * per_filter)
+            .map(|&i| {
+                let one = &modulation[i * per_filter..(i + 1) * per_filter];
+                let one = reorder_rows(one, frames, &order.filterbank);
+                Picture::power_db(&one, bands, frames, max_cols, range_db)
+            })
+            .collect();
+        Self {
+            filterbank,
+            modulation,
+        }
+    }
+}
+
+/// The rows of a row-major `[rows, cols]` matrix in `order`.
+fn reorder_rows(values: &[f32], cols: usize, order: &[usize]) -> Vec<f32> {
+    order
+        .iter()
+        .flat_map(|&r| values[r * cols..(r + 1) * cols].iter().copied())
+        .collect()
+}

@@ -44,6 +44,34 @@ fn decode_with(path: &Path, sample_rate: SampleRate, memory_samples: usize) -> R
     out.finish().with_context(|| format!("{}", path.display()))
 }
 
+/// Samples already in memory (a Python caller's array), one slice per channel, as a mono
+/// [`Signal`] at `sample_rate`: the channels averaged and resampled exactly as a decoded file's
+/// are, so the same audio gives the same tags either way.
+pub fn from_channels(channels: &[&[f32]], from: u32, sample_rate: SampleRate) -> Result<Signal> {
+    let Some(first) = channels.first() else {
+        bail!("no channels: the array is empty");
+    };
+    if first.is_empty() {
+        bail!("no samples: the array is empty");
+    }
+    if let Some(other) = channels.iter().find(|c| c.len() != first.len()) {
+        bail!(
+            "the channels differ in length ({} and {} samples)",
+            first.len(),
+            other.len()
+        );
+    }
+    let mut out = MonoResampler::new(sample_rate, usize::MAX);
+    if channels.len() == 1 {
+        out.push_samples(from, first)?;
+    } else {
+        let n = channels.len() as f32;
+        let mut mono = (0..first.len()).map(|i| channels.iter().map(|c| c[i]).sum::<f32>() / n);
+        out.push(from, &mut mono)?;
+    }
+    out.finish()
+}
+
 /// The length of `path` in seconds: from the container's header when it says, else by
 /// decoding it (nothing resampled or kept).
 pub fn duration_seconds(path: &Path) -> Result<f64> {

@@ -17,6 +17,7 @@ use safetensors::{Dtype, tensor::TensorView};
 
 use crate::audio;
 use crate::files::write_atomically;
+use crate::signal::Signal;
 
 /// One file's embeddings.
 pub struct FileEmbedding {
@@ -35,14 +36,25 @@ pub fn embed_file(
     layer: EmbeddingLayer,
     device: &Device,
 ) -> Result<FileEmbedding> {
+    let samples = audio::decode(path, model.config().sample_rate)?;
+    embed_signal(model, &samples, layer, device)
+}
+
+/// The embeddings of a decoded signal: its timeline chunks (the last one end-aligned), and
+/// their mean. Memory stays bounded whatever the length: the signal is read a batch of chunks
+/// at a time.
+pub fn embed_signal(
+    model: &ModNet,
+    samples: &Signal,
+    layer: EmbeddingLayer,
+    device: &Device,
+) -> Result<FileEmbedding> {
     let config = model.config();
-    // Bounded memory whatever the length: the signal is read a batch of chunks at a time.
-    let samples = audio::decode(path, config.sample_rate)?;
     let plan = ChunkPlan::timeline(samples.len(), config.chunk_samples)?;
     let mut chunks = Vec::with_capacity(plan.len());
     for index in 0..plan.batch_count() {
         let batch = plan
-            .read_batch(index, &samples)
+            .read_batch(index, samples)
             .expect("index below batch_count")
             .context("reading the decoded audio back")?;
         let e = model.embed(batch.tensor(device), layer)?;

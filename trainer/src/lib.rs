@@ -19,5 +19,6 @@ pub mod resample;
 pub mod run;
 pub mod signal;
 pub mod tables;
+pub mod tagger;
 pub mod train;
 pub mod training;

@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
-use modnet::{BankResponses, ChunkPlan, ClipTagging, Inside, ModNet, Picture};
+use modnet::{BankResponses, ChunkPlan, ClipTagging, FilterOrder, Inside, InsidePictures, ModNet};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
@@ -52,8 +52,7 @@ pub fn run_worker(compute: EngineKind) {
         let engine = Rc::new(RefCell::new(Engine {
             device,
             model: None,
-            modulation_order: Vec::new(),
-            filterbank_order: Vec::new(),
+            order: FilterOrder::default(),
             samples: Vec::new(),
         }));
         while let Some(event) = rx.next().await {
@@ -141,10 +140,8 @@ fn payload(event: &MessageEvent) -> JsValue {
 struct Engine {
     device: Device,
     model: Option<ModNet>,
-    /// Sinc filter indices by centre frequency (rows of the pictures, low to high).
-    filterbank_order: Vec<usize>,
-    /// Modulation filter indices by centre frequency, with the centres.
-    modulation_order: Vec<(usize, f32)>,
+    /// The drawing order of the filters (rows and pictures, low to high).
+    order: FilterOrder,
     /// The last tagged clip.
     samples: Vec<f32>,
 }
@@ -232,17 +229,7 @@ async fn load(
         modulation: responses.modulation.as_ref().map(|r| r.ordered_by_centre()),
     };
     let mut e = engine.borrow_mut();
-    e.filterbank_order = responses.filterbank.order_by_centre();
-    e.modulation_order = responses
-        .modulation
-        .as_ref()
-        .map(|r| {
-            r.order_by_centre()
-                .into_iter()
-                .map(|i| (i, r.centre_hz[i]))
-                .collect()
-        })
-        .unwrap_or_default();
+    e.order = FilterOrder::of(&responses);
     e.model = Some(model);
     Ok(info)
 }
@@ -292,14 +279,6 @@ async fn tag_share(
         }));
     }
     Ok(())
-}
-
-/// Rows of a `rows × cols` matrix in `order`.
-fn reorder_rows(values: &[f32], cols: usize, order: &[usize]) -> Vec<f32> {
-    order
-        .iter()
-        .flat_map(|&r| values[r * cols..(r + 1) * cols].iter().copied())
-        .collect()
 }
 
 /// Tags and pictures of one live chunk.
@@ -363,41 +342,32 @@ async fn chunk_pictures(
     start: usize,
     started: f64,
 ) -> Result<ChunkPictures, String> {
-    let (fb_order, mod_order) = {
-        let e = engine.borrow();
-        (e.filterbank_order.clone(), e.modulation_order.clone())
+    let order = engine.borrow().order.clone();
+    let [_, bands, frames] = inside.filterbank.dims();
+    let filterbank = read(inside.filterbank).await?;
+    let modulation_dims = inside.modulation.dims();
+    // The baseline has no modulation filters: nothing of its stand-in is read back.
+    let modulation = if order.modulation.is_empty() {
+        Vec::new()
+    } else {
+        read(inside.modulation).await?
     };
-    let fb = inside.filterbank;
-    let [_, bands, frames] = fb.dims();
-    let fb = reorder_rows(&read(fb).await?, frames, &fb_order);
-    let filterbank = Picture::power_db(&fb, bands, frames, PICTURE_COLS, PICTURE_RANGE_DB);
-    let mut modulation = Vec::new();
-    if !mod_order.is_empty() {
-        let m = inside.modulation;
-        let [_, filters, bands, frames] = m.dims();
-        let values = read(m).await?;
-        let per_filter = bands * frames;
-        for &(i, _) in mod_order.iter().filter(|(i, _)| *i < filters) {
-            let one = reorder_rows(
-                &values[i * per_filter..(i + 1) * per_filter],
-                frames,
-                &fb_order,
-            );
-            modulation.push(Picture::power_db(
-                &one,
-                bands,
-                frames,
-                PICTURE_COLS,
-                PICTURE_RANGE_DB,
-            ));
-        }
-    }
+    let [_, filters, mod_bands, mod_frames] = modulation_dims;
+    let drawn = InsidePictures::new(
+        &order,
+        &filterbank,
+        [bands, frames],
+        &modulation,
+        [filters, mod_bands, mod_frames],
+        PICTURE_COLS,
+        PICTURE_RANGE_DB,
+    );
     Ok(ChunkPictures {
         job,
         start,
-        filterbank,
-        modulation,
-        modulation_centre_hz: mod_order.iter().map(|&(_, c)| c).collect(),
+        filterbank: drawn.filterbank,
+        modulation: drawn.modulation,
+        modulation_centre_hz: order.modulation_centre_hz,
         millis: js_sys::Date::now() - started,
     })
 }

@@ -9,18 +9,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use modnet::{ClipTagging, ModNet};
+use modnet::ModNet;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::audio;
-use crate::backend::{Backend, device, run_batches};
+use crate::backend::{Backend, device};
 use crate::files::{load_model, path_text};
 use crate::library::{self, name_once};
 use crate::signal::Signal;
+use crate::tagger::{has_timeline, tag_signal, top_tags};
 use crate::tables::{Format, Row, Table};
 
 #[derive(Args)]
@@ -75,7 +76,7 @@ fn tag_file(
     device: &burn::tensor::Device,
 ) -> Result<FileTags> {
     let samples = audio::decode(path, model.config().sample_rate)?;
-    let with_timeline = samples.len() > model.config().chunk_samples;
+    let with_timeline = has_timeline(model, samples.len());
     tag_samples(model, path, &samples, top, with_timeline, device)
 }
 
@@ -89,27 +90,14 @@ fn tag_samples(
 ) -> Result<FileTags> {
     let config = model.config();
     let rate = config.sample_rate;
-    // The clip protocol is the model crate's; on the CPU its batches run side by side, each
-    // reading only its chunks of the signal.
-    let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
-    let batches = run_batches(device, tagging.batch_count(), |i| {
-        let batch = tagging
-            .read_batch(i, samples)
-            .expect("index below batch_count")
-            .context("reading the decoded audio back")?;
-        Ok(model.batch_probabilities(&batch, device)?)
-    })?;
-    let tags = tagging.finish(batches, config.n_tags(), rate)?;
-    let mut order: Vec<usize> = (0..tags.probabilities.len()).collect();
-    order.sort_by(|&a, &b| tags.probabilities[b].total_cmp(&tags.probabilities[a]));
+    let tags = tag_signal(model, samples, with_timeline, device)?;
     Ok(FileTags {
         file: path_text(path),
         seconds: rate.seconds(samples.len()),
         notice: tags.notice,
-        top: order
-            .iter()
-            .take(top)
-            .map(|&i| (config.tags[i].clone(), tags.probabilities[i]))
+        top: top_tags(&tags.probabilities, top)
+            .into_iter()
+            .map(|i| (config.tags[i].clone(), tags.probabilities[i]))
             .collect(),
         timeline: tags
             .timeline_starts
@@ -341,7 +329,7 @@ fn tag_library(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use modnet::{ModNetConfig, ResNetConfig, ResNetWidths, SampleRate};
+    use modnet::{ClipTagging, ModNetConfig, ResNetConfig, ResNetWidths, SampleRate};
 
     /// On the CPU a clip's batches run side by side: that must give what running them one
     /// after another gives, clip tags and timeline, in order.

@@ -1,0 +1,36 @@
+//! `modnet_tagger`: the model crate's tagger for Python. A [`tagger::Tagger`] holds one model
+//! (the built-in one or a weights file); `tag`, `embed` and `modulation` take a file path or a
+//! numpy array and give numpy arrays back, computed by the same functions as `trainer tag` and
+//! `trainer embed` (so the numbers are the same). The GIL is released while audio is decoded and
+//! the model runs.
+
+mod input;
+mod results;
+mod tagger;
+
+use pyo3::prelude::*;
+
+pyo3::create_exception!(
+    modnet_tagger,
+    TaggingError,
+    pyo3::exceptions::PyValueError,
+    "Audio that cannot be tagged (unreadable, empty, NaN, an impossible rate) or a weights \
+     file that cannot be loaded; the message is the command line's."
+);
+
+/// An error of the trainer's library as a [`TaggingError`] with the command line's message
+/// (`file: what went wrong`).
+pub(crate) fn tagging_error(e: anyhow::Error) -> PyErr {
+    TaggingError::new_err(format!("{e:#}"))
+}
+
+#[pymodule]
+fn modnet_tagger(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("TaggingError", m.py().get_type::<TaggingError>())?;
+    m.add_class::<tagger::Tagger>()?;
+    m.add_class::<results::TagResult>()?;
+    m.add_class::<results::Embedding>()?;
+    m.add_class::<results::Pictures>()?;
+    Ok(())
+}

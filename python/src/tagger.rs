@@ -1,0 +1,274 @@
+//! `Tagger`: one model on one device, and what it computes for Python.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use burn::tensor::Device;
+use clap::ValueEnum;
+use modnet::{ChunkPlan, EmbeddingLayer, FilterOrder, InsidePictures, ModNet, TagGroup, read_back};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use trainer::backend::{Backend, device};
+use trainer::files::load_model;
+use trainer::{embeddings, tagger};
+
+use crate::input::Audio;
+use crate::results::{Embedding, Pictures, TagResult};
+use crate::tagging_error;
+
+/// Points of the frequency responses the filters are ordered by (as the web page).
+const RESPONSE_POINTS: usize = 512;
+/// The dynamic range of the pictures in dB (as the web page).
+const PICTURE_RANGE_DB: f32 = 80.0;
+
+/// A music tagger: the built-in model (SincModNet distilled from an MTAT-trained teacher, the 50
+/// MagnaTagATune tags; see MODEL_CARD.md) or any weights file written by `trainer train` or
+/// `trainer export`.
+///
+/// `Tagger(weights=None, backend="flex")`: `backend` is `"flex"` (the CPU), `"auto"` (a GPU
+/// through wgpu when there is one, else the CPU) or `"wgpu"`. A tagger is safe to share between
+/// threads; each call releases the GIL while it decodes and runs the model.
+#[pyclass(frozen, module = "modnet_tagger")]
+pub struct Tagger {
+    /// Boxed: burn's device and model hold 64-byte-aligned values, and Python places objects
+    /// only 16-byte-aligned.
+    state: Box<State>,
+    /// The weights file, or "built-in".
+    #[pyo3(get)]
+    weights: String,
+}
+
+/// What a [`Tagger`] holds.
+pub struct State {
+    model: ModNet,
+    device: Device,
+    tags: Arc<Vec<String>>,
+    order: FilterOrder,
+}
+
+impl std::ops::Deref for Tagger {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+#[pymethods]
+impl Tagger {
+    #[new]
+    #[pyo3(signature = (weights = None, backend = "flex"))]
+    fn new(py: Python<'_>, weights: Option<PathBuf>, backend: &str) -> PyResult<Self> {
+        let chosen = Backend::from_str(backend, true).map_err(|_| {
+            PyValueError::new_err(format!(
+                "backend must be \"flex\", \"auto\" or \"wgpu\", not {backend:?}"
+            ))
+        })?;
+        py.detach(|| {
+            let device = device(chosen)?;
+            let model = load_model(weights.as_deref(), &device)?;
+            let responses = model
+                .filter_responses(RESPONSE_POINTS)
+                .context("reading the learned filters")?;
+            Ok(Self {
+                weights: weights.as_deref().map_or("built-in".into(), |p| {
+                    trainer::files::path_text(p)
+                }),
+                state: Box::new(State {
+                    tags: Arc::new(model.config().tags.clone()),
+                    order: FilterOrder::of(&responses),
+                    model,
+                    device,
+                }),
+            })
+        })
+        .map_err(tagging_error)
+    }
+
+    /// The vocabulary, in the order of every probability array.
+    #[getter]
+    fn tags(&self) -> Vec<String> {
+        self.tags.to_vec()
+    }
+
+    /// `{group: [tags]}`: the paper's tag groups (genre, instrument, vocal, mood, other).
+    #[getter]
+    fn groups<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for group in TagGroup::ALL {
+            let tags: Vec<&String> = self
+                .tags
+                .iter()
+                .filter(|t| TagGroup::of(t) == group)
+                .collect();
+            dict.set_item(group.name(), tags)?;
+        }
+        Ok(dict)
+    }
+
+    /// The model's sample rate in Hz (audio is resampled to it).
+    #[getter]
+    fn sample_rate(&self) -> u32 {
+        self.model.config().sample_rate.hz()
+    }
+
+    /// The model's chunk length in seconds.
+    #[getter]
+    fn chunk_seconds(&self) -> f64 {
+        let config = self.model.config();
+        config.sample_rate.seconds(config.chunk_samples)
+    }
+
+    /// The model: architecture and size, one line.
+    #[getter]
+    fn summary(&self) -> String {
+        self.model.summary()
+    }
+
+    /// Tags a clip: `audio` is a file path, or an array `[samples]` / `[channels, samples]`
+    /// of floats with its `sample_rate`. Returns a `TagResult` (`probabilities`, `timeline`,
+    /// `starts`, `top(n)`, `as_dict()`); raises `TaggingError` for audio that cannot be tagged.
+    #[pyo3(signature = (audio, sample_rate = None))]
+    fn tag(
+        &self,
+        py: Python<'_>,
+        audio: &Bound<'_, PyAny>,
+        sample_rate: Option<u32>,
+    ) -> PyResult<TagResult> {
+        let audio = Audio::from_py(audio, sample_rate)?;
+        py.detach(|| {
+            let rate = self.model.config().sample_rate;
+            let samples = audio.signal(rate)?;
+            let with_timeline = tagger::has_timeline(&self.model, samples.len());
+            let tags = tagger::tag_signal(&self.model, &samples, with_timeline, &self.device)
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))?;
+            Ok(TagResult {
+                tags: self.tags.clone(),
+                seconds: rate.seconds(samples.len()),
+                notice: tags.notice,
+                starts: tags
+                    .timeline_starts
+                    .iter()
+                    .map(|&s| rate.seconds(s))
+                    .collect(),
+                timeline: tags.timeline,
+                probabilities: tags.probabilities,
+                source: audio.name(),
+            })
+        })
+        .map_err(tagging_error)
+    }
+
+    /// Embeddings of a clip, as `trainer embed`: `layer` is `"pooled"` (the ResNet's pooled
+    /// features) or `"modulation"` (mean modulation energy per filter and band, dB).
+    #[pyo3(signature = (audio, sample_rate = None, layer = "pooled"))]
+    fn embed(
+        &self,
+        py: Python<'_>,
+        audio: &Bound<'_, PyAny>,
+        sample_rate: Option<u32>,
+        layer: &str,
+    ) -> PyResult<Embedding> {
+        let chosen = EmbeddingLayer::from_name(layer).ok_or_else(|| {
+            let names: Vec<&str> = EmbeddingLayer::ALL.iter().map(|l| l.name()).collect();
+            PyValueError::new_err(format!(
+                "layer must be one of {}, not {layer:?}",
+                names.join(", ")
+            ))
+        })?;
+        let audio = Audio::from_py(audio, sample_rate)?;
+        py.detach(|| {
+            let samples = audio.signal(self.model.config().sample_rate)?;
+            let e = embeddings::embed_signal(&self.model, &samples, chosen, &self.device)
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))?;
+            Ok(Embedding {
+                chunks: e.chunks,
+                clip: e.clip,
+                starts: e.starts,
+                layer: chosen.name().to_string(),
+            })
+        })
+        .map_err(tagging_error)
+    }
+
+    /// The filterbank and modulation pictures of the chunk starting at `start` seconds (the
+    /// web page's pictures, as arrays for matplotlib), mean-pooled to at most `columns`
+    /// columns (`None`: one column per frame).
+    #[pyo3(signature = (audio, sample_rate = None, start = 0.0, columns = None))]
+    fn modulation(
+        &self,
+        py: Python<'_>,
+        audio: &Bound<'_, PyAny>,
+        sample_rate: Option<u32>,
+        start: f64,
+        columns: Option<usize>,
+    ) -> PyResult<Pictures> {
+        if !(start.is_finite() && start >= 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "start must be a time in seconds ≥ 0, not {start}"
+            )));
+        }
+        if columns == Some(0) {
+            return Err(PyValueError::new_err("columns must be at least 1"));
+        }
+        let audio = Audio::from_py(audio, sample_rate)?;
+        py.detach(|| {
+            let samples = audio.signal(self.model.config().sample_rate)?;
+            self.pictures(&samples, start, columns)
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))
+        })
+        .map_err(tagging_error)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Tagger({}: {})", self.weights, self.model.summary())
+    }
+}
+
+impl Tagger {
+    /// [`Tagger::modulation`] on a decoded signal.
+    fn pictures(
+        &self,
+        samples: &trainer::signal::Signal,
+        start: f64,
+        columns: Option<usize>,
+    ) -> anyhow::Result<Pictures> {
+        let config = self.model.config();
+        let at = config.sample_rate.samples(start);
+        let plan = ChunkPlan::one_at(samples.len(), config.chunk_samples, at)?;
+        let batch = plan
+            .read_batch(0, samples)
+            .expect("one chunk")
+            .context("reading the decoded audio back")?;
+        let inside = self.model.inside(batch.tensor(&self.device))?;
+        let [_, bands, frames] = inside.filterbank.dims();
+        let [_, filters, mod_bands, mod_frames] = inside.modulation.dims();
+        let filterbank = read_back::values(inside.filterbank)?;
+        // The baseline has no modulation filters: nothing of its stand-in is read back.
+        let modulation = if self.order.modulation.is_empty() {
+            Vec::new()
+        } else {
+            read_back::values(inside.modulation)?
+        };
+        let drawn = InsidePictures::new(
+            &self.order,
+            &filterbank,
+            [bands, frames],
+            &modulation,
+            [filters, mod_bands, mod_frames],
+            columns.unwrap_or(frames),
+            PICTURE_RANGE_DB,
+        );
+        let chunk_seconds = config.sample_rate.seconds(config.chunk_samples);
+        Ok(Pictures {
+            column_seconds: chunk_seconds / drawn.filterbank.cols.max(1) as f64,
+            filterbank: drawn.filterbank,
+            modulation: drawn.modulation,
+            filterbank_centre_hz: self.order.filterbank_centre_hz.clone(),
+            modulation_centre_hz: self.order.modulation_centre_hz.clone(),
+            start: config.sample_rate.seconds(plan.starts[0]),
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! Tagging a decoded signal with the clip protocol, as `trainer tag` does and the Python package
+//! (`python/`) calls it: one home for the numbers both report.
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use modnet::{ClipTagging, ClipTags, ModNet};
+
+use crate::backend::run_batches;
+use crate::signal::Signal;
+
+/// Whether a signal of `samples` gets a timeline: only when it is longer than one chunk (a
+/// shorter one would be a single, padded chunk repeating the clip's tags).
+pub fn has_timeline(model: &ModNet, samples: usize) -> bool {
+    samples > model.config().chunk_samples
+}
+
+/// The clip's tags (16-chunk protocol) and, with `with_timeline`, one row per consecutive
+/// chunk. On the CPU the clip's batches run side by side, each reading only its chunks.
+pub fn tag_signal(
+    model: &ModNet,
+    samples: &Signal,
+    with_timeline: bool,
+    device: &Device,
+) -> Result<ClipTags> {
+    let config = model.config();
+    let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
+    let batches = run_batches(device, tagging.batch_count(), |i| {
+        let batch = tagging
+            .read_batch(i, samples)
+            .expect("index below batch_count")
+            .context("reading the decoded audio back")?;
+        Ok(model.batch_probabilities(&batch, device)?)
+    })?;
+    Ok(tagging.finish(batches, config.n_tags(), config.sample_rate)?)
+}
+
+/// The indices of the `n` most probable tags, best first.
+pub fn top_tags(probabilities: &[f32], n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..probabilities.len()).collect();
+    order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
+    order.truncate(n);
+    order
+}
