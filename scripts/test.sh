@@ -6,6 +6,7 @@
 #     wgpu against Flex on Mesa's lavapipe)
 #   the CUDA build compiles (checked as docs.rs does)               cargo check --features cuda
 #   the distillation corpus script on a tiny fixture (no downloads)  scripts/corpus/test_corpus.py
+#   the Python package and its Ray example (a local Ray cluster)     pytest python/tests
 #   the web page in headless Chromium, WebGPU and CPU               tests/browser (node --test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,20 @@ fi
 
 echo "== Rust tests (Flex on the CPU, and wgpu against Flex; dependencies optimised)"
 cargo test --workspace --exclude modnet-web
+
+echo "== the Python package (a maturin wheel in target/python-venv; pytest, with the Ray example)"
+# The wheel is built in the dev profile: its dependencies are the Rust tests' (already built and
+# optimised), only the package's own crates are not. `pip install ./python` builds the release.
+venv=target/python-venv
+if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import maturin, pytest, ray, pyarrow" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r python/requirements-test.txt
+fi
+cargo build -p trainer
+rm -rf target/wheels
+"$venv/bin/maturin" build --profile dev -m python/Cargo.toml -o target/wheels
+"$venv/bin/pip" install -q --force-reinstall --no-deps target/wheels/modnet_tagger-*.whl
+TRAINER="$root/target/debug/trainer" "$venv/bin/python" -m pytest -q python/tests
 
 echo "== the CPU benchmark builds (cargo bench -p modnet runs it: speed is printed, not asserted)"
 cargo test -p modnet --bench speed --no-run

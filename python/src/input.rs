@@ -60,7 +60,9 @@ impl Audio {
                      layout); give [channels, samples] (librosa's): pass y.T"
                 )));
             }
-            [c, n] => (0..c).map(|k| values[k * n..(k + 1) * n].to_vec()).collect(),
+            [c, n] => (0..c)
+                .map(|k| values[k * n..(k + 1) * n].to_vec())
+                .collect(),
             _ => {
                 return Err(PyTypeError::new_err(format!(
                     "the samples must be [samples] or [channels, samples], not an array of \
@@ -82,8 +84,9 @@ impl Audio {
     /// Mono samples at `sample_rate`, decoded or resampled as `trainer tag` does.
     pub fn signal(&self, sample_rate: SampleRate) -> anyhow::Result<Signal> {
         match self {
-            Self::File(path) => audio::decode(path, sample_rate)
-                .map_err(|e| anyhow::anyhow!(name_once(path, &e))),
+            Self::File(path) => {
+                audio::decode(path, sample_rate).map_err(|e| anyhow::anyhow!(name_once(path, &e)))
+            }
             Self::Samples { channels, rate } => {
                 let slices: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
                 audio::from_channels(&slices, *rate, sample_rate)

@@ -167,10 +167,7 @@ impl Pictures {
     /// low to high (no filters for the max-pool baseline).
     #[getter]
     fn modulation<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray3<f32>> {
-        let (rows, cols) = self
-            .modulation
-            .first()
-            .map_or((0, 0), |p| (p.rows, p.cols));
+        let (rows, cols) = self.modulation.first().map_or((0, 0), |p| (p.rows, p.cols));
         let flat: Vec<f32> = self
             .modulation
             .iter()

@@ -73,9 +73,9 @@ impl Tagger {
                 .filter_responses(RESPONSE_POINTS)
                 .context("reading the learned filters")?;
             Ok(Self {
-                weights: weights.as_deref().map_or("built-in".into(), |p| {
-                    trainer::files::path_text(p)
-                }),
+                weights: weights
+                    .as_deref()
+                    .map_or("built-in".into(), |p| trainer::files::path_text(p)),
                 state: Box::new(State {
                     tags: Arc::new(model.config().tags.clone()),
                     order: FilterOrder::of(&responses),

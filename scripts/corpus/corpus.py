@@ -119,15 +119,15 @@ def tracks(work: Path):
             files = sorted({p for g in where for p in root.glob(g)})
             for f in files:
                 out.append((pkg, slug(f"{f.parent.name}__{f.stem}"), [f]))
-    renders = work / "renders"
-    if renders.is_dir():
-        for f in sorted(renders.glob("*.wav")):
-            out.append(("renders", f.stem, [f]))
+    for made in ["renders", "voices"]:  # render.py's instruments, sing.py's singing
+        if (work / made).is_dir():
+            for f in sorted((work / made).glob("*.wav")):
+                out.append((made, f.stem, [f]))
     return out
 
 
 def split_of(pkg: str, track: str) -> str:
-    if pkg == "renders":  # PIECE__INSTRUMENT: all renders of a piece in one split
+    if pkg in ("renders", "voices"):  # PIECE__…: all renders of a piece in one split
         track = track.split("__")[0]
     h = int(hashlib.sha256(f"{pkg}/{track}".encode()).hexdigest()[:8], 16) % 100
     return "test" if h < 10 else "valid" if h < 20 else "train"

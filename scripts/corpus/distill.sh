@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The built-in model, end to end: corpus → teacher labels → student → weights/ (MODEL_CARD.md).
 # Every step is resumable (re-run after an interruption); WORK defaults to corpus-work/ (ignored
-# by git). Needs Debian's apt-get (packages are downloaded, not installed, but for fluidsynth),
-# Python 3.11 and this repository's trainer. About 15 h of audio; on 2 CPU cores: labelling
-# ~12 min, training about 40 min an epoch.
+# by git). Needs Debian's apt-get (music packages are downloaded, not installed; fluidsynth and
+# festival are installed), Python 3.11 with a C++ compiler (pysinsy builds from source) and this
+# repository's trainer. About 39 h of audio (34 h of music from 33 packages, 4 h of rendered
+# scores, 5 h of synthetic singing); on 2 CPU cores: decoding ~10 min, singing ~10 min,
+# labelling with both teachers ~1.5 h, training about 55 min an epoch. Training stops when the
+# validation loss has not improved for STOP_PATIENCE epochs (or after EPOCHS); re-running the
+# script resumes it from its checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK="${WORK:-corpus-work}"
-EPOCHS="${EPOCHS:-3}"
+EPOCHS="${EPOCHS:-40}"
+STOP_PATIENCE="${STOP_PATIENCE:-3}"
 VENV="$WORK/venv"
 
 bash scripts/corpus/fetch.sh "$WORK"
@@ -16,8 +21,15 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$VENV/bin/pip" install -q -r scripts/corpus/teacher-requirements.txt
   "$VENV/bin/pip" install -q --no-deps musicnn==0.1.0
 fi
+# Sinsy (the female voice) builds from source; Festival's singing mode is the male voice.
+"$VENV/bin/python" -c "import pysinsy" 2> /dev/null || "$VENV/bin/pip" install -q pysinsy==0.0.5
 command -v fluidsynth > /dev/null || apt-get install -y -q fluidsynth
+command -v text2wave > /dev/null ||
+  apt-get install -y -q festival festvox-kallpc16k festlex-cmu festlex-poslex
 "$VENV/bin/python" scripts/corpus/render.py "$WORK"
+# Singing goes over decoded corpus tracks: decode first, sing, then decode the voices too.
+"$VENV/bin/python" scripts/corpus/corpus.py "$WORK" decode
+"$VENV/bin/python" scripts/corpus/sing.py "$WORK"
 for step in decode label tables; do
   "$VENV/bin/python" scripts/corpus/corpus.py "$WORK" "$step"
 done
@@ -31,7 +43,7 @@ resume=()
 [[ -e "$WORK/runs/student/checkpoint.bin" ]] && resume=(--resume)
 "$trainer" train "${data[@]}" "${soft[@]}" "${resume[@]}" --out "$WORK/runs/student" \
   --preset sincmodnet --widths 64x128 --chunk-seconds 3 --batch-size 16 --epochs "$EPOCHS" \
-  --lr-patience 2 --stop-patience 4 --prior-bias \
+  --lr-patience 2 --stop-patience "$STOP_PATIENCE" --prior-bias --rare-tag-power 0.5 \
   --augment-gain-db 6 --augment-shift 0.5 --augment-mix 0.2 --backend flex
 # Agreement with the teacher on the test tracks: per 3 s chunk, and per track (16-chunk protocol).
 "$trainer" eval "${data[@]}" "${soft[@]}" --weights "$WORK/runs/student/best.safetensors" \

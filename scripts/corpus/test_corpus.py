@@ -112,6 +112,41 @@ class CorpusTest(unittest.TestCase):
         self.assertIn("BSD", lic["noiz2sa-data"])
         self.assertIn("CC-BY-SA-4.0", (self.work / "CREDITS.md").read_text())
 
+    def test_two_teachers_are_averaged_and_each_kept(self):
+        corpus.decode(self.work, None)
+        self.fake_teacher()
+        for npy in sorted((self.work / "teacher").rglob("*.npy")):  # the second teacher
+            other = corpus.teacher_dir(self.work, "MTT_vgg") / npy.relative_to(self.work / "teacher")
+            other.parent.mkdir(parents=True, exist_ok=True)
+            np.save(other, np.clip(np.load(npy)[::-1] * 0.5, 0, 1))
+        corpus.tables(self.work, None)
+        read = lambda name: list(csv.DictReader(open(self.work / name)))
+        mean, first, second = read("labels.csv"), read("labels-MTT_musicnn.csv"), read("labels-MTT_vgg.csv")
+        self.assertEqual(len(mean), len(first))
+        self.assertEqual(len(mean), len(second))
+        for m, a, b in zip(mean, first, second):
+            self.assertEqual((m["path"], m["start"]), (a["path"], a["start"]))
+            for tag in ["guitar", "female vocal", "choral"]:
+                self.assertAlmostEqual(float(m[tag]), (float(a[tag]) + float(b[tag])) / 2, delta=2e-4)
+        self.assertIn("MTT_musicnn and MTT_vgg", (self.work / "CREDITS.md").read_text())
+        # A track the second teacher has not labelled yet is named, not silently dropped.
+        (corpus.teacher_dir(self.work, "MTT_vgg") / "noiz2sa-data/sounds__bgm.npy").unlink()
+        with self.assertRaises(SystemExit) as e:
+            corpus.tables(self.work, None)
+        self.assertIn("sounds__bgm.npy is missing", str(e.exception))
+
+    def test_dep5_patterns_name_installed_files(self):
+        source = "pkgs/x/usr/share/games/freecol/default/resources/music/default/founders.ogg"
+        self.assertTrue(corpus.dep5_matches("data/default/resources/music/default/*", source))
+        self.assertTrue(corpus.dep5_matches("./default/resources/music/default/founders.ogg", source))
+        self.assertFalse(corpus.dep5_matches("data/sounds/*", source))
+        self.assertFalse(corpus.dep5_matches("*", source))  # the fallback stanza is not a match
+
+    def test_renders_and_voices_keep_a_piece_in_one_split(self):
+        for made in ["renders", "voices"]:
+            splits = {corpus.split_of(made, f"bwv277__{v}") for v in ["female__solo", "female__over-x", "choir"]}
+            self.assertEqual(len(splits), 1)
+
     def test_damaged_teacher_output_is_named(self):
         corpus.decode(self.work, None)
         self.fake_teacher()

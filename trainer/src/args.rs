@@ -305,6 +305,13 @@ pub(crate) fn synth_seconds(s: &str) -> Result<f64, String> {
     )
 }
 
+pub(crate) fn rare_tag_power(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(p) if (0.0..=2.0).contains(&p) => Ok(p),
+        _ => Err(format!("'{s}' is not a power between 0 and 2")),
+    }
+}
+
 pub(crate) fn non_negative(s: &str) -> Result<f64, String> {
     number(s, |x: f64| x.is_finite() && x >= 0.0, "a finite number ≥ 0")
 }
@@ -407,6 +414,11 @@ pub struct TrainArgs {
     /// (helps with soft labels from a teacher, which are mostly small).
     #[arg(long)]
     pub(crate) prior_bias: bool,
+    /// Weight each tag's training loss by (mean tag frequency / its frequency)^P, clipped to
+    /// [0.2, 5] and scaled to a mean of 1: rare tags count more (0: every tag alike; 0.5: a
+    /// square-root balance). The validation loss stays unweighted.
+    #[arg(long, default_value_t = 0.0, value_parser = rare_tag_power)]
+    pub(crate) rare_tag_power: f32,
     #[command(flatten)]
     pub(crate) positives: PositivesArgs,
 }

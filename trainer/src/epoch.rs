@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::data::Clip;
 use crate::data::loader::BatchMaker;
-use crate::evaluate::bce_with_logits;
+use crate::evaluate::{bce_with_logits, weighted_bce_with_logits};
 
 /// A progress bar style (the default one if the template is refused).
 pub(crate) fn style(template: &str) -> ProgressStyle {
@@ -40,6 +40,8 @@ pub(crate) struct EpochRun<'a> {
     pub(crate) base_device: &'a Device,
     pub(crate) maker: &'a Arc<BatchMaker>,
     pub(crate) clips: &'a Arc<[Clip]>,
+    /// Each tag's loss weight (`--rare-tag-power`), or None: every tag alike.
+    pub(crate) tag_weights: Option<&'a [f32]>,
 }
 
 impl EpochRun<'_> {
@@ -90,7 +92,14 @@ impl EpochRun<'_> {
             );
             let y =
                 Tensor::<2>::from_data(TensorData::new(batch.y, [n, config.n_tags()]), self.device);
-            let loss = bce_with_logits(model.forward(x)?, y);
+            let logits = model.forward(x)?;
+            let loss = match self.tag_weights {
+                Some(w) => {
+                    let w = TensorData::new(w.to_vec(), [1, w.len()]);
+                    weighted_bce_with_logits(logits, y, Tensor::from_data(w, self.device))
+                }
+                None => bce_with_logits(logits, y),
+            };
             let value = loss.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {
                 bar.abandon();

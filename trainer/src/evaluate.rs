@@ -17,8 +17,24 @@ use crate::metrics::{TagMetrics, tag_metrics_with};
 /// Binary cross-entropy on logits, averaged: `max(x,0) − x·y + log(1 + e^−|x|)` (stable, and
 /// it takes soft targets).
 pub fn bce_with_logits(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    bce_terms(logits, targets).mean()
+}
+
+/// [`bce_with_logits`] with each tag's terms scaled by its weight (`weights` `[1, tags]`): a
+/// rare tag's errors count more ([`crate::train::tag_weights`]).
+pub fn weighted_bce_with_logits(
+    logits: Tensor<2>,
+    targets: Tensor<2>,
+    weights: Tensor<2>,
+) -> Tensor<1> {
+    let dims = logits.dims();
+    (bce_terms(logits, targets) * weights.expand(dims)).mean()
+}
+
+/// The elementwise BCE of sigmoid(logits) against targets, computed stably from the logits.
+fn bce_terms(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<2> {
     let stable = logits.clone().abs().neg().exp().log1p();
-    (logits.clone().clamp_min(0.0) - logits * targets + stable).mean()
+    logits.clone().clamp_min(0.0) - logits * targets + stable
 }
 
 /// When a label counts as a positive for ROC-AUC / PR-AUC: hard labels (MTAT) are 0/1; soft

@@ -65,6 +65,10 @@ pub struct TrainSettings {
     /// a teacher are mostly small: the untrained model's 0.5 everywhere is far from them).
     #[serde(default)]
     pub prior_bias: bool,
+    /// Each tag's training loss is weighted by (mean tag frequency / its frequency)^power,
+    /// clipped and normalised ([`tag_weights`]): 0 weighs every tag alike.
+    #[serde(default)]
+    pub rare_tag_power: f32,
 }
 
 fn default_loader_workers() -> usize {
@@ -178,6 +182,16 @@ pub fn train(
     let device = base_device.clone().autodiff();
     base_device.seed(settings.seed);
     let mut model = initial_model(config, data, settings, &device)?;
+    let tag_weights = tag_weights(&label_means(data, config.n_tags()), settings.rare_tag_power);
+    if let Some(w) = &tag_weights {
+        let (lo, hi) = w
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        eprintln!(
+            "tag loss weights (--rare-tag-power {}): {lo:.2} to {hi:.2}",
+            settings.rare_tag_power
+        );
+    }
     let (mut optim, mut fixed_lr) = optimizer(settings.schedule, 0);
     let mut state = RunState {
         settings: settings.clone(),
@@ -243,6 +257,7 @@ pub fn train(
             base_device,
             maker: &maker,
             clips: &clips,
+            tag_weights: tag_weights.as_deref(),
         };
         let train_loss;
         (model, train_loss) = epoch_run
@@ -317,6 +332,42 @@ fn check_data(config: &ModNetConfig, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
+/// The mean of each tag's training labels (its frequency; soft labels count by value).
+fn label_means(data: &Dataset, tags: usize) -> Vec<f32> {
+    let mut means = vec![0.0f32; tags];
+    for clip in &data.train {
+        means
+            .iter_mut()
+            .zip(&clip.labels)
+            .for_each(|(m, l)| *m += l);
+    }
+    means
+        .iter_mut()
+        .for_each(|m| *m /= data.train.len().max(1) as f32);
+    means
+}
+
+/// The most and the least a tag's loss weight may be ([`tag_weights`]): a tag the training
+/// labels almost never hold must not dominate the loss.
+const TAG_WEIGHT_RANGE: (f32, f32) = (0.2, 5.0);
+
+/// Each tag's loss weight for frequencies `means`: (mean frequency / the tag's)^`power`,
+/// clipped to [`TAG_WEIGHT_RANGE`], then scaled to a mean of 1 (the loss keeps its size, so
+/// the learning rate means what it meant). None when `power` is 0.
+pub fn tag_weights(means: &[f32], power: f32) -> Option<Vec<f32>> {
+    if power == 0.0 || means.is_empty() {
+        return None;
+    }
+    let mean = means.iter().sum::<f32>() / means.len() as f32;
+    let (low, high) = TAG_WEIGHT_RANGE;
+    let raw: Vec<f32> = means
+        .iter()
+        .map(|&f| (mean / f.max(1e-6)).powf(power).clamp(low, high))
+        .collect();
+    let scale = raw.len() as f32 / raw.iter().sum::<f32>();
+    Some(raw.into_iter().map(|w| w * scale).collect())
+}
+
 /// A new model, its output biases at the training labels' prior when asked.
 fn initial_model(
     config: &ModNetConfig,
@@ -328,15 +379,7 @@ fn initial_model(
     if !settings.prior_bias {
         return Ok(model);
     }
-    let mut prior = vec![0.0f32; config.n_tags()];
-    for clip in &data.train {
-        prior
-            .iter_mut()
-            .zip(&clip.labels)
-            .for_each(|(p, l)| *p += l);
-    }
-    prior.iter_mut().for_each(|p| *p /= data.train.len() as f32);
-    Ok(model.with_tag_prior(&prior)?)
+    Ok(model.with_tag_prior(&label_means(data, config.n_tags()))?)
 }
 
 /// The run in `out` where its checkpoint left it: state, weights, optimiser. Refused when the
@@ -444,4 +487,49 @@ fn write_logs(out: &RunFiles, log: &[EpochLog]) -> Result<()> {
     write_atomically(&out.log_csv(), &csv)?;
     write_atomically(&out.log_json(), &serde_json::to_vec_pretty(log)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate::{bce_with_logits, weighted_bce_with_logits};
+    use burn::tensor::{Tensor, TensorData};
+
+    #[test]
+    fn rare_tags_weigh_more_within_bounds_and_the_mean_stays_one() {
+        assert_eq!(tag_weights(&[0.5, 0.01], 0.0), None);
+        let means = [0.4, 0.2, 0.1, 0.001, 0.000_001];
+        let w = tag_weights(&means, 0.5).unwrap();
+        assert!((w.iter().sum::<f32>() / w.len() as f32 - 1.0).abs() < 1e-5);
+        assert!(w.windows(2).all(|p| p[0] <= p[1]), "rarer, heavier: {w:?}");
+        // The rarest two hit the upper clip: equal, and at most 25× the commonest's weight.
+        assert_eq!(w[3], w[4]);
+        assert!(w[4] / w[0] <= TAG_WEIGHT_RANGE.1 / TAG_WEIGHT_RANGE.0 + 1e-4);
+    }
+
+    #[test]
+    fn weighted_loss_scales_each_tags_terms() {
+        let device = Device::flex();
+        let logits = Tensor::<2>::from_data(
+            TensorData::new(vec![2.0f32, -1.0, 0.5, 3.0], [2, 2]),
+            &device,
+        );
+        let targets = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 0.2, 0.9], [2, 2]),
+            &device,
+        );
+        let weights = |w: Vec<f32>| Tensor::<2>::from_data(TensorData::new(w, [1, 2]), &device);
+        let plain = bce_with_logits(logits.clone(), targets.clone()).into_scalar::<f32>();
+        let ones =
+            weighted_bce_with_logits(logits.clone(), targets.clone(), weights(vec![1.0, 1.0]));
+        assert!((ones.into_scalar::<f32>() - plain).abs() < 1e-6);
+        // Only the first tag: twice its share of the plain loss.
+        let first = bce_with_logits(
+            logits.clone().narrow(1, 0, 1),
+            targets.clone().narrow(1, 0, 1),
+        )
+        .into_scalar::<f32>();
+        let only_first = weighted_bce_with_logits(logits, targets, weights(vec![2.0, 0.0]));
+        assert!((only_first.into_scalar::<f32>() - first).abs() < 1e-6);
+    }
 }

@@ -55,6 +55,7 @@ fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
         loader_workers: args.loader_workers as usize,
         positives: args.positives.positives(),
         prior_bias: args.prior_bias,
+        rare_tag_power: args.rare_tag_power,
     };
     let cache_dir = args.data.cache_dir();
     train(

@@ -21,8 +21,8 @@ use crate::backend::{Backend, device};
 use crate::files::{load_model, path_text};
 use crate::library::{self, name_once};
 use crate::signal::Signal;
-use crate::tagger::{has_timeline, tag_signal, top_tags};
 use crate::tables::{Format, Row, Table};
+use crate::tagger::{has_timeline, tag_signal, top_tags};
 
 #[derive(Args)]
 pub struct TagArgs {

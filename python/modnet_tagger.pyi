@@ -1,0 +1,127 @@
+"""Music auto-tagging with a modulation front-end (ModNet / SincModNet, Vahidi et al., IJCNN
+2021): the 50 MagnaTagATune tags, numpy in and out. The numbers are those of `trainer tag` and
+`trainer embed` from the modnet-rs repository."""
+
+import os
+from typing import Optional, Union
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+Audio = Union[str, os.PathLike, npt.ArrayLike]
+"""A file path (any format `trainer tag` reads: WAV, FLAC, MP3, Ogg Vorbis/Opus, AAC…), or
+samples as floats in [-1, 1]: `[samples]` or `[channels, samples]` (librosa's layout) with
+their `sample_rate`."""
+
+class TaggingError(ValueError):
+    """Audio that cannot be tagged (unreadable, empty, NaN, an impossible rate) or a weights
+    file that cannot be loaded; the message is the command line's and names the file."""
+
+class TagResult:
+    """A clip's tags: the 16-chunk protocol's probabilities and, for audio longer than one
+    chunk, a timeline of consecutive chunks."""
+
+    seconds: float
+    """The audio's length in seconds."""
+    notice: Optional[str]
+    """A note on how the clip was read (shorter than the protocol's span), or None."""
+    source: str
+    """The file path, or "the array (RATE Hz)"."""
+    @property
+    def probabilities(self) -> npt.NDArray[np.float32]:
+        """Each tag's probability in vocabulary order: `[tags]`."""
+    @property
+    def timeline(self) -> npt.NDArray[np.float32]:
+        """One row per consecutive chunk: `[chunks, tags]` (no rows for one chunk or less)."""
+    @property
+    def starts(self) -> npt.NDArray[np.float64]:
+        """Each timeline chunk's start in seconds: `[chunks]`."""
+    @property
+    def tags(self) -> list[str]:
+        """The vocabulary, in the order of `probabilities`."""
+    def top(self, n: int = 5) -> list[tuple[str, float]]:
+        """The `n` most probable tags, best first."""
+    def as_dict(self) -> dict[str, float]:
+        """`{tag: probability}` for every tag."""
+
+class Embedding:
+    """Embeddings of a clip, as `trainer embed` writes them."""
+
+    layer: str
+    """`pooled` or `modulation`."""
+    @property
+    def clip(self) -> npt.NDArray[np.float32]:
+        """The mean of the chunks: `[D]`."""
+    @property
+    def chunks(self) -> npt.NDArray[np.float32]:
+        """One embedding per consecutive chunk: `[chunks, D]`."""
+    @property
+    def starts(self) -> npt.NDArray[np.float32]:
+        """Each chunk's start in seconds: `[chunks]`."""
+
+class Pictures:
+    """One chunk's filterbank and modulation pictures (power in dB, 80 dB range), as the web
+    page draws them: `plt.imshow(p.filterbank, origin="lower", aspect="auto")`."""
+
+    start: float
+    """The chunk's start in the audio, in seconds."""
+    column_seconds: float
+    """Seconds per column."""
+    @property
+    def filterbank(self) -> npt.NDArray[np.float32]:
+        """The filterbank's output: `[bands, columns]`, bands low to high."""
+    @property
+    def modulation(self) -> npt.NDArray[np.float32]:
+        """Each modulation filter's picture: `[filters, bands, columns]`, filters low to high."""
+    @property
+    def filterbank_centre_hz(self) -> npt.NDArray[np.float32]:
+        """Each band's centre frequency (Hz)."""
+    @property
+    def modulation_centre_hz(self) -> npt.NDArray[np.float32]:
+        """Each modulation filter's centre frequency (Hz)."""
+
+class Tagger:
+    """A music tagger: the built-in model (SincModNet distilled from MTAT-trained teachers;
+    see MODEL_CARD.md) or a weights file of `trainer train` / `trainer export`.
+
+    `backend`: "flex" (the CPU, the default), "auto" (a GPU through wgpu when there is one) or
+    "wgpu". Safe to share between threads; each call releases the GIL."""
+
+    weights: str
+    """The weights file, or "built-in"."""
+    def __init__(
+        self, weights: Optional[Union[str, os.PathLike]] = None, backend: str = "flex"
+    ) -> None: ...
+    @property
+    def tags(self) -> list[str]:
+        """The vocabulary, in the order of every probability array."""
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """The paper's tag groups: genre, instrument, vocal, mood, other."""
+    @property
+    def sample_rate(self) -> int:
+        """The model's rate in Hz (audio is resampled to it)."""
+    @property
+    def chunk_seconds(self) -> float:
+        """The model's chunk length in seconds."""
+    @property
+    def summary(self) -> str:
+        """The architecture and size, one line."""
+    def tag(self, audio: Audio, sample_rate: Optional[int] = None) -> TagResult:
+        """Tags a clip (a path, or samples with their `sample_rate`)."""
+    def embed(
+        self, audio: Audio, sample_rate: Optional[int] = None, layer: str = "pooled"
+    ) -> Embedding:
+        """Embeddings per chunk and per clip: `layer` "pooled" (the ResNet's features) or
+        "modulation" (mean modulation energy per filter and band, dB)."""
+    def modulation(
+        self,
+        audio: Audio,
+        sample_rate: Optional[int] = None,
+        start: float = 0.0,
+        columns: Optional[int] = None,
+    ) -> Pictures:
+        """The pictures of the chunk starting at `start` seconds, mean-pooled to at most
+        `columns` columns (None: one per frame)."""

@@ -1,0 +1,54 @@
+"""The catalogue recipe (examples/ray_tag.py) on a local Ray cluster of 2 CPUs: every good file
+tagged once with the numbers of `trainer tag`, the broken one reported as a row."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from conftest import ROOT, music, write_wav
+
+EXAMPLE = ROOT / "python" / "examples" / "ray_tag.py"
+
+
+def test_a_folder_is_tagged_on_ray(tmp_path, trainer):
+    music_dir = tmp_path / "music"
+    (music_dir / "album").mkdir(parents=True)
+    good = []
+    for i in range(5):
+        path = music_dir / ("album" if i % 2 else "") / f"track{i}.wav"
+        write_wav(path, music(3 + i, 22050, channels=1 + i % 2, seed=10 + i), 22050)
+        good.append(path)
+    broken = music_dir / "album" / "broken.wav"
+    broken.write_bytes(b"RIFF not really a wave file")
+    (music_dir / "notes.txt").write_text("not audio: not listed")
+    out = tmp_path / "tags"
+    run = subprocess.run([sys.executable, str(EXAMPLE), str(music_dir), "--out", str(out),
+                          "--workers", "2", "--num-cpus", "2"], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 1, run.stdout + run.stderr  # one file failed, and says so
+    assert "| 6 | 5 | 1 |" in run.stdout, run.stdout
+    table = pq.read_table(out).to_pandas()
+    assert sorted(table["path"]) == sorted(map(str, good + [broken])), "each file once"
+    failed = table[table["error"] != ""]
+    assert list(failed["path"]) == [str(broken)] and "broken.wav" in failed["error"].iloc[0]
+    cli = {r["file"]: r for r in trainer(*good)}
+    tags = [c for c in table.columns if c not in ("path", "seconds", "top", "error")]
+    assert len(tags) == 50
+    for _, row in table[table["error"] == ""].iterrows():
+        expected = np.array(cli[row["path"]]["probabilities"])
+        got = row[tags].to_numpy(dtype=np.float32)
+        assert np.abs(got - expected).max() <= 1e-5, row["path"]
+        assert row["top"].split(", ")[0] == cli[row["path"]]["top"][0][0]
+        assert abs(row["seconds"] - cli[row["path"]]["seconds"]) < 1e-6
+
+
+def test_an_existing_output_folder_is_refused(tmp_path):
+    out = tmp_path / "tags"
+    out.mkdir()
+    (out / "part.parquet").write_bytes(b"earlier results")
+    run = subprocess.run([sys.executable, str(EXAMPLE), str(tmp_path), "--out", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "not empty" in run.stderr
+    assert (out / "part.parquet").read_bytes() == b"earlier results"

@@ -1,0 +1,167 @@
+"""The Python package against the command line: same numbers, same errors, numpy in and out."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import modnet_tagger
+from conftest import ROOT
+
+TOLERANCE = 1e-5  # the issue's bound between the package and `trainer tag`
+
+
+def test_vocabulary_and_groups(tagger):
+    assert len(tagger.tags) == 50 and "guitar" in tagger.tags
+    groups = tagger.groups
+    assert set(groups) == {"genre", "instrument", "vocal", "mood", "other"}
+    assert sorted(t for tags in groups.values() for t in tags) == sorted(tagger.tags)
+    assert "female vocal" in groups["vocal"] and "rock" in groups["genre"]
+    assert tagger.sample_rate == 16000 and tagger.chunk_seconds == pytest.approx(3.0)
+    assert tagger.weights == "built-in"
+
+
+@pytest.mark.parametrize("name", ["long", "short"])
+def test_a_file_gets_what_trainer_tag_gives(tagger, trainer, clips, name):
+    path, _, _ = clips[name]
+    cli = trainer(path)[0]
+    result = tagger.tag(path)
+    assert result.probabilities.dtype == np.float32 and result.probabilities.shape == (50,)
+    assert np.abs(result.probabilities - np.array(cli["probabilities"])).max() <= TOLERANCE
+    assert result.seconds == pytest.approx(cli["seconds"])
+    assert result.notice == cli["notice"]
+    assert [t for t, _ in result.top(5)] == [t for t, _ in cli["top"]]
+    timeline = np.array([row for _, row in cli["timeline"]], np.float32).reshape(-1, 50)
+    assert result.timeline.shape == timeline.shape
+    assert np.abs(result.timeline - timeline).max(initial=0) <= TOLERANCE
+    assert np.allclose(result.starts, [s for s, _ in cli["timeline"]])
+    if name == "long":
+        assert result.timeline.shape == (3, 50)  # 7 s: chunks at 0, 3 and the last at 4 s
+    else:
+        assert result.timeline.shape == (0, 50)  # one chunk: no timeline, as the CLI
+
+
+def test_the_fixtures_other_formats_match_the_cli(tagger, trainer):
+    files = sorted((ROOT / "tests" / "fixtures" / "audio").glob("pulse-stereo-*"))
+    assert len(files) == 2  # Vorbis at 44.1 kHz and Opus at 48 kHz
+    for cli, path in zip(trainer(*files), files):
+        got = tagger.tag(path).probabilities
+        assert np.abs(got - np.array(cli["probabilities"])).max() <= TOLERANCE, path.name
+
+
+@pytest.mark.parametrize("name", ["long", "short"])
+def test_an_array_is_tagged_as_its_file(tagger, clips, name):
+    path, samples, rate = clips[name]
+    from_file = tagger.tag(str(path))
+    from_array = tagger.tag(samples if samples.shape[0] > 1 else samples[0], sample_rate=rate)
+    assert np.abs(from_file.probabilities - from_array.probabilities).max() <= 1e-6
+    assert np.abs(from_file.timeline - from_array.timeline).max(initial=0) <= 1e-6
+    as_dict = from_array.as_dict()
+    assert list(as_dict) == tagger.tags
+    assert as_dict["guitar"] == pytest.approx(float(from_array.probabilities[0]))
+    # float64 and lists are taken too.
+    again = tagger.tag(samples.astype(np.float64), sample_rate=rate)
+    assert np.abs(again.probabilities - from_array.probabilities).max() <= 1e-6
+
+
+def test_a_weights_file_is_the_built_in_model(tagger, clips):
+    other = modnet_tagger.Tagger(weights=ROOT / "weights" / "modnet-mtat-distilled.safetensors")
+    assert other.weights.endswith("modnet-mtat-distilled.safetensors")
+    path = clips["long"][0]
+    assert np.array_equal(other.tag(path).probabilities, tagger.tag(path).probabilities)
+
+
+def test_embeddings_are_the_chunks_and_their_mean(tagger, clips):
+    path = clips["long"][0]
+    pooled = tagger.embed(path)
+    assert pooled.chunks.shape == (3, 128) and pooled.clip.shape == (128,)
+    assert np.allclose(pooled.clip, pooled.chunks.mean(axis=0), atol=1e-5)
+    assert np.allclose(pooled.starts, [0.0, 3.0, 4.0], atol=1e-3)
+    modulation = tagger.embed(path, layer="modulation")
+    assert modulation.layer == "modulation" and modulation.clip.shape[0] != 128
+    with pytest.raises(ValueError, match="layer must be one of pooled, modulation"):
+        tagger.embed(path, layer="middle")
+
+
+def test_modulation_pictures(tagger, clips):
+    path = clips["long"][0]
+    pictures = tagger.modulation(path, start=2.0, columns=50)
+    fb, mod = pictures.filterbank, pictures.modulation
+    bands = len(pictures.filterbank_centre_hz)
+    assert fb.shape == (bands, 50) and fb.dtype == np.float32
+    assert mod.shape == (len(pictures.modulation_centre_hz), bands, 50)
+    assert np.all(np.diff(pictures.filterbank_centre_hz) >= 0), "rows low to high"
+    assert np.all(np.diff(pictures.modulation_centre_hz) >= 0), "filters low to high"
+    assert fb.max() - fb.min() <= 80.0 + 1e-3 and np.isfinite(mod).all()
+    assert pictures.start == pytest.approx(2.0, abs=1e-3)
+    assert pictures.column_seconds == pytest.approx(3.0 / 50)
+    # A start past the end shows the last chunk that fits.
+    assert tagger.modulation(path, start=60.0).start <= 7.0
+
+
+def test_bad_input_raises_the_cli_message(tagger, trainer, tmp_path):
+    damaged = tmp_path / "damaged.wav"
+    damaged.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage" * 10)
+    with pytest.raises(modnet_tagger.TaggingError, match="damaged.wav") as error:
+        tagger.tag(damaged)
+    assert isinstance(error.value, ValueError)
+    with pytest.raises(modnet_tagger.TaggingError, match="missing.wav: cannot open"):
+        tagger.tag(tmp_path / "missing.wav")
+    with pytest.raises(modnet_tagger.TaggingError, match="NaN or infinite"):
+        tagger.tag(np.full(20000, np.nan, np.float32), sample_rate=16000)
+    with pytest.raises(modnet_tagger.TaggingError, match="the array is empty"):
+        tagger.tag(np.zeros(0, np.float32), sample_rate=16000)
+    with pytest.raises(modnet_tagger.TaggingError, match="lowest accepted"):
+        tagger.tag(np.zeros(1000, np.float32), sample_rate=100)
+    with pytest.raises(TypeError, match="needs its sample_rate"):
+        tagger.tag(np.zeros(1000, np.float32))
+    with pytest.raises(TypeError, match="sample_rate is for arrays"):
+        tagger.tag("song.wav", sample_rate=44100)
+    with pytest.raises(TypeError, match=r"pass y\.T"):
+        tagger.tag(np.zeros((44100, 2), np.float32), sample_rate=44100)
+    with pytest.raises(TypeError, match="int16"):
+        tagger.tag(np.zeros(1000, np.int16), sample_rate=16000)
+    with pytest.raises(TypeError, match="shape"):
+        tagger.tag(np.zeros((2, 2, 100), np.float32), sample_rate=16000)
+    with pytest.raises(modnet_tagger.TaggingError, match="not-weights.safetensors"):
+        bad = tmp_path / "not-weights.safetensors"
+        bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
+        modnet_tagger.Tagger(weights=bad)
+    with pytest.raises(ValueError, match="backend must be"):
+        modnet_tagger.Tagger(backend="tpu")
+
+
+def test_the_gil_is_released_while_the_model_runs(tagger):
+    """Another Python thread keeps running while a clip is tagged."""
+    samples = np.random.default_rng(3).uniform(-0.3, 0.3, 16000 * 40).astype(np.float32)
+    counted, stop = [0], threading.Event()
+
+    def count():
+        while not stop.is_set():
+            counted[0] += 1
+
+    thread = threading.Thread(target=count)
+    thread.start()
+    time.sleep(0.05)
+    before = counted[0]
+    started = time.perf_counter()
+    tagger.tag(samples, sample_rate=16000)
+    took = time.perf_counter() - started
+    during = counted[0] - before
+    stop.set()
+    thread.join()
+    # Held, the GIL would let the counter run only between the call's Python steps.
+    assert during > 1000 * took, f"{during} counts in {took:.2f} s"
+
+
+def test_type_stubs_are_shipped():
+    from pathlib import Path
+
+    package = Path(modnet_tagger.__file__).parent
+    stub = package / "__init__.pyi"
+    assert stub.is_file() and (package / "py.typed").is_file()
+    text = stub.read_text()
+    for name in ["class Tagger", "def tag(", "def embed(", "def modulation(", "class TagResult",
+                 "class TaggingError"]:
+        assert name in text, name
