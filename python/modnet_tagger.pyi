@@ -9,6 +9,9 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+BACKENDS: list[str]
+"""What `Tagger(backend=…)` takes in this wheel: ["flex", "auto"], and "wgpu" in a wheel built
+with the `wgpu` feature."""
 
 Audio = Union[str, os.PathLike, npt.ArrayLike]
 """A file path (any format `trainer tag` reads: WAV, FLAC, MP3, Ogg Vorbis/Opus, AAC…), or
@@ -86,8 +89,9 @@ class Tagger:
     """A music tagger: the built-in model (SincModNet distilled from MTAT-trained teachers;
     see MODEL_CARD.md) or a weights file of `trainer train` / `trainer export`.
 
-    `backend`: "flex" (the CPU, the default), "auto" (a GPU through wgpu when there is one) or
-    "wgpu". Safe to share between threads; each call releases the GIL."""
+    `backend`: "flex" (the CPU, the default); a wheel built with the `wgpu` feature also
+    takes "auto" (a GPU through wgpu when there is one) and "wgpu". Safe to share between
+    threads; each call releases the GIL."""
 
     weights: str
     """The weights file, or "built-in"."""

@@ -44,8 +44,9 @@ echo "== Rust tests (Flex on the CPU, and wgpu against Flex; dependencies optimi
 cargo test --workspace --exclude modnet-web
 
 echo "== the Python package (a maturin wheel in target/python-venv; pytest, with the Ray example)"
-# The wheel is built in the dev profile: its dependencies are the Rust tests' (already built and
-# optimised), only the package's own crates are not. `pip install ./python` builds the release.
+# The wheel is built in the dev profile and with the `wgpu` feature: then its dependencies are
+# exactly the Rust tests' (already built and optimised); only the package's own crates are new.
+# `pip install ./python` builds the release, for the CPU only.
 venv=target/python-venv
 if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import maturin, pytest, ray, pyarrow" 2>/dev/null; then
   python3 -m venv "$venv"
@@ -53,7 +54,7 @@ if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import maturin, pytest,
 fi
 cargo build -p trainer
 rm -rf target/wheels
-"$venv/bin/maturin" build --profile dev -m python/Cargo.toml -o target/wheels
+"$venv/bin/maturin" build --profile dev --features wgpu -m python/Cargo.toml -o target/wheels
 "$venv/bin/pip" install -q --force-reinstall --no-deps target/wheels/modnet_tagger-*.whl
 TRAINER="$root/target/debug/trainer" "$venv/bin/python" -m pytest -q python/tests
 

@@ -27,6 +27,13 @@ pub(crate) fn tagging_error(e: anyhow::Error) -> PyErr {
 #[pymodule]
 fn modnet_tagger(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // What `Tagger(backend=…)` takes in this wheel (a GPU only when built with `wgpu`).
+    let backends: &[&str] = if cfg!(feature = "wgpu") {
+        &["flex", "auto", "wgpu"]
+    } else {
+        &["flex", "auto"]
+    };
+    m.add("BACKENDS", backends.to_vec())?;
     m.add("TaggingError", m.py().get_type::<TaggingError>())?;
     m.add_class::<tagger::Tagger>()?;
     m.add_class::<results::TagResult>()?;

@@ -27,9 +27,10 @@ const PICTURE_RANGE_DB: f32 = 80.0;
 /// MagnaTagATune tags; see MODEL_CARD.md) or any weights file written by `trainer train` or
 /// `trainer export`.
 ///
-/// `Tagger(weights=None, backend="flex")`: `backend` is `"flex"` (the CPU), `"auto"` (a GPU
-/// through wgpu when there is one, else the CPU) or `"wgpu"`. A tagger is safe to share between
-/// threads; each call releases the GIL while it decodes and runs the model.
+/// `Tagger(weights=None, backend="flex")`: `backend` is `"flex"` (the CPU), or, in a wheel
+/// built with the `wgpu` feature, `"auto"` (a GPU through wgpu when there is one, else the
+/// CPU) or `"wgpu"`. A tagger is safe to share between threads; each call releases the GIL
+/// while it decodes and runs the model.
 #[pyclass(frozen, module = "modnet_tagger")]
 pub struct Tagger {
     /// Boxed: burn's device and model hold 64-byte-aligned values, and Python places objects
@@ -61,11 +62,23 @@ impl Tagger {
     #[new]
     #[pyo3(signature = (weights = None, backend = "flex"))]
     fn new(py: Python<'_>, weights: Option<PathBuf>, backend: &str) -> PyResult<Self> {
-        let chosen = Backend::from_str(backend, true).map_err(|_| {
-            PyValueError::new_err(format!(
-                "backend must be \"flex\", \"auto\" or \"wgpu\", not {backend:?}"
-            ))
-        })?;
+        let chosen = match Backend::from_str(backend, true) {
+            Ok(Backend::Flex) => Backend::Flex,
+            // A CPU-only wheel: "auto" can only mean the CPU.
+            Ok(Backend::Auto) if !cfg!(feature = "wgpu") => Backend::Flex,
+            Ok(Backend::Wgpu) if !cfg!(feature = "wgpu") => {
+                return Err(PyValueError::new_err(
+                    "this wheel runs on the CPU only (backend=\"flex\"): build it with the \
+                     `wgpu` feature for a GPU",
+                ));
+            }
+            Ok(b @ (Backend::Auto | Backend::Wgpu)) => b,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "backend must be \"flex\", \"auto\" or \"wgpu\", not {backend:?}"
+                )));
+            }
+        };
         py.detach(|| {
             let device = device(chosen)?;
             let model = load_model(weights.as_deref(), &device)?;
@@ -75,7 +88,7 @@ impl Tagger {
             Ok(Self {
                 weights: weights
                     .as_deref()
-                    .map_or("built-in".into(), |p| trainer::files::path_text(p)),
+                    .map_or("built-in".into(), trainer::files::path_text),
                 state: Box::new(State {
                     tags: Arc::new(model.config().tags.clone()),
                     order: FilterOrder::of(&responses),

@@ -130,6 +130,19 @@ def test_bad_input_raises_the_cli_message(tagger, trainer, tmp_path):
         modnet_tagger.Tagger(weights=bad)
     with pytest.raises(ValueError, match="backend must be"):
         modnet_tagger.Tagger(backend="tpu")
+    if "wgpu" not in modnet_tagger.BACKENDS:  # the default wheel: the CPU only
+        with pytest.raises(ValueError, match="CPU only"):
+            modnet_tagger.Tagger(backend="wgpu")
+    # "auto" takes the CPU when there is no GPU (as on CI; Mesa's lavapipe is not a GPU).
+    assert modnet_tagger.Tagger(backend="auto").tag(clips_path(tmp_path)).probabilities.shape == (50,)
+
+
+def clips_path(folder):
+    from conftest import music, write_wav
+
+    path = folder / "two-seconds.wav"
+    write_wav(path, music(2, 16000), 16000)
+    return path
 
 
 def test_the_gil_is_released_while_the_model_runs(tagger):
