@@ -62,7 +62,8 @@ class TagBatch:
         top, errors = [""] * n, [""] * n
         for i, path in enumerate(batch["path"]):
             try:
-                result = self.tagger.tag(str(path))
+                # The clip's tags only, as `trainer tag --csv`: no timeline to compute.
+                result = self.tagger.tag(str(path), timeline=False)
             except (self.error_type, OSError, ValueError) as e:
                 errors[i] = str(e)
                 continue

@@ -143,18 +143,21 @@ impl Tagger {
     /// Tags a clip: `audio` is a file path, or an array `[samples]` / `[channels, samples]`
     /// of floats with its `sample_rate`. Returns a `TagResult` (`probabilities`, `timeline`,
     /// `starts`, `top(n)`, `as_dict()`); raises `TaggingError` for audio that cannot be tagged.
-    #[pyo3(signature = (audio, sample_rate = None))]
+    /// `timeline=False` skips the timeline (a 3-minute song: 16 chunks instead of 76, as
+    /// `trainer tag --csv` does for a library).
+    #[pyo3(signature = (audio, sample_rate = None, timeline = true))]
     fn tag(
         &self,
         py: Python<'_>,
         audio: &Bound<'_, PyAny>,
         sample_rate: Option<u32>,
+        timeline: bool,
     ) -> PyResult<TagResult> {
         let audio = Audio::from_py(audio, sample_rate)?;
         py.detach(|| {
             let rate = self.model.config().sample_rate;
             let samples = audio.signal(rate)?;
-            let with_timeline = tagger::has_timeline(&self.model, samples.len());
+            let with_timeline = timeline && tagger::has_timeline(&self.model, samples.len());
             let tags = tagger::tag_signal(&self.model, &samples, with_timeline, &self.device)
                 .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))?;
             Ok(TagResult {

@@ -36,6 +36,9 @@ def test_a_file_gets_what_trainer_tag_gives(tagger, trainer, clips, name):
     assert result.timeline.shape == timeline.shape
     assert np.abs(result.timeline - timeline).max(initial=0) <= TOLERANCE
     assert np.allclose(result.starts, [s for s, _ in cli["timeline"]])
+    clip_only = tagger.tag(path, timeline=False)
+    assert np.array_equal(clip_only.probabilities, result.probabilities)
+    assert clip_only.timeline.shape == (0, 50) and clip_only.starts.shape == (0,)
     if name == "long":
         assert result.timeline.shape == (3, 50)  # 7 s: chunks at 0, 3 and the last at 4 s
     else:

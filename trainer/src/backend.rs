@@ -145,6 +145,7 @@ pub fn adapters() -> Vec<Adapter> {
     Vec::new()
 }
 
+#[cfg(feature = "wgpu")]
 fn describe(a: &Adapter) -> String {
     format!("{} ({}, {})", a.name, a.kind, a.api)
 }
