@@ -86,7 +86,7 @@ class Pictures:
         """Each modulation filter's centre frequency (Hz)."""
 
 class Tagger:
-    """A music tagger: the built-in model (SincModNet distilled from MTAT-trained teachers;
+    """A music tagger: the built-in model (SincModNet distilled from an MTAT-trained teacher;
     see MODEL_CARD.md) or a weights file of `trainer train` / `trainer export`.
 
     `backend`: "flex" (the CPU, the default); a wheel built with the `wgpu` feature also

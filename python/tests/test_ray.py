@@ -52,3 +52,17 @@ def test_an_existing_output_folder_is_refused(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "not empty" in run.stderr
     assert (out / "part.parquet").read_bytes() == b"earlier results"
+
+
+def test_a_manifest_names_the_files(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ray_tag", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    listed = tmp_path / "list.txt"
+    listed.write_text("/music/a.mp3\n\n/music/b c.flac\n")
+    assert example.list_paths(listed) == ["/music/a.mp3", "/music/b c.flac"]
+    table = tmp_path / "catalogue.csv"
+    table.write_text('id,path\n1,/music/a.mp3\n2,"/music/with, comma.ogg"\n')
+    assert example.list_paths(table) == ["/music/a.mp3", "/music/with, comma.ogg"]
