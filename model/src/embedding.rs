@@ -32,6 +32,14 @@ impl EmbeddingLayer {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|l| l.name() == name)
     }
+
+    /// The layer called `name`, or the sentence a command line or the Python package shows.
+    pub fn parse(name: &str) -> Result<Self, alloc::string::String> {
+        Self::from_name(name).ok_or_else(|| {
+            let names: alloc::vec::Vec<&str> = Self::ALL.iter().map(|l| l.name()).collect();
+            alloc::format!("'{name}' is not a layer ({})", names.join(", "))
+        })
+    }
 }
 
 impl ModNet {

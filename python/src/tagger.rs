@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use trainer::backend::{Backend, device};
 use trainer::files::load_model;
+use trainer::signal::Signal;
 use trainer::{embeddings, tagger};
 
 use crate::input::Audio;
@@ -153,13 +154,10 @@ impl Tagger {
         sample_rate: Option<u32>,
         timeline: bool,
     ) -> PyResult<TagResult> {
-        let audio = Audio::from_py(audio, sample_rate)?;
-        py.detach(|| {
+        self.on_signal(py, audio, sample_rate, |samples, audio| {
             let rate = self.model.config().sample_rate;
-            let samples = audio.signal(rate)?;
             let with_timeline = timeline && tagger::has_timeline(&self.model, samples.len());
-            let tags = tagger::tag_signal(&self.model, &samples, with_timeline, &self.device)
-                .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))?;
+            let tags = tagger::tag_signal(&self.model, samples, with_timeline, &self.device)?;
             Ok(TagResult {
                 tags: self.tags.clone(),
                 seconds: rate.seconds(samples.len()),
@@ -174,7 +172,6 @@ impl Tagger {
                 source: audio.name(),
             })
         })
-        .map_err(tagging_error)
     }
 
     /// Embeddings of a clip, as `trainer embed`: `layer` is `"pooled"` (the ResNet's pooled
@@ -187,18 +184,9 @@ impl Tagger {
         sample_rate: Option<u32>,
         layer: &str,
     ) -> PyResult<Embedding> {
-        let chosen = EmbeddingLayer::from_name(layer).ok_or_else(|| {
-            let names: Vec<&str> = EmbeddingLayer::ALL.iter().map(|l| l.name()).collect();
-            PyValueError::new_err(format!(
-                "layer must be one of {}, not {layer:?}",
-                names.join(", ")
-            ))
-        })?;
-        let audio = Audio::from_py(audio, sample_rate)?;
-        py.detach(|| {
-            let samples = audio.signal(self.model.config().sample_rate)?;
-            let e = embeddings::embed_signal(&self.model, &samples, chosen, &self.device)
-                .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))?;
+        let chosen = EmbeddingLayer::parse(layer).map_err(PyValueError::new_err)?;
+        self.on_signal(py, audio, sample_rate, |samples, _| {
+            let e = embeddings::embed_signal(&self.model, samples, chosen, &self.device)?;
             Ok(Embedding {
                 chunks: e.chunks,
                 clip: e.clip,
@@ -206,7 +194,6 @@ impl Tagger {
                 layer: chosen.name().to_string(),
             })
         })
-        .map_err(tagging_error)
     }
 
     /// The filterbank and modulation pictures of the chunk starting at `start` seconds (the
@@ -229,13 +216,9 @@ impl Tagger {
         if columns == Some(0) {
             return Err(PyValueError::new_err("columns must be at least 1"));
         }
-        let audio = Audio::from_py(audio, sample_rate)?;
-        py.detach(|| {
-            let samples = audio.signal(self.model.config().sample_rate)?;
-            self.pictures(&samples, start, columns)
-                .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))
+        self.on_signal(py, audio, sample_rate, |samples, _| {
+            self.pictures(samples, start, columns)
         })
-        .map_err(tagging_error)
     }
 
     fn __repr__(&self) -> String {
@@ -244,10 +227,28 @@ impl Tagger {
 }
 
 impl Tagger {
+    /// `work` on the audio argument as a signal at the model's rate (and the argument, for
+    /// its name), with the GIL released; any error becomes a [`crate::TaggingError`] that
+    /// names the audio.
+    fn on_signal<T: Send>(
+        &self,
+        py: Python<'_>,
+        audio: &Bound<'_, PyAny>,
+        sample_rate: Option<u32>,
+        work: impl FnOnce(&Signal, &Audio) -> anyhow::Result<T> + Send,
+    ) -> PyResult<T> {
+        let audio = Audio::from_py(audio, sample_rate)?;
+        py.detach(|| {
+            let samples = audio.signal(self.model.config().sample_rate)?;
+            work(&samples, &audio).map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))
+        })
+        .map_err(tagging_error)
+    }
+
     /// [`Tagger::modulation`] on a decoded signal.
     fn pictures(
         &self,
-        samples: &trainer::signal::Signal,
+        samples: &Signal,
         start: f64,
         columns: Option<usize>,
     ) -> anyhow::Result<Pictures> {

@@ -83,7 +83,7 @@ def test_embeddings_are_the_chunks_and_their_mean(tagger, clips):
     assert np.allclose(pooled.starts, [0.0, 3.0, 4.0], atol=1e-3)
     modulation = tagger.embed(path, layer="modulation")
     assert modulation.layer == "modulation" and modulation.clip.shape[0] != 128
-    with pytest.raises(ValueError, match="layer must be one of pooled, modulation"):
+    with pytest.raises(ValueError, match=r"'middle' is not a layer \(pooled, modulation\)"):
         tagger.embed(path, layer="middle")
 
 

@@ -16,13 +16,6 @@ use crate::embeddings::{embed_file, write};
 use crate::files::{load_model, path_text};
 use crate::library::{self, name_once};
 
-fn parse_layer(s: &str) -> Result<EmbeddingLayer, String> {
-    EmbeddingLayer::from_name(s).ok_or_else(|| {
-        let names: Vec<&str> = EmbeddingLayer::ALL.iter().map(|l| l.name()).collect();
-        format!("'{s}' is not a layer ({})", names.join(", "))
-    })
-}
-
 #[derive(Args)]
 pub struct EmbedArgs {
     /// Audio files or folders (their audio files, recursively).
@@ -33,7 +26,7 @@ pub struct EmbedArgs {
     pub out: PathBuf,
     /// `pooled`: the ResNet's pooled features; `modulation`: mean modulation energy per filter
     /// and band (dB).
-    #[arg(long, default_value = "pooled", value_parser = parse_layer)]
+    #[arg(long, default_value = "pooled", value_parser = EmbeddingLayer::parse)]
     pub layer: EmbeddingLayer,
     /// Weights file (default: the built-in model).
     #[arg(long)]

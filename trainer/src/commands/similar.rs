@@ -26,7 +26,7 @@ pub struct SimilarArgs {
     #[arg(long, default_value_t = 10)]
     pub top: usize,
     /// The layer (for audio targets; an embeddings file says its own).
-    #[arg(long, default_value = "pooled", value_parser = |s: &str| EmbeddingLayer::from_name(s).ok_or_else(|| format!("'{s}' is not a layer (pooled, modulation)")))]
+    #[arg(long, default_value = "pooled", value_parser = EmbeddingLayer::parse)]
     pub layer: EmbeddingLayer,
     /// Weights file (default: the built-in model); must be the one the embeddings file was
     /// made with.
