@@ -41,7 +41,7 @@ pub(crate) struct EpochRun<'a> {
     pub(crate) maker: &'a Arc<BatchMaker>,
     pub(crate) clips: &'a Arc<[Clip]>,
     /// Each tag's loss weight (`--rare-tag-power`), or None: every tag alike.
-    pub(crate) tag_weights: Option<&'a [f32]>,
+    pub(crate) tag_weights: Option<&'a Tensor<2>>,
 }
 
 impl EpochRun<'_> {
@@ -94,10 +94,7 @@ impl EpochRun<'_> {
                 Tensor::<2>::from_data(TensorData::new(batch.y, [n, config.n_tags()]), self.device);
             let logits = model.forward(x)?;
             let loss = match self.tag_weights {
-                Some(w) => {
-                    let w = TensorData::new(w.to_vec(), [1, w.len()]);
-                    weighted_bce_with_logits(logits, y, Tensor::from_data(w, self.device))
-                }
+                Some(w) => weighted_bce_with_logits(logits, y, w.clone()),
                 None => bce_with_logits(logits, y),
             };
             let value = loss.clone().into_scalar::<f32>() as f64;

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig, momentum::MomentumConfig};
-use burn::tensor::{Bytes, Device};
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use indicatif::ProgressBar;
 use modnet::{ModNet, ModNetConfig};
 use serde::{Deserialize, Serialize};
@@ -192,6 +192,11 @@ pub fn train(
             settings.rare_tag_power
         );
     }
+    // Made once for the run: every step multiplies by the same `[1, tags]` tensor.
+    let tag_weights = tag_weights.map(|w| {
+        let n = w.len();
+        Tensor::<2>::from_data(TensorData::new(w, [1, n]), &device)
+    });
     let (mut optim, mut fixed_lr) = optimizer(settings.schedule, 0);
     let mut state = RunState {
         settings: settings.clone(),
@@ -257,7 +262,7 @@ pub fn train(
             base_device,
             maker: &maker,
             clips: &clips,
-            tag_weights: tag_weights.as_deref(),
+            tag_weights: tag_weights.as_ref(),
         };
         let train_loss;
         (model, train_loss) = epoch_run
