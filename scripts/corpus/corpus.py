@@ -368,6 +368,14 @@ def tables(work: Path, limit):
         for m in teachers:
             write(f"labels-{m}.csv", ["path", "start", "seconds", "split"] + MTAT_TAGS, own_rows[m])
     write("tracks.csv", ["path", "split"] + MTAT_TAGS, track_rows)
+    if len(teachers) > 1:  # each teacher's track means too (tracks-MODEL.csv)
+        for m in teachers:
+            means = {}
+            for r in own_rows[m]:
+                means.setdefault((r[0], r[3]), []).append([float(v) for v in r[4:]])
+            write(f"tracks-{m}.csv", ["path", "split"] + MTAT_TAGS,
+                  [[path, split] + [f"{v:.4f}" for v in np.mean(ps, axis=0)]
+                   for (path, split), ps in means.items()])
     write("manifest.csv", ["path", "start", "seconds", "split", "package", "source", "licence"], manifest)
     pkgs = sorted({m[4] for m in manifest})
     credits = ["# Credits of the distillation corpus", "",

@@ -78,7 +78,8 @@ def main():
             used += 1
             for name, programs in instruments:
                 target = out / f"{composer}-{piece}__{name}.wav"
-                if target.exists():
+                # .failed: FluidSynth never finished any of its scores (no retry on a re-run).
+                if target.exists() or target.with_suffix(".failed").exists():
                     continue
                 with tempfile.TemporaryDirectory() as tmp:
                     wavs = []
@@ -96,6 +97,7 @@ def main():
                         except subprocess.TimeoutExpired:
                             print(f"skipping {path} #{i}: FluidSynth did not finish", file=sys.stderr)
                     if not wavs:
+                        target.with_suffix(".failed").touch()
                         continue
                     join(wavs, target)
                 done += 1

@@ -129,6 +129,12 @@ class CorpusTest(unittest.TestCase):
             for tag in ["guitar", "female vocal", "choral"]:
                 self.assertAlmostEqual(float(m[tag]), (float(a[tag]) + float(b[tag])) / 2, delta=2e-4)
         self.assertIn("MTT_musicnn and MTT_vgg", (self.work / "CREDITS.md").read_text())
+        # Each teacher's track means: one row per track, its own chunks' mean.
+        vgg_tracks = {r["path"]: r for r in read("tracks-MTT_vgg.csv")}
+        self.assertEqual(len(vgg_tracks), len(read("tracks.csv")))
+        race = "audio/supertuxkart-data/music__race.wav"
+        own = [float(r["guitar"]) for r in second if r["path"] == race]
+        self.assertAlmostEqual(float(vgg_tracks[race]["guitar"]), float(np.mean(own)), delta=2e-4)
         # A track the second teacher has not labelled yet is named, not silently dropped.
         (corpus.teacher_dir(self.work, "MTT_vgg") / "noiz2sa-data/sounds__bgm.npy").unlink()
         with self.assertRaises(SystemExit) as e:

@@ -2,11 +2,12 @@
 //! threads, forward, BCE, backward and an optimiser step each; the loss and weights checked.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use modnet::{ModNet, ModNetConfig};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -15,11 +16,7 @@ use rand::{Rng, SeedableRng};
 use crate::data::Clip;
 use crate::data::loader::BatchMaker;
 use crate::evaluate::{bce_with_logits, weighted_bce_with_logits};
-
-/// A progress bar style (the default one if the template is refused).
-pub(crate) fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
-}
+use crate::progress::{LogLines, style};
 
 /// What one training epoch needs.
 pub(crate) struct EpochRun<'a> {
@@ -65,6 +62,8 @@ impl EpochRun<'_> {
             "epoch {prefix} {bar:30} {pos}/{len} batches {elapsed_precise}<{eta_precise} {msg}",
         ));
         bar.set_prefix(format!("{epoch}/{}", self.max_epochs));
+        let mut lines = LogLines::for_bar(&bar, Duration::from_secs(60));
+        let what = format!("epoch {epoch}/{}", self.max_epochs);
         let (mut loss_sum, mut steps, mut unreadable) = (0.0f64, 0usize, 0usize);
         let epoch_seed = rng.random::<u64>();
         let batches = self.maker.batches(
@@ -112,6 +111,9 @@ impl EpochRun<'_> {
             steps += 1;
             bar.set_message(format!("loss {:.4}", loss_sum / steps as f64));
             bar.inc(1);
+            if let Some(lines) = lines.as_mut() {
+                lines.tick(&bar, &what, "batches");
+            }
         }
         bar.finish_and_clear();
         if steps == 0 {

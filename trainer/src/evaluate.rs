@@ -2,6 +2,7 @@
 //! outputs, macro ROC-AUC and PR-AUC over the tags. Training's validation uses it too.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use burn::tensor::activation::sigmoid;
@@ -13,6 +14,7 @@ use crate::backend::run_batches;
 use crate::data::{Clip, cache};
 use crate::files::load_weights;
 use crate::metrics::{TagMetrics, tag_metrics_with};
+use crate::progress::LogLines;
 
 /// Binary cross-entropy on logits, averaged: `max(x,0) − x·y + log(1 + e^−|x|)` (stable, and
 /// it takes soft targets).
@@ -115,8 +117,12 @@ pub fn evaluate(
     let (mut labels, mut scores, mut names, mut skipped) = (vec![], vec![], vec![], vec![]);
     let mut soft: Vec<f32> = Vec::new();
     let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
+    let mut lines = LogLines::for_bar(progress, Duration::from_secs(60));
     for clip in clips {
         progress.inc(1);
+        if let Some(lines) = lines.as_mut() {
+            lines.tick(progress, "evaluating", "clips");
+        }
         let samples = match cache::load(clip, cache_dir, config.sample_rate) {
             Ok(s) => s,
             Err(e) => {

@@ -15,6 +15,7 @@ pub mod evaluate;
 pub mod files;
 pub mod library;
 pub mod metrics;
+pub mod progress;
 pub mod resample;
 pub mod run;
 pub mod signal;

@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::Checkpoint;
 use crate::data::loader::{self, Augment, BatchMaker};
 use crate::data::{Clip, DataIdentity, Dataset};
-use crate::epoch::{EpochRun, style};
+use crate::epoch::EpochRun;
 use crate::evaluate::{Positives, evaluate};
+use crate::progress::style;
 use crate::run::RunFiles;
 
 /// The optimisation schedule.

@@ -509,6 +509,8 @@ fn segment_labels_train_with_augmentation_and_soft_evaluation() {
     assert!(table.contains("top tag among the labels' top 3"), "{table}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let e = &v["evaluation"];
+    // Tags outside MTAT's vocabulary belong to the "other" group.
+    assert_eq!(v["groups"], serde_json::json!(["other", "other"]));
     // Four rows of track 4 (bright 0.4 > 0.3) and none of track 5: "bright" has 4 positives,
     // "dark" (0.05 or 0.40) as many; at 0.5 neither would have any.
     assert_eq!(e["clips"].as_array().unwrap().len(), 8);

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use modnet::TagGroup;
 
 use crate::files::write_atomically;
 
@@ -88,8 +89,11 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     for (name, e) in &eval.skipped {
         println!("skipped {name}: {e}");
     }
+    // Each tag's group (the paper's five) so that tables can be grouped without a copy of them.
+    let groups: Vec<&str> = data.tags.iter().map(|t| TagGroup::of(t).name()).collect();
     let report = serde_json::json!({
-        "weights": args.weights, "split": args.split, "tags": data.tags, "evaluation": eval,
+        "weights": args.weights, "split": args.split, "tags": data.tags, "groups": groups,
+        "evaluation": eval,
     });
     write_atomically(&json, &serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("cannot write {}", json.display()))?;
