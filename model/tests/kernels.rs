@@ -111,6 +111,30 @@ fn odd_shapes_batch_one_and_sixteen_match_burn() {
 }
 
 #[test]
+fn winograd_tiles_match_burn_at_every_edge() {
+    // 3×3 with padding 1 and ≥ 8 channels each way runs by Winograd's F(2×2, 3×3): odd heights
+    // and widths (half tiles at the bottom and right), one row, several tile blocks (a
+    // 100-wide map has 50 tiles a row), batch 1 and 16; the input gradient goes the same way.
+    assert!(modnet::kernels::winograd::applies(
+        &modnet::kernels::conv::ConvShape {
+            batch: 1,
+            c_in: 8,
+            c_out: 8,
+            h: 7,
+            w: 11,
+            kh: 3,
+            kw: 3,
+            ph: 1,
+            pw: 1,
+        }
+    ));
+    compare([1, 8, 7, 11], 8, [3, 3], [1, 1], None);
+    compare([16, 9, 9, 9], 12, [3, 3], [1, 1], Some([2, 2]));
+    compare([2, 12, 1, 70], 9, [3, 3], [1, 1], None);
+    compare([1, 8, 23, 100], 10, [3, 3], [1, 1], Some([2, 3]));
+}
+
+#[test]
 fn one_row_filterbank_convolutions_match_burn() {
     // The front-end's polyphase form: stride phases as channels, one row, no padding.
     compare([2, 10, 1, 120], 80, [1, 26], [0, 0], None);

@@ -193,6 +193,9 @@ fn unfold(s: &ConvShape) -> bool {
 /// The convolution: `x` `[batch, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]`, `bias`
 /// `[c_out]` → `[batch, c_out, oh, ow]`.
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
+    if super::winograd::applies(s) {
+        return super::winograd::forward(x, weight, bias, s);
+    }
     if unfold(s) {
         return forward_unfolded(x, weight, bias, s);
     }

@@ -17,6 +17,7 @@ mod extension;
 mod gemm;
 pub mod norm;
 pub mod pool;
+pub mod winograd;
 
 pub use extension::{ConvKernels, NormKernels, PoolKernels};
 
@@ -52,13 +53,35 @@ fn runs_ours<const D: usize>(t: &Tensor<D>) -> bool {
         && t.dtype() == DType::F32
 }
 
+/// Whether our convolution beats Flex's for this shape. Natively, always. In WebAssembly
+/// (4-wide SIMD, no rayon) only by Winograd's fewer multiplies: there our other forms measured
+/// no faster than Flex's own.
+fn worth_it(x: &Tensor<4>, weight: &Tensor<4>, [ph, pw]: [usize; 2]) -> bool {
+    if !cfg!(target_arch = "wasm32") {
+        return true;
+    }
+    let ([batch, c_in, h, w], [c_out, _, kh, kw]) = (x.dims(), weight.dims());
+    let shape = conv::ConvShape {
+        batch,
+        c_in,
+        c_out,
+        h,
+        w,
+        kh,
+        kw,
+        ph,
+        pw,
+    };
+    winograd::applies(&shape)
+}
+
 /// A stride-1 convolution with zero padding `[ph, pw]` and a bias: ours on Flex, burn's
 /// elsewhere.
 ///
 /// - x: `[n, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]`, bias: `[c_out]`
 /// - output: `[n, c_out, h + 2·ph − kh + 1, w + 2·pw − kw + 1]`
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, [ph, pw]: [usize; 2]) -> Tensor<4> {
-    if !runs_ours(&x) {
+    if !runs_ours(&x) || !worth_it(&x, &weight, [ph, pw]) {
         return burn::tensor::module::conv2d(x, weight, Some(bias), options(ph, pw));
     }
     let out = <burn::backend::Dispatch as ConvKernels>::modnet_conv2d(
