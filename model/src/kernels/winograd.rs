@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
 use super::conv::ConvShape;
-use super::gemm::{as_uninit, matmul, with_scratch, written};
+use super::gemm::{Threads, as_uninit, matmul, with_scratch, written};
 
 /// Tiles per block, about: enough columns for gemm to run at speed, few enough for the caches.
 const BLOCK_TILES: usize = 256;
@@ -76,9 +76,24 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -
     let out_image = o * h * w;
     written(s.batch * out_image, out_image, |n, y, threads| {
         let x = &x[n * image..(n + 1) * image];
-        with_scratch(16 * (c + o) * block, |scratch| {
-            let (v, m) = scratch.split_at_mut(16 * c * block);
-            for ty0 in (0..tiles_y).step_by(rows_per_block) {
+        // Each block's output rows in every plane: disjoint pieces, so that blocks can run side
+        // by side when there are fewer images than threads (the transforms too, not only the
+        // multiplies: at batch 1 they would otherwise run on one thread).
+        let starts: Vec<usize> = (0..tiles_y).step_by(rows_per_block).collect();
+        let mut pieces: Vec<Vec<&mut [MaybeUninit<f32>]>> =
+            starts.iter().map(|_| Vec::with_capacity(o)).collect();
+        for plane in y.chunks_mut(h * w) {
+            let mut rest = plane;
+            for (piece, &ty0) in pieces.iter_mut().zip(&starts) {
+                let rows_out = (2 * rows_per_block).min(h - 2 * ty0);
+                let (mine, tail) = core::mem::take(&mut rest).split_at_mut(rows_out * w);
+                piece.push(mine);
+                rest = tail;
+            }
+        }
+        let run = |ty0: usize, planes: &mut [&mut [MaybeUninit<f32>]], threads: Threads| {
+            with_scratch(16 * (c + o) * block, |scratch| {
+                let (v, m) = scratch.split_at_mut(16 * c * block);
                 let rows = rows_per_block.min(tiles_y - ty0);
                 let t = rows * tiles_x;
                 input_tiles(x, s, ty0, rows, block, v);
@@ -94,9 +109,24 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -
                         (block, 1),
                     );
                 }
-                output_tiles(m, s, bias, ty0, rows, block, y);
+                output_tiles(m, s, bias, ty0, rows, block, planes);
+            })
+        };
+        match threads {
+            #[cfg(feature = "rayon")]
+            Threads::All if starts.len() > 1 => {
+                use rayon::prelude::*;
+                starts
+                    .par_iter()
+                    .zip(pieces.par_iter_mut())
+                    .for_each(|(&ty0, planes)| run(ty0, planes, Threads::One));
             }
-        })
+            _ => {
+                for (&ty0, planes) in starts.iter().zip(&mut pieces) {
+                    run(ty0, planes, threads);
+                }
+            }
+        }
     })
 }
 
@@ -160,8 +190,8 @@ fn input_tiles(x: &[f32], s: &ConvShape, ty0: usize, rows: usize, block: usize, 
 }
 
 /// `Aᵀ M A` (+ bias) for the tiles of tile rows `ty0..ty0 + rows`, from `m` (16 matrices
-/// `[c_out, tiles]`, `block` apart: gemm writes rows as long as the block's tiles) into `y`
-/// `[c_out, h, w]`. Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]. Along rows of tiles, as the input's.
+/// `[c_out, tiles]`, `block` apart: gemm writes rows as long as the block's tiles) into
+/// `planes`, each output channel's rows `2·ty0..` (`w` wide). Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]. Along rows of tiles, as the input's.
 fn output_tiles(
     m: &[f32],
     s: &ConvShape,
@@ -169,7 +199,7 @@ fn output_tiles(
     ty0: usize,
     rows: usize,
     block: usize,
-    y: &mut [MaybeUninit<f32>],
+    planes: &mut [&mut [MaybeUninit<f32>]],
 ) {
     let (o, h, w) = (s.c_out, s.h, s.w);
     let tiles_x = w.div_ceil(2);
@@ -177,9 +207,8 @@ fn output_tiles(
     // Aᵀ M for one row of tiles (two rows of 4 per tile), then one output row (2 per tile).
     let mut am = vec![0.0f32; 8 * tiles_x];
     let mut line = vec![0.0f32; 2 * tiles_x];
-    for oi in 0..o {
+    for (oi, plane) in planes.iter_mut().enumerate() {
         let b = bias.map_or(0.0, |b| b[oi]);
-        let plane = &mut y[oi * h * w..(oi + 1) * h * w];
         for row in 0..rows {
             let t0 = row * tiles_x;
             let e = |xi: usize| &m[xi * o * block + oi * tiles + t0..][..tiles_x];
@@ -207,7 +236,8 @@ fn output_tiles(
                     line[2 * tx] = a0[tx] + a1[tx] + a2[tx] + b;
                     line[2 * tx + 1] = a1[tx] - a2[tx] - a3[tx] + b;
                 }
-                for (d, &val) in plane[(oy + i) * w..][..w].iter_mut().zip(&line) {
+                let first = (oy + i - 2 * ty0) * w;
+                for (d, &val) in plane[first..first + w].iter_mut().zip(&line) {
                     *d = MaybeUninit::new(val);
                 }
             }
