@@ -107,9 +107,9 @@ fn Header(
             <Show when=built_in>
                 <p id="model-card" class="note">
                     "Built-in model: the paper's SincModNet front-end with a small ResNet, distilled from "
-                    "an MTAT-trained teacher (musicnn's MTT_musicnn) on about 15 hours of freely licensed game "
-                    "music and renders, so it speaks MagnaTagATune's 50 tags. It is not trained on MTAT itself "
-                    "and knows little singing. "
+                    "two MTAT-trained teachers (musicnn's MTT_musicnn and MTT_vgg) on about 38 hours of freely "
+                    "licensed game music, rendered scores and synthetic singing, so it speaks MagnaTagATune's "
+                    "50 tags. It is not trained on MTAT itself, and its singing voices were all synthetic. "
                     <a href="MODEL_CARD.md">"Model card"</a>
                     " (data, teacher, agreement, limits)."
                 </p>
