@@ -3,9 +3,9 @@
 # Every step is resumable (re-run after an interruption); WORK defaults to corpus-work/ (ignored
 # by git). Needs Debian's apt-get (music packages are downloaded, not installed; fluidsynth and
 # festival are installed), Python 3.11 with a C++ compiler (pysinsy builds from source) and this
-# repository's trainer. About 39 h of audio (34 h of music from 33 packages, 4 h of rendered
-# scores, 5 h of synthetic singing); on 2 CPU cores: decoding ~10 min, singing ~10 min,
-# labelling with both teachers ~1.5 h, training about 55 min an epoch. Training stops when the
+# repository's trainer. 38 h of audio (30 h of music from 33 packages, 3.9 h of rendered
+# scores, 4.5 h of synthetic singing); on 2 CPU cores: decoding ~10 min, singing ~10 min,
+# labelling with both teachers ~1.1 h, training about 40 min an epoch on an idle machine. Training stops when the
 # validation loss has not improved for STOP_PATIENCE epochs (or after EPOCHS); re-running the
 # script resumes it from its checkpoint.
 set -euo pipefail
