@@ -28,6 +28,8 @@ if ((${#missing[@]})); then
   apt-get download "${missing[@]}"
 fi
 cd ..
+# Credits are copied afresh: a package dropped from the list leaves none behind.
+rm -f credits/*.copyright
 for p in "${PACKAGES[@]}"; do
   deb=$(ls debs/"${p}"_*.deb | head -1)
   if [[ ! -e "pkgs/$p/.done" ]]; then
