@@ -45,6 +45,26 @@ pub struct ConvShape {
 }
 
 impl ConvShape {
+    /// The geometry of `x` `[batch, c_in, h, w]` convolved with `weight` `[c_out, c_in, kh, kw]`
+    /// at padding `[ph, pw]`.
+    pub fn of(
+        [batch, c_in, h, w]: [usize; 4],
+        [c_out, _, kh, kw]: [usize; 4],
+        [ph, pw]: [usize; 2],
+    ) -> Self {
+        Self {
+            batch,
+            c_in,
+            c_out,
+            h,
+            w,
+            kh,
+            kw,
+            ph,
+            pw,
+        }
+    }
+
     /// Output height.
     pub fn oh(&self) -> usize {
         self.h + 2 * self.ph + 1 - self.kh

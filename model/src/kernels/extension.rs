@@ -79,19 +79,7 @@ fn flex(values: alloc::vec::Vec<f32>, shape: [usize; 4]) -> FlexTensor {
 }
 
 fn shape_of(x: &FlexTensor, weight: &FlexTensor, ph: usize, pw: usize) -> ConvShape {
-    let [batch, c_in, h, w] = x.shape().dims::<4>();
-    let [c_out, _, kh, kw] = weight.shape().dims::<4>();
-    ConvShape {
-        batch,
-        c_in,
-        c_out,
-        h,
-        w,
-        kh,
-        kw,
-        ph,
-        pw,
-    }
+    ConvShape::of(x.shape().dims::<4>(), weight.shape().dims::<4>(), [ph, pw])
 }
 
 impl ConvKernels for Flex {

@@ -60,18 +60,7 @@ fn worth_it(x: &Tensor<4>, weight: &Tensor<4>, [ph, pw]: [usize; 2]) -> bool {
     if !cfg!(target_arch = "wasm32") {
         return true;
     }
-    let ([batch, c_in, h, w], [c_out, _, kh, kw]) = (x.dims(), weight.dims());
-    let shape = conv::ConvShape {
-        batch,
-        c_in,
-        c_out,
-        h,
-        w,
-        kh,
-        kw,
-        ph,
-        pw,
-    };
+    let shape = conv::ConvShape::of(x.dims(), weight.dims(), [ph, pw]);
     winograd::applies(&shape)
 }
 
