@@ -141,6 +141,29 @@ class CorpusTest(unittest.TestCase):
             corpus.tables(self.work, None)
         self.assertIn("sounds__bgm.npy is missing", str(e.exception))
 
+    def test_ceiling_scores_like_the_trainer(self):
+        import unseen  # importing it changes nothing in corpus (its main does)
+
+        self.assertIn("supertuxkart-data", corpus.MUSIC)
+        # ROC-AUC: a perfect ranking, a reversed one, ties counted half.
+        y = np.array([0, 0, 1, 1.0])
+        self.assertEqual(unseen.roc_auc(y, np.array([0.1, 0.2, 0.8, 0.9])), 1.0)
+        self.assertEqual(unseen.roc_auc(y, np.array([0.9, 0.8, 0.2, 0.1])), 0.0)
+        self.assertEqual(unseen.roc_auc(y, np.full(4, 0.5)), 0.5)
+        self.assertAlmostEqual(unseen.average_precision(y, np.array([0.9, 0.1, 0.8, 0.2])), (1 / 2 + 2 / 3) / 2)
+        # Tags with fewer than 5 positives (> 0.3) are left out; top 1 in the truth's top 3.
+        rng = np.random.default_rng(3)
+        truth = rng.uniform(0, 0.2, (40, 50))
+        truth[:10, 0] = 0.9  # tag 0: 10 positives, tag 1: 4 (left out)
+        truth[:4, 1] = 0.9
+        scores = truth.copy()
+        n, auc, _, top = unseen.agreement(truth, scores)
+        self.assertEqual((n, auc, top), (1, 1.0, 1.0))
+        scores[:, 0] = -truth[:, 0]  # tag 0 ranked backwards, and never anyone's best
+        n, auc, _, top = unseen.agreement(truth, scores)
+        self.assertEqual((n, auc), (1, 0.0))
+        self.assertLess(top, 1.0)
+
     def test_dep5_patterns_name_installed_files(self):
         source = "pkgs/x/usr/share/games/freecol/default/resources/music/default/founders.ogg"
         self.assertTrue(corpus.dep5_matches("data/default/resources/music/default/*", source))
