@@ -156,13 +156,16 @@ class CorpusTest(unittest.TestCase):
         truth = rng.uniform(0, 0.2, (40, 50))
         truth[:10, 0] = 0.9  # tag 0: 10 positives, tag 1: 4 (left out)
         truth[:4, 1] = 0.9
-        scores = truth.copy()
-        n, auc, _, top = unseen.agreement(truth, scores)
+        truth[:, 49] = 0.0  # never among the truth's top 3
+        n, auc, _, top = unseen.agreement(truth, truth.copy())
         self.assertEqual((n, auc, top), (1, 1.0, 1.0))
-        scores[:, 0] = -truth[:, 0]  # tag 0 ranked backwards, and never anyone's best
-        n, auc, _, top = unseen.agreement(truth, scores)
-        self.assertEqual((n, auc), (1, 0.0))
-        self.assertLess(top, 1.0)
+        backwards = truth.copy()
+        backwards[:, 0] = -truth[:, 0]
+        self.assertEqual(unseen.agreement(truth, backwards)[:2], (1, 0.0))
+        always_49 = np.zeros_like(truth)
+        always_49[:, 49] = 1.0
+        n, auc, _, top = unseen.agreement(truth, always_49)
+        self.assertEqual((n, auc, top), (1, 0.5, 0.0))
 
     def test_dep5_patterns_name_installed_files(self):
         source = "pkgs/x/usr/share/games/freecol/default/resources/music/default/founders.ogg"
