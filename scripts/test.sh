@@ -25,6 +25,9 @@ if [[ -z ${VK_DRIVER_FILES:-} && -f $lavapipe ]]; then
   export VK_DRIVER_FILES=$lavapipe
 fi
 export PATH="$root/tests/browser/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# One build from a clean clone: incremental state would only cost disk (gigabytes; a CI run
+# whose disk filled up died in the linker with a bus error).
+export CARGO_INCREMENTAL=0
 
 echo "== formatting (cargo fmt --check)"
 cargo fmt --all -- --check

@@ -14,6 +14,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 # General MIDI programs (0-based).
@@ -87,14 +88,9 @@ def main():
                         mid = Path(tmp) / f"{i}.mid"
                         with_programs(score, programs).write("midi", fp=str(mid))
                         wav = Path(tmp) / f"{i}.wav"
-                        try:
-                            # A few scores hold a note that never ends: FluidSynth would render
-                            # forever.
-                            subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100",
-                                            "-F", str(wav), str(font), str(mid)], timeout=60,
-                                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        if fluidsynth(font, mid, wav):
                             wavs.append(wav)
-                        except subprocess.TimeoutExpired:
+                        else:
                             print(f"skipping {path} #{i}: FluidSynth did not finish", file=sys.stderr)
                     if not wavs:
                         target.with_suffix(".failed").touch()
@@ -103,6 +99,26 @@ def main():
                 done += 1
                 print(f"rendered {target.name}", flush=True)
     print(f"{done} renders written to {out}")
+
+
+def fluidsynth(font, mid, wav):
+    """Renders MID to WAV; False when FluidSynth fails, runs past 60 s or writes more than
+    MAX_SECONDS of audio. A few scores hold a note that never ends: FluidSynth would render forever,
+    faster than real time (one filled 9.8 GB of /tmp within its timeout)."""
+    limit = 2 * MAX_SECONDS * 44100 * 2 * 4  # twice the longest keepable render (stereo, 32 bit)
+    with subprocess.Popen(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-F", str(wav),
+                           str(font), str(mid)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        started = time.monotonic()
+        while proc.poll() is None:
+            too_big = wav.exists() and wav.stat().st_size > limit
+            if too_big or time.monotonic() - started > 60:
+                proc.kill()
+                proc.wait()
+                wav.unlink(missing_ok=True)
+                return False
+            time.sleep(0.2)
+        return proc.returncode == 0
 
 
 def join(wavs, target):
