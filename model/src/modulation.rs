@@ -9,7 +9,7 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use core::f64::consts::PI;
 
 use crate::sinc::{SincConv, SincConvConfig};
-use crate::strided::strided_filterbank;
+use crate::strided::strided_filterbank_rows;
 use burn::config::Config;
 
 /// How the learnable FIR modulation filters of ModNet start.
@@ -243,17 +243,11 @@ impl Temporal {
     /// - output: `[batch, M, bands, frames']` (M = 1 for max pooling),
     ///   frames' = ⌊(frames − K)/stride⌋ + 1
     pub fn forward(&self, input: Tensor<3>) -> Tensor<4> {
-        let [batch, bands, frames] = input.dims();
         let Some(kernels) = self.kernels() else {
             let options = MaxPoolOptions::new([self.kernel_size()]).with_stride([self.stride()]);
             return max_pool1d(input, options).unsqueeze_dim(1);
         };
-        let m = kernels.dims()[0];
-        // One bank shared by all bands: fold the bands into the batch.
-        let x = input.reshape([batch * bands, 1, frames]);
-        let y = strided_filterbank(x, kernels, self.stride());
-        let out_frames = y.dims()[2];
-        y.reshape([batch, bands, m, out_frames]).swap_dims(1, 2)
+        strided_filterbank_rows(input, kernels, self.stride())
     }
 
     /// Stride over filterbank frames.

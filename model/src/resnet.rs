@@ -93,8 +93,8 @@ fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     layer.forward(x)
 }
 
-/// Batch normalisation, then a ReLU when `relu`: the project's CPU kernel when training on
-/// Flex (one operation each way), burn's elsewhere.
+/// Batch normalisation, then a ReLU when `relu`: the project's CPU kernels on Flex (in
+/// training one operation each way, in inference one pass), burn's elsewhere.
 ///
 /// - input `[batch, c, h, w]` → output `[batch, c, h, w]`
 fn norm(layer: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
@@ -111,19 +111,37 @@ fn norm(layer: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
     }
 }
 
+/// The end of a residual block, `relu(residual + bn(x))`: one pass of the project's CPU kernel
+/// in inference on Flex, burn's operations elsewhere.
+///
+/// - x, residual `[batch, c, h, w]` → output `[batch, c, h, w]`
+fn norm_add_relu(layer: &BatchNorm, x: Tensor<4>, residual: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "cpu-kernels")]
+    return crate::kernels::batch_norm_add_relu(layer, x, residual);
+    #[cfg(not(feature = "cpu-kernels"))]
+    relu(residual + layer.forward(x))
+}
+
 /// Max pooling over `size` windows at stride `size`.
 ///
-/// In training, the project's CPU kernel on Flex in ceil mode (its backward finds each window's
-/// maximum again instead of recording indices), burn's `max_pool2d` elsewhere. Without autodiff
-/// — tagging, the page — the same maxima as reshapes and pairwise maxima: Flex's `max_pool2d` is
-/// a scalar loop that records indices even then, and cost as much as the convolution before it
-/// (2.3× slower than this on the first layer, one thread).
+/// With the CPU kernels, the project's on Flex, in training (its backward finds each window's
+/// maximum again instead of recording indices) and in inference (the reshapes below took 16 %
+/// of the page's CPU engine's time, this 1.4 %), burn's `max_pool2d` elsewhere;
+/// floor mode crops first. Without them, and without autodiff, the same maxima as reshapes and
+/// pairwise maxima: Flex's `max_pool2d` is a scalar loop that records indices even then, and
+/// cost as much as the convolution before it (2.3× slower than the reshapes on the first layer,
+/// one thread).
 fn pool(x: Tensor<4>, size: [usize; 2], ceil_mode: bool) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     let [ph, pw] = size;
     let (oh, ow) = (pooled(h, ph, ceil_mode), pooled(w, pw, ceil_mode));
     #[cfg(feature = "cpu-kernels")]
-    if x.is_autodiff() && ceil_mode && oh > 0 && ow > 0 {
+    if oh > 0 && ow > 0 {
+        let x = if ceil_mode {
+            x
+        } else {
+            x.narrow(2, 0, oh * ph).narrow(3, 0, ow * pw)
+        };
         return crate::kernels::max_pool(x, size);
     }
     if x.is_autodiff() || oh == 0 || ow == 0 {
@@ -212,8 +230,8 @@ impl ResBlock {
     /// - input `[batch, c, h, w]` → output `[batch, c, ⌈h/ph⌉, ⌈w/pw⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let out = norm(&self.bn1, conv(&self.conv1, x.clone()), true);
-        let out = norm(&self.bn2, conv(&self.conv2, out), false);
-        pool(relu(x + out), self.pool, self.ceil_mode)
+        let out = norm_add_relu(&self.bn2, conv(&self.conv2, out), x);
+        pool(out, self.pool, self.ceil_mode)
     }
 }
 
@@ -295,10 +313,11 @@ mod tests {
     use super::*;
     use burn::tensor::Distribution;
 
-    /// The reshaped pooling gives `max_pool2d`'s values, in ceil and floor mode, for even and
+    /// The pooling of inference (the CPU kernel where built, cropped in floor mode) and the
+    /// reshaped pooling both give `max_pool2d`'s values, in ceil and floor mode, for even and
     /// odd sizes and the back-end's two window shapes.
     #[test]
-    fn reshaped_max_pool_equals_max_pool2d() {
+    fn inference_pooling_equals_max_pool2d() {
         let device = Device::flex();
         for (shape, size) in [
             ([2, 3, 80, 291], [2, 2]),
@@ -313,17 +332,24 @@ mod tests {
                     x.clone(),
                     MaxPoolOptions::new(size).with_ceil_mode(ceil_mode),
                 );
-                let got = pool(x.clone(), size, ceil_mode);
-                assert_eq!(
-                    got.dims(),
-                    expected.dims(),
-                    "{shape:?} {size:?} {ceil_mode}"
-                );
-                assert_eq!(
-                    got.into_data().try_to_vec::<f32>().unwrap(),
-                    expected.into_data().try_to_vec::<f32>().unwrap(),
-                    "{shape:?} {size:?} ceil {ceil_mode}"
-                );
+                let [_, _, oh, ow] = expected.dims();
+                let expected = expected.into_data().try_to_vec::<f32>().unwrap();
+                let mut ways = alloc::vec![("pool", pool(x.clone(), size, ceil_mode))];
+                if oh > 0 && ow > 0 {
+                    ways.push(("reshaped", reshaped_max_pool(x.clone(), [oh, ow], size)));
+                }
+                for (way, got) in ways {
+                    assert_eq!(
+                        got.dims()[2..],
+                        [oh, ow],
+                        "{way} {shape:?} {size:?} {ceil_mode}"
+                    );
+                    assert_eq!(
+                        got.into_data().try_to_vec::<f32>().unwrap(),
+                        expected,
+                        "{way} {shape:?} {size:?} ceil {ceil_mode}"
+                    );
+                }
             }
         }
     }

@@ -22,15 +22,31 @@ use burn::tensor::ops::PadMode;
 /// # Panics
 /// If `samples < K` or `stride == 0` (the callers check their inputs first).
 pub fn strided_filterbank(input: Tensor<3>, kernels: Tensor<2>, stride: usize) -> Tensor<3> {
-    let [batch, channels, samples] = input.dims();
-    let [n, k] = kernels.dims();
+    let [_, channels, _] = input.dims();
     assert_eq!(channels, 1, "a filterbank input has one channel");
+    strided_filterbank_rows(input, kernels, stride).squeeze_dim(2)
+}
+
+/// Filters every row of every signal with every kernel at `stride` (one bank shared by all
+/// rows: the modulation filterbank on each band), no padding. The rows stay the height of one
+/// two-dimensional convolution with one-row kernels, so that a CPU backend runs one matrix
+/// multiply per signal rather than one per row (80 small ones per chunk, each packing the
+/// kernels again).
+///
+/// - input: `[batch, rows, samples]`, kernels: `[N, K]`
+/// - output: `[batch, N, rows, frames]`, frames = ⌊(samples − K)/stride⌋ + 1
+///
+/// # Panics
+/// If `samples < K` or `stride == 0` (the callers check their inputs first).
+pub fn strided_filterbank_rows(input: Tensor<3>, kernels: Tensor<2>, stride: usize) -> Tensor<4> {
+    let [batch, rows, samples] = input.dims();
+    let [n, k] = kernels.dims();
     assert!(
         stride > 0 && samples >= k,
         "{samples} samples, kernel {k}, stride {stride}"
     );
     if stride == 1 {
-        return stride1_conv(input, kernels.unsqueeze_dim(1));
+        return stride1_conv(input.unsqueeze_dim(1), kernels.reshape([n, 1, 1, k]));
     }
     let taps = k.div_ceil(stride);
     let frames = (samples - k) / stride + 1;
@@ -42,24 +58,33 @@ pub fn strided_filterbank(input: Tensor<3>, kernels: Tensor<2>, stride: usize) -
     } else {
         input.narrow(2, 0, needed)
     };
-    let phases = input.reshape([batch, positions, stride]).swap_dims(1, 2);
+    // [batch, stride, rows, positions]: phase r of row b is X[r, p] = x[b, p·s + r].
+    let phases = input
+        .reshape([batch, rows, positions, stride])
+        .permute([0, 3, 1, 2]);
     let weight = kernels
         .pad([(0, taps * stride - k)], PadMode::Constant(0.0))
         .reshape([n, taps, stride])
-        .swap_dims(1, 2);
+        .swap_dims(1, 2)
+        .unsqueeze_dim(2);
     stride1_conv(phases, weight)
 }
 
-/// A stride-1 convolution without padding: the project's CPU kernel where it has one.
-fn stride1_conv(x: Tensor<3>, weight: Tensor<3>) -> Tensor<3> {
+/// A stride-1 convolution without padding or bias: the project's CPU kernel where it has one.
+///
+/// - x: `[batch, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]` → `[batch, c_out, h − kh + 1, w − kw + 1]`
+fn stride1_conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "cpu-kernels")]
-    return crate::kernels::conv1d(x, weight);
+    {
+        let bias = Tensor::zeros([weight.dims()[0]], &weight.device());
+        crate::kernels::conv2d(x, weight, bias, [0, 0])
+    }
     #[cfg(not(feature = "cpu-kernels"))]
-    burn::tensor::module::conv1d(
+    burn::tensor::module::conv2d(
         x,
         weight,
         None,
-        burn::tensor::ops::ConvOptions::new([1], [0], [1], 1),
+        burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
     )
 }
 
@@ -98,6 +123,54 @@ mod tests {
             polyphase
                 .into_data()
                 .assert_approx_eq::<f32>(&direct.into_data(), Tolerance::absolute(1e-4));
+        }
+    }
+
+    /// The rows form equals the one-row form on each row (rows folded into the batch), with
+    /// the rows kept as the output's third dimension; its gradients equal the folded form's.
+    #[test]
+    fn rows_equal_each_row_filtered_alone() {
+        let device = Device::flex().autodiff();
+        for (rows, samples, n, k, stride) in [
+            (80, 400, 20, 128, 16),
+            (3, 997, 5, 129, 16),
+            (2, 50, 3, 9, 1),
+        ] {
+            let x =
+                Tensor::<3>::random([2, rows, samples], Distribution::Normal(0.0, 1.0), &device);
+            let w = Tensor::<2>::random([n, k], Distribution::Normal(0.0, 0.1), &device);
+            let frames = (samples - k) / stride + 1;
+            let target = Tensor::<4>::random(
+                [2, n, rows, frames],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let run = |rows_form: bool| {
+                let (x, w) = (x.clone().require_grad(), w.clone().require_grad());
+                let y = if rows_form {
+                    strided_filterbank_rows(x.clone(), w.clone(), stride)
+                } else {
+                    let y = strided_filterbank(
+                        x.clone().reshape([2 * rows, 1, samples]),
+                        w.clone(),
+                        stride,
+                    );
+                    let frames = y.dims()[2];
+                    y.reshape([2, rows, n, frames]).swap_dims(1, 2)
+                };
+                let g = (y.clone() * target.clone()).sum().backward();
+                (
+                    y.inner().into_data(),
+                    x.grad(&g).unwrap().into_data(),
+                    w.grad(&g).unwrap().into_data(),
+                )
+            };
+            let (by_rows, by_rows_dx, by_rows_dw) = run(true);
+            let (folded, folded_dx, folded_dw) = run(false);
+            assert_eq!(by_rows.shape(), folded.shape());
+            by_rows.assert_approx_eq::<f32>(&folded, Tolerance::absolute(1e-4));
+            by_rows_dx.assert_approx_eq::<f32>(&folded_dx, Tolerance::absolute(1e-4));
+            by_rows_dw.assert_approx_eq::<f32>(&folded_dw, Tolerance::absolute(1e-3));
         }
     }
 

@@ -214,6 +214,71 @@ fn batch_norm_in_training_matches_burn() {
     compare_norm([16, 2, 1, 2], false);
 }
 
+/// Batch normalisation in inference (running statistics), then a ReLU, or the residual sum and
+/// a ReLU, against burn's `BatchNorm` and operations: the same arithmetic in the same order, so
+/// exactly the same values.
+#[test]
+fn batch_norm_in_inference_equals_burn() {
+    use burn::module::{Param, RunningState};
+    use burn::nn::BatchNormConfig;
+    let device = Device::flex();
+    for shape in [[4, 16, 40, 61], [1, 3, 5, 7], [16, 2, 1, 2]] {
+        device.seed(shape.iter().product::<usize>() as u64);
+        let c = shape[1];
+        let uniform =
+            |low, high| Tensor::<1>::random([c], Distribution::Uniform(low, high), &device);
+        let mut bn = BatchNormConfig::new(c).init(&device);
+        bn.gamma = Param::from_tensor(uniform(0.5, 1.5));
+        bn.beta = Param::from_tensor(uniform(-0.5, 0.5));
+        bn.running_mean = RunningState::new(uniform(-1.0, 1.0));
+        bn.running_var = RunningState::new(uniform(0.1, 3.0));
+        let x = Tensor::<4>::random(shape, Distribution::Normal(0.3, 2.0), &device);
+        let residual = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let relu = burn::tensor::activation::relu::<4>;
+        let cases = [
+            (
+                "alone",
+                modnet::kernels::batch_norm(&bn, x.clone(), false),
+                bn.forward(x.clone()),
+            ),
+            (
+                "relu",
+                modnet::kernels::batch_norm(&bn, x.clone(), true),
+                relu(bn.forward(x.clone())),
+            ),
+            (
+                "residual",
+                modnet::kernels::batch_norm_add_relu(&bn, x.clone(), residual.clone()),
+                relu(residual.clone() + bn.forward(x.clone())),
+            ),
+        ];
+        for (what, ours, burn) in cases {
+            let (ours, burn) = (values(ours), values(burn));
+            assert!(
+                burn.iter().any(|&v| v > 0.0) && burn.iter().any(|&v| v <= 0.0) || what == "alone"
+            );
+            assert_eq!(ours, burn, "inference batch norm {shape:?}, {what}");
+        }
+    }
+}
+
+/// Ceil-mode max pooling in inference against burn's, with windows cut by the edge.
+#[test]
+fn max_pooling_in_inference_equals_burn() {
+    let device = Device::flex();
+    for (shape, size) in [
+        ([2, 3, 9, 13], [2, 2]),
+        ([4, 16, 5, 31], [2, 3]),
+        ([1, 1, 1, 2], [2, 3]),
+    ] {
+        let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let ours = modnet::kernels::max_pool(x.clone(), size);
+        let burn = max_pool2d(x, MaxPoolOptions::new(size).with_ceil_mode(true));
+        assert_eq!(ours.dims(), burn.dims());
+        assert_eq!(values(ours), values(burn), "pool {shape:?} {size:?}");
+    }
+}
+
 /// Ceil-mode max pooling in training against burn's: output and input gradient, with ties
 /// (a ReLU's zeros) and windows cut by the edge.
 #[test]

@@ -257,6 +257,92 @@ impl NormKernels for Flex {
     }
 }
 
+/// Batch normalisation with fixed statistics (inference), fused with what follows it in the
+/// ResNet: a ReLU, or the residual sum and a ReLU. No autodiff: called only on tensors that
+/// record no graph. The default bodies are burn's operations.
+#[backend_extension(Flex)]
+pub trait InferenceKernels: Backend {
+    /// `x` `[n, c, h, w]`, `gamma`, `beta`, `mean`, `var` `[c]` → `[n, c, h, w]`, then
+    /// `max(·, 0)` when `relu`.
+    fn modnet_batch_norm_inference(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let out = Self::batch_norm(x, gamma, beta, mean, var, epsilon);
+        if relu { Self::relu(out) } else { out }
+    }
+
+    /// `max(residual + batch_norm(x), 0)`, `residual` shaped as `x`.
+    #[allow(clippy::too_many_arguments)]
+    fn modnet_batch_norm_add_relu(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let out = Self::batch_norm(x, gamma, beta, mean, var, epsilon);
+        Self::relu(Self::float_add(residual, out))
+    }
+}
+
+impl InferenceKernels for Flex {
+    fn modnet_batch_norm_inference(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let s = norm_shape(&x);
+        let y = norm::inference(
+            &values(&x),
+            &values(&gamma),
+            &values(&beta),
+            &values(&mean),
+            &values(&var),
+            epsilon,
+            None,
+            relu,
+            &s,
+        );
+        flex_like(y, &x)
+    }
+
+    fn modnet_batch_norm_add_relu(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let s = norm_shape(&x);
+        let y = norm::inference(
+            &values(&x),
+            &values(&gamma),
+            &values(&beta),
+            &values(&mean),
+            &values(&var),
+            epsilon,
+            Some(&values(&residual)),
+            true,
+            &s,
+        );
+        flex_like(y, &x)
+    }
+}
+
 /// Max pooling over non-overlapping windows in ceil mode, with its own backward (the maximum
 /// found again from the input). The default bodies are burn's operations.
 #[backend_extension(Flex, Autodiff: cfg(feature = "cpu-kernels-autodiff"))]

@@ -19,7 +19,7 @@ pub mod norm;
 pub mod pool;
 pub mod winograd;
 
-pub use extension::{ConvKernels, NormKernels, PoolKernels};
+pub use extension::{ConvKernels, InferenceKernels, NormKernels, PoolKernels};
 
 use burn::backend::DispatchDevice;
 use burn::tensor::{DType, Tensor};
@@ -54,14 +54,15 @@ fn runs_ours<const D: usize>(t: &Tensor<D>) -> bool {
 }
 
 /// Whether our convolution beats Flex's for this shape. Natively, always. In WebAssembly
-/// (4-wide SIMD, no rayon) only by Winograd's fewer multiplies: there our other forms measured
-/// no faster than Flex's own.
+/// (4-wide SIMD, no rayon) for Winograd's shapes (fewer multiplies) and the front-end's one-row
+/// kernels (one matrix multiply per image where Flex runs one per tile of 512 positions, packing
+/// the weights again each time); the ResNet's other shapes measured no faster than Flex's.
 fn worth_it(x: &Tensor<4>, weight: &Tensor<4>, [ph, pw]: [usize; 2]) -> bool {
     if !cfg!(target_arch = "wasm32") {
         return true;
     }
     let shape = conv::ConvShape::of(x.dims(), weight.dims(), [ph, pw]);
-    winograd::applies(&shape)
+    winograd::applies(&shape) || shape.kh == 1
 }
 
 /// A stride-1 convolution with zero padding `[ph, pw]` and a bias: ours on Flex, burn's
@@ -96,13 +97,26 @@ pub fn conv1d(x: Tensor<3>, weight: Tensor<3>) -> Tensor<3> {
 }
 
 /// `bn` (then a ReLU when `relu`) on `x`: in training on Flex, one operation of ours forward
-/// and backward, with the running statistics updated as burn's `BatchNorm` does; otherwise
-/// burn's.
+/// and backward, with the running statistics updated as burn's `BatchNorm` does; in inference
+/// on Flex, one pass of ours; otherwise burn's.
 ///
 /// - x: `[n, c, h, w]` → `[n, c, h, w]`
 pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let training = x.is_autodiff() && bn.training.is_enabled();
-    // Inference (and a frozen layer) is burn's: one pass with the running statistics.
+    if !x.is_autodiff() && runs_ours(&x) {
+        let [gamma, beta, mean, var] = inference_parameters(bn, &x);
+        let out = <burn::backend::Dispatch as InferenceKernels>::modnet_batch_norm_inference(
+            x.into_dispatch(),
+            gamma,
+            beta,
+            mean,
+            var,
+            bn.epsilon,
+            relu,
+        );
+        return Tensor::from_dispatch(out);
+    }
+    // A frozen layer, and other backends, are burn's.
     if !(training && runs_ours(&x)) {
         let y = bn.forward(x);
         return if relu {
@@ -136,6 +150,46 @@ pub fn batch_norm(bn: &burn::nn::BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<
         relu,
     );
     Tensor::from_dispatch(out)
+}
+
+/// `max(residual + bn(x), 0)`, the end of a residual block: in inference on Flex one pass of
+/// ours, otherwise [`batch_norm`] then burn's sum and ReLU.
+///
+/// - x, residual: `[n, c, h, w]` → `[n, c, h, w]`
+pub fn batch_norm_add_relu(
+    bn: &burn::nn::BatchNorm,
+    x: Tensor<4>,
+    residual: Tensor<4>,
+) -> Tensor<4> {
+    if x.is_autodiff() || residual.is_autodiff() || !runs_ours(&x) || !runs_ours(&residual) {
+        return burn::tensor::activation::relu(residual + batch_norm(bn, x, false));
+    }
+    let [gamma, beta, mean, var] = inference_parameters(bn, &x);
+    let out = <burn::backend::Dispatch as InferenceKernels>::modnet_batch_norm_add_relu(
+        x.into_dispatch(),
+        gamma,
+        beta,
+        mean,
+        var,
+        residual.into_dispatch(),
+        bn.epsilon,
+    );
+    Tensor::from_dispatch(out)
+}
+
+/// `bn`'s γ, β and running mean and variance, on `x`'s device, for the inference kernels.
+fn inference_parameters(
+    bn: &burn::nn::BatchNorm,
+    x: &Tensor<4>,
+) -> [burn::backend::tensor::FloatTensor<burn::backend::Dispatch>; 4] {
+    let device = x.device();
+    [
+        bn.gamma.val(),
+        bn.beta.val(),
+        bn.running_mean.value().to_device(&device),
+        bn.running_var.value().to_device(&device),
+    ]
+    .map(|t| t.into_dispatch())
 }
 
 /// Max pooling over `[ph, pw]` windows at stride `[ph, pw]`, ceil mode: ours on Flex (forward

@@ -8,7 +8,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::gemm::for_each_chunk;
+use super::gemm::{for_each_chunk, written};
 
 /// The layout of the activations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +119,45 @@ pub fn forward(
         }
     });
     y
+}
+
+/// Batch normalisation with fixed statistics (inference), plus `residual` (laid out as `x`)
+/// when given, then `max(·, 0)` when `relu`: one pass instead of burn's six (sub, div, mul,
+/// add, then compare and select for the ReLU), each allocating. burn's arithmetic in burn's
+/// order, `(x − mean) / √(var + ε) · γ + β`, so the values are exactly those of its composition.
+#[allow(clippy::too_many_arguments)]
+pub fn inference(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    epsilon: f64,
+    residual: Option<&[f32]>,
+    relu: bool,
+    s: &NormShape,
+) -> Vec<f32> {
+    let epsilon = epsilon as f32;
+    written(x.len(), s.plane, |j, chunk, _| {
+        let c = j % s.channels;
+        let (mean, std, gamma, beta) = (mean[c], (var[c] + epsilon).sqrt(), gamma[c], beta[c]);
+        let x = &x[j * s.plane..(j + 1) * s.plane];
+        let y = |v: f32| (v - mean) / std * gamma + beta;
+        let relu = |v: f32| if relu && v < 0.0 { 0.0 } else { v };
+        match residual {
+            Some(r) => {
+                let r = &r[j * s.plane..(j + 1) * s.plane];
+                for ((out, &v), &r) in chunk.iter_mut().zip(x).zip(r) {
+                    out.write(relu(r + y(v)));
+                }
+            }
+            None => {
+                for (out, &v) in chunk.iter_mut().zip(x) {
+                    out.write(relu(y(v)));
+                }
+            }
+        }
+    })
 }
 
 /// The gradients `(dx, dgamma, dbeta)` of [`forward`] with the batch's own statistics (the

@@ -53,15 +53,56 @@ fn argmax(x: &[f32], s: &PoolShape, oy: usize, ox: usize) -> usize {
     best
 }
 
-/// The pooled planes `[planes, oh, ow]`.
+/// The larger of two values, NaN winning (as in [`argmax`]).
+fn larger(a: f32, b: f32) -> f32 {
+    if b > a || b.is_nan() { b } else { a }
+}
+
+/// `out[i] = max_of(group i)`.
+fn groups_max<'a>(
+    out: &mut [f32],
+    groups: impl Iterator<Item = &'a [f32]>,
+    max_of: impl Fn(&[f32]) -> f32,
+) {
+    for (o, g) in out.iter_mut().zip(groups) {
+        *o = max_of(g);
+    }
+}
+
+/// The pooled planes `[planes, oh, ow]`: for each output row, the larger of its window's rows
+/// element by element (contiguous, so it runs on SIMD vectors), then of each `pw`-group of that
+/// row. No index is kept: training's backward finds it again. (Window by window, this took
+/// 12 % of the page's CPU engine.)
 pub fn forward(x: &[f32], s: &PoolShape) -> Vec<f32> {
     let (oh, ow) = (s.oh(), s.ow());
     let mut out = vec![0.0f32; s.planes * oh * ow];
     for_each_chunk(&mut out, oh * ow, |p, plane| {
         let x = &x[p * s.h * s.w..(p + 1) * s.h * s.w];
-        for oy in 0..oh {
-            for ox in 0..ow {
-                plane[oy * ow + ox] = x[argmax(x, s, oy, ox)];
+        let mut rows_max = vec![0.0f32; s.w];
+        for (oy, out) in plane.chunks_mut(ow).enumerate() {
+            let y0 = oy * s.ph;
+            rows_max.copy_from_slice(&x[y0 * s.w..(y0 + 1) * s.w]);
+            for y in y0 + 1..(y0 + s.ph).min(s.h) {
+                let row = &x[y * s.w..(y + 1) * s.w];
+                for (m, &v) in rows_max.iter_mut().zip(row) {
+                    *m = larger(*m, v);
+                }
+            }
+            // Whole windows by fixed-width groups (the compiler vectorises those), then the
+            // window the edge cuts.
+            let whole = s.w / s.pw;
+            let groups = rows_max.chunks_exact(s.pw);
+            let cut = groups.remainder();
+            let (out_whole, out_cut) = out.split_at_mut(whole);
+            match s.pw {
+                2 => groups_max(out_whole, groups, |g| larger(g[0], g[1])),
+                3 => groups_max(out_whole, groups, |g| larger(larger(g[0], g[1]), g[2])),
+                _ => groups_max(out_whole, groups, |g| {
+                    g[1..].iter().fold(g[0], |m, &v| larger(m, v))
+                }),
+            }
+            if let Some(o) = out_cut.first_mut() {
+                *o = cut[1..].iter().fold(cut[0], |m, &v| larger(m, v));
             }
         }
     });
