@@ -293,6 +293,33 @@ pub trait InferenceKernels: Backend {
     }
 }
 
+/// [`norm::inference`] on Flex tensors.
+#[allow(clippy::too_many_arguments)]
+fn flex_norm_inference(
+    x: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    mean: &FlexTensor,
+    var: &FlexTensor,
+    residual: Option<&FlexTensor>,
+    epsilon: f64,
+    relu: bool,
+) -> FlexTensor {
+    let residual = residual.map(values);
+    let y = norm::inference(
+        &values(x),
+        &values(gamma),
+        &values(beta),
+        &values(mean),
+        &values(var),
+        epsilon,
+        residual.as_deref(),
+        relu,
+        &norm_shape(x),
+    );
+    flex_like(y, x)
+}
+
 impl InferenceKernels for Flex {
     fn modnet_batch_norm_inference(
         x: FloatTensor<Self>,
@@ -303,19 +330,7 @@ impl InferenceKernels for Flex {
         epsilon: f64,
         relu: bool,
     ) -> FloatTensor<Self> {
-        let s = norm_shape(&x);
-        let y = norm::inference(
-            &values(&x),
-            &values(&gamma),
-            &values(&beta),
-            &values(&mean),
-            &values(&var),
-            epsilon,
-            None,
-            relu,
-            &s,
-        );
-        flex_like(y, &x)
+        flex_norm_inference(&x, &gamma, &beta, &mean, &var, None, epsilon, relu)
     }
 
     fn modnet_batch_norm_add_relu(
@@ -327,19 +342,16 @@ impl InferenceKernels for Flex {
         residual: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        let s = norm_shape(&x);
-        let y = norm::inference(
-            &values(&x),
-            &values(&gamma),
-            &values(&beta),
-            &values(&mean),
-            &values(&var),
+        flex_norm_inference(
+            &x,
+            &gamma,
+            &beta,
+            &mean,
+            &var,
+            Some(&residual),
             epsilon,
-            Some(&values(&residual)),
             true,
-            &s,
-        );
-        flex_like(y, &x)
+        )
     }
 }
 
