@@ -7,8 +7,8 @@
 //! [`PoolKernels`]): Flex runs ours, the autodiff backend records our backward (`autodiff.rs`;
 //! the weight gradient as matrix multiplies instead of burn's convolution whose kernel is the
 //! whole feature map), and every other backend — wgpu, CUDA, NdArray — keeps burn's own
-//! operations: [`conv2d`], [`conv1d`], [`batch_norm`] and [`max_pool`] decide by the tensor's
-//! device.
+//! operations: [`conv2d`], [`batch_norm`], [`batch_norm_add_relu`] and [`max_pool`] decide by the
+//! tensor's device.
 
 #[cfg(feature = "cpu-kernels-autodiff")]
 mod autodiff;
@@ -82,18 +82,6 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, [ph, pw]: [usize
         pw,
     );
     Tensor::from_dispatch(out)
-}
-
-/// A stride-1 one-dimensional convolution without padding or bias (the front-end's polyphase
-/// filterbanks): [`conv2d`] on one row.
-///
-/// - x: `[n, c_in, l]`, weight: `[c_out, c_in, k]`
-/// - output: `[n, c_out, l − k + 1]`
-pub fn conv1d(x: Tensor<3>, weight: Tensor<3>) -> Tensor<3> {
-    let [c_out, _, _] = weight.dims();
-    let bias = Tensor::zeros([c_out], &weight.device());
-    let out = conv2d(x.unsqueeze_dim(2), weight.unsqueeze_dim(2), bias, [0, 0]);
-    out.squeeze_dim(2)
 }
 
 /// `bn` (then a ReLU when `relu`) on `x`: in training on Flex, one operation of ours forward
