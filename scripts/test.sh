@@ -12,10 +12,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+# Each step's header says how long the run has taken so far: CI shows only the end of a run's
+# output, so a slow run still says which step was slow.
+step() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
+
 if ! command -v cargo >/dev/null; then
   echo "error: Rust is not installed (https://rustup.rs), cargo is needed" >&2
   exit 1
 fi
+step "tools for the page and the wgpu tests (each install skipped when already there)"
 bash scripts/install-web-tools.sh
 bash scripts/install-lavapipe.sh
 # The wgpu tests run on lavapipe (a Vulkan driver on the CPU) unless VK_DRIVER_FILES names
@@ -29,13 +34,13 @@ export PATH="$root/tests/browser/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # whose disk filled up died in the linker with a bus error).
 export CARGO_INCREMENTAL=0
 
-echo "== formatting (cargo fmt --check)"
+step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
-echo "== the model crate compiles no_std for the browser (wasm32, no default features)"
+step "the model crate compiles no_std for the browser (wasm32, no default features)"
 cargo check -p modnet --no-default-features --target wasm32-unknown-unknown
 
-echo "== the corpus script (numpy, soundfile, soxr in target/corpus-test-venv; no TensorFlow)"
+step "the corpus script (numpy, soundfile, soxr in target/corpus-test-venv; no TensorFlow)"
 venv=target/corpus-test-venv
 if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import numpy, soundfile, soxr" 2>/dev/null; then
   python3 -m venv "$venv"
@@ -43,10 +48,10 @@ if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import numpy, soundfile
 fi
 "$venv/bin/python" scripts/corpus/test_corpus.py
 
-echo "== Rust tests (Flex on the CPU, and wgpu against Flex; dependencies optimised)"
+step "Rust tests (Flex on the CPU, and wgpu against Flex; dependencies optimised)"
 cargo test --workspace --exclude modnet-web
 
-echo "== the Python package (a maturin wheel in target/python-venv; pytest, with the Ray example)"
+step "the Python package (a maturin wheel in target/python-venv; pytest, with the Ray example)"
 # The wheel is built in the dev profile and with the `wgpu` feature: then its dependencies are
 # exactly the Rust tests' (already built and optimised); only the package's own crates are new.
 # `pip install ./python` builds the release, for the CPU only.
@@ -61,20 +66,26 @@ rm -rf target/wheels
 "$venv/bin/pip" install -q --force-reinstall --no-deps target/wheels/modnet_tagger-*.whl
 TRAINER="$root/target/debug/trainer" "$venv/bin/python" -m pytest -q python/tests
 
-echo "== the CPU benchmark builds (cargo bench -p modnet runs it: speed is printed, not asserted)"
+step "the CPU benchmark builds (cargo bench -p modnet runs it: speed is printed, not asserted)"
 cargo test -p modnet --bench speed --no-run
 
-echo "== the CUDA build compiles (cargo check, as docs.rs checks it)"
+step "the CUDA build compiles (cargo check, as docs.rs checks it)"
 # DOCS_RS=1 is how docs.rs builds without a GPU: burn's CUDA runtime downloads an LLVM bundle
 # in a build script (tracel-llvm-bundler) and probes the CUDA toolkit; both are skipped for a
 # check. A real `--features cuda` build needs the network once, and the toolkit to run.
 DOCS_RS=1 cargo check -p trainer --features cuda
 
-echo "== the web page (trunk build --release: page, CPU engine, WebGPU engine)"
+step "the web page (trunk build --release: page, CPU engine, WebGPU engine)"
 # Offline builds need every crate downloaded first: `cargo test` never builds the WebGPU
 # engine's feature, so a fresh machine would lack its crates.
 cargo fetch
-trunk build --release --offline
+# Without link-time optimisation: the same code in half the build time (fat LTO over one codegen
+# unit is most of a cold build on 2 cores). The wasm sizes the browser test prints are then
+# larger than what a plain `trunk build --release` ships; the test says so.
+CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
+  CARGO_PROFILE_WASM_ENGINE_LTO=false CARGO_PROFILE_WASM_ENGINE_CODEGEN_UNITS=16 \
+  trunk build --release --offline
 
-echo "== the page in headless Chromium (WebGPU on SwiftShader, then the CPU fallback)"
-TRAINER="$root/target/debug/trainer" node --test tests/browser/page.test.mjs
+step "the page in headless Chromium (WebGPU on SwiftShader, then the CPU fallback)"
+MODNET_WASM_WITHOUT_LTO=1 TRAINER="$root/target/debug/trainer" node --test tests/browser/page.test.mjs
+step "all tests passed"
