@@ -11,16 +11,22 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# Both tools only orchestrate (the compiler and wasm-opt do the heavy work), so they are built
+# for build time: no LTO, many codegen units, opt-level 1. trunk's own release profile (fat LTO,
+# one codegen unit) took 14 minutes on 2 cores; this takes 6.5.
+fast_install=(env CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1)
+
 if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.14$'; then
-  echo "== installing trunk 0.21.14 (about 14 minutes on 2 cores)"
-  cargo install trunk --version 0.21.14 --locked
+  echo "== installing trunk 0.21.14 (about 7 minutes on 2 cores)"
+  "${fast_install[@]}" cargo install trunk --version 0.21.14 --locked
 fi
 
 # wasm-bindgen-cli must equal the wasm-bindgen the page links (pinned with = in web/Cargo.toml).
 bindgen=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 if ! wasm-bindgen --version 2>/dev/null | grep -q "^wasm-bindgen $bindgen\$"; then
-  echo "== installing wasm-bindgen-cli $bindgen (about 6 minutes)"
-  cargo install wasm-bindgen-cli --version "$bindgen"
+  echo "== installing wasm-bindgen-cli $bindgen (about 4 minutes)"
+  "${fast_install[@]}" cargo install wasm-bindgen-cli --version "$bindgen"
 fi
 
 if ! command -v npm >/dev/null; then
