@@ -20,9 +20,38 @@ if ! command -v cargo >/dev/null; then
   echo "error: Rust is not installed (https://rustup.rs), cargo is needed" >&2
   exit 1
 fi
-step "tools for the page and the wgpu tests (each install skipped when already there)"
-bash scripts/install-web-tools.sh
-bash scripts/install-lavapipe.sh
+step "installs (each skipped when already there): downloads in the background, compiled tools here"
+# Downloads (Debian's packages, npm, PyPI) wait on the network rather than the CPU, so they run
+# beside the compiled installs and the first builds, each job with its own log. apt takes one
+# install at a time: lavapipe and chromium share a job.
+mkdir -p target/install-logs
+(bash scripts/install-lavapipe.sh && bash scripts/install-web-tools.sh browser) \
+  > target/install-logs/system.log 2>&1 &
+system_installs=$!
+python_venvs() {
+  local venv=target/corpus-test-venv
+  if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import numpy, soundfile, soxr" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "numpy==1.26.4" "soundfile==0.14.0" "soxr==1.1.0"
+  fi
+  venv=target/python-venv
+  if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import maturin, pytest, ray, pyarrow" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q -r python/requirements-test.txt
+  fi
+}
+python_venvs > target/install-logs/python.log 2>&1 &
+python_installs=$!
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+# Waits for a background install; if it failed, shows its log and stops.
+await() {
+  if ! wait "$1"; then
+    cat "$2" >&2
+    echo "error: an install failed (its log, $2, is above)" >&2
+    exit 1
+  fi
+}
+bash scripts/install-web-tools.sh rust
 # The wgpu tests run on lavapipe (a Vulkan driver on the CPU) unless VK_DRIVER_FILES names
 # another driver.
 lavapipe=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
@@ -41,14 +70,11 @@ step "the model crate compiles no_std for the browser (wasm32, no default featur
 cargo check -p modnet --no-default-features --target wasm32-unknown-unknown
 
 step "the corpus script (numpy, soundfile, soxr in target/corpus-test-venv; no TensorFlow)"
-venv=target/corpus-test-venv
-if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import numpy, soundfile, soxr" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "numpy==1.26.4" "soundfile==0.14.0" "soxr==1.1.0"
-fi
-"$venv/bin/python" scripts/corpus/test_corpus.py
+await $python_installs target/install-logs/python.log
+target/corpus-test-venv/bin/python scripts/corpus/test_corpus.py
 
 step "Rust tests (Flex on the CPU, and wgpu against Flex; dependencies optimised)"
+await $system_installs target/install-logs/system.log
 cargo test --workspace --exclude modnet-web
 
 step "the Python package (a maturin wheel in target/python-venv; pytest, with the Ray example)"
@@ -56,10 +82,6 @@ step "the Python package (a maturin wheel in target/python-venv; pytest, with th
 # exactly the Rust tests' (already built and optimised); only the package's own crates are new.
 # `pip install ./python` builds the release, for the CPU only.
 venv=target/python-venv
-if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import maturin, pytest, ray, pyarrow" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q -r python/requirements-test.txt
-fi
 cargo build -p trainer
 rm -rf target/wheels
 "$venv/bin/maturin" build --profile dev --features wgpu -m python/Cargo.toml -o target/wheels
@@ -73,7 +95,8 @@ step "the CUDA build compiles (cargo check, as docs.rs checks it)"
 # DOCS_RS=1 is how docs.rs builds without a GPU: burn's CUDA runtime downloads an LLVM bundle
 # in a build script (tracel-llvm-bundler) and probes the CUDA toolkit; both are skipped for a
 # check. A real `--features cuda` build needs the network once, and the toolkit to run.
-DOCS_RS=1 cargo check -p trainer --features cuda
+# Without the default `wgpu` feature: only the CUDA path is new to check.
+DOCS_RS=1 cargo check -p trainer --no-default-features --features cuda
 
 step "the web page (trunk build --release: page, CPU engine, WebGPU engine)"
 # Offline builds need every crate downloaded first: `cargo test` never builds the WebGPU

@@ -23,6 +23,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod config;
+pub mod convolution;
 pub mod embedding;
 pub mod error;
 pub mod frontend;
@@ -41,6 +42,7 @@ pub mod sinc;
 pub mod strided;
 pub mod tagging;
 pub mod tags;
+pub mod unfolded;
 pub mod weights;
 
 pub use config::{ModNetConfig, PRESETS};

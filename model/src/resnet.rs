@@ -81,16 +81,12 @@ fn conv3x3(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
         .init(device)
 }
 
-/// A 3×3 convolution layer's output: the project's CPU kernels on Flex (forward and backward),
-/// burn's convolution elsewhere.
+/// A 3×3 convolution layer's output, by the route [`crate::convolution`] picks for the device.
 ///
 /// - input `[batch, i, h, w]` → output `[batch, o, h, w]`
 fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    #[cfg(feature = "cpu-kernels")]
-    if let Some(bias) = &layer.bias {
-        return crate::kernels::conv2d(x, layer.weight.val(), bias.val(), [1, 1]);
-    }
-    layer.forward(x)
+    let bias = layer.bias.as_ref().map(|b| b.val());
+    crate::convolution::conv2d(x, layer.weight.val(), bias, [1, 1])
 }
 
 /// Batch normalisation, then a ReLU when `relu`: the project's CPU kernels on Flex (in

@@ -70,22 +70,11 @@ pub fn strided_filterbank_rows(input: Tensor<3>, kernels: Tensor<2>, stride: usi
     stride1_conv(phases, weight)
 }
 
-/// A stride-1 convolution without padding or bias: the project's CPU kernel where it has one.
+/// A stride-1 convolution without padding or bias, by the route [`crate::convolution`] picks.
 ///
 /// - x: `[batch, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]` → `[batch, c_out, h − kh + 1, w − kw + 1]`
 fn stride1_conv(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
-    #[cfg(feature = "cpu-kernels")]
-    {
-        let bias = Tensor::zeros([weight.dims()[0]], &weight.device());
-        crate::kernels::conv2d(x, weight, bias, [0, 0])
-    }
-    #[cfg(not(feature = "cpu-kernels"))]
-    burn::tensor::module::conv2d(
-        x,
-        weight,
-        None,
-        burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-    )
+    crate::convolution::conv2d(x, weight, None, [0, 0])
 }
 
 #[cfg(test)]

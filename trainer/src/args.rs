@@ -10,7 +10,7 @@ use modnet::{
     SincConvConfig, TemporalConfig,
 };
 
-use crate::backend::Backend;
+use crate::backend::{Backend, GpuConv};
 use crate::data::loader;
 use crate::data::{Dataset, folder, mtat, synth};
 use crate::evaluate::Positives;
@@ -363,6 +363,9 @@ pub struct TrainArgs {
     /// Compute device.
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub(crate) backend: Backend,
+    /// How convolutions run on a GPU (an experiment: see the README).
+    #[arg(long, value_enum, default_value_t = GpuConv::Direct)]
+    pub(crate) gpu_conv: GpuConv,
     /// Run directory: checkpoint, best weights, log, config.
     #[arg(long, default_value = DEFAULT_RUN)]
     pub(crate) out: PathBuf,

@@ -22,6 +22,28 @@ pub enum Backend {
     Ndarray,
 }
 
+/// How convolutions run on a GPU (`--gpu-conv`); the CPU backends ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Serialize)]
+pub enum GpuConv {
+    /// burn's own convolution (without autotune: direct kernels, forward and backward).
+    #[default]
+    Direct,
+    /// One matrix multiply over the unfolded input, gradients as matrix multiplies too
+    /// (`modnet::unfolded`): an experiment until measured on a real GPU (see the README).
+    Unfolded,
+}
+
+impl GpuConv {
+    /// Makes this the route of every convolution the process runs on a GPU from now on.
+    pub fn apply(self) {
+        use modnet::convolution::{GpuConvolution, set_gpu_convolution};
+        set_gpu_convolution(match self {
+            GpuConv::Direct => GpuConvolution::Direct,
+            GpuConv::Unfolded => GpuConvolution::Unfolded,
+        });
+    }
+}
+
 /// The device for `backend`, or a clear error when this build or machine lacks it.
 pub fn device(backend: Backend) -> Result<Device> {
     match backend {

@@ -4,7 +4,8 @@
 //! wgpu. Without a GPU, CI runs this on Mesa's lavapipe (`scripts/test.sh` installs it and
 //! points the Vulkan loader at it with `VK_DRIVER_FILES`).
 //!
-//! Tolerances, from what lavapipe measured (burn 0.22.1, no fusion, no autotune in this build):
+//! Tolerances, from what lavapipe measured (burn 0.22.1, no fusion, no autotune in this build;
+//! before the convolutions took the unfolded route on wgpu, `modnet::unfolded`):
 //! - forward logits and `tag` probabilities: 1e-3 absolute (measured 1.4e-5 and 5e-6);
 //! - gradients after one backward pass, per parameter, relative L2 difference: 5e-2 (measured
 //!   ≤ 1e-4 from the ResNet's second block on, but up to 1.4e-2 in the first block and the
@@ -19,6 +20,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
+use modnet::convolution::{GpuConvolution, set_gpu_convolution};
 use modnet::{ModNet, ModNetConfig, ResNetConfig, ResNetWidths};
 use trainer::backend::{Backend, adapters, device};
 use trainer::evaluate::bce_with_logits;
@@ -158,11 +160,41 @@ fn run(weights: &[u8], device: &Device) -> (Vec<f32>, Vec<f64>, f64) {
 #[test]
 fn wgpu_agrees_with_flex_forward_and_training() {
     let gpu = wgpu_device();
+    // Both routes of the convolutions on a GPU: burn's direct kernels and the unfolded form
+    // (matrix multiplies), which only wgpu devices take.
+    assert!(modnet::unfolded::on_cubecl(&Tensor::<1>::zeros([1], &gpu)));
     let flex = Device::flex();
     flex.seed(7);
     let weights = config().init(&flex).unwrap().to_bytes().unwrap();
     let (logits_cpu, losses_cpu, sum_cpu) = run(&weights, &flex);
-    let (logits_gpu, losses_gpu, sum_gpu) = run(&weights, &gpu);
+    let grads_cpu = gradients(&weights, &flex);
+    for route in [GpuConvolution::Direct, GpuConvolution::Unfolded] {
+        eprintln!("convolutions on wgpu: {route:?}");
+        set_gpu_convolution(route);
+        agrees(
+            &weights,
+            &gpu,
+            (&logits_cpu, &losses_cpu, sum_cpu),
+            &grads_cpu,
+        );
+    }
+    set_gpu_convolution(GpuConvolution::Direct);
+    // The steps changed the weights: the comparison is not of two untouched models.
+    let untouched = checksum(&ModNet::from_bytes(&weights, &flex).unwrap());
+    assert!(
+        (untouched - sum_cpu).abs() > 1e-3,
+        "{untouched} vs {sum_cpu}"
+    );
+}
+
+/// Logits, gradients, 5 Adam steps' losses and the weights after them on `gpu` against Flex's.
+fn agrees(
+    weights: &[u8],
+    gpu: &Device,
+    (logits_cpu, losses_cpu, sum_cpu): (&[f32], &[f64], f64),
+    grads_cpu: &[(String, Vec<f32>)],
+) {
+    let (logits_gpu, losses_gpu, sum_gpu) = run(weights, gpu);
     let worst = logits_cpu
         .iter()
         .zip(&logits_gpu)
@@ -170,7 +202,7 @@ fn wgpu_agrees_with_flex_forward_and_training() {
         .fold(0.0, f32::max);
     eprintln!("| forward logits, max |Δ| | {worst:.2e} |");
     assert!(worst < 1e-3, "logits differ by {worst}");
-    let (grads_cpu, grads_gpu) = (gradients(&weights, &flex), gradients(&weights, &gpu));
+    let grads_gpu = gradients(weights, gpu);
     assert_eq!(grads_cpu.len(), grads_gpu.len());
     let mut compared = 0;
     for ((name, a), (_, b)) in grads_cpu.iter().zip(&grads_gpu) {
@@ -205,15 +237,10 @@ fn wgpu_agrees_with_flex_forward_and_training() {
         (sum_cpu - sum_gpu).abs() <= 1e-4 * sum_cpu,
         "weights after {STEPS} steps: {sum_cpu} vs {sum_gpu}"
     );
-    // The steps changed the weights: the comparison is not of two untouched models.
-    let untouched = checksum(&ModNet::from_bytes(&weights, &flex).unwrap());
-    assert!(
-        (untouched - sum_cpu).abs() > 1e-3,
-        "{untouched} vs {sum_cpu}"
-    );
 }
 
-/// `trainer tag` and a one-epoch `train` on wgpu; tag agrees with Flex.
+/// `trainer tag` and a one-epoch `train` (with `--gpu-conv unfolded`) on wgpu; tag agrees with
+/// Flex.
 #[test]
 fn tag_and_train_run_on_wgpu() {
     wgpu_device();
@@ -248,6 +275,8 @@ fn tag_and_train_run_on_wgpu() {
         "1",
         "--backend",
         "wgpu",
+        "--gpu-conv",
+        "unfolded",
         "--chunk-seconds",
         "1",
         "--synth-clips",

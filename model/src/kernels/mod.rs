@@ -8,7 +8,8 @@
 //! the weight gradient as matrix multiplies instead of burn's convolution whose kernel is the
 //! whole feature map), and every other backend — wgpu, CUDA, NdArray — keeps burn's own
 //! operations: [`conv2d`], [`batch_norm`], [`batch_norm_add_relu`] and [`max_pool`] decide by the
-//! tensor's device.
+//! tensor's device. (The model's convolutions reach [`conv2d`] through
+//! [`crate::convolution::conv2d`], which sends those on a GPU to [`crate::unfolded`] first.)
 
 #[cfg(feature = "cpu-kernels-autodiff")]
 mod autodiff;

@@ -16,7 +16,7 @@ use clap::Args;
 use modnet::read_back;
 
 use crate::args::{DatasetKind, ModelArgs, positive_usize};
-use crate::backend::{Backend, Precision, device, set_precision};
+use crate::backend::{Backend, GpuConv, Precision, device, set_precision};
 use crate::data::loader::{self, Augment, BatchMaker};
 use crate::data::{Clip, Source, cache};
 use crate::evaluate::bce_with_logits;
@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// Compute device.
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub(crate) backend: Backend,
+    /// How convolutions run on a GPU (an experiment: see the README).
+    #[arg(long, value_enum, default_value_t = GpuConv::Direct)]
+    pub(crate) gpu_conv: GpuConv,
     /// Chunks per training step.
     #[arg(long, default_value_t = 4, value_parser = positive_usize)]
     pub(crate) batch_size: usize,
@@ -48,6 +51,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let tags = crate::data::mtat::tags();
     let config = args.model.config_for(DatasetKind::Mtat, &tags)?;
     let mut device = device(args.backend)?;
+    args.gpu_conv.apply();
     set_precision(&mut device, args.float)?;
     let (batch, chunk) = (args.batch_size, config.chunk_samples);
     let model = config.init(&device)?;
@@ -112,9 +116,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let train_clips = crate::data::mtat::train_list().len();
     let epoch = train_clips as f64 / slower;
     println!(
-        "{summary}, {:.1} s chunks, batch {batch}, {} steps",
+        "{summary}, {:.1} s chunks, batch {batch}, {} steps, convolutions on a GPU: {:?}",
         config.sample_rate.seconds(chunk),
-        args.steps
+        args.steps,
+        args.gpu_conv
     );
     println!("| measure | value |");
     println!("|---|---:|");
