@@ -52,12 +52,6 @@ await() {
   fi
 }
 bash scripts/install-web-tools.sh rust
-# The wgpu tests run on lavapipe (a Vulkan driver on the CPU) unless VK_DRIVER_FILES names
-# another driver.
-lavapipe=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
-if [[ -z ${VK_DRIVER_FILES:-} && -f $lavapipe ]]; then
-  export VK_DRIVER_FILES=$lavapipe
-fi
 export PATH="$root/tests/browser/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # One build from a clean clone: incremental state would only cost disk (gigabytes; a CI run
 # whose disk filled up died in the linker with a bus error).
@@ -75,6 +69,12 @@ target/corpus-test-venv/bin/python scripts/corpus/test_corpus.py
 
 step "Rust tests (Flex on the CPU, and wgpu against Flex; dependencies optimised)"
 await $system_installs target/install-logs/system.log
+# The wgpu tests run on lavapipe (a Vulkan driver on the CPU, installed in the background above)
+# unless VK_DRIVER_FILES names another driver.
+lavapipe=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
+if [[ -z ${VK_DRIVER_FILES:-} && -f $lavapipe ]]; then
+  export VK_DRIVER_FILES=$lavapipe
+fi
 cargo test --workspace --exclude modnet-web
 
 step "the Python package (a maturin wheel in target/python-venv; pytest, with the Ray example)"
