@@ -113,5 +113,5 @@ CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16
   trunk build index-test.html --release --offline
 
 step "the page in headless Chromium (WebGPU on SwiftShader, then the CPU fallback)"
-MODNET_WASM_WITHOUT_LTO=1 TRAINER="$root/target/debug/trainer" node --test tests/browser/page.test.mjs
+MODNET_PAGE_TEST_BUILD=1 TRAINER="$root/target/debug/trainer" node --test tests/browser/page.test.mjs
 step "all tests passed"

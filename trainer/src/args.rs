@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use modnet::convolution::GpuConvolution;
 use modnet::{
     EnvelopeNorm, FirInit, FirModulationConfig, ModNetConfig, Nonlinearity, ResNetWidths,
     SincConvConfig, TemporalConfig,
 };
 
-use crate::backend::{Backend, GpuConv};
+use crate::backend::{Backend, gpu_convolution_parser};
 use crate::data::loader;
 use crate::data::{Dataset, folder, mtat, synth};
 use crate::evaluate::Positives;
@@ -364,8 +365,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub(crate) backend: Backend,
     /// How convolutions run on a GPU (an experiment: see the README).
-    #[arg(long, value_enum, default_value_t = GpuConv::Direct)]
-    pub(crate) gpu_conv: GpuConv,
+    #[arg(long, value_parser = gpu_convolution_parser(), default_value = "direct")]
+    pub(crate) gpu_conv: GpuConvolution,
     /// Run directory: checkpoint, best weights, log, config.
     #[arg(long, default_value = DEFAULT_RUN)]
     pub(crate) out: PathBuf,

@@ -5,6 +5,7 @@
 use anyhow::{Result, anyhow, bail};
 use burn::tensor::{Device, FloatDType};
 use clap::ValueEnum;
+use modnet::convolution::GpuConvolution;
 
 /// The backends this build can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -22,26 +23,23 @@ pub enum Backend {
     Ndarray,
 }
 
-/// How convolutions run on a GPU (`--gpu-conv`); the CPU backends ignore it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Serialize)]
-pub enum GpuConv {
-    /// burn's own convolution (without autotune: direct kernels, forward and backward).
-    #[default]
-    Direct,
-    /// One matrix multiply over the unfolded input, gradients as matrix multiplies too
-    /// (`modnet::unfolded`): an experiment until measured on a real GPU (see the README).
-    Unfolded,
-}
-
-impl GpuConv {
-    /// Makes this the route of every convolution the process runs on a GPU from now on.
-    pub fn apply(self) {
-        use modnet::convolution::{GpuConvolution, set_gpu_convolution};
-        set_gpu_convolution(match self {
-            GpuConv::Direct => GpuConvolution::Direct,
-            GpuConv::Unfolded => GpuConvolution::Unfolded,
-        });
-    }
+/// `--gpu-conv direct|unfolded`: how convolutions run on a GPU, parsed straight into the model
+/// crate's setting (`modnet::convolution`); the CPU backends ignore it.
+pub fn gpu_convolution_parser() -> impl clap::builder::TypedValueParser<Value = GpuConvolution> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("direct").help(
+            "burn's own convolution (without autotune: direct kernels, forward and backward)",
+        ),
+        PossibleValue::new("unfolded").help(
+            "one matrix multiply over the unfolded input, gradients as matrix multiplies too: \
+             an experiment until measured on a real GPU (see the README)",
+        ),
+    ])
+    .map(|name| match name.as_str() {
+        "unfolded" => GpuConvolution::Unfolded,
+        _ => GpuConvolution::Direct,
+    })
 }
 
 /// The device for `backend`, or a clear error when this build or machine lacks it.

@@ -32,7 +32,7 @@ fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
     let data = args.data.load()?;
     let config = args.model.config(&args.data, &data.tags)?;
     let device = device(args.backend)?;
-    args.gpu_conv.apply();
+    modnet::convolution::set_gpu_convolution(args.gpu_conv);
     let settings = TrainSettings {
         max_epochs: args.epochs.map_or(
             if args.data.dataset == DatasetKind::Synth {

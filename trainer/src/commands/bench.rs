@@ -13,10 +13,11 @@ use anyhow::{Context, Result};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
+use modnet::convolution::GpuConvolution;
 use modnet::read_back;
 
 use crate::args::{DatasetKind, ModelArgs, positive_usize};
-use crate::backend::{Backend, GpuConv, Precision, device, set_precision};
+use crate::backend::{Backend, Precision, device, gpu_convolution_parser, set_precision};
 use crate::data::loader::{self, Augment, BatchMaker};
 use crate::data::{Clip, Source, cache};
 use crate::evaluate::bce_with_logits;
@@ -29,8 +30,8 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub(crate) backend: Backend,
     /// How convolutions run on a GPU (an experiment: see the README).
-    #[arg(long, value_enum, default_value_t = GpuConv::Direct)]
-    pub(crate) gpu_conv: GpuConv,
+    #[arg(long, value_parser = gpu_convolution_parser(), default_value = "direct")]
+    pub(crate) gpu_conv: GpuConvolution,
     /// Chunks per training step.
     #[arg(long, default_value_t = 4, value_parser = positive_usize)]
     pub(crate) batch_size: usize,
@@ -51,7 +52,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let tags = crate::data::mtat::tags();
     let config = args.model.config_for(DatasetKind::Mtat, &tags)?;
     let mut device = device(args.backend)?;
-    args.gpu_conv.apply();
+    modnet::convolution::set_gpu_convolution(args.gpu_conv);
     set_precision(&mut device, args.float)?;
     let (batch, chunk) = (args.batch_size, config.chunk_samples);
     let model = config.init(&device)?;
