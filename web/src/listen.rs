@@ -36,6 +36,10 @@ pub struct Listening {
     pub dropped: u64,
     /// Model time of the last window (ms).
     pub model_millis: Option<f64>,
+    /// Median and longest model time of the windows tagged so far (ms): one window's time
+    /// swings with whatever else the machine does.
+    pub model_median_millis: Option<f64>,
+    pub model_max_millis: Option<f64>,
     /// From the last window's last sample to its tags on the page (ms).
     pub latency_millis: Option<f64>,
 }
@@ -51,6 +55,8 @@ pub struct LiveSession {
     in_flight: Option<(u32, f64)>,
     /// Live windows sent so far (their jobs count from [`LIVE_JOBS`]).
     sent: u32,
+    /// Model times of the windows tagged (ms), in ascending order.
+    model_times: Vec<f64>,
 }
 
 impl LiveSession {
@@ -62,6 +68,7 @@ impl LiveSession {
             rate,
             in_flight: None,
             sent: 0,
+            model_times: Vec::new(),
         }
     }
 
@@ -104,6 +111,10 @@ impl LiveSession {
                 self.in_flight = None;
                 listening.tagged = self.window.taken();
                 listening.model_millis = Some(model_millis);
+                let at = self.model_times.partition_point(|&t| t < model_millis);
+                self.model_times.insert(at, model_millis);
+                listening.model_median_millis = median(&self.model_times);
+                listening.model_max_millis = self.model_times.last().copied();
                 listening.latency_millis = Some(now - sent);
                 true
             }
@@ -121,6 +132,16 @@ impl LiveSession {
     /// The engine was replaced: the window sent to the old one will never come back.
     pub fn engine_replaced(&mut self) {
         self.in_flight = None;
+    }
+}
+
+/// The median of ascending `values`.
+fn median(values: &[f64]) -> Option<f64> {
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
     }
 }
 

@@ -29,12 +29,14 @@ pub fn Listen(
                 format!("filling the window: {:.0} %", l.filled * 100.0)
             } else {
                 format!(
-                    "{:.0} s heard · tags every {:.1} s · {} windows tagged, {} dropped (engine busy) · model {} · latency {}",
+                    "{:.0} s heard · tags every {:.1} s · {} windows tagged, {} dropped (engine busy) · model {} (median {}, longest {}) · latency {}",
                     l.seconds,
                     l.hop_seconds,
                     l.tagged,
                     l.dropped,
                     millis(l.model_millis),
+                    millis(l.model_median_millis),
+                    millis(l.model_max_millis),
                     millis(l.latency_millis)
                 )
             }
@@ -70,6 +72,8 @@ pub fn Listen(
                 data-tagged=move || listening.with(|l| l.as_ref().map_or(0, |l| l.tagged))
                 data-dropped=move || listening.with(|l| l.as_ref().map_or(0, |l| l.dropped))
                 data-latency=move || listening.with(|l| l.as_ref().and_then(|l| l.latency_millis).unwrap_or(0.0))
+                data-model-median=move || listening.with(|l| l.as_ref().and_then(|l| l.model_median_millis).unwrap_or(0.0))
+                data-model-max=move || listening.with(|l| l.as_ref().and_then(|l| l.model_max_millis).unwrap_or(0.0))
             >{line}</span>
             <Show when=move || live_tags.with(Option::is_some)>
                 <ol id="live-tags">{rows}</ol>
