@@ -400,6 +400,10 @@ pub struct TrainArgs {
     /// Optimisation schedule.
     #[arg(long, value_enum, default_value_t = Schedule::Paper)]
     pub(crate) schedule: Schedule,
+    /// Within an epoch, also write a checkpoint every this many minutes (0: only at each
+    /// epoch's end): `--resume` goes on from the batch it holds, as the run would have.
+    #[arg(long, default_value_t = 10.0, value_parser = non_negative)]
+    pub(crate) checkpoint_minutes: f64,
     /// Also copy the best weights here when training ends (e.g. for the web page).
     #[arg(long)]
     pub(crate) web_weights: Option<PathBuf>,

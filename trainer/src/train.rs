@@ -1,12 +1,14 @@
 //! Training as in the paper (§II-C): random 5 s crops, BCE on logits, Adam 1e-3, batch 4, LR
 //! halved after `lr_patience` epochs without a lower validation loss, early stopping after
 //! `stop_patience`, the weights of the lowest validation loss kept. Won et al.'s schedule is an
-//! option. Every epoch ends with an atomic checkpoint; `--resume` continues from it.
+//! option. Every epoch ends with an atomic checkpoint, and a long epoch writes one every
+//! `checkpoint_minutes` too; `--resume` continues from the last, within its epoch if need be.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::files::{save_weights, write_atomically};
 use anyhow::{Context, Result, bail};
@@ -21,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::Checkpoint;
 use crate::data::loader::{self, Augment, BatchMaker};
 use crate::data::{Clip, DataIdentity, Dataset};
-use crate::epoch::EpochRun;
+use crate::epoch::{EpochProgress, EpochRun};
 use crate::evaluate::{Positives, evaluate};
 use crate::progress::style;
 use crate::run::RunFiles;
@@ -70,6 +72,9 @@ pub struct TrainSettings {
     /// clipped and normalised ([`tag_weights`]): 0 weighs every tag alike.
     #[serde(default)]
     pub rare_tag_power: f32,
+    /// Within an epoch, a checkpoint every this many minutes (0: only at the epoch's end).
+    #[serde(default)]
+    pub checkpoint_minutes: f64,
 }
 
 fn default_loader_workers() -> usize {
@@ -102,6 +107,8 @@ struct RunState {
     config: ModNetConfig,
     epochs_done: usize,
     lr: f64,
+    /// Infinite until the first epoch ends (JSON writes that as null).
+    #[serde(deserialize_with = "infinity_from_null")]
     best_valid_loss: f64,
     best_epoch: usize,
     since_best: usize,
@@ -110,6 +117,13 @@ struct RunState {
     /// The data the run trains on (absent in checkpoints of older versions).
     #[serde(default)]
     data: Option<DataIdentity>,
+    /// The epoch after `epochs_done` when the checkpoint was written within it.
+    #[serde(default)]
+    unfinished_epoch: Option<EpochProgress>,
+}
+
+fn infinity_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 fn write_checkpoint(
@@ -121,16 +135,22 @@ fn write_checkpoint(
     let optim = optim
         .into_bytes()
         .map_err(|e| anyhow::anyhow!("encoding the optimiser state: {e}"))?;
-    Checkpoint::new(serde_json::to_vec(state)?, model, optim.to_vec())?.write(path)
+    // `valid()` folds batch norm's last running-statistics update in: a module's record holds
+    // only the folded value, which within an epoch is one batch behind.
+    Checkpoint::new(serde_json::to_vec(state)?, &model.valid(), optim.to_vec())?.write(path)
 }
 
-/// Where to go on after a failure in the epoch after `epochs_done`: the truth about what is on
-/// disk.
-fn last_good(out: &RunFiles, epochs_done: usize) -> String {
-    if epochs_done > 0 && out.checkpoint().exists() {
+/// Where to go on after a failure in the epoch after `epochs_done`, whose last checkpoint
+/// (if any) was written after `batches_saved` of its batches: the truth about what is on disk.
+fn last_good(out: &RunFiles, epochs_done: usize, batches_saved: Option<usize>) -> String {
+    let at = match batches_saved {
+        Some(batches) => format!("within epoch {}, after {batches} batches", epochs_done + 1),
+        None => format!("after epoch {epochs_done}"),
+    };
+    if (epochs_done > 0 || batches_saved.is_some()) && out.checkpoint().exists() {
         format!(
-            "The last good checkpoint (after epoch {epochs_done}) is kept in {}; resume with \
-             --resume, perhaps with a lower --lr",
+            "The last good checkpoint ({at}) is kept in {}; resume with --resume, perhaps \
+             with a lower --lr",
             out.dir.display()
         )
     } else {
@@ -210,6 +230,7 @@ pub fn train(
         since_lr_change: 0,
         log: Vec::new(),
         data: Some(data.identity()),
+        unfinished_epoch: None,
     };
     if resume {
         if out.checkpoint().exists() {
@@ -241,9 +262,18 @@ pub fn train(
     });
     // Shared with the loader threads once, not copied each epoch.
     let clips: Arc<[Clip]> = data.train.as_slice().into();
+    let save_every = (settings.checkpoint_minutes > 0.0)
+        .then(|| Duration::from_secs_f64(settings.checkpoint_minutes * 60.0));
     for epoch in state.epochs_done + 1..=settings.max_epochs {
         let started = Instant::now();
-        if settings.schedule == Schedule::Won && matches!(epoch - 1, 80 | 100 | 120) {
+        let start = state
+            .unfinished_epoch
+            .take()
+            .filter(|p| p.epoch == epoch)
+            .unwrap_or_else(|| EpochProgress::new(epoch));
+        let fresh_epoch = start.batches_done == 0;
+        if fresh_epoch && settings.schedule == Schedule::Won && matches!(epoch - 1, 80 | 100 | 120)
+        {
             // Won's switch: new optimiser, back to the best weights.
             (optim, fixed_lr) = optimizer(Schedule::Won, epoch - 1);
             if out.best().exists() {
@@ -264,11 +294,27 @@ pub fn train(
             maker: &maker,
             clips: &clips,
             tag_weights: tag_weights.as_ref(),
+            start,
+            save_every,
         };
-        let train_loss;
-        (model, train_loss) = epoch_run
-            .run(model, &mut optim)
-            .map_err(|e| anyhow::anyhow!("{e:#}. {}", last_good(out, state.epochs_done)))?;
+        let earlier = epoch_run.start.seconds;
+        let batches_saved = Cell::new(None);
+        let save = |model: &ModNet, optim: &ModuleOptimizer, progress: &EpochProgress| {
+            let within = RunState {
+                unfinished_epoch: Some(progress.clone()),
+                ..state.clone()
+            };
+            write_checkpoint(&out.checkpoint(), &within, model, optim)?;
+            batches_saved.set(Some(progress.batches_done));
+            Ok(())
+        };
+        let progress;
+        (model, progress) = epoch_run.run(model, &mut optim, save).map_err(|e| {
+            let batches = batches_saved
+                .get()
+                .or((!fresh_epoch).then_some(epoch_run.start.batches_done));
+            anyhow::anyhow!("{e:#}. {}", last_good(out, state.epochs_done, batches))
+        })?;
         let valid_bar = ProgressBar::new(data.valid.len() as u64).with_style(style(
             "validating {bar:30} {pos}/{len} clips {elapsed_precise}",
         ));
@@ -284,12 +330,12 @@ pub fn train(
         valid_bar.finish_and_clear();
         let row = EpochLog {
             epoch,
-            train_loss,
+            train_loss: progress.mean_loss(),
             valid_loss: eval.loss,
             roc_auc: eval.metrics.roc_auc_macro,
             pr_auc: eval.metrics.pr_auc_macro,
             lr,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: earlier + started.elapsed().as_secs_f64(),
         };
         eprintln!(
             "epoch {epoch:>3}  train loss {:.4}  valid loss {:.4}  ROC-AUC {:.4}  PR-AUC {:.4}  lr {:.1e}  {:.0} s",
@@ -410,6 +456,19 @@ fn resume_from(
             path.display()
         );
     }
+    // Within an epoch the position counts batches: they must be the same batches.
+    if let Some(unfinished) = &saved.unfinished_epoch
+        && saved.settings.batch_size != fresh.settings.batch_size
+    {
+        bail!(
+            "the run in {} stopped within epoch {}, which it trains in batches of {}: resume \
+             it with --batch-size {}",
+            out.dir.display(),
+            unfinished.epoch,
+            saved.settings.batch_size,
+            saved.settings.batch_size
+        );
+    }
     let mut differences = Vec::new();
     if saved.settings.seed != fresh.settings.seed {
         differences.push(format!(
@@ -444,9 +503,13 @@ fn resume_from(
         data: fresh.data.take(),
         ..saved
     };
+    let at = match &state.unfinished_epoch {
+        Some(p) => format!("within epoch {} after {} batches", p.epoch, p.batches_done),
+        None => format!("after epoch {}", state.epochs_done),
+    };
     eprintln!(
-        "resuming after epoch {} (best validation loss {:.4} at epoch {})",
-        state.epochs_done, state.best_valid_loss, state.best_epoch
+        "resuming {at} (best validation loss {:.4} at epoch {})",
+        state.best_valid_loss, state.best_epoch
     );
     Ok((state, model, optim, fixed_lr))
 }

@@ -57,6 +57,7 @@ fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
         positives: args.positives.positives(),
         prior_bias: args.prior_bias,
         rare_tag_power: args.rare_tag_power,
+        checkpoint_minutes: args.checkpoint_minutes,
     };
     let cache_dir = args.data.cache_dir();
     train(

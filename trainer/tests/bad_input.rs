@@ -18,6 +18,7 @@
 //! | tag timeline on compressed audio | last chunk end-aligned, never mostly padding | model tests `clip_tagging_batches_and_reduces_as_the_protocol_says` |
 //! | a 60-minute file; a 1 Hz wav | decoded and resampled as a stream, memory bounded (`scripts/bench-long-file.py`); rates below 1 kHz refused | `audio` unit tests; `a_wav_at_1_hz_is_refused_by_name` |
 //! | a resumed run | equal to an uninterrupted one | cli.rs `a_killed_run_resumes_from_its_checkpoint` |
+//! | a run killed within an epoch; resumed there with another `--batch-size` | goes on from its last checkpoint's batch, ending as the uninterrupted run; refused, naming the batch size | cli.rs `a_run_killed_within_an_epoch_resumes_at_its_batch` |
 //! | `tag` errors | the file named once | `a_wav_at_1_hz_is_refused_by_name` |
 //! | a file of a whole number of resampler blocks (a 30 s Ogg Vorbis song) | tagged | probe.rs `files_of_whole_resampler_blocks_are_tagged` |
 //! | `--csv`/`--jsonl` naming the user's own CSV, an mp3, a flac | refused, untouched | probe.rs `a_file_that_is_not_our_table_is_never_written` |

@@ -2,6 +2,7 @@
 //! MTAT-format tree, a folder dataset, a run killed with SIGKILL and resumed, corrupt files.
 //! Small settings throughout (1 s chunks, a handful of clips, Flex on the CPU).
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -157,17 +158,100 @@ fn a_killed_run_resumes_from_its_checkpoint() {
     let mut uninterrupted = args.clone();
     uninterrupted[2] = s(&whole);
     ok(&uninterrupted);
-    let numbers = |run: &Path| -> Vec<serde_json::Value> {
-        let log: Vec<serde_json::Value> =
-            serde_json::from_slice(&std::fs::read(run.join("log.json")).unwrap()).unwrap();
-        log.into_iter()
-            .map(|mut row| {
-                row.as_object_mut().unwrap().remove("seconds");
-                row
-            })
-            .collect()
-    };
-    assert_eq!(numbers(&run), numbers(&whole));
+    assert_eq!(log_numbers(&run), log_numbers(&whole));
+}
+
+/// A long epoch writes checkpoints within it (`--checkpoint-minutes`): a run killed after one
+/// resumes at its batch, and ends where the uninterrupted run does.
+#[test]
+fn a_run_killed_within_an_epoch_resumes_at_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    // 24 clips in batches of 2: 12 batches an epoch, a checkpoint after each.
+    let mut args = vec![
+        "train",
+        "--out",
+        s(&run),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+    ];
+    args.extend(TINY);
+    args.extend(["--synth-clips", "24", "4", "4", "--synth-seconds", "1.5"]);
+    args.extend(["--checkpoint-minutes", "0.000001"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        let first = line.starts_with("checkpoint within epoch 1: 1 of 12 batches");
+        seen.push(line);
+        if first {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL, a batch or so after the first checkpoint
+    child.wait().unwrap();
+    assert!(
+        seen.last()
+            .is_some_and(|l| l.starts_with("checkpoint within")),
+        "no checkpoint within the epoch: {seen:?}"
+    );
+    assert!(
+        !run.join("log.csv").exists(),
+        "killed within the first epoch"
+    );
+
+    // Another batch size cannot go on within the epoch: its batches would hold other clips.
+    let checkpoint = std::fs::read(run.join("checkpoint.bin")).unwrap();
+    let mut other = args.clone();
+    other[6] = "4";
+    other.push("--resume");
+    let out = trainer(&other);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("resume it with --batch-size 2"), "{stderr}");
+    assert_eq!(
+        std::fs::read(run.join("checkpoint.bin")).unwrap(),
+        checkpoint
+    );
+
+    let mut resume = args.clone();
+    resume.push("--resume");
+    let out = trainer(&resume);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("resuming within epoch 1 after "),
+        "{stderr}"
+    );
+    assert_eq!(log_epochs(&run), vec![1, 2]);
+    let whole = dir.path().join("whole");
+    let mut uninterrupted = args.clone();
+    uninterrupted[2] = s(&whole);
+    ok(&uninterrupted);
+    assert_eq!(log_numbers(&run), log_numbers(&whole));
+    let weights = |run: &Path| std::fs::read(run.join("best.safetensors")).unwrap();
+    assert_eq!(weights(&run), weights(&whole), "the same best weights");
+}
+
+/// A run's log without its wall times.
+fn log_numbers(run: &Path) -> Vec<serde_json::Value> {
+    let log: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(run.join("log.json")).unwrap()).unwrap();
+    log.into_iter()
+        .map(|mut row| {
+            row.as_object_mut().unwrap().remove("seconds");
+            row
+        })
+        .collect()
 }
 
 /// An MTAT-format tree: a few clips of the standard split at their annotation rows, one

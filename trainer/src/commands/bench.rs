@@ -185,7 +185,7 @@ fn data_path_rate(config: &modnet::ModNetConfig, batch: usize, workers: usize) -
     let order: Vec<usize> = (0..FILES).cycle().take(FILES * 64).collect();
     let crops = order.len();
     let started = Instant::now();
-    for b in maker.batches(&clips, order, batch, 1, workers) {
+    for b in maker.batches(&clips, order, batch, 1, workers, 0) {
         b?;
     }
     Ok(crops as f64 / started.elapsed().as_secs_f64())

@@ -99,9 +99,10 @@ impl BatchMaker {
         }
     }
 
-    /// The batches of `clips` taken in `order` (indices, cut into `batch_size` clips), made by
-    /// `workers` threads ahead of the caller. Batch `i` draws from [`batch_seed`]`(seed, i)`.
-    /// Dropping the iterator early stops the workers.
+    /// The batches of `clips` taken in `order` (indices, cut into `batch_size` clips) from
+    /// batch `first` on (a run resumed within an epoch), made by `workers` threads ahead of the
+    /// caller. Batch `i` draws from [`batch_seed`]`(seed, i)`, so that it is the same batch
+    /// whichever batch the epoch started from. Dropping the iterator early stops the workers.
     pub fn batches(
         self: &Arc<Self>,
         clips: &Arc<[Clip]>,
@@ -109,10 +110,12 @@ impl BatchMaker {
         batch_size: usize,
         seed: u64,
         workers: usize,
+        first: usize,
     ) -> Batches {
         let batch_size = batch_size.max(1);
         let count = order.len().div_ceil(batch_size);
-        let workers = workers.clamp(1, count.max(1));
+        let first = first.min(count);
+        let workers = workers.clamp(1, (count - first).max(1));
         let order = Arc::new(order);
         let mut queues = Vec::with_capacity(workers);
         let mut threads = Vec::with_capacity(workers);
@@ -120,7 +123,7 @@ impl BatchMaker {
             let (send, receive) = sync_channel(PREFETCH);
             let (maker, clips, order) = (Arc::clone(self), Arc::clone(clips), Arc::clone(&order));
             threads.push(std::thread::spawn(move || {
-                for i in (worker..count).step_by(workers) {
+                for i in (first + worker..count).step_by(workers) {
                     let end = ((i + 1) * batch_size).min(order.len());
                     let batch: Vec<&Clip> = order[i * batch_size..end]
                         .iter()
@@ -138,7 +141,7 @@ impl BatchMaker {
             queues,
             threads,
             next: 0,
-            count,
+            count: count - first,
         }
     }
 
@@ -185,7 +188,8 @@ impl BatchMaker {
     }
 }
 
-/// The batches of an epoch, in order (see [`BatchMaker::batches`]).
+/// The batches of an epoch from its first batch asked for, in order (see
+/// [`BatchMaker::batches`]).
 pub struct Batches {
     queues: Vec<Receiver<Batch>>,
     threads: Vec<JoinHandle<()>>,
@@ -194,7 +198,7 @@ pub struct Batches {
 }
 
 impl Batches {
-    /// Batches in the epoch.
+    /// Batches to come in all (the epoch's from the first asked for).
     pub fn len(&self) -> usize {
         self.count
     }
@@ -298,7 +302,7 @@ mod tests {
 
     fn epoch(maker: &BatchMaker, clips: &Arc<[Clip]>, workers: usize) -> Vec<Batch> {
         Arc::new(maker.clone())
-            .batches(clips, (0..clips.len()).collect(), 3, 42, workers)
+            .batches(clips, (0..clips.len()).collect(), 3, 42, workers, 0)
             .collect::<Result<_>>()
             .unwrap()
     }
@@ -332,6 +336,12 @@ mod tests {
         assert!(one[3].unreadable[0].0.contains("missing.mp3"));
         assert_eq!(epoch(&maker, &order, 3), one);
         assert_eq!(epoch(&maker, &order, 16), one);
+        // An epoch resumed at batch 2 makes the same last two batches.
+        let resumed: Vec<Batch> = Arc::new(maker.clone())
+            .batches(&order, (0..order.len()).collect(), 3, 42, 2, 2)
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(resumed, one[2..]);
         // Crops are windows of their file (consecutive sample values before gain and mixing).
         let plain = BatchMaker {
             augment: Augment::default(),
@@ -360,7 +370,7 @@ mod tests {
             augment: Augment::default(),
         });
         let clips: Arc<[Clip]> = clips.into();
-        let mut batches = maker.batches(&clips, (0..clips.len()).collect(), 2, 1, 4);
+        let mut batches = maker.batches(&clips, (0..clips.len()).collect(), 2, 1, 4, 0);
         assert_eq!(batches.len(), 20);
         assert!(batches.next().unwrap().is_ok());
         // Dropping it joins the workers, which are blocked on full queues: this returns.
