@@ -160,10 +160,7 @@ impl EpochRun<'_> {
             model = optim.step(self.lr, model, grads);
             progress.loss_sum += value;
             progress.steps += 1;
-            bar.set_message(format!(
-                "loss {:.4}",
-                progress.loss_sum / progress.steps as f64
-            ));
+            bar.set_message(format!("loss {:.4}", progress.mean_loss()));
             bar.inc(1);
             if let Some(lines) = lines.as_mut() {
                 lines.tick(&bar, &what, "batches");
