@@ -168,15 +168,8 @@ fn a_run_killed_within_an_epoch_resumes_at_its_batch() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     // 24 clips in batches of 2: 12 batches an epoch, a checkpoint after each.
-    let mut args = vec![
-        "train",
-        "--out",
-        s(&run),
-        "--epochs",
-        "2",
-        "--batch-size",
-        "2",
-    ];
+    let mut args = vec!["train", "--out", s(&run)];
+    args.extend(["--epochs", "2", "--batch-size", "2"]);
     args.extend(TINY);
     args.extend(["--synth-clips", "24", "4", "4", "--synth-seconds", "1.5"]);
     args.extend(["--checkpoint-minutes", "0.000001"]);
@@ -490,14 +483,7 @@ fn same_seed_same_numbers_on_the_cpu() {
             args.extend(TINY);
             args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
             ok(&args);
-            let log: Vec<serde_json::Value> =
-                serde_json::from_slice(&std::fs::read(run.join("log.json")).unwrap()).unwrap();
-            log.into_iter()
-                .map(|mut row| {
-                    row.as_object_mut().unwrap().remove("seconds");
-                    row
-                })
-                .collect()
+            log_numbers(&run)
         })
         .collect();
     assert_eq!(logs[0].len(), 2);
