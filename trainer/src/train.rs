@@ -298,7 +298,8 @@ pub fn train(
             save_every,
         };
         let earlier = epoch_run.start.seconds;
-        let batches_saved = Cell::new(None);
+        // The batch the run's checkpoint stands at within this epoch, if any (for the error).
+        let batches_saved = Cell::new((!fresh_epoch).then_some(epoch_run.start.batches_done));
         let save = |model: &ModNet, optim: &ModuleOptimizer, progress: &EpochProgress| {
             let within = RunState {
                 unfinished_epoch: Some(progress.clone()),
@@ -310,10 +311,8 @@ pub fn train(
         };
         let progress;
         (model, progress) = epoch_run.run(model, &mut optim, save).map_err(|e| {
-            let batches = batches_saved
-                .get()
-                .or((!fresh_epoch).then_some(epoch_run.start.batches_done));
-            anyhow::anyhow!("{e:#}. {}", last_good(out, state.epochs_done, batches))
+            let saved = last_good(out, state.epochs_done, batches_saved.get());
+            anyhow::anyhow!("{e:#}. {saved}")
         })?;
         let valid_bar = ProgressBar::new(data.valid.len() as u64).with_style(style(
             "validating {bar:30} {pos}/{len} clips {elapsed_precise}",
