@@ -262,8 +262,10 @@ pub fn train(
     });
     // Shared with the loader threads once, not copied each epoch.
     let clips: Arc<[Clip]> = data.train.as_slice().into();
+    // 0 or an interval too long for a Duration (`--checkpoint-minutes 1e300`): never within.
     let save_every = (settings.checkpoint_minutes > 0.0)
-        .then(|| Duration::from_secs_f64(settings.checkpoint_minutes * 60.0));
+        .then(|| Duration::try_from_secs_f64(settings.checkpoint_minutes * 60.0).ok())
+        .flatten();
     for epoch in state.epochs_done + 1..=settings.max_epochs {
         let started = Instant::now();
         let start = state

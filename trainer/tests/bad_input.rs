@@ -19,6 +19,7 @@
 //! | a 60-minute file; a 1 Hz wav | decoded and resampled as a stream, memory bounded (`scripts/bench-long-file.py`); rates below 1 kHz refused | `audio` unit tests; `a_wav_at_1_hz_is_refused_by_name` |
 //! | a resumed run | equal to an uninterrupted one | cli.rs `a_killed_run_resumes_from_its_checkpoint` |
 //! | a run killed within an epoch; resumed there with another `--batch-size` | goes on from its last checkpoint's batch, ending as the uninterrupted run; refused, naming the batch size | cli.rs `a_run_killed_within_an_epoch_resumes_at_its_batch` |
+//! | `--checkpoint-minutes -1` / `nan` / `1e300` | refused at parse time; `1e300` trains with checkpoints at epoch ends only | `checkpoint_intervals_out_of_range` |
 //! | `tag` errors | the file named once | `a_wav_at_1_hz_is_refused_by_name` |
 //! | a file of a whole number of resampler blocks (a 30 s Ogg Vorbis song) | tagged | probe.rs `files_of_whole_resampler_blocks_are_tagged` |
 //! | `--csv`/`--jsonl` naming the user's own CSV, an mp3, a flac | refused, untouched | probe.rs `a_file_that_is_not_our_table_is_never_written` |
@@ -284,4 +285,24 @@ fn a_wav_at_1_hz_is_refused_by_name() {
         1,
         "the file is named once: {err}"
     );
+}
+
+#[test]
+fn checkpoint_intervals_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let mut args = vec!["train", "--out", s(&run), "--epochs", "1"];
+    args.extend(TINY);
+    args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    for bad in ["--checkpoint-minutes=-1", "--checkpoint-minutes=nan"] {
+        let mut refused = args.clone();
+        refused.push(bad);
+        fails_with(&refused, &["--checkpoint-minutes", "a finite number ≥ 0"]);
+        assert!(!run.exists(), "nothing written for {bad}");
+    }
+    // Too long for a duration: no checkpoint within the epoch, one at its end.
+    args.extend(["--checkpoint-minutes", "1e300"]);
+    ok(&args);
+    assert_eq!(log_epochs(&run), vec![1]);
+    assert!(run.join("checkpoint.bin").exists());
 }
