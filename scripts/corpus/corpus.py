@@ -9,6 +9,9 @@ Steps (each resumable: finished outputs are kept, each written atomically):
   label    the teachers (musicnn 0.1.0's MTT_musicnn and MTT_vgg) on every track: one row of 50
            sigmoid outputs per 3 s patch → WORK/teacher/PKG/TRACK.npy (MTT_musicnn) and
            WORK/teacher-MTT_vgg/PKG/TRACK.npy. Needs teacher-requirements.txt.
+  pack     WORK/teacher-outputs.npz: the teachers' outputs with the SHA-256 of each track's
+           audio (weights/corpus/ keeps a copy): `label --stored FILE` takes a track's outputs
+           from it when its audio is the same, so a rebuild needs TensorFlow only for the rest.
   tables   WORK/labels.csv (one row per 3 s chunk: path, start, seconds, split, the 50 tags,
            the teachers' mean: the folder dataset of `trainer train --dataset folder`),
            WORK/labels-MODEL.csv (each teacher alone, same rows), WORK/tracks.csv (one row per
@@ -17,7 +20,7 @@ Steps (each resumable: finished outputs are kept, each written atomically):
 
 The split is by track (a hash of the track's name): no track is in two splits.
 
-Usage: python3 scripts/corpus/corpus.py WORK decode|label|tables|all [--limit N]
+Usage: python3 scripts/corpus/corpus.py WORK decode|label|tables|pack|all [--limit N] [--stored FILE]
 The teacher step can be replaced by a label file (tests): put the .npy files in WORK/teacher.
 """
 
@@ -229,21 +232,75 @@ class Teacher:
         return np.concatenate(out).astype(np.float32)
 
 
-def label(work: Path, limit):
+def sha256_of(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+class TeacherOutputs:
+    """The teachers' outputs as `pack` stores them (weights/corpus/teacher-outputs.npz): per
+    track, the SHA-256 of the 16 kHz WAV they were computed from and each teacher's rows,
+    quantised to 1/65535. A track whose audio is byte-for-byte the same needs no TensorFlow."""
+
+    SCALE = 65535
+
+    def __init__(self, path: Path):
+        z = np.load(path)
+        self.index = {n: i for i, n in enumerate(z["tracks"])}
+        self.sha256, self.offsets = z["sha256"], z["offsets"]
+        self.outputs = {m: z[f"outputs-{m}"] for m in TEACHERS if f"outputs-{m}" in z}
+
+    def get(self, pkg: str, name: str, wav: Path, models):
+        """Each of `models`' outputs for the track, or None unless all are stored for this audio."""
+        i = self.index.get(f"{pkg}/{name}")
+        if i is None or any(m not in self.outputs for m in models) or self.sha256[i] != sha256_of(wav):
+            return None
+        rows = slice(self.offsets[i], self.offsets[i + 1])
+        return {m: self.outputs[m][rows].astype(np.float32) / self.SCALE for m in models}
+
+    @classmethod
+    def write(cls, path: Path, tracks):
+        """`tracks`: (pkg, name, wav, {model: outputs}) with the same models for every track."""
+        models = list(tracks[0][3]) if tracks else []
+        lengths = [len(t[3][models[0]]) for t in tracks]
+        arrays = {
+            "tracks": np.array([f"{p}/{n}" for p, n, _, _ in tracks]),
+            "sha256": np.array([sha256_of(w) for _, _, w, _ in tracks]),
+            "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        }
+        for m in models:
+            rows = np.concatenate([t[3][m] for t in tracks])
+            arrays[f"outputs-{m}"] = np.round(np.clip(rows, 0, 1) * cls.SCALE).astype(np.uint16)
+        atomic_write(path, lambda p: np.savez_compressed(open(p, "wb"), **arrays))
+
+
+def label(work: Path, limit, stored: Path = None):
+    """Each track's outputs of every teacher: taken from `stored` (a `pack` file) where the
+    track's audio is the one they were computed from, else computed."""
     import soundfile as sf
 
-    teachers = {model: Teacher(model) for model in TEACHERS}
+    known = TeacherOutputs(stored) if stored and stored.exists() else None
+    teachers = {}  # built when first needed: a corpus found in `stored` needs no TensorFlow
     todo = [t for t in tracks(work)[:limit] if (work / "audio" / t[0] / f"{t[1]}.wav").exists()]
-    started, seconds = time.time(), 0.0
+    started, seconds, reused = time.time(), 0.0, 0
     for i, (pkg, name, _) in enumerate(todo):
         targets = {m: teacher_dir(work, m) / pkg / f"{name}.npy" for m in TEACHERS}
         missing = [m for m, t in targets.items() if not t.exists()]
         if not missing:
             continue
-        audio, sr = sf.read(work / "audio" / pkg / f"{name}.wav", dtype="float32")
+        wav = work / "audio" / pkg / f"{name}.wav"
+        found = known.get(pkg, name, wav, missing) if known else None
+        if found:
+            for model, probs in found.items():
+                atomic_write(targets[model], lambda p: np.save(open(p, "wb"), probs))
+            reused += 1
+            continue
+        audio, sr = sf.read(wav, dtype="float32")
         assert sr == SR
         patches = Teacher.patches(audio)  # the same mel patches for both teachers
         for model in missing:
+            if model not in teachers:
+                teachers[model] = Teacher(model)
             probs = teachers[model](patches)
             atomic_write(targets[model], lambda p: np.save(open(p, "wb"), probs))
         seconds += len(audio) / SR
@@ -252,6 +309,23 @@ def label(work: Path, limit):
         top = ", ".join(f"{MTAT_TAGS[j]} {mean[j]:.2f}" for j in np.argsort(-mean)[:3])
         print(f"[{i + 1}/{len(todo)}] {pkg}/{name}: {len(patches)} patches, {top}  "
               f"({took:.0f} s, {seconds / max(took, 1e-9):.0f}× real time)", flush=True)
+    if known:
+        print(f"{reused} of {len(todo)} tracks' outputs taken from {stored} (the same audio)")
+
+
+def pack(work: Path, limit):
+    """WORK/teacher-outputs.npz: every labelled track's teacher outputs with its audio's SHA-256
+    (TeacherOutputs), so that the label step of a later build needs TensorFlow only for tracks
+    whose audio changed."""
+    teachers = [m for m in TEACHERS if teacher_dir(work, m).is_dir()]
+    rows = []
+    for pkg, name, _ in tracks(work)[:limit]:
+        npys = {m: teacher_dir(work, m) / pkg / f"{name}.npy" for m in teachers}
+        wav = work / "audio" / pkg / f"{name}.wav"
+        if npys and all(p.exists() for p in npys.values()) and wav.exists():
+            rows.append((pkg, name, wav, {m: np.load(p) for m, p in npys.items()}))
+    TeacherOutputs.write(work / "teacher-outputs.npz", rows)
+    print(f"packed {len(rows)} tracks' outputs of {', '.join(teachers)} into {work / 'teacher-outputs.npz'}")
 
 
 # The licence of each package's music where its copyright file is not machine-readable (DEP-5)
@@ -396,11 +470,16 @@ def tables(work: Path, limit):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("work", type=Path)
-    ap.add_argument("step", choices=["decode", "label", "tables", "all"])
+    ap.add_argument("step", choices=["decode", "label", "tables", "pack", "all"])
     ap.add_argument("--limit", type=int, default=None, help="only the first N tracks (tests)")
+    ap.add_argument("--stored", type=Path, default=None,
+                    help="label: take the teachers' outputs from this pack file where the audio matches")
     a = ap.parse_args()
     for step in ["decode", "label", "tables"] if a.step == "all" else [a.step]:
-        globals()[step](a.work, a.limit)
+        if step == "label":
+            label(a.work, a.limit, a.stored)
+        else:
+            globals()[step](a.work, a.limit)
 
 
 if __name__ == "__main__":

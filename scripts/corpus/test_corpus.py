@@ -141,6 +141,51 @@ class CorpusTest(unittest.TestCase):
             corpus.tables(self.work, None)
         self.assertIn("sounds__bgm.npy is missing", str(e.exception))
 
+    def test_stored_outputs_spare_the_teachers_where_the_audio_is_the_same(self):
+        corpus.decode(self.work, None)
+        self.fake_teacher()
+        first = corpus.teacher_dir(self.work, "MTT_musicnn")
+        for npy in sorted(first.rglob("*.npy")):  # the second teacher
+            other = corpus.teacher_dir(self.work, "MTT_vgg") / npy.relative_to(first)
+            other.parent.mkdir(parents=True, exist_ok=True)
+            np.save(other, np.clip(np.load(npy)[::-1] * 0.5, 0, 1))
+        before = {p.relative_to(self.work): np.load(p) for p in sorted(self.work.glob("teacher*/**/*.npy"))}
+        corpus.pack(self.work, None)
+        stored = self.tmp.name + "-outputs.npz"
+        (self.work / "teacher-outputs.npz").rename(stored)
+        for d in ["teacher", "teacher-MTT_vgg"]:
+            for p in (self.work / d).rglob("*.npy"):
+                p.unlink()
+        # One track's audio changed since: only it goes to the teachers.
+        changed = self.work / "audio/noiz2sa-data/sounds__bgm.wav"
+        x, rate = sf.read(changed, dtype="float32")
+        sf.write(changed, x * 0.5, rate, subtype="FLOAT")
+        asked = []
+
+        class Stub:
+            def __init__(self, model):
+                self.model = model
+
+            patches = staticmethod(lambda audio: np.zeros((len(audio) // corpus.PATCH_SAMPLES, 1)))
+
+            def __call__(self, patches):
+                asked.append(self.model)
+                return np.full((len(patches), 50), 0.25, np.float32)
+
+        real, corpus.Teacher = corpus.Teacher, Stub
+        try:
+            corpus.label(self.work, None, Path(stored))
+        finally:
+            corpus.Teacher = real
+        self.assertEqual(sorted(asked), ["MTT_musicnn", "MTT_vgg"])  # the changed track, once each
+        for rel, want in before.items():
+            got = np.load(self.work / rel)
+            if rel.name == "sounds__bgm.npy":
+                self.assertTrue((got == 0.25).all())
+            else:
+                self.assertEqual(got.shape, want.shape)
+                self.assertLess(np.abs(got - want).max(), 1 / 65535)
+
     def test_ceiling_scores_like_the_trainer(self):
         import unseen  # importing it changes nothing in corpus (its main does)
 
