@@ -376,6 +376,12 @@ pub struct TrainArgs {
     /// Start again in an --out that holds a run, replacing its files.
     #[arg(long)]
     pub(crate) overwrite: bool,
+    /// Start from these weights (a file of `train` or `export`; the built-in model's is
+    /// weights/modnet-mtat-distilled.safetensors) instead of a random initialisation: to
+    /// fine-tune a model, or go on with one on a machine that lacks its run folder. Its
+    /// configuration must be the one the flags describe.
+    #[arg(long, value_name = "WEIGHTS", conflicts_with_all = ["resume", "prior_bias"])]
+    pub(crate) init_weights: Option<PathBuf>,
     /// At most this many epochs (default: 200, the paper's; 6 on the synthetic data, about ten
     /// minutes on two CPU cores).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]

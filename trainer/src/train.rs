@@ -6,7 +6,7 @@
 
 use std::cell::Cell;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,6 +75,9 @@ pub struct TrainSettings {
     /// Within an epoch, a checkpoint every this many minutes (0: only at the epoch's end).
     #[serde(default)]
     pub checkpoint_minutes: f64,
+    /// The weights the run started from (None: a random initialisation).
+    #[serde(default)]
+    pub init_weights: Option<PathBuf>,
 }
 
 fn default_loader_workers() -> usize {
@@ -266,6 +269,34 @@ pub fn train(
     let save_every = (settings.checkpoint_minutes > 0.0)
         .then(|| Duration::try_from_secs_f64(settings.checkpoint_minutes * 60.0).ok())
         .flatten();
+    let validate = |model: &ModNet| {
+        let bar = ProgressBar::new(data.valid.len() as u64).with_style(style(
+            "validating {bar:30} {pos}/{len} clips {elapsed_precise}",
+        ));
+        let eval = evaluate(
+            model,
+            &data.valid,
+            cache_dir,
+            base_device,
+            settings.positives,
+            &bar,
+        );
+        bar.finish_and_clear();
+        eval
+    };
+    if settings.init_weights.is_some() && !resume {
+        // The starting weights are the best until an epoch beats them: going on from a good
+        // model never ends with a worse one.
+        let inference = model.valid();
+        let eval = validate(&inference)?;
+        eprintln!(
+            "the starting weights: valid loss {:.4}  ROC-AUC {:.4}  PR-AUC {:.4} (the best until \
+             an epoch beats it)",
+            eval.loss, eval.metrics.roc_auc_macro, eval.metrics.pr_auc_macro
+        );
+        state.best_valid_loss = eval.loss;
+        save_weights(&inference, &out.best())?;
+    }
     for epoch in state.epochs_done + 1..=settings.max_epochs {
         let started = Instant::now();
         let start = state
@@ -316,19 +347,8 @@ pub fn train(
             let saved = last_good(out, state.epochs_done, batches_saved.get());
             anyhow::anyhow!("{e:#}. {saved}")
         })?;
-        let valid_bar = ProgressBar::new(data.valid.len() as u64).with_style(style(
-            "validating {bar:30} {pos}/{len} clips {elapsed_precise}",
-        ));
         let inference = model.valid();
-        let eval = evaluate(
-            &inference,
-            &data.valid,
-            cache_dir,
-            base_device,
-            settings.positives,
-            &valid_bar,
-        )?;
-        valid_bar.finish_and_clear();
+        let eval = validate(&inference)?;
         let row = EpochLog {
             epoch,
             train_loss: progress.mean_loss(),
@@ -355,10 +375,13 @@ pub fn train(
             break;
         }
     }
+    let at = match state.best_epoch {
+        0 => "the starting weights".to_string(),
+        epoch => format!("epoch {epoch}"),
+    };
     eprintln!(
-        "best validation loss {:.4} at epoch {}: {}",
+        "best validation loss {:.4} at {at}: {}",
         state.best_valid_loss,
-        state.best_epoch,
         out.best().display()
     );
     Ok(state.log)
@@ -428,11 +451,42 @@ fn initial_model(
     settings: &TrainSettings,
     device: &Device,
 ) -> Result<ModNet> {
+    if let Some(path) = &settings.init_weights {
+        return init_weights(path, config, device);
+    }
     let model = config.init(device)?;
     if !settings.prior_bias {
         return Ok(model);
     }
     Ok(model.with_tag_prior(&label_means(data, config.n_tags()))?)
+}
+
+/// The model in the weights file `path`, refused unless its configuration is `config` (the
+/// one the flags describe), naming the parts that differ.
+fn init_weights(path: &Path, config: &ModNetConfig, device: &Device) -> Result<ModNet> {
+    let model = crate::files::load_weights(path, device)
+        .with_context(|| format!("reading --init-weights {}", path.display()))?;
+    if model.config() != config {
+        let parts = |c: &ModNetConfig| serde_json::to_value(c).unwrap_or_default();
+        let (have, want) = (parts(model.config()), parts(config));
+        let differ: Vec<&str> = want
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| have.get(k.as_str()) != Some(v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        bail!(
+            "--init-weights {} holds {}, not the model the flags describe ({}): they differ \
+             in {}. Train with the flags the weights were made with",
+            path.display(),
+            model.summary(),
+            config.init(&Device::flex())?.summary(),
+            differ.join(", ")
+        );
+    }
+    eprintln!("starting from the weights in {}", path.display());
+    Ok(model)
 }
 
 /// The run in `out` where its checkpoint left it: state, weights, optimiser. Refused when the
@@ -500,7 +554,11 @@ fn resume_from(
             )
         })?;
     let state = RunState {
-        settings: fresh.settings.clone(),
+        // Where the run started stays on record; a resume never starts from weights.
+        settings: TrainSettings {
+            init_weights: saved.settings.init_weights.clone(),
+            ..fresh.settings.clone()
+        },
         data: fresh.data.take(),
         ..saved
     };

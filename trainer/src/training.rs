@@ -58,6 +58,7 @@ fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
         prior_bias: args.prior_bias,
         rare_tag_power: args.rare_tag_power,
         checkpoint_minutes: args.checkpoint_minutes,
+        init_weights: args.init_weights.clone(),
     };
     let cache_dir = args.data.cache_dir();
     train(

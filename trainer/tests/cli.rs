@@ -236,6 +236,82 @@ fn a_run_killed_within_an_epoch_resumes_at_its_batch() {
 }
 
 /// A run's log without its wall times.
+/// `--init-weights`: a run starts from a weights file whose model the flags describe, measures
+/// it first, and keeps it as the best until an epoch beats it; other models are refused.
+#[test]
+fn a_run_starts_from_weights_and_keeps_them_until_beaten() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let mut args = vec!["train", "--out", s(&first), "--epochs", "2"];
+    args.extend(TINY);
+    args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    ok(&args);
+    let start = first.join("best.safetensors");
+    let best_loss = std::fs::read_to_string(first.join("log.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().parse::<f64>().unwrap())
+        .fold(f64::INFINITY, f64::min);
+
+    // Adam at lr 1 wrecks the model within an epoch: the starting weights stay the best, and
+    // their validation loss is the first run's best (the same weights on the same clips).
+    let next = dir.path().join("next");
+    let mut from = args.clone();
+    from[2] = s(&next);
+    from[4] = "1";
+    from.extend(["--init-weights", s(&start), "--lr", "1"]);
+    let out = trainer(&from);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("the starting weights: valid loss {best_loss:.4}")),
+        "{err}"
+    );
+    assert!(err.contains("at the starting weights"), "{err}");
+    let worse = std::fs::read_to_string(next.join("log.csv")).unwrap();
+    let worse: f64 = worse
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(worse > best_loss, "lr 1 did not wreck the model: {worse}");
+    assert_eq!(
+        std::fs::read(next.join("best.safetensors")).unwrap(),
+        std::fs::read(&start).unwrap()
+    );
+
+    // Weights of another model, a missing file, with --resume or --prior-bias: refused before
+    // any work, no run folder left behind.
+    let refused = dir.path().join("refused");
+    let missing = dir.path().join("missing.safetensors");
+    for (extra, needle) in [
+        (
+            vec!["--init-weights", s(&start), "--widths", "8x8"],
+            "resnet",
+        ),
+        (vec!["--init-weights", s(&missing)], "missing.safetensors"),
+        (
+            vec!["--init-weights", s(&start), "--prior-bias"],
+            "--prior-bias",
+        ),
+        (vec!["--init-weights", s(&start), "--resume"], "--resume"),
+    ] {
+        let mut bad = args.clone();
+        bad[2] = s(&refused);
+        bad.extend(&extra);
+        let out = trainer(&bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?} was accepted");
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(!refused.exists(), "{extra:?} left {}", refused.display());
+    }
+}
+
 fn log_numbers(run: &Path) -> Vec<serde_json::Value> {
     let log: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(run.join("log.json")).unwrap()).unwrap();
