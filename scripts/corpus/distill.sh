@@ -30,7 +30,11 @@ command -v text2wave > /dev/null ||
 # Singing goes over decoded corpus tracks: decode first, sing, then decode the voices too.
 "$VENV/bin/python" scripts/corpus/corpus.py "$WORK" decode
 "$VENV/bin/python" scripts/corpus/sing.py "$WORK"
-for step in decode label tables; do
+"$VENV/bin/python" scripts/corpus/corpus.py "$WORK" decode
+# The teachers' outputs of the shipped model's corpus travel with it (weights/corpus/): a track
+# whose audio is byte-for-byte the same is not labelled again.
+"$VENV/bin/python" scripts/corpus/corpus.py "$WORK" label --stored weights/corpus/teacher-outputs.npz
+for step in tables pack; do
   "$VENV/bin/python" scripts/corpus/corpus.py "$WORK" "$step"
 done
 
@@ -39,13 +43,17 @@ trainer=target/release/trainer
 data=(--dataset folder --data-dir "$WORK" --labels "$WORK/labels.csv")
 soft=(--positive-threshold 0.3 --min-positives 5)
 "$trainer" prepare "${data[@]}"
-resume=()
-[[ -e "$WORK/runs/student/checkpoint.bin" ]] && resume=(--resume)
+# A new run starts with its output biases at the labels' prior, or, when INIT_WEIGHTS names a
+# weights file (say the shipped weights/modnet-mtat-distilled.safetensors on a machine that lacks
+# the run folder), from those weights; a run folder with a checkpoint is resumed.
+start=(--prior-bias)
+[[ -n ${INIT_WEIGHTS:-} ]] && start=(--init-weights "$INIT_WEIGHTS")
+[[ -e "$WORK/runs/student/checkpoint.bin" ]] && start=(--resume)
 # The LR halves after one epoch without a new best (not the paper's two): an epoch is ~45 min of
 # two cores, and from epoch 2 on the validation loss moved by about 0.001 an epoch at 1e-3.
-"$trainer" train "${data[@]}" "${soft[@]}" "${resume[@]}" --out "$WORK/runs/student" \
+"$trainer" train "${data[@]}" "${soft[@]}" "${start[@]}" --out "$WORK/runs/student" \
   --preset sincmodnet --widths 64x128 --chunk-seconds 3 --batch-size 16 --epochs "$EPOCHS" \
-  --lr-patience 1 --stop-patience "$STOP_PATIENCE" --prior-bias --rare-tag-power 0.5 \
+  --lr-patience 1 --stop-patience "$STOP_PATIENCE" --rare-tag-power 0.5 \
   --augment-gain-db 6 --augment-shift 0.5 --augment-mix 0.2 --backend flex
 # Agreement with the teacher on the test tracks: per 3 s chunk, and per track (16-chunk protocol).
 "$trainer" eval "${data[@]}" "${soft[@]}" --weights "$WORK/runs/student/best.safetensors" \
@@ -59,3 +67,4 @@ resume=()
 mkdir -p weights/corpus
 cp -r "$WORK/credits" "$WORK/CREDITS.md" weights/corpus/
 gzip -c "$WORK/manifest.csv" > weights/corpus/manifest.csv.gz
+cp "$WORK/teacher-outputs.npz" weights/corpus/
