@@ -282,7 +282,7 @@ def label(work: Path, limit, stored: Path = None):
     known = TeacherOutputs(stored) if stored and stored.exists() else None
     teachers = {}  # built when first needed: a corpus found in `stored` needs no TensorFlow
     todo = [t for t in tracks(work)[:limit] if (work / "audio" / t[0] / f"{t[1]}.wav").exists()]
-    started, seconds, reused = time.time(), 0.0, 0
+    started, seconds, reused, labelled = time.time(), 0.0, 0, 0
     for i, (pkg, name, _) in enumerate(todo):
         targets = {m: teacher_dir(work, m) / pkg / f"{name}.npy" for m in TEACHERS}
         missing = [m for m, t in targets.items() if not t.exists()]
@@ -303,14 +303,16 @@ def label(work: Path, limit, stored: Path = None):
                 teachers[model] = Teacher(model)
             probs = teachers[model](patches)
             atomic_write(targets[model], lambda p: np.save(open(p, "wb"), probs))
+        labelled += 1
         seconds += len(audio) / SR
         took = time.time() - started
         mean = np.mean([np.load(t) for t in targets.values()], axis=0).mean(0)
         top = ", ".join(f"{MTAT_TAGS[j]} {mean[j]:.2f}" for j in np.argsort(-mean)[:3])
         print(f"[{i + 1}/{len(todo)}] {pkg}/{name}: {len(patches)} patches, {top}  "
               f"({took:.0f} s, {seconds / max(took, 1e-9):.0f}× real time)", flush=True)
-    if known:
-        print(f"{reused} of {len(todo)} tracks' outputs taken from {stored} (the same audio)")
+    print(f"{len(todo)} tracks: {reused} taken from {stored} (the same audio), "
+          f"{labelled} labelled by the teachers, the rest labelled before" if known else
+          f"{len(todo)} tracks: {labelled} labelled by the teachers, the rest labelled before")
 
 
 def pack(work: Path, limit):

@@ -35,6 +35,7 @@ PLAN = [
     ("joplin", 1, [("piano", PIANO)]),
 ]
 MAX_SECONDS = 240  # long movements are cut (FluidSynth renders the MIDI as written)
+RUNAWAY_SECONDS = 60 * 60  # a render longer than an hour is a note that never ends
 
 
 def with_programs(score, programs):
@@ -102,17 +103,19 @@ def main():
 
 
 def fluidsynth(font, mid, wav):
-    """Renders MID to WAV; False when FluidSynth fails, runs past 60 s or writes more than
-    MAX_SECONDS of audio. A few scores hold a note that never ends: FluidSynth would render forever,
-    faster than real time (one filled 9.8 GB of /tmp within its timeout)."""
-    limit = 2 * MAX_SECONDS * 44100 * 2 * 4  # twice the longest keepable render (stereo, 32 bit)
+    """Renders MID to WAV; False when FluidSynth fails, writes more than RUNAWAY_SECONDS of
+    audio or runs past 10 min. A few scores hold a note that never ends: FluidSynth would render
+    forever, faster than real time (one filled 9.8 GB of /tmp within its timeout); the size limit
+    stops those. Both limits are far above any real score (the longest, Beethoven's Grosse Fuge,
+    renders 19.4 min in about 22 s), so that what is kept does not depend on the machine."""
+    limit = RUNAWAY_SECONDS * 44100 * 2 * 2  # FluidSynth writes 16-bit stereo
     with subprocess.Popen(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-F", str(wav),
                            str(font), str(mid)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
         started = time.monotonic()
         while proc.poll() is None:
             too_big = wav.exists() and wav.stat().st_size > limit
-            if too_big or time.monotonic() - started > 60:
+            if too_big or time.monotonic() - started > 600:
                 proc.kill()
                 proc.wait()
                 wav.unlink(missing_ok=True)
