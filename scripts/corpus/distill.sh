@@ -4,10 +4,15 @@
 # by git). Needs Debian's apt-get (music packages are downloaded, not installed; fluidsynth and
 # festival are installed), Python 3.11 with a C++ compiler (pysinsy builds from source) and this
 # repository's trainer. 38 h of audio (30 h of music from 33 packages, 3.9 h of rendered
-# scores, 4.5 h of synthetic singing); on 2 CPU cores: decoding ~10 min, singing ~10 min,
-# labelling with both teachers ~1.1 h, training about 40 min an epoch on an idle machine. Training stops when the
-# validation loss has not improved for STOP_PATIENCE epochs (or after EPOCHS); re-running the
-# script resumes it from its checkpoint.
+# scores, 4.5 h of synthetic singing). Measured on a fresh 2-core machine (a test build sharing
+# the cores): download 4 min (4.7 GB), installs 3 min, rendering 14 min, decoding 9 min, singing
+# 10 min, labelling with both teachers 50 min (46x real time); a track whose audio is byte for
+# byte (SHA-256) the one in weights/corpus/teacher-outputs.npz (the shipped model's labels) is
+# not labelled again, so an unchanged corpus needs no TensorFlow time. Training about 45 min an
+# epoch on an idle machine. Training stops
+# when the validation loss has not improved for STOP_PATIENCE epochs (or after EPOCHS);
+# re-running the script resumes it from its checkpoint, and INIT_WEIGHTS (below) goes on from a
+# weights file on a machine without the run folder.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK="${WORK:-corpus-work}"
