@@ -235,7 +235,6 @@ fn a_run_killed_within_an_epoch_resumes_at_its_batch() {
     assert_eq!(weights(&run), weights(&whole), "the same best weights");
 }
 
-/// A run's log without its wall times.
 /// `--init-weights`: a run starts from a weights file whose model the flags describe, measures
 /// it first, and keeps it as the best until an epoch beats it; other models are refused.
 #[test]
@@ -312,6 +311,7 @@ fn a_run_starts_from_weights_and_keeps_them_until_beaten() {
     }
 }
 
+/// A run's log without its wall times.
 fn log_numbers(run: &Path) -> Vec<serde_json::Value> {
     let log: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(run.join("log.json")).unwrap()).unwrap();
