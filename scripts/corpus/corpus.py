@@ -233,14 +233,18 @@ class Teacher:
 
 
 def sha256_of(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    """The SHA-256 of a WAV's samples as float32: not of the file, whose header libsndfile
+    stamps with the time it was written (the PEAK chunk)."""
+    import soundfile as sf
+
+    audio, _ = sf.read(path, dtype="float32")
+    return hashlib.sha256(audio.tobytes()).hexdigest()
 
 
 class TeacherOutputs:
     """The teachers' outputs as `pack` stores them (weights/corpus/teacher-outputs.npz): per
     track, the SHA-256 of the 16 kHz WAV they were computed from and each teacher's rows,
-    quantised to 1/65535. A track whose audio is byte-for-byte the same needs no TensorFlow."""
+    quantised to 1/65535. A track whose samples are the same needs no TensorFlow."""
 
     SCALE = 65535
 
