@@ -6,9 +6,9 @@
 # repository's trainer. 38 h of audio (30 h of music from 33 packages, 3.9 h of rendered
 # scores, 4.5 h of synthetic singing). Measured on a fresh 2-core machine (a test build sharing
 # the cores): download 4 min (4.7 GB), installs 3 min, rendering 14 min, decoding 9 min, singing
-# 10 min, labelling with both teachers 50 min (46x real time); a track whose audio is byte for
-# byte (SHA-256) the one in weights/corpus/teacher-outputs.npz (the shipped model's labels) is
-# not labelled again, so an unchanged corpus needs no TensorFlow time. Training about 45 min an
+# 10 min, labelling with both teachers 50 min (46x real time); a track whose samples are those
+# (SHA-256) in weights/corpus/teacher-outputs.npz (the shipped model's labels) is not labelled
+# again, so an unchanged corpus needs no TensorFlow time. Training about 45 min an
 # epoch on an idle machine. Training stops
 # when the validation loss has not improved for STOP_PATIENCE epochs (or after EPOCHS);
 # re-running the script resumes it from its checkpoint, and INIT_WEIGHTS (below) goes on from a
@@ -37,7 +37,7 @@ command -v text2wave > /dev/null ||
 "$VENV/bin/python" scripts/corpus/sing.py "$WORK"
 "$VENV/bin/python" scripts/corpus/corpus.py "$WORK" decode
 # The teachers' outputs of the shipped model's corpus travel with it (weights/corpus/): a track
-# whose audio is byte-for-byte the same is not labelled again.
+# whose samples are the same is not labelled again.
 "$VENV/bin/python" scripts/corpus/corpus.py "$WORK" label --stored weights/corpus/teacher-outputs.npz
 for step in tables pack; do
   "$VENV/bin/python" scripts/corpus/corpus.py "$WORK" "$step"
