@@ -135,6 +135,44 @@ fn winograd_tiles_match_burn_at_every_edge() {
 }
 
 #[test]
+fn both_winograd_tiles_match_burn_at_every_edge() {
+    // Each tile on its own (the target picks one): F(2×2, 3×3) and F(4×4, 3×3), at heights and
+    // widths of every remainder (partial tiles at the bottom and right), one row, several tile
+    // blocks, batch 1 and 3, and this model's first layer (20 → 64 on 80 bands).
+    use modnet::kernels::conv::ConvShape;
+    use modnet::kernels::winograd::{Tile, forward_by};
+    let device = Device::flex();
+    for [n, c_in, c_out, h, w] in [
+        [1, 8, 8, 7, 11],
+        [3, 9, 12, 9, 10],
+        [1, 12, 9, 1, 70],
+        [1, 8, 10, 23, 100],
+        [2, 10, 8, 6, 13],
+        [1, 20, 64, 80, 61],
+        [1, 64, 16, 5, 19],
+    ] {
+        let x = Tensor::<4>::random([n, c_in, h, w], Distribution::Uniform(-1.0, 1.0), &device);
+        let weight =
+            Tensor::<4>::random([c_out, c_in, 3, 3], Distribution::Uniform(-0.3, 0.3), &device);
+        let bias = Tensor::<1>::random([c_out], Distribution::Uniform(-0.3, 0.3), &device);
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let expected = values(burn_conv2d(
+            x.clone(),
+            weight.clone(),
+            Some(bias.clone()),
+            options,
+        ));
+        let shape = ConvShape::of(x.dims(), weight.dims(), [1, 1]);
+        assert!(modnet::kernels::winograd::applies(&shape), "{shape:?}");
+        let (x, weight, bias) = (values(x), values(weight), values(bias));
+        for tile in [Tile::F2, Tile::F4] {
+            let ours = forward_by(tile, &x, &weight, Some(&bias), &shape);
+            assert_close(&format!("{tile:?} {shape:?}"), &ours, &expected);
+        }
+    }
+}
+
+#[test]
 fn one_row_filterbank_convolutions_match_burn() {
     // The front-end's polyphase form: stride phases as channels, one row, no padding.
     compare([2, 10, 1, 120], 80, [1, 26], [0, 0], None);

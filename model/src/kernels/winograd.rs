@@ -19,11 +19,56 @@ use core::mem::MaybeUninit;
 use super::conv::ConvShape;
 use super::gemm::{Threads, as_uninit, matmul, with_scratch, written};
 
-/// Tiles per block, about: enough columns for gemm to run at speed, few enough for the caches.
-const BLOCK_TILES: usize = 256;
+/// The tile of Winograd's minimal filtering: `F(m×m, 3×3)` computes an `m×m` block of outputs
+/// from an `(m+2)×(m+2)` patch of the input through `(m+2)²` products instead of `9m²`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tile {
+    /// `F(2×2, 3×3)`: 16 products for 4 outputs (2.25× fewer multiplies); exact transforms.
+    F2,
+    /// `F(4×4, 3×3)`: 36 products for 16 outputs (4× fewer multiplies); transforms with
+    /// fractions (¼, ⅙, 1/24), so the sums round a little more (a few units in the sixth digit
+    /// on this model's layers, as F2).
+    F4,
+}
+
+impl Tile {
+    /// Outputs per tile side (`m`).
+    fn side(self) -> usize {
+        match self {
+            Self::F2 => 2,
+            Self::F4 => 4,
+        }
+    }
+
+    /// Products per tile: `(m+2)²`.
+    fn products(self) -> usize {
+        (self.side() + 2) * (self.side() + 2)
+    }
+
+    /// Tiles per block, about: enough columns for gemm to run at speed, few enough that the
+    /// block's transformed input and products stay in the caches.
+    fn block_tiles(self) -> usize {
+        match self {
+            Self::F2 => 256,
+            Self::F4 => 128,
+        }
+    }
+
+    /// The tile for this convolution on this target: F4 in WebAssembly (4-wide SIMD, no fused
+    /// multiply-add: the multiplies are the cost) on maps of 16 rows and columns or more; F2
+    /// natively and on smaller maps, where F4's partial tiles and short matrix multiplies cost
+    /// more than its fewer products save (this model's 10 × 38 layer: 0.4 ms by F2, 0.8 by F4).
+    pub fn for_shape(s: &ConvShape) -> Self {
+        if cfg!(target_arch = "wasm32") && s.h >= 16 && s.w >= 16 {
+            Self::F4
+        } else {
+            Self::F2
+        }
+    }
+}
 
 /// Whether [`forward`] computes this convolution: 3×3, padding 1, and enough channels and
-/// positions that the 2.25× fewer multiplies pay for the transforms.
+/// positions that the fewer multiplies pay for the transforms.
 pub fn applies(s: &ConvShape) -> bool {
     s.kh == 3
         && s.kw == 3
@@ -34,28 +79,43 @@ pub fn applies(s: &ConvShape) -> bool {
         && s.h * s.w >= 64
 }
 
-/// `G g Gᵀ` for every (output, input) channel pair, as 16 matrices `[c_out, c_in]`.
-fn transform_weights(weight: &[f32], s: &ConvShape) -> Vec<f32> {
+/// `G g Gᵀ` for every (output, input) channel pair, as `(m+2)²` matrices `[c_out, c_in]`.
+fn transform_weights(tile: Tile, weight: &[f32], s: &ConvShape) -> Vec<f32> {
     let (o, c) = (s.c_out, s.c_in);
-    let mut u = vec![0.0f32; 16 * o * c];
+    let n = tile.side() + 2;
+    // The rows of G (n×3) applied to a column (a, b, d) of g.
+    let g_rows = |[a, b, d]: [f32; 3]| -> [f32; 6] {
+        match tile {
+            // G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
+            Tile::F2 => [a, 0.5 * (a + b + d), 0.5 * (a - b + d), d, 0.0, 0.0],
+            // G = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙],
+            // [0, 0, 1]].
+            Tile::F4 => [
+                a / 4.0,
+                -(a + b + d) / 6.0,
+                -(a - b + d) / 6.0,
+                a / 24.0 + b / 12.0 + d / 6.0,
+                a / 24.0 - b / 12.0 + d / 6.0,
+                d,
+            ],
+        }
+    };
+    let mut u = vec![0.0f32; n * n * o * c];
     for oi in 0..o {
         for ci in 0..c {
             let g = &weight[(oi * c + ci) * 9..][..9];
-            // G g: 4×3, G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
-            let mut gg = [[0.0f32; 3]; 4];
+            // G g: n×3, column by column.
+            let mut gg = [[0.0f32; 3]; 6];
             for j in 0..3 {
-                let (a, b, d) = (g[j], g[3 + j], g[6 + j]);
-                gg[0][j] = a;
-                gg[1][j] = 0.5 * (a + b + d);
-                gg[2][j] = 0.5 * (a - b + d);
-                gg[3][j] = d;
+                let col = g_rows([g[j], g[3 + j], g[6 + j]]);
+                for i in 0..n {
+                    gg[i][j] = col[i];
+                }
             }
-            // (G g) Gᵀ: 4×4.
-            for (i, row) in gg.iter().enumerate() {
-                let [a, b, d] = *row;
-                let out = [a, 0.5 * (a + b + d), 0.5 * (a - b + d), d];
-                for (j, v) in out.into_iter().enumerate() {
-                    u[((i * 4 + j) * o + oi) * c + ci] = v;
+            // (G g) Gᵀ: n×n.
+            for (i, row) in gg.iter().take(n).enumerate() {
+                for (j, v) in g_rows(*row).into_iter().take(n).enumerate() {
+                    u[((i * n + j) * o + oi) * c + ci] = v;
                 }
             }
         }
@@ -64,14 +124,26 @@ fn transform_weights(weight: &[f32], s: &ConvShape) -> Vec<f32> {
 }
 
 /// The convolution: `x` `[batch, c_in, h, w]`, `weight` `[c_out, c_in, 3, 3]`, `bias`
-/// `[c_out]` → `[batch, c_out, h, w]`.
+/// `[c_out]` → `[batch, c_out, h, w]`, by [`Tile::for_shape`].
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
+    forward_by(Tile::for_shape(s), x, weight, bias, s)
+}
+
+/// The convolution by tiles of `tile`.
+pub fn forward_by(
+    tile: Tile,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    s: &ConvShape,
+) -> Vec<f32> {
     debug_assert!(applies(s));
     let (c, o, h, w) = (s.c_in, s.c_out, s.h, s.w);
-    let (tiles_y, tiles_x) = (h.div_ceil(2), w.div_ceil(2));
-    let rows_per_block = BLOCK_TILES.div_ceil(tiles_x).clamp(1, tiles_y);
+    let (side, products) = (tile.side(), tile.products());
+    let (tiles_y, tiles_x) = (h.div_ceil(side), w.div_ceil(side));
+    let rows_per_block = tile.block_tiles().div_ceil(tiles_x).clamp(1, tiles_y);
     let block = rows_per_block * tiles_x;
-    let u = transform_weights(weight, s);
+    let u = transform_weights(tile, weight, s);
     let image = c * h * w;
     let out_image = o * h * w;
     written(s.batch * out_image, out_image, |n, y, threads| {
@@ -85,19 +157,22 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -
         for plane in y.chunks_mut(h * w) {
             let mut rest = plane;
             for (piece, &ty0) in pieces.iter_mut().zip(&starts) {
-                let rows_out = (2 * rows_per_block).min(h - 2 * ty0);
+                let rows_out = (side * rows_per_block).min(h - side * ty0);
                 let (mine, tail) = core::mem::take(&mut rest).split_at_mut(rows_out * w);
                 piece.push(mine);
                 rest = tail;
             }
         }
         let run = |ty0: usize, planes: &mut [&mut [MaybeUninit<f32>]], threads: Threads| {
-            with_scratch(16 * (c + o) * block, |scratch| {
-                let (v, m) = scratch.split_at_mut(16 * c * block);
+            with_scratch(products * (c + o) * block, |scratch| {
+                let (v, m) = scratch.split_at_mut(products * c * block);
                 let rows = rows_per_block.min(tiles_y - ty0);
                 let t = rows * tiles_x;
-                input_tiles(x, s, ty0, rows, block, v);
-                for xi in 0..16 {
+                match tile {
+                    Tile::F2 => input_tiles(x, s, ty0, rows, block, v),
+                    Tile::F4 => input_tiles_f4(x, s, ty0, rows, block, v),
+                }
+                for xi in 0..products {
                     matmul(
                         threads,
                         (o, t, c),
@@ -109,7 +184,10 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, s: &ConvShape) -
                         (block, 1),
                     );
                 }
-                output_tiles(m, s, bias, ty0, rows, block, planes);
+                match tile {
+                    Tile::F2 => output_tiles(m, s, bias, ty0, rows, block, planes),
+                    Tile::F4 => output_tiles_f4(m, s, bias, ty0, rows, block, planes),
+                }
             })
         };
         match threads {
@@ -237,6 +315,128 @@ fn output_tiles(
                     line[2 * tx + 1] = a1[tx] - a2[tx] - a3[tx] + b;
                 }
                 let first = (oy + i - 2 * ty0) * w;
+                for (d, &val) in plane[first..first + w].iter_mut().zip(&line) {
+                    *d = MaybeUninit::new(val);
+                }
+            }
+        }
+    }
+}
+
+/// `Bᵀ d B` of F4 for the 6×6 patches of tile rows `ty0..ty0 + rows`, into `v`
+/// `[36][c_in][block]`, along rows of tiles as [`input_tiles`]. Bᵀ = [[4, 0, −5, 0, 1, 0],
+/// [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0],
+/// [0, 4, 0, −5, 0, 1]].
+fn input_tiles_f4(x: &[f32], s: &ConvShape, ty0: usize, rows: usize, block: usize, v: &mut [f32]) {
+    let (c, h, w) = (s.c_in, s.h, s.w);
+    let tiles_x = w.div_ceil(4);
+    // The rows `Bᵀ d` on a padded grid: one zero on the left, zeros past the plane up to
+    // 4·tiles_x + 2 (written once: only the plane's columns change below).
+    let len = 4 * tiles_x + 2;
+    let mut combined = vec![0.0f32; 6 * len];
+    let zeros = vec![0.0f32; w];
+    for ci in 0..c {
+        let plane = &x[ci * h * w..(ci + 1) * h * w];
+        for row in 0..rows {
+            let y0 = 4 * (ty0 + row) as isize - 1;
+            let input = |i: isize| -> &[f32] {
+                let r = y0 + i;
+                if r < 0 || r >= h as isize {
+                    &zeros
+                } else {
+                    &plane[r as usize * w..][..w]
+                }
+            };
+            let p: [&[f32]; 6] = core::array::from_fn(|i| input(i as isize));
+            {
+                let mut r = combined.chunks_mut(len).map(|r| &mut r[1..=w]);
+                let (r0, r1, r2) = (r.next().unwrap(), r.next().unwrap(), r.next().unwrap());
+                let (r3, r4, r5) = (r.next().unwrap(), r.next().unwrap(), r.next().unwrap());
+                for q in 0..w {
+                    let (d0, d1, d2, d3, d4, d5) = (p[0][q], p[1][q], p[2][q], p[3][q], p[4][q], p[5][q]);
+                    r0[q] = 4.0 * d0 - 5.0 * d2 + d4;
+                    r1[q] = d3 + d4 - 4.0 * (d1 + d2);
+                    r2[q] = d4 - d3 + 4.0 * (d1 - d2);
+                    r3[q] = d4 - d2 + 2.0 * (d3 - d1);
+                    r4[q] = d4 - d2 - 2.0 * (d3 - d1);
+                    r5[q] = 4.0 * d1 - 5.0 * d3 + d5;
+                }
+            }
+            let t0 = row * tiles_x;
+            for (i, r) in combined.chunks(len).enumerate() {
+                let at = |j: usize| ((i * 6 + j) * c + ci) * block + t0;
+                let stride = at(1) - at(0);
+                let mut out = v[at(0)..].chunks_mut(stride);
+                let (v0, v1, v2) = (out.next().unwrap(), out.next().unwrap(), out.next().unwrap());
+                let (v3, v4) = (out.next().unwrap(), out.next().unwrap());
+                let v5 = out.next().unwrap();
+                for tx in 0..tiles_x {
+                    let e = &r[4 * tx..4 * tx + 6];
+                    let (d0, d1, d2, d3, d4, d5) = (e[0], e[1], e[2], e[3], e[4], e[5]);
+                    v0[tx] = 4.0 * d0 - 5.0 * d2 + d4;
+                    v1[tx] = d3 + d4 - 4.0 * (d1 + d2);
+                    v2[tx] = d4 - d3 + 4.0 * (d1 - d2);
+                    v3[tx] = d4 - d2 + 2.0 * (d3 - d1);
+                    v4[tx] = d4 - d2 - 2.0 * (d3 - d1);
+                    v5[tx] = 4.0 * d1 - 5.0 * d3 + d5;
+                }
+            }
+        }
+    }
+}
+
+/// `Aᵀ M A` (+ bias) of F4 for the tiles of tile rows `ty0..ty0 + rows`, as [`output_tiles`].
+/// Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]].
+fn output_tiles_f4(
+    m: &[f32],
+    s: &ConvShape,
+    bias: Option<&[f32]>,
+    ty0: usize,
+    rows: usize,
+    block: usize,
+    planes: &mut [&mut [MaybeUninit<f32>]],
+) {
+    let (o, h, w) = (s.c_out, s.h, s.w);
+    let tiles_x = w.div_ceil(4);
+    let tiles = rows * tiles_x;
+    // Aᵀ M for one row of tiles (four rows of 6 per tile), then one output row (4 per tile).
+    let mut am = vec![0.0f32; 24 * tiles_x];
+    let mut line = vec![0.0f32; 4 * tiles_x];
+    for (oi, plane) in planes.iter_mut().enumerate() {
+        let b = bias.map_or(0.0, |b| b[oi]);
+        for row in 0..rows {
+            let t0 = row * tiles_x;
+            let e = |xi: usize| &m[xi * o * block + oi * tiles + t0..][..tiles_x];
+            for j in 0..6 {
+                let (m0, m1, m2) = (e(j), e(6 + j), e(12 + j));
+                let (m3, m4, m5) = (e(18 + j), e(24 + j), e(30 + j));
+                let mut out = am.chunks_mut(6 * tiles_x).map(|a| &mut a[j * tiles_x..][..tiles_x]);
+                let (a0, a1) = (out.next().unwrap(), out.next().unwrap());
+                let (a2, a3) = (out.next().unwrap(), out.next().unwrap());
+                for tx in 0..tiles_x {
+                    let (p, q) = (m1[tx] + m2[tx], m1[tx] - m2[tx]);
+                    let (r, t) = (m3[tx] + m4[tx], m3[tx] - m4[tx]);
+                    a0[tx] = m0[tx] + p + r;
+                    a1[tx] = q + 2.0 * t;
+                    a2[tx] = p + 4.0 * r;
+                    a3[tx] = q + 8.0 * t + m5[tx];
+                }
+            }
+            let oy = 4 * (ty0 + row);
+            for (i, part) in am.chunks(6 * tiles_x).enumerate() {
+                if oy + i >= h {
+                    break;
+                }
+                let a: [&[f32]; 6] = core::array::from_fn(|j| &part[j * tiles_x..][..tiles_x]);
+                for tx in 0..tiles_x {
+                    let (p, q) = (a[1][tx] + a[2][tx], a[1][tx] - a[2][tx]);
+                    let (r, t) = (a[3][tx] + a[4][tx], a[3][tx] - a[4][tx]);
+                    line[4 * tx] = a[0][tx] + p + r + b;
+                    line[4 * tx + 1] = q + 2.0 * t + b;
+                    line[4 * tx + 2] = p + 4.0 * r + b;
+                    line[4 * tx + 3] = q + 8.0 * t + a[5][tx] + b;
+                }
+                let first = (oy + i - 4 * ty0) * w;
                 for (d, &val) in plane[first..first + w].iter_mut().zip(&line) {
                     *d = MaybeUninit::new(val);
                 }
