@@ -9,7 +9,7 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use core::f64::consts::PI;
 
 use crate::sinc::{SincConv, SincConvConfig};
-use crate::strided::strided_filterbank_rows;
+use crate::strided::{strided_filterbank_rows, symmetric_filterbank_rows};
 use burn::config::Config;
 
 /// How the learnable FIR modulation filters of ModNet start.
@@ -247,7 +247,11 @@ impl Temporal {
             let options = MaxPoolOptions::new([self.kernel_size()]).with_stride([self.stride()]);
             return max_pool1d(input, options).unsqueeze_dim(1);
         };
-        strided_filterbank_rows(input, kernels, self.stride())
+        match self {
+            // Sinc kernels are symmetric by construction; learned FIR ones are not.
+            Self::Sinc(_) => symmetric_filterbank_rows(input, kernels, self.stride()),
+            _ => strided_filterbank_rows(input, kernels, self.stride()),
+        }
     }
 
     /// Stride over filterbank frames.

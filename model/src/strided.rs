@@ -70,6 +70,21 @@ pub fn strided_filterbank_rows(input: Tensor<3>, kernels: Tensor<2>, stride: usi
     stride1_conv(phases, weight)
 }
 
+/// [`strided_filterbank_rows`] for kernels symmetric about their centre tap (odd `K`: the sinc
+/// layers' linear-phase band-passes): with the CPU kernels, in inference on Flex, the pairs of
+/// samples that meet equal taps are added first ([`crate::kernels::filterbank`], half the
+/// multiplies); elsewhere the same convolution as for any kernels.
+///
+/// - input: `[batch, rows, samples]`, kernels: `[N, K]`
+/// - output: `[batch, N, rows, frames]`, frames = ⌊(samples − K)/stride⌋ + 1
+pub fn symmetric_filterbank_rows(input: Tensor<3>, kernels: Tensor<2>, stride: usize) -> Tensor<4> {
+    #[cfg(feature = "cpu-kernels")]
+    if let Some(y) = crate::kernels::symmetric_filterbank(&input, &kernels, stride) {
+        return y;
+    }
+    strided_filterbank_rows(input, kernels, stride)
+}
+
 /// A stride-1 convolution without padding or bias, by the route [`crate::convolution`] picks.
 ///
 /// - x: `[batch, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]` → `[batch, c_out, h − kh + 1, w − kw + 1]`

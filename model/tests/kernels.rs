@@ -4,7 +4,7 @@
 
 use burn::tensor::module::{conv2d as burn_conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use modnet::kernels::conv2d;
 
 /// Relative tolerance of every comparison (of the largest magnitude).
@@ -177,6 +177,54 @@ fn one_row_filterbank_convolutions_match_burn() {
     // The front-end's polyphase form: stride phases as channels, one row, no padding.
     compare([2, 10, 1, 120], 80, [1, 26], [0, 0], None);
     compare([8, 16, 1, 40], 20, [1, 8], [0, 0], None);
+}
+
+#[test]
+fn symmetric_filterbanks_match_the_definition_and_the_convolution() {
+    // The sinc layers' shapes (80 × 257 at stride 10 on 2 s; 20 × 129 at stride 16 on 80 bands)
+    // and awkward ones: stride 1, a kernel as long as the signal, a stride longer than the
+    // kernel, one tap, batch 3.
+    use modnet::kernels::filterbank::{BankShape, direct, forward};
+    let device = Device::flex();
+    for (batch, rows, samples, filters, half, stride) in [
+        (1, 1, 32_000, 80, 129, 10),
+        (2, 80, 700, 20, 65, 16),
+        (3, 2, 50, 4, 5, 1),
+        (1, 3, 9, 2, 5, 4),
+        (2, 1, 40, 3, 3, 7),
+        (1, 2, 10, 2, 1, 3),
+    ] {
+        let s = BankShape {
+            batch,
+            rows,
+            samples,
+            filters,
+            half,
+            stride,
+        };
+        let x = values(Tensor::<3>::random(
+            [batch, rows, samples],
+            Distribution::Uniform(-1.0, 1.0),
+            &device,
+        ));
+        let h = values(Tensor::<2>::random(
+            [filters, half],
+            Distribution::Uniform(-0.5, 0.5),
+            &device,
+        ));
+        assert_close(&format!("{s:?}"), &forward(&x, &h, &s), &direct(&x, &h, &s));
+        // The model's route (the kernel on Flex in inference) against the plain convolution.
+        let x = Tensor::<3>::from_data(TensorData::new(x, [batch, rows, samples]), &device);
+        let h = Tensor::<2>::from_data(TensorData::new(h, [filters, half]), &device);
+        let kernels = match half {
+            1 => h,
+            _ => Tensor::cat(vec![h.clone(), h.narrow(1, 0, half - 1).flip([1])], 1),
+        };
+        let ours = modnet::strided::symmetric_filterbank_rows(x.clone(), kernels.clone(), stride);
+        let plain = modnet::strided::strided_filterbank_rows(x, kernels, stride);
+        assert_eq!(ours.dims(), [batch, filters, rows, s.frames()]);
+        assert_close(&format!("{s:?} by the model"), &values(ours), &values(plain));
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use burn::backend::{Backend, Flex, backend_extension};
 use burn::tensor::TensorData;
 
 use super::conv::{self, ConvShape};
-use super::{norm, pool};
+use super::{filterbank, norm, pool};
 
 /// Convolutions at stride 1 with zero padding `(ph, pw)`, no groups or dilation. The default
 /// bodies are burn's own operations; Flex overrides them with [`conv`]'s kernels (on `f32`
@@ -291,6 +291,31 @@ pub trait InferenceKernels: Backend {
         let out = Self::batch_norm(x, gamma, beta, mean, var, epsilon);
         Self::relu(Self::float_add(residual, out))
     }
+
+    /// Every row of `x` `[n, rows, samples]` filtered at `stride` by the symmetric kernels of
+    /// `2L + 1` taps whose first `L + 1` are `half` `[filters, L + 1]` →
+    /// `[n, filters, rows, frames]` (no padding).
+    fn modnet_symmetric_filterbank(
+        x: FloatTensor<Self>,
+        half: FloatTensor<Self>,
+        stride: usize,
+    ) -> FloatTensor<Self> {
+        use burn::backend::Slice;
+        let [n, rows, samples] = x.shape().dims::<3>();
+        let [filters, taps] = half.shape().dims::<2>();
+        let left = Self::float_slice(
+            half.clone(),
+            &[Slice::new(0, None, 1), Slice::new(0, Some(taps as isize - 1), 1)],
+        );
+        let kernels = Self::float_cat(alloc::vec![half, Self::float_flip(left, &[1])], 1);
+        let kernels = Self::float_reshape(kernels, [filters, 1, 2 * taps - 1].into());
+        let x = Self::float_reshape(x, [n * rows, 1, samples].into());
+        let options = ConvOptions::new([stride], [0], [1], 1);
+        let y = Self::conv1d(x, kernels, None, options);
+        let frames = y.shape().dims::<3>()[2];
+        let y = Self::float_reshape(y, [n, rows, filters, frames].into());
+        Self::float_permute(y, &[0, 2, 1, 3])
+    }
 }
 
 /// [`norm::inference`] on Flex tensors.
@@ -352,6 +377,25 @@ impl InferenceKernels for Flex {
             epsilon,
             true,
         )
+    }
+
+    fn modnet_symmetric_filterbank(
+        x: FloatTensor<Self>,
+        half: FloatTensor<Self>,
+        stride: usize,
+    ) -> FloatTensor<Self> {
+        let [batch, rows, samples] = x.shape().dims::<3>();
+        let [filters, half_taps] = half.shape().dims::<2>();
+        let s = filterbank::BankShape {
+            batch,
+            rows,
+            samples,
+            filters,
+            half: half_taps,
+            stride,
+        };
+        let y = filterbank::forward(&values(&x), &values(&half), &s);
+        flex(y, [batch, filters, rows, s.frames()])
     }
 }
 

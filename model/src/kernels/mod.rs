@@ -15,6 +15,7 @@
 mod autodiff;
 pub mod conv;
 mod extension;
+pub mod filterbank;
 mod gemm;
 pub mod norm;
 pub mod pool;
@@ -83,6 +84,38 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, [ph, pw]: [usize
         pw,
     );
     Tensor::from_dispatch(out)
+}
+
+/// Every row of `input` `[batch, rows, samples]` filtered at `stride` by `kernels` `[N, K]`,
+/// which must be symmetric about their centre tap (`K` odd): in inference on Flex by
+/// [`filterbank`], half the multiplies of a convolution; `None` elsewhere (the caller then
+/// convolves).
+///
+/// - output: `[batch, N, rows, ⌊(samples − K)/stride⌋ + 1]`
+pub fn symmetric_filterbank(
+    input: &Tensor<3>,
+    kernels: &Tensor<2>,
+    stride: usize,
+) -> Option<Tensor<4>> {
+    let [_, _, samples] = input.dims();
+    let [_, k] = kernels.dims();
+    if input.is_autodiff()
+        || kernels.is_autodiff()
+        || !runs_ours(input)
+        || !runs_ours(kernels)
+        || k % 2 == 0
+        || stride == 0
+        || samples < k
+    {
+        return None;
+    }
+    let half = kernels.clone().narrow(1, 0, k / 2 + 1);
+    let out = <burn::backend::Dispatch as InferenceKernels>::modnet_symmetric_filterbank(
+        input.clone().into_dispatch(),
+        half.into_dispatch(),
+        stride,
+    );
+    Some(Tensor::from_dispatch(out))
 }
 
 /// `bn` (then a ReLU when `relu`) on `x`: in training on Flex, one operation of ours forward
