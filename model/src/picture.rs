@@ -192,7 +192,14 @@ mod tests {
         let mut probes = alloc::vec![0.0f32, 1e-12, 1.0, 0.5, 2.0, core::f32::consts::SQRT_2];
         for k in -80..=40 {
             let p = libm::powf(2.0, k as f32);
-            probes.extend([p, p * 0.70710677, p * 0.7071068, p * 1.4142135, p * 1.4142137, p * 1.9]);
+            probes.extend([
+                p,
+                p * 0.70710677,
+                p * 0.7071068,
+                p * 1.4142135,
+                p * 1.4142137,
+                p * 1.9,
+            ]);
         }
         for i in 0..20_000 {
             x = x * 0.999 + (i as f32 * 0.37).sin().abs() * 1e3;
@@ -211,15 +218,22 @@ mod tests {
             let mut exact = alloc::vec::Vec::new();
             for row in values.chunks(900) {
                 for c in 0..picture.cols {
-                    let (a, b) = (c * 900 / picture.cols, ((c + 1) * 900 / picture.cols).max(c * 900 / picture.cols + 1));
-                    let mean = row[a..b].iter().map(|v| v.abs() as f64).sum::<f64>() / (b - a) as f64;
+                    let (a, b) = (
+                        c * 900 / picture.cols,
+                        ((c + 1) * 900 / picture.cols).max(c * 900 / picture.cols + 1),
+                    );
+                    let mean =
+                        row[a..b].iter().map(|v| v.abs() as f64).sum::<f64>() / (b - a) as f64;
                     exact.push(10.0 * libm::log10(mean + 1e-12));
                 }
             }
             let top = exact.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             for (got, want) in picture.values.iter().zip(&exact) {
                 let want = want.max(top - 80.0);
-                assert!((*got as f64 - want).abs() < 1e-3, "{max_cols} columns: {got} vs {want}");
+                assert!(
+                    (*got as f64 - want).abs() < 1e-3,
+                    "{max_cols} columns: {got} vs {want}"
+                );
             }
         }
     }

@@ -152,8 +152,11 @@ fn both_winograd_tiles_match_burn_at_every_edge() {
         [1, 64, 16, 5, 19],
     ] {
         let x = Tensor::<4>::random([n, c_in, h, w], Distribution::Uniform(-1.0, 1.0), &device);
-        let weight =
-            Tensor::<4>::random([c_out, c_in, 3, 3], Distribution::Uniform(-0.3, 0.3), &device);
+        let weight = Tensor::<4>::random(
+            [c_out, c_in, 3, 3],
+            Distribution::Uniform(-0.3, 0.3),
+            &device,
+        );
         let bias = Tensor::<1>::random([c_out], Distribution::Uniform(-0.3, 0.3), &device);
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
         let expected = values(burn_conv2d(
@@ -223,7 +226,11 @@ fn symmetric_filterbanks_match_the_definition_and_the_convolution() {
         let ours = modnet::strided::symmetric_filterbank_rows(x.clone(), kernels.clone(), stride);
         let plain = modnet::strided::strided_filterbank_rows(x, kernels, stride);
         assert_eq!(ours.dims(), [batch, filters, rows, s.frames()]);
-        assert_close(&format!("{s:?} by the model"), &values(ours), &values(plain));
+        assert_close(
+            &format!("{s:?} by the model"),
+            &values(ours),
+            &values(plain),
+        );
     }
 }
 

@@ -305,7 +305,10 @@ pub trait InferenceKernels: Backend {
         let [filters, taps] = half.shape().dims::<2>();
         let left = Self::float_slice(
             half.clone(),
-            &[Slice::new(0, None, 1), Slice::new(0, Some(taps as isize - 1), 1)],
+            &[
+                Slice::new(0, None, 1),
+                Slice::new(0, Some(taps as isize - 1), 1),
+            ],
         );
         let kernels = Self::float_cat(alloc::vec![half, Self::float_flip(left, &[1])], 1);
         let kernels = Self::float_reshape(kernels, [filters, 1, 2 * taps - 1].into());

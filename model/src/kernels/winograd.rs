@@ -353,7 +353,8 @@ fn input_tiles_f4(x: &[f32], s: &ConvShape, ty0: usize, rows: usize, block: usiz
                 let (r0, r1, r2) = (r.next().unwrap(), r.next().unwrap(), r.next().unwrap());
                 let (r3, r4, r5) = (r.next().unwrap(), r.next().unwrap(), r.next().unwrap());
                 for q in 0..w {
-                    let (d0, d1, d2, d3, d4, d5) = (p[0][q], p[1][q], p[2][q], p[3][q], p[4][q], p[5][q]);
+                    let (d0, d1, d2, d3, d4, d5) =
+                        (p[0][q], p[1][q], p[2][q], p[3][q], p[4][q], p[5][q]);
                     r0[q] = 4.0 * d0 - 5.0 * d2 + d4;
                     r1[q] = d3 + d4 - 4.0 * (d1 + d2);
                     r2[q] = d4 - d3 + 4.0 * (d1 - d2);
@@ -367,7 +368,11 @@ fn input_tiles_f4(x: &[f32], s: &ConvShape, ty0: usize, rows: usize, block: usiz
                 let at = |j: usize| ((i * 6 + j) * c + ci) * block + t0;
                 let stride = at(1) - at(0);
                 let mut out = v[at(0)..].chunks_mut(stride);
-                let (v0, v1, v2) = (out.next().unwrap(), out.next().unwrap(), out.next().unwrap());
+                let (v0, v1, v2) = (
+                    out.next().unwrap(),
+                    out.next().unwrap(),
+                    out.next().unwrap(),
+                );
                 let (v3, v4) = (out.next().unwrap(), out.next().unwrap());
                 let v5 = out.next().unwrap();
                 for tx in 0..tiles_x {
@@ -410,7 +415,9 @@ fn output_tiles_f4(
             for j in 0..6 {
                 let (m0, m1, m2) = (e(j), e(6 + j), e(12 + j));
                 let (m3, m4, m5) = (e(18 + j), e(24 + j), e(30 + j));
-                let mut out = am.chunks_mut(6 * tiles_x).map(|a| &mut a[j * tiles_x..][..tiles_x]);
+                let mut out = am
+                    .chunks_mut(6 * tiles_x)
+                    .map(|a| &mut a[j * tiles_x..][..tiles_x]);
                 let (a0, a1) = (out.next().unwrap(), out.next().unwrap());
                 let (a2, a3) = (out.next().unwrap(), out.next().unwrap());
                 for tx in 0..tiles_x {
