@@ -190,16 +190,22 @@ mod tests {
         let mut x = 0.0f32;
         let mut worst = 0.0f64;
         let mut probes = alloc::vec![0.0f32, 1e-12, 1.0, 0.5, 2.0, core::f32::consts::SQRT_2];
+        // Both sides of the octave edges √½ and √2, one float apart.
+        let edges: alloc::vec::Vec<f32> =
+            [core::f32::consts::FRAC_1_SQRT_2, core::f32::consts::SQRT_2]
+                .iter()
+                .flat_map(|c| {
+                    [
+                        f32::from_bits(c.to_bits() - 1),
+                        *c,
+                        f32::from_bits(c.to_bits() + 1),
+                    ]
+                })
+                .collect();
         for k in -80..=40 {
             let p = libm::powf(2.0, k as f32);
-            probes.extend([
-                p,
-                p * 0.70710677,
-                p * 0.7071068,
-                p * 1.4142135,
-                p * 1.4142137,
-                p * 1.9,
-            ]);
+            probes.extend(edges.iter().map(|c| p * c));
+            probes.extend([p, p * 1.9]);
         }
         for i in 0..20_000 {
             x = x * 0.999 + (i as f32 * 0.37).sin().abs() * 1e3;
