@@ -8,6 +8,10 @@
 //! - 16 matrix multiplies `M_ξ = U_ξ · V_ξ` (`[c_out, tiles]`);
 //! - output: `Y = Aᵀ M A` (2×2) per tile and output channel, plus the bias.
 //!
+//! F(4×4, 3×3) ([`Tile::F4`]) is the same with 4×4 tiles from 6×6 patches: 36 products for 16
+//! outputs (4× fewer multiplies), 36 matrix multiplies; [`Tile::for_shape`] picks it where it
+//! measured faster (the page's large maps).
+//!
 //! Tiles go in blocks of whole tile rows, so that `V` and `M` stay in the caches. The sums are
 //! those of the direct convolution reordered: results agree with it to float rounding (a few
 //! units in the sixth digit on this model's layers).
