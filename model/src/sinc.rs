@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use core::f64::consts::PI;
 
 use crate::error::ModelError;
-use crate::strided::symmetric_filterbank_rows;
+use crate::strided::symmetric_filterbank;
 use alloc::format;
 use alloc::string::String;
 use burn::config::Config;
@@ -279,9 +279,7 @@ impl SincConv {
     /// - input: `[batch, 1, samples]`
     /// - output: `[batch, N, frames]`, frames = ⌊(samples − K)/stride⌋ + 1 (no padding, no bias)
     pub fn forward(&self, input: Tensor<3>) -> Tensor<3> {
-        let [_, channels, _] = input.dims();
-        assert_eq!(channels, 1, "a filterbank input has one channel");
         // The kernels are symmetric by construction (the right half is the left one flipped).
-        symmetric_filterbank_rows(input, self.kernels(), self.stride).squeeze_dim(2)
+        symmetric_filterbank(input, self.kernels(), self.stride)
     }
 }

@@ -22,9 +22,22 @@ use burn::tensor::ops::PadMode;
 /// # Panics
 /// If `samples < K` or `stride == 0` (the callers check their inputs first).
 pub fn strided_filterbank(input: Tensor<3>, kernels: Tensor<2>, stride: usize) -> Tensor<3> {
+    one_channel(input, |x| strided_filterbank_rows(x, kernels, stride))
+}
+
+/// [`strided_filterbank`] for kernels symmetric about their centre tap, by
+/// [`symmetric_filterbank_rows`].
+///
+/// - input: `[batch, 1, samples]`, kernels: `[N, K]` → `[batch, N, frames]`
+pub fn symmetric_filterbank(input: Tensor<3>, kernels: Tensor<2>, stride: usize) -> Tensor<3> {
+    one_channel(input, |x| symmetric_filterbank_rows(x, kernels, stride))
+}
+
+/// A bank on `[batch, 1, samples]` signals by its form on rows (`[batch, N, 1, frames]`).
+fn one_channel(input: Tensor<3>, rows: impl FnOnce(Tensor<3>) -> Tensor<4>) -> Tensor<3> {
     let [_, channels, _] = input.dims();
     assert_eq!(channels, 1, "a filterbank input has one channel");
-    strided_filterbank_rows(input, kernels, stride).squeeze_dim(2)
+    rows(input).squeeze_dim(2)
 }
 
 /// Filters every row of every signal with every kernel at `stride` (one bank shared by all

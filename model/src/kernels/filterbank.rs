@@ -8,10 +8,9 @@
 //! contiguous runs; the sums form a `[L + 1, rows·frames]` matrix, and one matrix multiply by
 //! `h` writes the output in its final layout.
 
-use alloc::vec;
 use alloc::vec::Vec;
 
-use super::gemm::{matmul, written};
+use super::gemm::{matmul, with_scratch, written};
 
 /// The geometry of one symmetric filterbank.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,65 +57,46 @@ pub fn forward(x: &[f32], half: &[f32], s: &BankShape) -> Vec<f32> {
         s.filters * columns,
         |n, y, threads| {
             let signal = &x[n * rows * s.samples..(n + 1) * rows * s.samples];
-            // X[r][φ][p] = x[r, p·s + φ] (zeros past the signal: never read by a frame).
-            let mut phases = vec![0.0f32; rows * stride * positions];
-            for (row, out) in signal
-                .chunks(s.samples)
-                .zip(phases.chunks_mut(stride * positions))
-            {
-                for (i, &v) in row.iter().enumerate().take(positions * stride) {
-                    out[(i % stride) * positions + i / stride] = v;
+            // Both buffers are written wherever they are read: scratch kept between calls, not
+            // zero-filled ones per window.
+            with_scratch(rows * stride * positions + s.half * columns, |scratch| {
+                let (phases, sums) = scratch.split_at_mut(rows * stride * positions);
+                // X[r][φ][p] = x[r, p·s + φ] (past the signal: never read by a frame).
+                for (row, out) in signal
+                    .chunks(s.samples)
+                    .zip(phases.chunks_mut(stride * positions))
+                {
+                    for (i, &v) in row.iter().enumerate().take(positions * stride) {
+                        out[(i % stride) * positions + i / stride] = v;
+                    }
                 }
-            }
-            // U[k][r][t] = x[r, ts + k] + x[r, ts + 2L − k], and U[L] = x[r, ts + L].
-            let mut sums = vec![0.0f32; s.half * columns];
-            for (k, u) in sums.chunks_mut(columns).enumerate() {
-                let (a, b) = (k, 2 * l - k);
-                for (r, u) in u.chunks_mut(frames).enumerate() {
-                    let run = |i: usize| {
-                        &phases[(r * stride + i % stride) * positions + i / stride..][..frames]
-                    };
-                    if a == b {
-                        u.copy_from_slice(run(a));
-                    } else {
-                        for ((u, p), q) in u.iter_mut().zip(run(a)).zip(run(b)) {
-                            *u = p + q;
+                // U[k][r][t] = x[r, ts + k] + x[r, ts + 2L − k], and U[L] = x[r, ts + L].
+                for (k, u) in sums.chunks_mut(columns).enumerate() {
+                    let (a, b) = (k, 2 * l - k);
+                    for (r, u) in u.chunks_mut(frames).enumerate() {
+                        let run = |i: usize| {
+                            &phases[(r * stride + i % stride) * positions + i / stride..][..frames]
+                        };
+                        if a == b {
+                            u.copy_from_slice(run(a));
+                        } else {
+                            for ((u, p), q) in u.iter_mut().zip(run(a)).zip(run(b)) {
+                                *u = p + q;
+                            }
                         }
                     }
                 }
-            }
-            matmul(
-                threads,
-                (s.filters, columns, s.half),
-                y,
-                false,
-                half,
-                (s.half, 1),
-                &sums,
-                (columns, 1),
-            );
+                matmul(
+                    threads,
+                    (s.filters, columns, s.half),
+                    y,
+                    false,
+                    half,
+                    (s.half, 1),
+                    sums,
+                    (columns, 1),
+                );
+            });
         },
     )
-}
-
-/// The same bank by the definition, tap by tap: the tests' reference.
-pub fn direct(x: &[f32], half: &[f32], s: &BankShape) -> Vec<f32> {
-    let (rows, frames, taps) = (s.rows, s.frames(), s.taps());
-    let mut y = vec![0.0f32; s.batch * s.filters * rows * frames];
-    for n in 0..s.batch {
-        for f in 0..s.filters {
-            let h = &half[f * s.half..(f + 1) * s.half];
-            for r in 0..rows {
-                let row = &x[(n * rows + r) * s.samples..][..s.samples];
-                for t in 0..frames {
-                    let mut sum = 0.0f32;
-                    for k in 0..taps {
-                        sum += h[k.min(taps - 1 - k)] * row[t * s.stride + k];
-                    }
-                    y[((n * s.filters + f) * rows + r) * frames + t] = sum;
-                }
-            }
-        }
-    }
-    y
 }
