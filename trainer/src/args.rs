@@ -410,6 +410,11 @@ pub struct TrainArgs {
     /// epoch's end): `--resume` goes on from the batch it holds, as the run would have.
     #[arg(long, default_value_t = 10.0, value_parser = non_negative)]
     pub(crate) checkpoint_minutes: f64,
+    /// Keep the weights of each of the last N epochs in the run folder (`epochs/`): `trainer
+    /// average` makes one model of them, often with a lower validation loss than any one epoch
+    /// (0: none).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) keep_epochs: usize,
     /// Also copy the best weights here when training ends (e.g. for the web page).
     #[arg(long)]
     pub(crate) web_weights: Option<PathBuf>,

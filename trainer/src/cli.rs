@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::commands::{bench, embed, eval, export, plot, prepare, similar, sweep, tag, train};
+use crate::commands::{
+    average, bench, embed, eval, export, plot, prepare, similar, sweep, tag, train,
+};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +38,9 @@ pub(crate) enum Command {
     Similar(similar::SimilarArgs),
     /// Write a weights file for the web page (checked by loading it).
     Export(export::ExportArgs),
+    /// One model from several weights files of the same model (say a run's last epochs, kept
+    /// with `train --keep-epochs`): their mean, tensor by tensor.
+    Average(average::AverageArgs),
     /// PNG pictures of a run: learned filter responses, training curves, per-tag ROC-AUC bars.
     Plot(plot::PlotArgs),
     /// Train and evaluate once per modulation stride; per-tag comparison table, JSON and PNG.
@@ -62,6 +67,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Embed(args) => embed::run(&args),
         Command::Similar(args) => similar::run(&args),
         Command::Export(args) => export::run(args),
+        Command::Average(args) => average::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Bench(args) => bench::run(&args),

@@ -38,6 +38,32 @@ impl RunFiles {
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.json")
     }
+    /// The folder of the weights kept at the end of each epoch (`train --keep-epochs`).
+    pub fn epochs_dir(&self) -> PathBuf {
+        self.dir.join("epochs")
+    }
+    /// The weights at the end of `epoch` (kept with `train --keep-epochs`), for
+    /// `trainer average`.
+    pub fn epoch_weights(&self, epoch: usize) -> PathBuf {
+        self.epochs_dir()
+            .join(format!("epoch-{epoch:03}.safetensors"))
+    }
+    /// The kept epochs' weights files, oldest first.
+    pub fn kept_epochs(&self) -> Vec<(usize, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(self.epochs_dir()) else {
+            return Vec::new();
+        };
+        let mut kept: Vec<_> = entries
+            .filter_map(|e| {
+                let path = e.ok()?.path();
+                let name = path.file_name()?.to_str()?;
+                let epoch = name.strip_prefix("epoch-")?.strip_suffix(".safetensors")?;
+                Some((epoch.parse().ok()?, path))
+            })
+            .collect();
+        kept.sort();
+        kept
+    }
 
     /// The files of a run that are already there.
     fn existing(&self) -> Vec<PathBuf> {
@@ -49,6 +75,7 @@ impl RunFiles {
         ]
         .into_iter()
         .filter(|p| p.exists())
+        .chain(self.kept_epochs().into_iter().map(|(_, p)| p))
         .collect()
     }
 

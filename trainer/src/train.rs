@@ -78,6 +78,10 @@ pub struct TrainSettings {
     /// The weights the run started from (None: a random initialisation).
     #[serde(default)]
     pub init_weights: Option<PathBuf>,
+    /// The weights at the end of each of the last this many epochs stay in the run folder
+    /// (`epochs/`), for `trainer average` (0: none).
+    #[serde(default)]
+    pub keep_epochs: usize,
 }
 
 fn default_loader_workers() -> usize {
@@ -248,6 +252,13 @@ pub fn train(
     // Written once the checks above have passed: a refused resume changes nothing.
     write_atomically(&out.config(), config.to_json().as_bytes())
         .with_context(|| format!("writing {}", out.config().display()))?;
+    if !resume {
+        // A new run's kept epochs never mix with those of the run it replaces.
+        for (_, path) in out.kept_epochs() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("removing {} of the earlier run", path.display()))?;
+        }
+    }
     eprintln!(
         "training {} on {}: {} train / {} valid clips, batch {}",
         model.summary(),
@@ -365,6 +376,9 @@ pub fn train(
         if state.record(row, settings) {
             save_weights(&inference, &out.best())?;
         }
+        if settings.keep_epochs > 0 {
+            keep_epoch(out, epoch, &inference, settings.keep_epochs)?;
+        }
         write_logs(out, &state.log)?;
         write_checkpoint(&out.checkpoint(), &state, &model, &optim)?;
         if settings.schedule == Schedule::Paper && state.since_best >= settings.stop_patience {
@@ -385,6 +399,22 @@ pub fn train(
         out.best().display()
     );
     Ok(state.log)
+}
+
+/// Writes `epoch`'s weights into the run's `epochs/` and removes those older than the last
+/// `keep` epochs.
+fn keep_epoch(out: &RunFiles, epoch: usize, model: &ModNet, keep: usize) -> Result<()> {
+    std::fs::create_dir_all(out.epochs_dir())
+        .with_context(|| format!("cannot create {}", out.epochs_dir().display()))?;
+    save_weights(model, &out.epoch_weights(epoch))?;
+    for (_, path) in out
+        .kept_epochs()
+        .into_iter()
+        .filter(|(e, _)| e + keep <= epoch)
+    {
+        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Refuses data a run cannot train on.

@@ -59,6 +59,7 @@ fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
         rare_tag_power: args.rare_tag_power,
         checkpoint_minutes: args.checkpoint_minutes,
         init_weights: args.init_weights.clone(),
+        keep_epochs: args.keep_epochs,
     };
     let cache_dir = args.data.cache_dir();
     train(

@@ -115,7 +115,15 @@ fn synthetic_train_eval_tag_export() {
 fn a_killed_run_resumes_from_its_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let mut args = vec!["train", "--out", s(&run), "--epochs", "4"];
+    let mut args = vec![
+        "train",
+        "--out",
+        s(&run),
+        "--epochs",
+        "4",
+        "--keep-epochs",
+        "2",
+    ];
     args.extend(TINY);
     args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_trainer"))
@@ -159,6 +167,98 @@ fn a_killed_run_resumes_from_its_checkpoint() {
     uninterrupted[2] = s(&whole);
     ok(&uninterrupted);
     assert_eq!(log_numbers(&run), log_numbers(&whole));
+
+    // --keep-epochs 2: the last two epochs' weights stay, older ones go, a resume included.
+    let kept = |run: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(run.join("epochs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        kept(&run),
+        ["epoch-003.safetensors", "epoch-004.safetensors"]
+    );
+    // `average` makes one model of them, which `eval` reads.
+    let (third, fourth) = (
+        run.join("epochs/epoch-003.safetensors"),
+        run.join("epochs/epoch-004.safetensors"),
+    );
+    let mean = dir.path().join("mean.safetensors");
+    let report = String::from_utf8_lossy(
+        &trainer(&[
+            "average",
+            "--weights",
+            s(&third),
+            s(&fourth),
+            "--out",
+            s(&mean),
+        ])
+        .stderr,
+    )
+    .into_owned();
+    assert!(report.contains("the mean of 2 weights files"), "{report}");
+    let mut eval = vec![
+        "eval",
+        "--weights",
+        s(&mean),
+        "--split",
+        "valid",
+        "--backend",
+        "flex",
+    ];
+    eval.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    assert!(ok(&eval).contains("| **macro** |"));
+    // Weights of another model are refused by name, and nothing is written.
+    let builtin = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../weights/modnet-mtat-distilled.safetensors"
+    );
+    let other = dir.path().join("other.safetensors");
+    let out = trainer(&[
+        "average",
+        "--weights",
+        s(&fourth),
+        builtin,
+        "--out",
+        s(&other),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && !other.exists());
+    assert!(
+        stderr.contains("modnet-mtat-distilled.safetensors is another model"),
+        "{stderr}"
+    );
+    // One file is not an average.
+    assert!(
+        !trainer(&["average", "--weights", s(&fourth), "--out", s(&other)])
+            .status
+            .success()
+    );
+    // A new run in the folder (--overwrite) keeps none of the replaced run's epochs.
+    let mut again = vec![
+        "train",
+        "--out",
+        s(&run),
+        "--epochs",
+        "1",
+        "--keep-epochs",
+        "2",
+    ];
+    again.extend(TINY);
+    again.extend([
+        "--synth-clips",
+        "8",
+        "4",
+        "4",
+        "--synth-seconds",
+        "1.5",
+        "--overwrite",
+    ]);
+    ok(&again);
+    assert_eq!(kept(&run), ["epoch-001.safetensors"]);
 }
 
 /// A long epoch writes checkpoints within it (`--checkpoint-minutes`): a run killed after one

@@ -1,5 +1,6 @@
 //! One module per command: its flags and its `run`.
 
+pub mod average;
 pub mod bench;
 pub mod embed;
 pub mod eval;
