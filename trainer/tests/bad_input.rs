@@ -57,11 +57,7 @@ fn tiny_run(run: &Path) -> Vec<String> {
         .map(|a| a.to_string())
         .collect();
     args.extend(TINY.iter().map(|a| a.to_string()));
-    args.extend(
-        ["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]
-            .iter()
-            .map(|a| a.to_string()),
-    );
+    args.extend(TINY_SYNTH.iter().map(|a| a.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     ok(&refs);
     args
@@ -202,7 +198,7 @@ fn outputs_that_cannot_be_written_are_refused_before_work() {
         &[
             &["eval", "--weights", s(&run.join("best.safetensors"))][..],
             &["--json", s(&report), "--backend", "flex"],
-            &["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"],
+            &TINY_SYNTH,
         ]
         .concat(),
         &[s(&report)],
@@ -294,7 +290,7 @@ fn checkpoint_intervals_out_of_range() {
     let run = dir.path().join("run");
     let mut args = vec!["train", "--out", s(&run), "--epochs", "1"];
     args.extend(TINY);
-    args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    args.extend(TINY_SYNTH);
     for bad in ["--checkpoint-minutes=-1", "--checkpoint-minutes=nan"] {
         let mut refused = args.clone();
         refused.push(bad);

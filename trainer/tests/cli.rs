@@ -27,7 +27,7 @@ fn png_size(path: &Path) -> (u32, u32) {
 fn synthetic_train_eval_tag_export() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let synth = ["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"];
+    let synth = TINY_SYNTH;
     let mut args = vec!["train", "--out", s(&run), "--epochs", "2"];
     args.extend(TINY);
     args.extend(synth);
@@ -125,7 +125,7 @@ fn a_killed_run_resumes_from_its_checkpoint() {
         "2",
     ];
     args.extend(TINY);
-    args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    args.extend(TINY_SYNTH);
     let mut child = Command::new(env!("CARGO_BIN_EXE_trainer"))
         .args(&args)
         .stdin(Stdio::null())
@@ -209,7 +209,7 @@ fn a_killed_run_resumes_from_its_checkpoint() {
         "--backend",
         "flex",
     ];
-    eval.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    eval.extend(TINY_SYNTH);
     assert!(ok(&eval).contains("| **macro** |"));
     // Weights of another model are refused by name, and nothing is written.
     let builtin = concat!(
@@ -248,15 +248,8 @@ fn a_killed_run_resumes_from_its_checkpoint() {
         "2",
     ];
     again.extend(TINY);
-    again.extend([
-        "--synth-clips",
-        "8",
-        "4",
-        "4",
-        "--synth-seconds",
-        "1.5",
-        "--overwrite",
-    ]);
+    again.extend(TINY_SYNTH);
+    again.push("--overwrite");
     ok(&again);
     assert_eq!(kept(&run), ["epoch-001.safetensors"]);
 }
@@ -343,7 +336,7 @@ fn a_run_starts_from_weights_and_keeps_them_until_beaten() {
     let first = dir.path().join("first");
     let mut args = vec!["train", "--out", s(&first), "--epochs", "2"];
     args.extend(TINY);
-    args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    args.extend(TINY_SYNTH);
     ok(&args);
     let start = first.join("best.safetensors");
     let best_loss = std::fs::read_to_string(first.join("log.csv"))
@@ -626,7 +619,7 @@ fn sweep_over_strides_compares_tags() {
         "1",
     ];
     args.extend(TINY);
-    args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    args.extend(TINY_SYNTH);
     let report = ok(&args);
     assert!(
         report.contains("| tag | stride 16 | stride 64 |"),
@@ -657,7 +650,7 @@ fn same_seed_same_numbers_on_the_cpu() {
             let run = dir.path().join(name);
             let mut args = vec!["train", "--out", s(&run), "--epochs", "2", "--seed", "7"];
             args.extend(TINY);
-            args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+            args.extend(TINY_SYNTH);
             ok(&args);
             log_numbers(&run)
         })
@@ -869,7 +862,7 @@ fn the_run_folder_is_never_lost() {
     let run = dir.path().join("run");
     let mut args = vec!["train", "--out", s(&run), "--epochs", "1"];
     args.extend(TINY);
-    args.extend(["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"]);
+    args.extend(TINY_SYNTH);
     ok(&args);
     let best = std::fs::read(run.join("best.safetensors")).unwrap();
     let config = std::fs::read(run.join("config.json")).unwrap();

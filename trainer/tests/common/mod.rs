@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 pub const TINY: [&str; 4] = ["--backend", "flex", "--chunk-seconds", "1"];
+/// A few seconds of the built-in synthetic data: 8 / 4 / 4 clips of 1.5 s.
+pub const TINY_SYNTH: [&str; 6] = ["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"];
 
 pub fn trainer(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
