@@ -60,31 +60,9 @@ start=(--prior-bias)
   --preset sincmodnet --widths 64x128 --chunk-seconds 3 --batch-size 16 --epochs "$EPOCHS" \
   --lr-patience 1 --stop-patience "$STOP_PATIENCE" --rare-tag-power 0.5 \
   --augment-gain-db 6 --augment-shift 0.5 --augment-mix 0.2 --backend flex --keep-epochs 4
-# Checkpoint averaging: the means of the last 2, 3 and 4 epochs' weights are candidates beside
-# the best epoch; each is scored on the validation split, and the lowest validation loss ships
-# (the reserved packages never choose).
+# The best epoch or a mean of the last ones (checkpoint averaging), by validation loss.
 run="$WORK/runs/student"
-valid() {
-  "$trainer" eval "${data[@]}" "${soft[@]}" --weights "$1" --split valid --backend flex \
-    --json "${1%.safetensors}.valid.json" > /dev/null
-}
-valid "$run/best.safetensors"
-rm -f "$run"/mean-of-last-*
-mapfile -t kept < <(find "$run/epochs" -name 'epoch-*.safetensors' | sort | tail -n 4)
-for ((k = 2; k <= ${#kept[@]}; k++)); do
-  "$trainer" average --weights "${kept[@]: -k}" --out "$run/mean-of-last-$k.safetensors"
-  valid "$run/mean-of-last-$k.safetensors"
-done
-chosen=$(python3 - "$run" << 'PY'
-import json, pathlib, sys
-reports = sorted(pathlib.Path(sys.argv[1]).glob("*.valid.json"))
-loss = {r: json.load(open(r))["evaluation"]["loss"] for r in reports}
-for r in reports:
-    print(f"{r.name[:-len('.valid.json')]}: validation loss {loss[r]:.5f}", file=sys.stderr)
-best = min(loss, key=loss.get)
-print(str(best)[: -len(".valid.json")] + ".safetensors")
-PY
-)
+chosen=$(WORK="$WORK" bash scripts/corpus/choose.sh)
 echo "shipping $chosen"
 # Agreement with the teacher on the test tracks: per 3 s chunk, and per track (16-chunk protocol).
 "$trainer" eval "${data[@]}" "${soft[@]}" --weights "$chosen" \
