@@ -164,6 +164,24 @@ fn line_panel(
         .map_err(err)
 }
 
+/// The span of the finite `values` with a tenth of it as margin on each side, within `bounds`:
+/// a run's last epochs move the loss by thousandths, which an axis from 0 hides.
+fn padded_range(
+    values: impl Iterator<Item = f64>,
+    bounds: std::ops::Range<f64>,
+) -> std::ops::Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo > hi {
+        return bounds.start..bounds.start + 1.0;
+    }
+    let margin = ((hi - lo) * 0.1).max(hi.abs() * 1e-3).max(1e-6);
+    (lo - margin).max(bounds.start)..(hi + margin).min(bounds.end)
+}
+
 /// Training curves: losses, and validation ROC-AUC / PR-AUC, per epoch.
 pub fn curves(path: &Path, log: &[EpochLog]) -> Result<()> {
     font()?;
@@ -173,17 +191,14 @@ pub fn curves(path: &Path, log: &[EpochLog]) -> Result<()> {
     let root = BitMapBackend::new(path, (1200, 450)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (left, right) = root.split_horizontally(600);
-    let max_loss = log
-        .iter()
-        .flat_map(|r| [r.train_loss, r.valid_loss])
-        .filter(|v| v.is_finite())
-        .fold(0.0, f64::max)
-        * 1.1;
     type Pick = fn(&EpochLog) -> f64;
     line_panel(
         &left,
         "loss (BCE)",
-        0.0..max_loss.max(1e-3),
+        padded_range(
+            log.iter().flat_map(|r| [r.train_loss, r.valid_loss]),
+            0.0..f64::MAX,
+        ),
         log,
         &[
             ("train", BLUE, (|r: &EpochLog| r.train_loss) as Pick),
@@ -194,7 +209,7 @@ pub fn curves(path: &Path, log: &[EpochLog]) -> Result<()> {
     line_panel(
         &right,
         "validation (macro)",
-        0.4..1.0,
+        padded_range(log.iter().flat_map(|r| [r.roc_auc, r.pr_auc]), 0.0..1.0),
         log,
         &[
             ("ROC-AUC", GREEN, (|r: &EpochLog| r.roc_auc) as Pick),
@@ -281,4 +296,28 @@ pub fn tag_bars(path: &Path, tags: &[String], series: &[(String, Vec<Option<f64>
     }
     root.present()
         .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_span_the_values_with_a_margin() {
+        // A late run's losses: the axis spans them, not 0 to their maximum.
+        let r = padded_range(
+            [0.1587, 0.1586, 0.1302, f64::NAN].into_iter(),
+            0.0..f64::MAX,
+        );
+        assert!(r.start > 0.12 && r.start < 0.1302, "{r:?}");
+        assert!(r.end > 0.1587 && r.end < 0.165, "{r:?}");
+        // Metrics stay within 0..1, and a PR-AUC of 0.3 is on the axis.
+        let r = padded_range([0.3, 0.999].into_iter(), 0.0..1.0);
+        assert!(r.start < 0.3 && r.end == 1.0, "{r:?}");
+        // One value, or none: still a range to draw in.
+        let r = padded_range([0.5].into_iter(), 0.0..1.0);
+        assert!(r.start < 0.5 && r.end > 0.5, "{r:?}");
+        let r = padded_range(std::iter::empty(), 0.0..1.0);
+        assert!(r.end > r.start, "{r:?}");
+    }
 }
