@@ -8,8 +8,10 @@
 # the cores): download 4 min (4.7 GB), installs 3 min, rendering 14 min, decoding 9 min, singing
 # 10 min, labelling with both teachers 50 min (46x real time); a track whose samples are those
 # (SHA-256) in weights/corpus/teacher-outputs.npz (the shipped model's labels) is not labelled
-# again, so an unchanged corpus needs no TensorFlow time. Training about 45 min an
-# epoch on an idle machine. Training stops
+# again, so an unchanged corpus needs no TensorFlow time. Training about 40 min an
+# epoch on an idle machine (36 min of steps at 17 chunks/s, 2 of validation); then
+# choose.sh scores the candidates (the best epoch, means of the last epochs: 2 min each).
+# Training stops
 # when the validation loss has not improved for STOP_PATIENCE epochs (or after EPOCHS);
 # re-running the script resumes it from its checkpoint, and INIT_WEIGHTS (below) goes on from a
 # weights file on a machine without the run folder.
@@ -54,7 +56,7 @@ soft=(--positive-threshold 0.3 --min-positives 5)
 start=(--prior-bias)
 [[ -n ${INIT_WEIGHTS:-} ]] && start=(--init-weights "$INIT_WEIGHTS")
 [[ -e "$WORK/runs/student/checkpoint.bin" ]] && start=(--resume)
-# The LR halves after one epoch without a new best (not the paper's two): an epoch is ~45 min of
+# The LR halves after one epoch without a new best (not the paper's two): an epoch is ~40 min of
 # two cores, and from epoch 2 on the validation loss moved by about 0.001 an epoch at 1e-3.
 "$trainer" train "${data[@]}" "${soft[@]}" "${start[@]}" --out "$WORK/runs/student" \
   --preset sincmodnet --widths 64x128 --chunk-seconds 3 --batch-size 16 --epochs "$EPOCHS" \
