@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Which weights of the distillation run ship: its best epoch, or the mean of its last 2, 3 or 4
-# kept epochs (`train --keep-epochs 4`, `trainer average`: checkpoint averaging), whichever has
-# the lowest validation loss; the reserved packages never choose. Prints the chosen file's path,
+# kept epochs (`train --keep-epochs 4`, `trainer average`: checkpoint averaging), or the weights
+# that ship now (a run that goes on never replaces them with worse ones), whichever has the
+# lowest validation loss; the reserved packages never choose. Prints the chosen file's path,
 # and each candidate's validation loss on stderr. It can run between epochs of a run that goes
 # on: a candidate already scored, and not changed since, is not scored again.
 set -euo pipefail
@@ -19,6 +20,11 @@ valid() { # the validation report of a weights file, unless one newer than the f
     --weights "$1" --json "$report" > /dev/null
 }
 valid "$run/best.safetensors"
+shipped=weights/modnet-mtat-distilled.safetensors
+if [[ -e $shipped ]]; then
+  cmp -s "$shipped" "$run/shipped.safetensors" || cp "$shipped" "$run/shipped.safetensors"
+  valid "$run/shipped.safetensors"
+fi
 mapfile -t kept < <(find "$run/epochs" -name 'epoch-*.safetensors' 2> /dev/null | sort | tail -n 4)
 for ((k = 2; k <= 4; k++)); do
   mean="$run/mean-of-last-$k.safetensors"
