@@ -19,30 +19,29 @@ valid() { # the validation report of a weights file, unless one newer than the f
     --positive-threshold 0.3 --min-positives 5 --split valid --backend flex \
     --weights "$1" --json "$report" > /dev/null
 }
-valid "$run/best.safetensors"
+candidates=("$run/best.safetensors")
 shipped=weights/modnet-mtat-distilled.safetensors
 if [[ -e $shipped ]]; then
   cmp -s "$shipped" "$run/shipped.safetensors" || cp "$shipped" "$run/shipped.safetensors"
-  valid "$run/shipped.safetensors"
+  candidates+=("$run/shipped.safetensors")
 fi
 mapfile -t kept < <(find "$run/epochs" -name 'epoch-*.safetensors' 2> /dev/null | sort | tail -n 4)
-for ((k = 2; k <= 4; k++)); do
+for ((k = 2; k <= ${#kept[@]}; k++)); do
   mean="$run/mean-of-last-$k.safetensors"
-  if ((k > ${#kept[@]})); then
-    rm -f "$mean" "${mean%.safetensors}.valid.json"
-    continue
-  fi
   inputs=("${kept[@]: -k}")
   stale=0
   for f in "${inputs[@]}"; do [[ "$f" -nt "$mean" ]] && stale=1; done
-  ((stale)) && "$trainer" average --weights "${inputs[@]}" --out "$mean" 2> /dev/null
-  valid "$mean"
+  ((stale)) && "$trainer" average --weights "${inputs[@]}" --out "$mean"
+  candidates+=("$mean")
 done
-python3 - "$run" << 'PY'
-import json, pathlib, sys
-reports = sorted(pathlib.Path(sys.argv[1]).glob("*.valid.json"))
-loss = {r: json.load(open(r))["evaluation"]["loss"] for r in reports}
-for r in reports:
-    print(f"{r.name[:-len('.valid.json')]}: validation loss {loss[r]:.5f}", file=sys.stderr)
-print(str(min(loss, key=loss.get))[: -len(".valid.json")] + ".safetensors")
+for c in "${candidates[@]}"; do valid "$c"; done
+# Only this call's candidates compete (not any other report left in the run folder).
+python3 - "${candidates[@]}" << 'PY'
+import json, sys
+loss = {w: json.load(open(w[: -len(".safetensors")] + ".valid.json"))["evaluation"]["loss"]
+        for w in sys.argv[1:]}
+for w, l in loss.items():
+    name = w.rsplit("/", 1)[-1][: -len(".safetensors")]
+    print(f"{name}: validation loss {l:.5f}", file=sys.stderr)
+print(min(loss, key=loss.get))
 PY

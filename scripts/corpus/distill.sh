@@ -11,9 +11,9 @@
 # again, so an unchanged corpus needs no TensorFlow time. Training about 40 min an
 # epoch on an idle machine (36 min of steps at 17 chunks/s, 2 of validation); then
 # choose.sh scores the candidates (the best epoch, means of the last epochs: 2 min each).
-# Training stops when the validation loss has not improved for STOP_PATIENCE epochs (or after EPOCHS);
-# re-running the script resumes it from its checkpoint, and INIT_WEIGHTS (below) goes on from a
-# weights file on a machine without the run folder.
+# Training stops when the validation loss has not improved for STOP_PATIENCE epochs (or after
+# EPOCHS); re-running the script resumes it from its checkpoint, and INIT_WEIGHTS (below) goes
+# on from a weights file on a machine without the run folder.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK="${WORK:-corpus-work}"

@@ -61,6 +61,10 @@ pub fn run(args: AverageArgs) -> Result<ExitCode> {
 /// running statistics alike (the running variance of a mean is then a mean of variances, close
 /// for weights as near each other as a run's last epochs). Sums are taken in f64.
 pub fn average(models: &[ModNet], device: &Device) -> Result<ModNet> {
+    // Same configuration, same tensors: no tensor is summed over fewer models than `n`.
+    if let Some(i) = models.iter().position(|m| m.config() != models[0].config()) {
+        bail!("model {i} has another configuration than model 0: they cannot be averaged");
+    }
     let files = models
         .iter()
         .map(|m| {
