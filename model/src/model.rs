@@ -214,6 +214,19 @@ impl ModNet {
         })
     }
 
+    /// The model with dropout `p` before its last layer. Dropout is a training setting, not a
+    /// weight: the same weights can go on training with another.
+    pub fn with_dropout(self, p: f64) -> Result<Self, ModelError> {
+        let mut config = self.config.clone();
+        config.resnet.dropout = p;
+        config.validate()?;
+        Ok(Self {
+            resnet: self.resnet.with_dropout(p),
+            config,
+            ..self
+        })
+    }
+
     /// A copy ready for inference: eval-mode batch norm, no dropout, no autodiff graph.
     pub fn for_inference(&self) -> Self {
         self.valid()

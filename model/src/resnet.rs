@@ -280,6 +280,12 @@ impl ResNet {
         self
     }
 
+    /// The same network with dropout `p` before the last linear layer.
+    pub fn with_dropout(mut self, p: f64) -> Self {
+        self.dropout = DropoutConfig::new(p).init();
+        self
+    }
+
     /// Pooled features before the head.
     ///
     /// - input: `[batch, channels, bands, frames]`

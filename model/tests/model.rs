@@ -610,6 +610,28 @@ fn tag_prior_sets_the_output_biases() {
 }
 
 #[test]
+fn another_dropout_keeps_the_weights() {
+    let device = Device::flex();
+    let model = small_widths(ModNetConfig::small()).init(&device).unwrap();
+    let (before, dropout) = (model.to_bytes().unwrap(), model.config().resnet.dropout);
+    assert_ne!(dropout, 0.1);
+    let x = noise(2, model.config().chunk_samples, &device);
+    let expected = values(model.for_inference().forward(x.clone()).unwrap());
+    let other = model.with_dropout(0.1).unwrap();
+    assert_eq!(other.config().resnet.dropout, 0.1);
+    assert_eq!(values(other.for_inference().forward(x).unwrap()), expected);
+    // The file differs only in the configuration it records.
+    let reloaded = ModNet::from_bytes(&other.to_bytes().unwrap(), &device).unwrap();
+    assert_eq!(reloaded.config().resnet.dropout, 0.1);
+    let back = reloaded.with_dropout(dropout).unwrap().to_bytes().unwrap();
+    assert_eq!(back, before);
+    assert!(matches!(
+        other.with_dropout(1.0),
+        Err(ModelError::InvalidConfig(_))
+    ));
+}
+
+#[test]
 fn clip_tagging_batches_and_reduces_as_the_protocol_says() {
     use modnet::TAG_BATCH;
     let device = Device::flex();

@@ -5,6 +5,7 @@
 //! `checkpoint_minutes` too; `--resume` continues from the last, within its epoch if need be.
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -494,16 +495,27 @@ fn initial_model(
 /// The model in the weights file `path`, refused unless its configuration is `config` (the
 /// one the flags describe), naming the parts that differ.
 fn init_weights(path: &Path, config: &ModNetConfig, device: &Device) -> Result<ModNet> {
-    let model = crate::files::load_weights(path, device)
+    let mut model = crate::files::load_weights(path, device)
         .with_context(|| format!("reading --init-weights {}", path.display()))?;
+    // Dropout is a training setting, not a weight: the weights go on with the run's dropout.
+    let dropout = config.resnet.dropout;
+    if model.config().resnet.dropout != dropout {
+        let mut same = model.config().clone();
+        same.resnet.dropout = dropout;
+        if same == *config {
+            eprintln!(
+                "--init-weights {} was trained with dropout {}; it goes on with {dropout}",
+                path.display(),
+                model.config().resnet.dropout
+            );
+            model = model.with_dropout(dropout)?;
+        }
+    }
     if model.config() != config {
-        let parts = |c: &ModNetConfig| serde_json::to_value(c).unwrap_or_default();
-        let (have, want) = (parts(model.config()), parts(config));
+        let (have, want) = (flat_json(model.config()), flat_json(config));
         let differ: Vec<&str> = want
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(k, v)| have.get(k.as_str()) != Some(v))
+            .iter()
+            .filter(|(k, v)| have.get(*k) != Some(v))
             .map(|(k, _)| k.as_str())
             .collect();
         bail!(
@@ -517,6 +529,35 @@ fn init_weights(path: &Path, config: &ModNetConfig, device: &Device) -> Result<M
     }
     eprintln!("starting from the weights in {}", path.display());
     Ok(model)
+}
+
+/// A configuration's settings by dotted path (`resnet.widths`), so that a difference can be
+/// named where it is.
+fn flat_json(config: &ModNetConfig) -> BTreeMap<String, serde_json::Value> {
+    fn walk(prefix: &str, value: serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            leaf => {
+                out.insert(prefix.to_string(), leaf);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(
+        "",
+        serde_json::to_value(config).unwrap_or_default(),
+        &mut out,
+    );
+    out
 }
 
 /// The run in `out` where its checkpoint left it: state, weights, optimiser. Refused when the

@@ -377,6 +377,26 @@ fn a_run_starts_from_weights_and_keeps_them_until_beaten() {
         std::fs::read(&start).unwrap()
     );
 
+    // Dropout is not a weight: the same weights go on training with another dropout.
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(first.join("config.json")).unwrap()).unwrap();
+    assert_ne!(config["resnet"]["dropout"], 0.2);
+    config["resnet"]["dropout"] = 0.2.into();
+    let other_dropout = dir.path().join("dropout.json");
+    std::fs::write(&other_dropout, config.to_string()).unwrap();
+    let again = dir.path().join("again");
+    let mut with_dropout = args.clone();
+    with_dropout[2] = s(&again);
+    with_dropout.extend(["--config", s(&other_dropout), "--init-weights", s(&start)]);
+    let out = trainer(&with_dropout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("it goes on with 0.2"), "{err}");
+    assert!(
+        err.contains(&format!("the starting weights: valid loss {best_loss:.4}")),
+        "{err}"
+    );
+
     // Weights of another model, a missing file, with --resume or --prior-bias: refused before
     // any work, no run folder left behind.
     let refused = dir.path().join("refused");
@@ -384,7 +404,7 @@ fn a_run_starts_from_weights_and_keeps_them_until_beaten() {
     for (extra, needle) in [
         (
             vec!["--init-weights", s(&start), "--widths", "8x8"],
-            "resnet",
+            "resnet.widths",
         ),
         (vec!["--init-weights", s(&missing)], "missing.safetensors"),
         (
