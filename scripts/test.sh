@@ -5,7 +5,8 @@
 #   Rust tests (model, trainer CLI, parity with tests/fixtures,     cargo test
 #     wgpu against Flex on Mesa's lavapipe)
 #   the CUDA build compiles (checked as docs.rs does)               cargo check --features cuda
-#   the distillation corpus script on a tiny fixture (no downloads)  scripts/corpus/test_corpus.py
+#   the distillation corpus script on a tiny fixture (no downloads), scripts/corpus/test_corpus.py
+#     and choose.sh's rule for which weights ship
 #   the Python package and its Ray example (a local Ray cluster)     pytest python/tests
 #   the web page in headless Chromium, WebGPU and CPU               tests/browser (node --test)
 set -euo pipefail

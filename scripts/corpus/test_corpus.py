@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """The corpus script on a tiny fixture made here: no downloads, no TensorFlow (the teacher's
-outputs are fixture .npy files, as the label step would write them). Needs numpy, soundfile,
-soxr. Run: python3 scripts/corpus/test_corpus.py
+outputs are fixture .npy files, as the label step would write them), and choose.sh's rule on
+candidates already scored. Needs numpy, soundfile, soxr. Run: python3 scripts/corpus/test_corpus.py
 """
 
 import csv
+import json
+import os
+import subprocess
 import sys
+import time
 import tempfile
 import unittest
 from pathlib import Path
@@ -239,6 +243,39 @@ class CorpusTest(unittest.TestCase):
 
     def test_reserved_packages_are_never_used(self):
         self.assertFalse(corpus.FORBIDDEN & set(corpus.MUSIC))
+
+
+
+class ChooseTest(unittest.TestCase):
+    """choose.sh's rule on a run folder whose candidates are already scored (no trainer runs)."""
+
+    ROOT = Path(__file__).resolve().parents[2]
+
+    def choose(self, best_loss, shipped_loss):
+        with tempfile.TemporaryDirectory() as tmp:
+            run = Path(tmp) / "runs/student"
+            run.mkdir(parents=True)
+            shipped = self.ROOT / "weights/modnet-mtat-distilled.safetensors"
+            (run / "shipped.safetensors").write_bytes(shipped.read_bytes())
+            (run / "best.safetensors").write_bytes(b"weights of the best epoch")
+            later = time.time() + 60
+            for name, loss in [("best", best_loss), ("shipped", shipped_loss)]:
+                report = run / f"{name}.valid.json"
+                report.write_text(json.dumps({"evaluation": {"loss": loss}}))
+                os.utime(report, (later, later))  # newer than its weights: not scored again
+            out = subprocess.run(["bash", str(self.ROOT / "scripts/corpus/choose.sh")],
+                                 env={**os.environ, "WORK": tmp}, capture_output=True, text=True)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            return Path(out.stdout.strip()).name, out.stderr
+
+    def test_a_lower_loss_ships(self):
+        chosen, _ = self.choose(0.1576, 0.1577)
+        self.assertEqual(chosen, "best.safetensors")
+
+    def test_a_step_within_the_noise_keeps_the_shipped_weights(self):
+        chosen, err = self.choose(0.15769, 0.15770)
+        self.assertEqual(chosen, "shipped.safetensors")
+        self.assertIn("under MIN_STEP", err)
 
 
 if __name__ == "__main__":
