@@ -493,7 +493,7 @@ fn initial_model(
 }
 
 /// The model in the weights file `path`, refused unless its configuration is `config` (the
-/// one the flags describe), naming the parts that differ.
+/// one the flags describe), dropout aside, naming the settings that differ.
 fn init_weights(path: &Path, config: &ModNetConfig, device: &Device) -> Result<ModNet> {
     let mut model = crate::files::load_weights(path, device)
         .with_context(|| format!("reading --init-weights {}", path.display()))?;
@@ -513,10 +513,12 @@ fn init_weights(path: &Path, config: &ModNetConfig, device: &Device) -> Result<M
     }
     if model.config() != config {
         let (have, want) = (flat_json(model.config()), flat_json(config));
-        let differ: Vec<&str> = want
-            .iter()
-            .filter(|(k, v)| have.get(*k) != Some(v))
-            .map(|(k, _)| k.as_str())
+        // Both sides' keys: a setting of another variant exists on one side only.
+        let keys: std::collections::BTreeSet<&String> = want.keys().chain(have.keys()).collect();
+        let differ: Vec<&str> = keys
+            .into_iter()
+            .filter(|k| have.get(*k) != want.get(*k))
+            .map(|k| k.as_str())
             .collect();
         bail!(
             "--init-weights {} holds {}, not the model the flags describe ({}): they differ \
