@@ -5,9 +5,9 @@
 # lowest validation loss; the reserved packages never choose. New weights replace the shipped
 # ones only when their loss is lower by at least MIN_STEP (5e-5): a smaller step is within the
 # noise of 4747 validation chunks, and each ship adds a weights file to the repository's history.
-# Prints the chosen file's path,
-# and each candidate's validation loss on stderr. It can run between epochs of a run that goes
-# on: a candidate already scored, and not changed since, is not scored again.
+# Prints the chosen file's path, and each candidate's validation loss on stderr. It can run
+# between epochs of a run that goes on: a candidate already scored, and not changed since, is not
+# scored again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK="${WORK:-corpus-work}"

@@ -9,8 +9,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -243,7 +243,6 @@ class CorpusTest(unittest.TestCase):
 
     def test_reserved_packages_are_never_used(self):
         self.assertFalse(corpus.FORBIDDEN & set(corpus.MUSIC))
-
 
 
 class ChooseTest(unittest.TestCase):

@@ -5,7 +5,7 @@
 //! `checkpoint_minutes` too; `--resume` continues from the last, within its epoch if need be.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -495,26 +495,15 @@ fn initial_model(
 /// The model in the weights file `path`, refused unless its configuration is `config` (the
 /// one the flags describe), dropout aside, naming the settings that differ.
 fn init_weights(path: &Path, config: &ModNetConfig, device: &Device) -> Result<ModNet> {
-    let mut model = crate::files::load_weights(path, device)
+    let model = crate::files::load_weights(path, device)
         .with_context(|| format!("reading --init-weights {}", path.display()))?;
     // Dropout is a training setting, not a weight: the weights go on with the run's dropout.
-    let dropout = config.resnet.dropout;
-    if model.config().resnet.dropout != dropout {
-        let mut same = model.config().clone();
-        same.resnet.dropout = dropout;
-        if same == *config {
-            eprintln!(
-                "--init-weights {} was trained with dropout {}; it goes on with {dropout}",
-                path.display(),
-                model.config().resnet.dropout
-            );
-            model = model.with_dropout(dropout)?;
-        }
-    }
+    let (trained_with, dropout) = (model.config().resnet.dropout, config.resnet.dropout);
+    let model = model.with_dropout(dropout)?;
     if model.config() != config {
         let (have, want) = (flat_json(model.config()), flat_json(config));
         // Both sides' keys: a setting of another variant exists on one side only.
-        let keys: std::collections::BTreeSet<&String> = want.keys().chain(have.keys()).collect();
+        let keys: BTreeSet<&String> = want.keys().chain(have.keys()).collect();
         let differ: Vec<&str> = keys
             .into_iter()
             .filter(|k| have.get(*k) != want.get(*k))
@@ -527,6 +516,12 @@ fn init_weights(path: &Path, config: &ModNetConfig, device: &Device) -> Result<M
             model.summary(),
             config.init(&Device::flex())?.summary(),
             differ.join(", ")
+        );
+    }
+    if trained_with != dropout {
+        eprintln!(
+            "--init-weights {} was trained with dropout {trained_with}; it goes on with {dropout}",
+            path.display()
         );
     }
     eprintln!("starting from the weights in {}", path.display());

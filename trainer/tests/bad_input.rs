@@ -19,7 +19,7 @@
 //! | a 60-minute file; a 1 Hz wav | decoded and resampled as a stream, memory bounded (`scripts/bench-long-file.py`); rates below 1 kHz refused | `audio` unit tests; `a_wav_at_1_hz_is_refused_by_name` |
 //! | a resumed run | equal to an uninterrupted one | cli.rs `a_killed_run_resumes_from_its_checkpoint` |
 //! | a run killed within an epoch; resumed there with another `--batch-size` | goes on from its last checkpoint's batch, ending as the uninterrupted run; refused, naming the batch size | cli.rs `a_run_killed_within_an_epoch_resumes_at_its_batch` |
-//! | `--init-weights` of another model (dropout aside: the weights go on with the flags' dropout), a missing file, or with `--resume` / `--prior-bias` | refused before any work, naming the parts that differ (`resnet.widths`) or the file | cli.rs `a_run_starts_from_weights_and_keeps_them_until_beaten` |
+//! | `--init-weights` of another model (dropout aside: the weights go on with the run's dropout), a missing file, or with `--resume` / `--prior-bias` | refused before any work, naming the parts that differ (`resnet.widths`) or the file | cli.rs `a_run_starts_from_weights_and_keeps_them_until_beaten` |
 //! | `--checkpoint-minutes -1` / `nan` / `1e300` | refused at parse time; `1e300` trains with checkpoints at epoch ends only | `checkpoint_intervals_out_of_range` |
 //! | `tag` errors | the file named once | `a_wav_at_1_hz_is_refused_by_name` |
 //! | a file of a whole number of resampler blocks (a 30 s Ogg Vorbis song) | tagged | probe.rs `files_of_whole_resampler_blocks_are_tagged` |
