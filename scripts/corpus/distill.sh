@@ -19,6 +19,12 @@ cd "$(dirname "$0")/../.."
 WORK="${WORK:-corpus-work}"
 EPOCHS="${EPOCHS:-40}"
 STOP_PATIENCE="${STOP_PATIENCE:-3}"
+# A lower validation loss counts (for the schedule, the early stop and the best weights) only by
+# more than MIN_DELTA: smaller steps are within the noise of the 4747 validation chunks.
+MIN_DELTA="${MIN_DELTA:-5e-5}"
+# The learning rate a new run starts at; a run that goes on from INIT_WEIGHTS may start where
+# the earlier run's schedule had brought it.
+LR="${LR:-1e-3}"
 VENV="$WORK/venv"
 
 bash scripts/corpus/fetch.sh "$WORK"
@@ -59,8 +65,9 @@ start=(--prior-bias)
 # two cores, and from epoch 2 on the validation loss moved by about 0.001 an epoch at 1e-3.
 "$trainer" train "${data[@]}" "${soft[@]}" "${start[@]}" --out "$WORK/runs/student" \
   --preset sincmodnet --widths 64x128 --chunk-seconds 3 --batch-size 16 --epochs "$EPOCHS" \
-  --lr-patience 1 --stop-patience "$STOP_PATIENCE" --rare-tag-power 0.5 \
-  --augment-gain-db 6 --augment-shift 0.5 --augment-mix 0.2 --backend flex --keep-epochs 4
+  --lr "$LR" --lr-patience 1 --stop-patience "$STOP_PATIENCE" --min-delta "$MIN_DELTA" \
+  --rare-tag-power 0.5 --augment-gain-db 6 --augment-shift 0.5 --augment-mix 0.2 --backend flex \
+  --keep-epochs 4
 # The best epoch or a mean of the last ones (checkpoint averaging), by validation loss.
 run="$WORK/runs/student"
 chosen=$(WORK="$WORK" bash scripts/corpus/choose.sh)

@@ -403,6 +403,11 @@ pub struct TrainArgs {
     /// Epochs without a lower validation loss before stopping.
     #[arg(long, default_value_t = 15)]
     pub(crate) stop_patience: usize,
+    /// A validation loss counts as lower (a new best, for --lr-patience, --stop-patience and
+    /// the best weights) only when it is below the best by more than this (0: any step): set
+    /// it to the validation set's noise, or a run can go on for steps that mean nothing.
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
+    pub(crate) min_delta: f64,
     /// Optimisation schedule.
     #[arg(long, value_enum, default_value_t = Schedule::Paper)]
     pub(crate) schedule: Schedule,

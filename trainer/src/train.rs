@@ -52,6 +52,10 @@ pub struct TrainSettings {
     pub lr_patience: usize,
     /// Epochs without a lower validation loss before training stops.
     pub stop_patience: usize,
+    /// A validation loss is lower (a new best, for the best weights and both patiences) only
+    /// when it is below the best by more than this: 0 counts any step, however small.
+    #[serde(default)]
+    pub min_delta: f64,
     /// Seed of the initialisation, the shuffles and the crops.
     pub seed: u64,
     /// Schedule.
@@ -649,7 +653,7 @@ impl RunState {
         let (epoch, loss) = (row.epoch, row.valid_loss);
         self.log.push(row);
         self.epochs_done = epoch;
-        if loss < self.best_valid_loss {
+        if loss < self.best_valid_loss - settings.min_delta {
             self.best_valid_loss = loss;
             self.best_epoch = epoch;
             self.since_best = 0;
@@ -727,5 +731,66 @@ mod tests {
         .into_scalar::<f32>();
         let only_first = weighted_bce_with_logits(logits, targets, weights(vec![2.0, 0.0]));
         assert!((only_first.into_scalar::<f32>() - first).abs() < 1e-6);
+    }
+
+    #[test]
+    fn only_a_step_over_min_delta_is_a_new_best() {
+        let settings = TrainSettings {
+            max_epochs: 10,
+            batch_size: 4,
+            lr: 1e-3,
+            lr_patience: 1,
+            stop_patience: 3,
+            min_delta: 5e-5,
+            seed: 0,
+            schedule: Schedule::Paper,
+            augment: Augment::default(),
+            loader_workers: 1,
+            positives: Positives::default(),
+            prior_bias: false,
+            rare_tag_power: 0.0,
+            checkpoint_minutes: 0.0,
+            init_weights: None,
+            keep_epochs: 0,
+        };
+        let mut state = RunState {
+            settings: settings.clone(),
+            config: ModNetConfig::new(),
+            epochs_done: 0,
+            lr: settings.lr,
+            best_valid_loss: 0.1577,
+            best_epoch: 0,
+            since_best: 0,
+            since_lr_change: 0,
+            log: Vec::new(),
+            data: None,
+            unfinished_epoch: None,
+        };
+        let row = |epoch, valid_loss| EpochLog {
+            epoch,
+            train_loss: 0.13,
+            valid_loss,
+            roc_auc: 0.9,
+            pr_auc: 0.5,
+            lr: 1e-3,
+            seconds: 1.0,
+        };
+        // Lower by 3e-5: noise. The best stays, the counters run on and the LR halves.
+        assert!(!state.record(row(1, 0.15767), &settings));
+        assert_eq!((state.best_valid_loss, state.best_epoch), (0.1577, 0));
+        assert_eq!(state.since_best, 1);
+        assert_eq!(state.lr, 5e-4);
+        // Lower by 1e-4: a new best resets the counters.
+        assert!(state.record(row(2, 0.1576), &settings));
+        assert_eq!(
+            (state.best_valid_loss, state.best_epoch, state.since_best),
+            (0.1576, 2, 0)
+        );
+        // Without min_delta the same small step is a new best.
+        let any_step = TrainSettings {
+            min_delta: 0.0,
+            ..settings
+        };
+        assert!(state.record(row(3, 0.15759), &any_step));
     }
 }

@@ -46,6 +46,7 @@ fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
         lr: args.lr,
         lr_patience: args.lr_patience,
         stop_patience: args.stop_patience,
+        min_delta: args.min_delta,
         seed: args.data.seed,
         schedule: args.schedule,
         augment: Augment {
