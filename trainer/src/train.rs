@@ -786,7 +786,7 @@ mod tests {
             (state.best_valid_loss, state.best_epoch, state.since_best),
             (0.1576, 2, 0)
         );
-        // Without min_delta the same small step is a new best.
+        // Without min_delta a step of 1e-5 is a new best too.
         let any_step = TrainSettings {
             min_delta: 0.0,
             ..settings
