@@ -131,16 +131,21 @@ fn line_panel(
     series: &[Curve],
     legend: SeriesLabelPosition,
 ) -> Result<()> {
+    let first = log.first().map_or(1, |r| r.epoch) as f64;
+    let last = log.last().map_or(1, |r| r.epoch) as f64;
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(55)
-        .build_cartesian_2d(0.5..log.len() as f64 + 0.5, y)
+        .build_cartesian_2d(first - 0.5..last + 0.5, y)
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
+        // Epochs are whole: the axis's in-between ticks ("1.5") get no label.
+        .x_labels(((last - first) as usize + 2).min(12))
+        .x_label_formatter(&|v| epoch_label(*v))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
@@ -162,6 +167,15 @@ fn line_panel(
         .label_font(("sans-serif", 14))
         .draw()
         .map_err(err)
+}
+
+/// The label of an epoch axis' tick at `v`: the epoch where `v` is whole, else nothing.
+fn epoch_label(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        String::new()
+    }
 }
 
 /// The span of the finite `values` with a tenth of it as margin on each side, within `bounds`:
@@ -319,5 +333,13 @@ mod tests {
         assert!(r.start < 0.5 && r.end > 0.5, "{r:?}");
         let r = padded_range(std::iter::empty(), 0.0..1.0);
         assert!(r.end > r.start, "{r:?}");
+    }
+
+    #[test]
+    fn epoch_axis_labels_only_whole_epochs() {
+        assert_eq!(epoch_label(2.0), "2");
+        assert_eq!(epoch_label(2.000_000_000_01), "2");
+        assert_eq!(epoch_label(1.5), "");
+        assert_eq!(epoch_label(0.75), "");
     }
 }

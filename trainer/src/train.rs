@@ -388,8 +388,8 @@ pub fn train(
         write_checkpoint(&out.checkpoint(), &state, &model, &optim)?;
         if settings.schedule == Schedule::Paper && state.since_best >= settings.stop_patience {
             eprintln!(
-                "early stop: no lower validation loss for {} epochs",
-                settings.stop_patience
+                "early stop: no new best validation loss for {}",
+                epochs(state.since_best)
             );
             break;
         }
@@ -665,13 +665,21 @@ impl RunState {
         if settings.schedule == Schedule::Paper && self.since_lr_change >= settings.lr_patience {
             self.lr /= 2.0;
             self.since_lr_change = 0;
+            // The count since the best, not since the last halving: that is what the early stop
+            // counts too.
             eprintln!(
-                "no lower validation loss for {} epochs: lr → {:.1e}",
-                settings.lr_patience, self.lr
+                "no new best validation loss for {}: lr → {:.1e}",
+                epochs(self.since_best),
+                self.lr
             );
         }
         false
     }
+}
+
+/// "1 epoch", "3 epochs".
+fn epochs(n: usize) -> String {
+    format!("{n} epoch{}", if n == 1 { "" } else { "s" })
 }
 
 fn write_logs(out: &RunFiles, log: &[EpochLog]) -> Result<()> {
