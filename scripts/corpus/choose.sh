@@ -52,8 +52,9 @@ best = min(loss, key=loss.get)
 shipped = [w for w in loss if name(w) == "shipped"]
 if shipped and best != shipped[0] and loss[best] > loss[shipped[0]] - step:
     gain = loss[shipped[0]] - loss[best]
-    print(f"{name(best)} is lower by {gain:.1e} only, under MIN_STEP {step:g}: the shipped "
-          "weights stay", file=sys.stderr)
+    # A run that never beat its starting weights ties with them (its best is those weights).
+    why = f"is lower by {gain:.1e} only, under MIN_STEP {step:g}" if gain > 0 else "ties with them"
+    print(f"{name(best)} {why}: the shipped weights stay", file=sys.stderr)
     best = shipped[0]
 print(best)
 PY

@@ -276,6 +276,11 @@ class ChooseTest(unittest.TestCase):
         self.assertEqual(chosen, "shipped.safetensors")
         self.assertIn("under MIN_STEP", err)
 
+    def test_a_run_that_never_beat_its_start_ties_and_keeps_the_shipped_weights(self):
+        chosen, err = self.choose(0.15770, 0.15770)
+        self.assertEqual(chosen, "shipped.safetensors")
+        self.assertIn("best ties with them", err)
+
 
 if __name__ == "__main__":
     unittest.main()
