@@ -245,6 +245,27 @@ impl ClipResults {
 }
 
 impl ModNet {
+    /// Tags a clip of `samples` (mono, at the model's sample rate) in memory, batch after
+    /// batch: the whole protocol in one call, for callers that need no progress or
+    /// parallelism. With `with_timeline`, one row of probabilities per consecutive chunk too.
+    pub fn tag_clip(
+        &self,
+        samples: &[f32],
+        with_timeline: bool,
+        device: &Device,
+    ) -> Result<ClipTags, ModelError> {
+        crate::protocol::check_samples(samples)?;
+        let config = self.config();
+        let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
+        let batches = (0..tagging.batch_count())
+            .map(|i| {
+                let batch = tagging.batch(i, samples).expect("index below batch_count");
+                self.batch_probabilities(&batch, device)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        tagging.finish(batches, config.n_tags(), config.sample_rate)
+    }
+
     /// One batch's probabilities (`rows × n_tags`, row-major), read back synchronously: what a
     /// native caller runs for each of [`ClipTagging`]'s batches, in any order.
     pub fn batch_probabilities(

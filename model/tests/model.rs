@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use modnet::{
-    ChunkPlan, ClipResults, ClipTagging, ClipTags, ModNet, ModNetConfig, ModelError, ResNetConfig,
+    ChunkPlan, ClipResults, ClipTagging, ModNet, ModNetConfig, ModelError, ResNetConfig,
     ResNetWidths, SampleRate, TemporalConfig, read_back,
 };
 
@@ -20,23 +20,6 @@ fn noise(batch: usize, samples: usize, device: &Device) -> Tensor<2> {
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     read_back::values(t).unwrap()
-}
-
-/// A clip's tags the way the trainer and the page get them: the clip's batches, each run and
-/// read back, then reduced.
-fn tag(
-    model: &ModNet,
-    samples: &[f32],
-    with_timeline: bool,
-    device: &Device,
-) -> Result<ClipTags, ModelError> {
-    modnet::protocol::check_samples(samples)?;
-    let config = model.config();
-    let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
-    let batches = (0..tagging.batch_count())
-        .map(|i| model.batch_probabilities(&tagging.batch(i, samples).unwrap(), device))
-        .collect::<Result<Vec<_>, _>>()?;
-    tagging.finish(batches, config.n_tags(), config.sample_rate)
 }
 
 /// Each chunk of `plan` run alone: `[plan.len() × 50]` probabilities.
@@ -322,16 +305,18 @@ fn bad_input_gets_an_error_not_a_panic() {
 
     // Whole clips.
     assert_eq!(
-        tag(&model, &[], false, &device).unwrap_err(),
+        model.tag_clip(&[], false, &device).unwrap_err(),
         ModelError::EmptyInput
     );
     let nan = vec![f32::NAN; 1000];
     assert_eq!(
-        tag(&model, &nan, false, &device).unwrap_err(),
+        model.tag_clip(&nan, false, &device).unwrap_err(),
         ModelError::NonFinite
     );
     // Silence is valid input and gives finite probabilities.
-    let tags = tag(&model, &vec![0.0; 3 * SECOND], true, &device).unwrap();
+    let tags = model
+        .tag_clip(&vec![0.0; 3 * SECOND], true, &device)
+        .unwrap();
     assert!(tags.notice.unwrap().contains("zero-padded"));
     assert!(
         tags.probabilities
@@ -443,7 +428,10 @@ fn clip_score_is_the_mean_of_chunk_sigmoids() {
     let plan = ChunkPlan::evaluation(samples.len(), 80_000, 16).unwrap();
     // Each chunk alone, against the clip run in batches of four.
     let chunks = chunk_by_chunk(&model, &samples, &plan, &device);
-    let clip = tag(&model, &samples, false, &device).unwrap().probabilities;
+    let clip = model
+        .tag_clip(&samples, false, &device)
+        .unwrap()
+        .probabilities;
     for tag in 0..50 {
         let mean = (0..16).map(|c| chunks[c * 50 + tag]).sum::<f32>() / 16.0;
         assert!((mean - clip[tag]).abs() < 1e-5);
