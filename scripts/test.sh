@@ -4,11 +4,11 @@
 #
 #   Rust tests (model, trainer CLI, parity with tests/fixtures,     cargo test
 #     wgpu against Flex on Mesa's lavapipe)
-#   the CUDA build compiles (checked as docs.rs does)               cargo check --features cuda
 #   the distillation corpus script on a tiny fixture (no downloads), scripts/corpus/test_corpus.py
 #     and choose.sh's rule for which weights ship
 #   the Python package and its Ray example (a local Ray cluster)     pytest python/tests
 #   the web page in headless Chromium, WebGPU and CPU               tests/browser (node --test)
+# The CUDA build's compile check is scripts/check-cuda.sh (5 minutes; not part of this run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -81,23 +81,19 @@ cargo test --workspace --exclude modnet-web
 step "the Python package (a maturin wheel in target/python-venv; pytest, with the Ray example)"
 # The wheel is built in the dev profile and with the `wgpu` feature: then its dependencies are
 # exactly the Rust tests' (already built and optimised); only the package's own crates are new.
-# `pip install ./python` builds the release, for the CPU only.
+# `pip install ./python` builds the release, for the CPU only. The tests run the `trainer` that
+# the Rust tests built (a `cargo build -p trainer` would resolve features anew).
 venv=target/python-venv
-cargo build -p trainer
+[[ -x target/debug/trainer ]] || { echo "error: cargo test built no target/debug/trainer" >&2; exit 1; }
 rm -rf target/wheels
 "$venv/bin/maturin" build --profile dev --features wgpu -m python/Cargo.toml -o target/wheels
 "$venv/bin/pip" install -q --force-reinstall --no-deps target/wheels/modnet_tagger-*.whl
 TRAINER="$root/target/debug/trainer" "$venv/bin/python" -m pytest -q python/tests
 
 step "the CPU benchmark builds (cargo bench -p modnet runs it: speed is printed, not asserted)"
-cargo test -p modnet --bench speed --no-run
-
-step "the CUDA build compiles (cargo check, as docs.rs checks it)"
-# DOCS_RS=1 is how docs.rs builds without a GPU: burn's CUDA runtime downloads an LLVM bundle
-# in a build script (tracel-llvm-bundler) and probes the CUDA toolkit; both are skipped for a
-# check. A real `--features cuda` build needs the network once, and the toolkit to run.
-# Without the default `wgpu` feature: only the CUDA path is new to check.
-DOCS_RS=1 cargo check -p trainer --no-default-features --features cuda
+# The tests' package selection: `-p modnet` alone would unify burn's features without wgpu and
+# compile burn again.
+cargo test --workspace --exclude modnet-web --bench speed --no-run
 
 step "the web page (trunk build --release: page, CPU engine, WebGPU engine)"
 # Offline builds need every crate downloaded first: `cargo test` never builds the WebGPU
@@ -106,10 +102,12 @@ cargo fetch
 # Built for the tests, not for shipping (`trunk build --release` on index.html ships): the CPU
 # engine in the page's profile, so that the two share one compile of their wasm dependencies
 # (burn, Leptos) and only the WebGPU engine, with its own features, compiles them again; no
-# link-time optimisation. All three at opt-level 3, the CPU engine's shipped level: at the
-# page's "z" LLVM does not vectorise loops, and the CPU engine's figures (the 6-minute song, the
-# live window) came out twice the shipped engine's. The browser test labels the sizes it prints.
+# link-time optimisation, and no wasm-opt (9 minutes on the unoptimised programs; the shipped
+# build runs it). All three at opt-level 3, the CPU engine's shipped level: at the page's "z"
+# LLVM does not vectorise loops, and the CPU engine's figures (the 6-minute song, the live
+# window) came out twice the shipped engine's. The browser test labels the sizes it prints.
 sed -e 's/data-cargo-profile-release="wasm-engine"/data-cargo-profile-release="wasm-release"/' \
+  -e 's/data-wasm-opt="[^"]*"/data-wasm-opt="0"/' \
   index.html > index-test.html
 CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
   CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=3 trunk build index-test.html --release --offline

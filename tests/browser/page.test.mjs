@@ -134,8 +134,8 @@ after(() => {
 });
 
 function sizes() {
-  // scripts/test.sh builds for build time (index-test.html: no LTO, all three at opt-level 3).
-  const build = process.env.MODNET_PAGE_TEST_BUILD ? ' (test build: no LTO, all at opt-level 3)' : '';
+  // scripts/test.sh builds for build time (index-test.html: no LTO, no wasm-opt, all three at opt-level 3).
+  const build = process.env.MODNET_PAGE_TEST_BUILD ? ' (test build: no LTO, no wasm-opt, all at opt-level 3)' : '';
   for (const f of ['modnet_web_bg.wasm', 'engine_cpu_bg.wasm', 'engine_gpu_bg.wasm', 'modnet-mtat-distilled.safetensors', 'MODEL_CARD.md']) {
     const bytes = readFileSync(join(dist, f));
     figures.push([`${f} raw / gzip${f.endsWith('.wasm') ? build : ''}`, `${(bytes.length / 1e6).toFixed(2)} MB / ${(gzipSync(bytes, { level: 9 }).length / 1e6).toFixed(2)} MB`]);
