@@ -39,8 +39,7 @@ use burn::tensor::{Device, Tensor};
 use modnet::ModNetConfig;
 use trainer::checkpoint::Checkpoint;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Every float parameter times NaN.
 struct Poison;

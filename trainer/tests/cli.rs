@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Width and height of a PNG file (from its IHDR chunk), checking the signature.
 fn png_size(path: &Path) -> (u32, u32) {

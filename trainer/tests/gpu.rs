@@ -25,8 +25,7 @@ use modnet::{ModNet, ModNetConfig, ResNetConfig, ResNetWidths};
 use trainer::backend::{Backend, adapters, device};
 use trainer::evaluate::bce_with_logits;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const SAMPLES: usize = 16_000;
 const BATCH: usize = 3;

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Runs the trainer with `stdin` fed to it, failing the test if it takes over `limit`
 /// (the probe saw commands hang forever).

@@ -1,5 +1,5 @@
 //! Helpers shared by the trainer's end-to-end tests: running the binary, tiny WAV files.
-#![allow(dead_code)] // each test binary uses its own subset
+#![allow(dead_code)] // not every helper is used by every test file
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,4 @@
+//! The model crate's integration tests, as one test binary (one link of burn instead of two).
+
+mod kernels;
+mod model;
