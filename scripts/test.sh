@@ -91,7 +91,11 @@ CARGO_TARGET_DIR=$cache/target-no-std cargo check -p modnet --no-default-feature
   --target wasm32-unknown-unknown > target/install-logs/no-std.log 2>&1 &
 no_std_check=$!
 
-step "the corpus script (numpy, soundfile, soxr in target/corpus-test-venv; no TensorFlow)"
+step "the Rust tests' build (the longest step: it starts before any install is awaited)"
+# --timings: which crates and links the build spent its time on, in $CARGO_TARGET_DIR/cargo-timings.
+cargo test --workspace --exclude modnet-web --no-run --timings
+
+step "the corpus script (numpy, soundfile, soxr in $corpus_venv; no TensorFlow)"
 await $python_installs target/install-logs/python.log
 "$corpus_venv/bin/python" scripts/corpus/test_corpus.py
 
@@ -103,8 +107,7 @@ lavapipe=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 if [[ -z ${VK_DRIVER_FILES:-} && -f $lavapipe ]]; then
   export VK_DRIVER_FILES=$lavapipe
 fi
-# --timings: which crates and links the build spent its time on, in $CARGO_TARGET_DIR/cargo-timings.
-cargo test --workspace --exclude modnet-web --timings
+cargo test --workspace --exclude modnet-web
 wait $no_std_check || { cat target/install-logs/no-std.log >&2; echo "error: the no_std check failed" >&2; exit 1; }
 
 step "the Python package (a maturin wheel in $venv; pytest, with the Ray example)"

@@ -187,8 +187,9 @@ impl ModelArgs {
     pub(crate) fn config_for(&self, dataset: DatasetKind, tags: &[String]) -> Result<ModNetConfig> {
         let mut c = match &self.config {
             Some(path) => {
-                let json = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let bytes = crate::files::read_bounded(path, "the configuration", 1 << 20)?;
+                let json = String::from_utf8(bytes)
+                    .with_context(|| format!("the configuration {} is not text", path.display()))?;
                 ModNetConfig::from_json(&json).with_context(|| path.display().to_string())?
             }
             None => ModNetConfig::preset(&self.preset)?,
@@ -323,35 +324,6 @@ pub(crate) fn probability(s: &str) -> Result<f64, String> {
         |x: f64| (0.0..=1.0).contains(&x),
         "a probability in [0, 1]",
     )
-}
-
-/// Fails, naming the path, unless a file can be written at `path` (its folder exists or can be
-/// made, and `path` is not a folder). Checked before long work, not after it.
-pub(crate) fn check_writable(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        bail!("{} is a folder, not a file", path.display());
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| {
-        format!(
-            "cannot write {}: its folder {} cannot be created",
-            path.display(),
-            dir.display()
-        )
-    })?;
-    let probe = dir.join(format!(".modnet-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"")
-        .and_then(|_| std::fs::remove_file(&probe))
-        .with_context(|| {
-            format!(
-                "cannot write {} (no write access to {})",
-                path.display(),
-                dir.display()
-            )
-        })
 }
 
 /// What `trainer train` takes (and `trainer sweep` for each of its runs).

@@ -18,9 +18,10 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use crate::files::FileKind;
-pub use crate::resample::MIN_SOURCE_RATE;
-use crate::resample::{MonoResampler, MonoSink};
+pub use crate::resample::{MAX_SOURCE_RATE, MIN_SOURCE_RATE};
+use crate::resample::{MonoResampler, MonoSink, check_source_rate};
 use crate::signal::{Signal, memory_samples};
+use crate::stated_rate::stated_rate;
 
 /// The name that reads standard input (`cat song.mp3 | trainer tag -`).
 pub const STDIN: &str = "-";
@@ -35,7 +36,7 @@ pub fn load_mono(path: &Path, sample_rate: SampleRate) -> Result<Vec<f32>> {
 /// its length (longer signals are kept on disk). Decoding, downmixing and resampling run as
 /// a stream, packet by packet.
 pub fn decode(path: &Path, sample_rate: SampleRate) -> Result<Signal> {
-    decode_with(path, sample_rate, memory_samples())
+    decode_with(path, sample_rate, memory_samples()?)
 }
 
 fn decode_with(path: &Path, sample_rate: SampleRate, memory_samples: usize) -> Result<Signal> {
@@ -133,11 +134,14 @@ fn open(path: &Path) -> Result<Opened> {
     ))
 }
 
+/// How much of an input is read to recognise its format and check its header's rate.
+const HEAD_BYTES: u64 = 4096;
+
 /// The first bytes of a stream (to recognise its format), and the stream from its start again.
 fn peek(mut stream: Box<dyn Read + Send + Sync>) -> Result<(Vec<u8>, Box<dyn Read + Send + Sync>)> {
-    let mut head = Vec::with_capacity(64);
+    let mut head = Vec::with_capacity(HEAD_BYTES as usize);
     (&mut stream)
-        .take(64)
+        .take(HEAD_BYTES)
         .read_to_end(&mut head)
         .context("cannot read the input")?;
     if head.is_empty() {
@@ -149,21 +153,19 @@ fn peek(mut stream: Box<dyn Read + Send + Sync>) -> Result<(Vec<u8>, Box<dyn Rea
 
 /// Decodes every track-0 packet, averaging the channels, into `out`.
 fn decode_mono(path: &Path, out: &mut dyn MonoSink) -> Result<()> {
-    let source: Box<dyn MediaSource> = match open(path)? {
-        Opened::File(mut file) => {
-            if is_ogg_opus(&mut file)? {
-                return decode_opus(Box::new(file), out);
-            }
-            Box::new(file)
-        }
+    let (head, source): (Vec<u8>, Box<dyn MediaSource>) = match open(path)? {
+        Opened::File(mut file) => (read_head(&mut file)?, Box::new(file)),
         Opened::Stream(stream) => {
             let (head, stream) = peek(stream)?;
-            if looks_like_ogg_opus(&head) {
-                return decode_opus(stream, out);
-            }
-            Box::new(ReadOnlySource::new(stream))
+            (head, Box::new(ReadOnlySource::new(stream)))
         }
     };
+    if let Some(rate) = stated_rate(&head) {
+        check_source_rate(rate).context("the header's sample rate")?;
+    }
+    if looks_like_ogg_opus(&head) {
+        return decode_opus(Box::new(ReadSource(source)), out);
+    }
     let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -188,6 +190,10 @@ fn decode_mono(path: &Path, out: &mut dyn MonoSink) -> Result<()> {
         .make(&track.codec_params, &DecoderOptions::default())
         .map_err(|e| anyhow::anyhow!("unsupported codec ({e})"))?;
     let stated_rate = track.codec_params.sample_rate;
+    // Before the decoder is made: nothing may be sized by a rate no audio has.
+    if let Some(rate) = stated_rate {
+        check_source_rate(rate).context("the header's sample rate")?;
+    }
     if let (Some(frames), Some(rate)) = (track.codec_params.n_frames, stated_rate)
         && out.expect(frames, rate)
     {
@@ -237,14 +243,26 @@ fn downmix(interleaved: &[f32], channels: usize) -> impl Iterator<Item = f32> + 
         .map(move |frame| frame.iter().sum::<f32>() / channels as f32)
 }
 
-/// Whether the file is Ogg Opus: an Ogg page whose first packet is an `OpusHead`.
-fn is_ogg_opus(file: &mut File) -> Result<bool> {
+/// A file's first bytes, the file rewound.
+fn read_head(file: &mut File) -> Result<Vec<u8>> {
     use std::io::{Seek, SeekFrom};
-    let mut head = [0u8; 64];
-    let n = file.read(&mut head).context("cannot read the file")?;
+    let mut head = Vec::with_capacity(HEAD_BYTES as usize);
+    (&mut *file)
+        .take(HEAD_BYTES)
+        .read_to_end(&mut head)
+        .context("cannot read the file")?;
     file.seek(SeekFrom::Start(0))
         .context("cannot read the file")?;
-    Ok(looks_like_ogg_opus(&head[..n]))
+    Ok(head)
+}
+
+/// A symphonia source as a plain reader (for the Opus decoder).
+struct ReadSource(Box<dyn MediaSource>);
+
+impl Read for ReadSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
 }
 
 /// Whether a file's first bytes are an Ogg page whose first packet is an `OpusHead`.

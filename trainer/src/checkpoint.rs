@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
@@ -51,7 +51,7 @@ impl Checkpoint {
     /// Reads a checkpoint file; a file that is not one, or is cut short, is refused by name.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            crate::files::read_bounded(path, "the checkpoint", crate::files::MAX_WEIGHTS_BYTES)?;
         let bad = || {
             anyhow!(
                 "{} is not a modnet checkpoint or is damaged",

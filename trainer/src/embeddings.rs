@@ -150,7 +150,8 @@ pub fn write(
 
 /// Reads a file written by `embed` (clip embeddings and their files).
 pub fn read(path: &Path) -> Result<Embeddings> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // A million clips of 1 024 values: 4 GB; the bound is for devices and absurd files.
+    let bytes = crate::files::read_bounded(path, "the embeddings file", 64 << 30)?;
     let bad = |why: String| anyhow::anyhow!("{}: not an embeddings file ({why})", path.display());
     let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
     let (_, header) =

@@ -4,9 +4,9 @@
 //! the path.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use modnet::ModNet;
 
@@ -164,6 +164,86 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
+/// What a command writes: a file of this kind already at the path is the command's own to
+/// replace; any other file (your mp3) is refused, untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// Weights or embeddings (safetensors: an 8-byte header length, then a JSON header).
+    Safetensors,
+    /// A JSON report (`eval --json`).
+    Json,
+}
+
+impl OutputKind {
+    fn what(self) -> &'static str {
+        match self {
+            Self::Safetensors => "a safetensors file (weights or embeddings)",
+            Self::Json => "a JSON file",
+        }
+    }
+
+    /// Whether a file starting with `head` is of this kind.
+    fn matches(self, head: &[u8]) -> bool {
+        match self {
+            Self::Safetensors => {
+                head.len() > 8
+                    && head[8] == b'{'
+                    && u64::from_le_bytes(head[..8].try_into().unwrap_or_default()) >= 2
+            }
+            Self::Json => matches!(
+                head.iter().find(|b| !b.is_ascii_whitespace()),
+                Some(b'{' | b'[')
+            ),
+        }
+    }
+}
+
+/// Fails, naming the path, unless a file of `kind` can be written at `path`: its folder exists
+/// or can be made, `path` is not a folder, and a file already there is of `kind` (anything
+/// else is not this command's to replace). Checked before long work, not after it.
+pub fn check_writable(path: &Path, kind: OutputKind) -> Result<()> {
+    if path.is_dir() {
+        bail!("{} is a folder, not a file", path.display());
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::io::Read;
+        let mut head = Vec::new();
+        let read = meta.is_file()
+            && std::fs::File::open(path)
+                .and_then(|f| f.take(64).read_to_end(&mut head))
+                .is_ok();
+        if !read || !(meta.len() == 0 || kind.matches(&head)) {
+            bail!(
+                "{} exists and is not {}: refusing to replace it (remove it, or choose another \
+                 name)",
+                path.display(),
+                kind.what()
+            );
+        }
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| {
+        format!(
+            "cannot write {}: its folder {} cannot be created",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let probe = dir.join(format!(".modnet-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .and_then(|_| std::fs::remove_file(&probe))
+        .with_context(|| {
+            format!(
+                "cannot write {} (no write access to {})",
+                path.display(),
+                dir.display()
+            )
+        })
+}
+
 /// Writes the model's weights file (safetensors with its configuration).
 pub fn save_weights(model: &ModNet, path: &Path) -> Result<()> {
     let bytes = model
@@ -172,10 +252,63 @@ pub fn save_weights(model: &ModNet, path: &Path) -> Result<()> {
     write_atomically(path, &bytes)
 }
 
+/// The largest weights or checkpoint file read (the paper's preset is 26 MB, its checkpoint
+/// with Adam's moments under 100 MB): a bound, so that no input is read without one.
+pub const MAX_WEIGHTS_BYTES: u64 = 4 << 30;
+
+/// The whole of a regular file of at most `max` bytes. Devices (`/dev/zero` never ends),
+/// pipes and folders are refused before a byte is read, and the read itself stops at the
+/// bound, whatever the file grows to meanwhile. The error names the path and `what` it is.
+pub fn read_bounded(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let name = path.display();
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {what} {name}"))?;
+    let kind = FileKind::of(&meta);
+    if kind != FileKind::Regular {
+        bail!("{what} {name} is {}, not a file", kind.what());
+    }
+    if meta.len() > max {
+        bail!(
+            "{what} {name} is {} bytes, more than any such file ({max} bytes at most)",
+            meta.len()
+        );
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {what} {name}"))?;
+    if bytes.len() as u64 > max {
+        bail!("{what} {name} grew past {max} bytes while it was read");
+    }
+    Ok(bytes)
+}
+
 /// Reads a weights file and builds its model on `device`.
 pub fn load_weights(path: &Path, device: &Device) -> Result<ModNet> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = read_bounded(path, "the weights file", MAX_WEIGHTS_BYTES)?;
+    check_float32(&bytes).with_context(|| format!("{}", path.display()))?;
     ModNet::from_bytes(&bytes, device).with_context(|| format!("{}", path.display()))
+}
+
+/// Refuses a safetensors file with tensors that are not float32 (burn's CPU backend panicked
+/// on F16 weights), naming the first; what is not safetensors at all is left to the reader.
+fn check_float32(bytes: &[u8]) -> Result<()> {
+    let Ok((_, header)) = safetensors::SafeTensors::read_metadata(bytes) else {
+        return Ok(());
+    };
+    let mut tensors: Vec<_> = header.tensors().into_iter().collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some((name, info)) = tensors
+        .iter()
+        .find(|(_, info)| info.dtype != safetensors::Dtype::F32)
+    {
+        bail!(
+            "the tensor {name} is {:?}: the model reads float32 weights only (convert the file \
+             to float32, e.g. with safetensors and numpy)",
+            info.dtype
+        );
+    }
+    Ok(())
 }
 
 /// The built-in model's weights (the repository's `weights/`, described in MODEL_CARD.md):
@@ -195,6 +328,21 @@ pub fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn bounded_reads_refuse_devices_folders_and_big_files() {
+        let e = read_bounded(Path::new("/dev/zero"), "the weights file", 1 << 20).unwrap_err();
+        assert!(format!("{e:#}").contains("/dev/zero is a device"), "{e:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_bounded(dir.path(), "the config", 10).unwrap_err();
+        assert!(format!("{e:#}").contains("is a folder"), "{e:#}");
+        let file = dir.path().join("w.bin");
+        std::fs::write(&file, [7u8; 11]).unwrap();
+        let e = read_bounded(&file, "the labels", 10).unwrap_err();
+        assert!(format!("{e:#}").contains("11 bytes"), "{e:#}");
+        assert_eq!(read_bounded(&file, "the labels", 11).unwrap(), [7u8; 11]);
+    }
 
     #[cfg(unix)]
     #[test]

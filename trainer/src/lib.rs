@@ -19,6 +19,7 @@ pub mod progress;
 pub mod resample;
 pub mod run;
 pub mod signal;
+pub mod stated_rate;
 pub mod tables;
 pub mod tagger;
 pub mod train;

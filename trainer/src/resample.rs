@@ -12,6 +12,26 @@ use crate::signal::{Signal, SignalWriter};
 /// would ask for absurd FFT sizes).
 pub const MIN_SOURCE_RATE: u32 = 1000;
 
+/// The highest source rate accepted (the highest of studio audio): a header can claim any
+/// 32-bit rate, and rubato's FFT sizes (so its memory) grow with the rate's reduced ratio to
+/// the model's (4 294 967 295 Hz asked for 23 GB).
+pub const MAX_SOURCE_RATE: u32 = 768_000;
+
+/// Refuses a source rate outside [`MIN_SOURCE_RATE`, `MAX_SOURCE_RATE`], naming it.
+pub fn check_source_rate(from: u32) -> Result<()> {
+    if from < MIN_SOURCE_RATE {
+        bail!(
+            "a sample rate of {from} Hz is not audio (the lowest accepted is {MIN_SOURCE_RATE} Hz)"
+        );
+    }
+    if from > MAX_SOURCE_RATE {
+        bail!(
+            "a sample rate of {from} Hz is beyond any audio (the highest accepted is {MAX_SOURCE_RATE} Hz)"
+        );
+    }
+    Ok(())
+}
+
 /// Where decoded audio goes: mono blocks at the source rate.
 pub(crate) trait MonoSink {
     /// The container's word on the length, before any block; `true` when that is all the
@@ -53,11 +73,7 @@ impl MonoResampler {
     }
 
     fn start(&mut self, from: u32) -> Result<()> {
-        if from < MIN_SOURCE_RATE {
-            bail!(
-                "a sample rate of {from} Hz is not audio (the lowest accepted is {MIN_SOURCE_RATE} Hz)"
-            );
-        }
+        check_source_rate(from)?;
         self.from = Some(from);
         if from != self.to {
             let resampler =
@@ -77,7 +93,7 @@ impl MonoResampler {
     /// Room for a signal of `frames` samples at `from` Hz (when the container says), so the
     /// result is allocated once instead of grown by doubling.
     fn reserve(&mut self, frames: u64, from: u32) {
-        if from >= MIN_SOURCE_RATE {
+        if check_source_rate(from).is_ok() {
             let expected = frames.saturating_mul(self.to as u64) / from as u64;
             // A container's length is a hint: never reserve absurd amounts on its word.
             self.out.reserve(expected.min(1 << 31) as usize);
@@ -108,12 +124,16 @@ impl MonoResampler {
             let y = resampler.process_partial(Some(&[&tail[..]]), None)?;
             self.emit(&y[0])?;
         }
-        // Zeros until the resampler's delay has been flushed.
-        while self.out.len() < expected {
+        // Zeros until the resampler's delay has been flushed. A call may give nothing: at a
+        // rate whose ratio to the target reduces badly (44 101 Hz) one FFT spans a second of
+        // input, ten chunks. Its input is at most `from` + one chunk, so the zeros needed
+        // are bounded: the samples still missing, two FFTs and a chunk.
+        let missing = (expected - self.out.len().min(expected)) as u64;
+        let mut zeros_left =
+            missing * from as u64 / self.to as u64 + 2 * from as u64 + 2 * RESAMPLE_CHUNK as u64;
+        while self.out.len() < expected && zeros_left > 0 {
             let y = resampler.process_partial::<&[f32]>(None, None)?;
-            if y[0].is_empty() {
-                break;
-            }
+            zeros_left = zeros_left.saturating_sub(RESAMPLE_CHUNK as u64);
             self.emit(&y[0])?;
         }
         self.out.truncate(expected)?;
@@ -166,6 +186,38 @@ mod tests {
         (0..n)
             .map(|i| (2.0 * std::f64::consts::PI * hz * i as f64 / rate).sin() as f32 * 0.5)
             .collect()
+    }
+
+    /// Rates whose ratio to 16 kHz reduces badly (one FFT spans a second of input): every
+    /// sample reaches the output, for long and very short signals (before: a 3 s file came
+    /// out as 2.5 s, a 0.25 s one as nothing).
+    #[test]
+    fn odd_rates_keep_every_sample() {
+        for rate in [44_101u32, 22_051, 16_001, 96_001, 192_001] {
+            for seconds in [3.0, 0.25] {
+                let n = (rate as f64 * seconds) as usize;
+                let mut r = MonoResampler::new(SampleRate::PAPER, usize::MAX);
+                r.push_samples(rate, &sine(n, 440.0, rate as f64)).unwrap();
+                let out = r.finish().unwrap().into_vec().unwrap();
+                let expected = (n as u64 * 16_000).div_ceil(rate as u64) as usize;
+                assert_eq!(out.len(), expected, "{rate} Hz, {seconds} s");
+                // The end is signal, not the zeros of a cut-off flush.
+                let tail = &out[out.len() - 400..];
+                assert!(tail.iter().any(|v| v.abs() > 0.2), "{rate} Hz, {seconds} s");
+            }
+        }
+    }
+
+    /// Rates a header can claim but no audio has are refused before rubato allocates.
+    #[test]
+    fn absurd_rates_are_refused_by_name() {
+        for rate in [0u32, 999, 768_001, 2_147_483_647, u32::MAX] {
+            let mut r = MonoResampler::new(SampleRate::PAPER, usize::MAX);
+            let e = r.push_samples(rate, &[0.1; 16]).unwrap_err().to_string();
+            assert!(e.contains(&format!("{rate} Hz")), "{e}");
+        }
+        let mut r = MonoResampler::new(SampleRate::PAPER, usize::MAX);
+        r.push_samples(MAX_SOURCE_RATE, &[0.1; 16]).unwrap();
     }
 
     #[test]

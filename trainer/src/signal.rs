@@ -17,12 +17,19 @@ pub const MEMORY_SAMPLES: usize = 8 << 20;
 /// machine short of memory, or to try the on-disk path on short files.
 pub const MEMORY_SAMPLES_VAR: &str = "MODNET_SIGNAL_MEMORY_SAMPLES";
 
-/// The bound in force: [`MEMORY_SAMPLES_VAR`] when set to a number, else [`MEMORY_SAMPLES`].
-pub fn memory_samples() -> usize {
-    std::env::var(MEMORY_SAMPLES_VAR)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(MEMORY_SAMPLES)
+/// The bound in force: [`MEMORY_SAMPLES_VAR`] when set, else [`MEMORY_SAMPLES`]. A value
+/// that is not a whole number of samples is an error naming the variable, not ignored.
+pub fn memory_samples() -> anyhow::Result<usize> {
+    match std::env::var(MEMORY_SAMPLES_VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(MEMORY_SAMPLES),
+        Ok(v) => v.trim().parse().map_err(|_| {
+            anyhow::anyhow!(
+                "{MEMORY_SAMPLES_VAR}={v:?} is not a number of samples (a whole number ≥ 0; \
+                 unset it for the default, {MEMORY_SAMPLES})"
+            )
+        }),
+        Err(e) => anyhow::bail!("{MEMORY_SAMPLES_VAR}: {e}"),
+    }
 }
 
 /// Where the samples are.

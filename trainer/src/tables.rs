@@ -170,6 +170,11 @@ impl Table {
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
+    /// Where the table is written (`-` for standard output).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Appends one row and flushes it.
     pub fn append(&mut self, row: &Row) -> Result<()> {
         let line = match self.format {

@@ -31,7 +31,16 @@ pub fn tag_signal(
             .context("reading the decoded audio back")?;
         Ok(model.batch_probabilities(&batch, device)?)
     })?;
-    Ok(tagging.finish(batches, config.n_tags(), config.sample_rate)?)
+    let tags = tagging.finish(batches, config.n_tags(), config.sample_rate)?;
+    // Finite weights can still overflow (a file scaled by 1e30): say so rather than print NaN.
+    let finite = |p: &[f32]| p.iter().all(|v| v.is_finite());
+    if !finite(&tags.probabilities) || !tags.timeline.iter().all(|row| finite(row)) {
+        anyhow::bail!(
+            "the model's outputs are not finite numbers (NaN or infinite): the weights are \
+             damaged or do not belong to this model"
+        );
+    }
+    Ok(tags)
 }
 
 /// The indices of the `n` most probable tags, best first.

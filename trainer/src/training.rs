@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::args::{DatasetKind, TrainArgs, check_writable};
+use crate::args::{DatasetKind, TrainArgs};
 use crate::backend::device;
 use crate::data::loader::Augment;
+use crate::files::{OutputKind, check_writable};
 use crate::run::RunFiles;
 use crate::train::{TrainSettings, train};
 
@@ -16,7 +17,7 @@ use crate::train::{TrainSettings, train};
 pub fn run_training(args: TrainArgs) -> Result<ExitCode> {
     let out = RunFiles::new(&args.out);
     if let Some(page) = &args.web_weights {
-        check_writable(page)?;
+        check_writable(page, OutputKind::Safetensors)?;
     }
     // Before any work: the run folder is usable and no run is replaced by accident.
     let made = out.check_start(args.resume, args.overwrite)?;

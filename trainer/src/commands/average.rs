@@ -13,7 +13,7 @@ use clap::Args;
 use modnet::ModNet;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use crate::args::check_writable;
+use crate::files::{OutputKind, check_writable};
 use crate::files::{load_weights, save_weights};
 
 #[derive(Args)]
@@ -29,7 +29,7 @@ pub struct AverageArgs {
 
 /// Runs the command.
 pub fn run(args: AverageArgs) -> Result<ExitCode> {
-    check_writable(&args.out)?;
+    check_writable(&args.out, OutputKind::Safetensors)?;
     let device = Device::flex();
     let mut models = Vec::with_capacity(args.weights.len());
     for path in &args.weights {

@@ -10,9 +10,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use modnet::EmbeddingLayer;
 
-use crate::args::check_writable;
 use crate::backend::{Backend, device};
 use crate::embeddings::{embed_file, write};
+use crate::files::{OutputKind, check_writable};
 use crate::files::{load_model, path_text};
 use crate::library::{self, name_once};
 
@@ -44,7 +44,7 @@ pub fn run(args: &EmbedArgs) -> Result<ExitCode> {
     if files.is_empty() {
         bail!("{}", inputs.empty_errors().join("; "));
     }
-    check_writable(&args.out)?;
+    check_writable(&args.out, OutputKind::Safetensors)?;
     let device = device(args.backend)?;
     let model = load_model(args.weights.as_deref(), &device)?;
     let bar = ProgressBar::new(files.len() as u64).with_style(

@@ -10,9 +10,10 @@ use modnet::TagGroup;
 
 use crate::files::write_atomically;
 
-use crate::args::{DataArgs, PositivesArgs, check_writable};
+use crate::args::{DataArgs, PositivesArgs};
 use crate::backend::{Backend, device};
 use crate::evaluate::evaluate_weights;
+use crate::files::{OutputKind, check_writable};
 use crate::run::{DEFAULT_BEST, RunFiles};
 
 #[derive(Args)]
@@ -42,7 +43,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| RunFiles::report(&args.weights, &args.split));
     // Before the evaluation: the report must be writable.
-    check_writable(&json)?;
+    check_writable(&json, OutputKind::Json)?;
     let data = args.data.load()?;
     let (model, eval) = evaluate_weights(
         &args.weights,

@@ -20,6 +20,8 @@ pub struct ExportArgs {
 
 /// Runs the command.
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
+    use crate::files::{OutputKind, check_writable};
+    check_writable(&args.out, OutputKind::Safetensors)?;
     let model = crate::files::load_weights(&args.weights, &burn::tensor::Device::flex())?;
     crate::files::save_weights(&model, &args.out)?;
     eprintln!("wrote {} ({})", args.out.display(), model.summary());

@@ -45,6 +45,11 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     if n > 0.0 { dot / n } else { 0.0 }
 }
 
+/// Whether an embedding has no direction (every value zero): no similarity to it is defined.
+fn silent(v: &[f32]) -> bool {
+    v.iter().all(|x| *x == 0.0)
+}
+
 /// Runs the command.
 pub fn run(args: &SimilarArgs) -> Result<ExitCode> {
     let query = &args.query;
@@ -104,6 +109,31 @@ pub fn run(args: &SimilarArgs) -> Result<ExitCode> {
         }
     };
     let query = embed_file(&model, &args.query, layer, &device)?.clip;
+    if query.is_empty() || silent(&query) {
+        bail!(
+            "{}: its embedding is {}, so no similarity to it means anything (silence?)",
+            args.query.display(),
+            if query.is_empty() {
+                "empty"
+            } else {
+                "all zeros"
+            }
+        );
+    }
+    if candidates.is_empty() {
+        bail!("no embeddings to rank: none of the targets could be embedded");
+    }
+    // A candidate with no direction (an all-zero embedding) is said, not ranked as 0.
+    let (kept, zero): (Vec<_>, Vec<_>) = candidates.iter().partition(|(_, c)| !silent(c));
+    for (file, _) in &zero {
+        eprintln!(
+            "skipping {file}: its embedding is all zeros (silence?), no similarity is defined"
+        );
+    }
+    if kept.is_empty() {
+        bail!("every target's embedding is all zeros: there is nothing to rank");
+    }
+    let candidates = kept;
     let mut ranked: Vec<(f32, &str)> = candidates
         .iter()
         .filter(|(_, clip)| clip.len() == query.len())

@@ -48,8 +48,8 @@ pub struct TagArgs {
     /// How many tags to show per file.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
-    /// Print JSON instead of tables.
-    #[arg(long)]
+    /// Print JSON instead of tables (not with `--csv` / `--jsonl`, which write their own rows).
+    #[arg(long, conflicts_with_all = ["csv", "jsonl"])]
     pub json: bool,
     /// Compute device.
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
@@ -203,7 +203,13 @@ fn open_tables(args: &TagArgs, tags: &[String]) -> Result<Vec<Table>> {
             (Ok(a), Ok(b)) => a == b,
             _ => a == b,
         };
-        if same(csv, jsonl) && csv.as_os_str() != "-" {
+        if csv.as_os_str() == "-" && jsonl.as_os_str() == "-" {
+            bail!(
+                "--csv - and --jsonl - would mix two formats on standard output: stream one, \
+                 write the other to a file"
+            );
+        }
+        if same(csv, jsonl) {
             bail!(
                 "--csv and --jsonl name the same file ({}): give each its own",
                 csv.display()
@@ -234,6 +240,17 @@ fn tag_library(
         key != audio::STDIN && tables.iter().all(|t| t.done.contains(key))
     };
     let files = &inputs.files;
+    // A row is keyed by its file's name, and every read of standard input is named `-`: a
+    // table that holds one already could not take a second (its row would be lost).
+    if files.iter().any(|f| f.as_os_str() == audio::STDIN)
+        && let Some(table) = tables.iter().find(|t| t.done.contains(audio::STDIN))
+    {
+        bail!(
+            "{} already holds a row for standard input (`-`), and rows are keyed by file name: \
+             save the audio to a file and tag that, or write to another table",
+            table.path().display()
+        );
+    }
     let todo: Vec<&PathBuf> = files
         .iter()
         .filter(|f| !done(&tables, &path_text(f)))

@@ -28,10 +28,11 @@ const RESERVED: [&str; 4] = ["path", "split", "start", "seconds"];
 /// Reads the folder dataset.
 pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
     let name = labels_csv.display();
+    // Read whole and bounded: a device (`/dev/zero`) would be one endless record.
+    let text = crate::files::read_bounded(labels_csv, "the label file", 1 << 30)?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_path(labels_csv)
-        .with_context(|| format!("cannot read the label file {name}"))?;
+        .from_reader(&text[..]);
     let header: Vec<String> = reader
         .headers()
         .with_context(|| format!("{name}: no header line"))?

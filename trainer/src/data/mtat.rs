@@ -132,12 +132,11 @@ impl Annotations {
 /// Builds the standard split from an MTAT directory (mp3 folders 0…f and annotations_final.csv).
 pub fn load(data_dir: &Path) -> Result<Dataset> {
     let csv = data_dir.join("annotations_final.csv");
-    let text = std::fs::read_to_string(&csv).with_context(|| {
-        format!(
-            "cannot read {} — MTAT's annotations_final.csv must sit beside the mp3 folders 0…f",
-            csv.display()
-        )
+    let bytes = crate::files::read_bounded(&csv, "MTAT's labels", 1 << 30).with_context(|| {
+        "MTAT's annotations_final.csv must sit beside the mp3 folders 0…f".to_string()
     })?;
+    let text =
+        String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", csv.display()))?;
     let tags = tags();
     let annotations = Annotations::parse(&text, &tags)?;
     let by_path: HashMap<&str, &Vec<f32>> = annotations

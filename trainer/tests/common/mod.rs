@@ -14,13 +14,18 @@ pub fn trainer(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("trainer runs");
+    show(args, &out);
+    out
+}
+
+/// Prints a run's command line and output (shown when its test fails).
+pub fn show(args: &[&str], out: &Output) {
     eprintln!(
         "$ trainer {}\n{}{}",
         args.join(" "),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    out
 }
 
 pub fn ok(args: &[&str]) -> String {

@@ -1,0 +1,347 @@
+//! Untrusted input, as an attacker or a careless pipe hands it over (the second bad-input
+//! probe): header rates no audio has, rates whose ratio to the model's reduces badly, a reader
+//! that goes away, standard input into a table twice.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+
+/// `trainer ARGS` under a 4 GB address-space limit: a run that sizes an allocation by a
+/// header's word dies of it here instead of taking the machine (it took 23 GB).
+fn trainer_bounded(args: &[&str]) -> std::process::Output {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4000000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("trainer runs");
+    show(args, &out);
+    out
+}
+
+/// A WAV written at 16 kHz whose header then claims `rate` (bytes 24..28 of a plain header).
+fn wav_claiming(path: &Path, rate: u32) {
+    write_wav(path, 0.5, 16_000, 440.0, 1);
+    let mut bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[12..16], b"fmt ");
+    bytes[24..28].copy_from_slice(&rate.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Probe rows 1 and 2: 4 294 967 295 Hz grew to 23 GB, 0 Hz panicked inside symphonia.
+#[test]
+fn header_rates_no_audio_has_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for rate in [u32::MAX, 2_147_483_647, 768_001, 0] {
+        let wav = dir.path().join(format!("claims-{rate}.wav"));
+        wav_claiming(&wav, rate);
+        let out = trainer_bounded(&["tag", "--backend", "flex", s(&wav)]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{rate} Hz was taken");
+        assert!(err.contains(&format!("{rate} Hz")), "{err}");
+        assert!(err.contains(&format!("claims-{rate}.wav")), "{err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("memory allocation"),
+            "{err}"
+        );
+    }
+}
+
+/// Probe row 3: at 44 101 Hz a 3 s file came out as 2.5 s and a 0.25 s one as "empty".
+#[test]
+fn odd_rates_reach_the_model_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rate, seconds) in [(44_101u32, 3.0f32), (22_051, 0.25)] {
+        let wav = dir.path().join(format!("{rate}.wav"));
+        write_wav(&wav, seconds, rate, 440.0, 1);
+        let json: serde_json::Value =
+            serde_json::from_str(&ok(&["tag", "--backend", "flex", "--json", s(&wav)])).unwrap();
+        let got = json[0]["seconds"].as_f64().unwrap();
+        assert!((got - seconds as f64).abs() < 1e-3, "{rate} Hz: {got} s");
+    }
+}
+
+/// Probe row 5: `tag A B C | head -2` panicked with "failed printing to stdout".
+#[test]
+fn a_reader_that_goes_away_ends_the_run_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<String> = (0..3)
+        .map(|i| {
+            let wav = dir.path().join(format!("{i}.wav"));
+            write_wav(&wav, 0.5, 16_000, 300.0 + 100.0 * i as f32, 1);
+            s(&wav).to_string()
+        })
+        .collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(["tag", "--backend", "flex"])
+        .args(&files)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe's reader is gone (dropped above), as `head` leaves it.
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    eprintln!("{status:?}\n{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+}
+
+/// Probe row 6: a second `tag - --csv T` said "tagged 1" and wrote no row.
+#[test]
+fn standard_input_into_a_table_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("a.wav");
+    write_wav(&wav, 0.5, 16_000, 440.0, 1);
+    let table = dir.path().join("t.csv");
+    let tag_stdin = || {
+        Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(["tag", "--backend", "flex", "-", "--csv", s(&table)])
+            .stdin(std::fs::File::open(&wav).unwrap())
+            .output()
+            .unwrap()
+    };
+    assert!(tag_stdin().status.success());
+    let before = std::fs::read_to_string(&table).unwrap();
+    assert_eq!(before.lines().count(), 2, "a header and one row");
+    let second = tag_stdin();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{err}");
+    assert!(
+        err.contains("standard input") && err.contains("t.csv"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&table).unwrap(), before);
+}
+
+/// Probe rows 10, 14 and 16: two formats mixed on standard output, `--json` silently ignored
+/// beside a table, weights read from a device until memory ran out, a memory bound that was
+/// not a number silently ignored.
+#[test]
+fn settings_that_cannot_work_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("a.wav");
+    write_wav(&wav, 0.5, 16_000, 440.0, 1);
+    let refused = |args: &[&str], envs: &[(&str, &str)], needle: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was taken: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    let w = s(&wav);
+    refused(
+        &["tag", w, "--csv", "-", "--jsonl", "-"],
+        &[],
+        "two formats",
+    );
+    refused(&["tag", w, "--json", "--csv", "-"], &[], "--json");
+    refused(
+        &["tag", w, "--weights", "/dev/zero"],
+        &[],
+        "/dev/zero is a device",
+    );
+    let lots = [("MODNET_SIGNAL_MEMORY_SAMPLES", "lots")];
+    refused(
+        &["tag", "--backend", "flex", w],
+        &lots,
+        "MODNET_SIGNAL_MEMORY_SAMPLES",
+    );
+    let negative = [("MODNET_SIGNAL_MEMORY_SAMPLES", "-5")];
+    refused(
+        &["tag", "--backend", "flex", w],
+        &negative,
+        "MODNET_SIGNAL_MEMORY_SAMPLES",
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing written"
+    );
+}
+
+/// Probe row 12: `export --out`, `embed --out`, `average --out` and `eval --json` replaced a
+/// user's mp3 without a word; like the tables, they now write only over their own kind.
+#[test]
+fn outputs_never_replace_a_file_that_is_not_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.mp3");
+    let mp3 = b"ID3\x04\0\0\0\0\0\x10not really an mp3, but someone's file".to_vec();
+    std::fs::write(&song, &mp3).unwrap();
+    let wav = dir.path().join("a.wav");
+    write_wav(&wav, 0.5, 16_000, 440.0, 1);
+    let weights = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../weights/modnet-mtat-distilled.safetensors"
+    );
+    let song_s = s(&song);
+    for args in [
+        vec!["export", "--weights", weights, "--out", song_s],
+        vec!["embed", "--backend", "flex", s(&wav), "--out", song_s],
+        vec!["average", "--weights", weights, weights, "--out", song_s],
+    ] {
+        let out = trainer(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} replaced the mp3");
+        assert!(
+            err.contains("refusing to replace") && err.contains("song.mp3"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(&song).unwrap(),
+            mp3,
+            "{args:?} changed the mp3"
+        );
+    }
+    // Its own kind is replaced as before: export over an exported file.
+    let exported = dir.path().join("w.safetensors");
+    let w = s(&exported);
+    ok(&["export", "--weights", weights, "--out", w]);
+    ok(&["export", "--weights", weights, "--out", w]);
+}
+
+/// The built-in weights with every tensor rewritten by `f` (values as little-endian bytes)
+/// into `dtype`, the configuration kept.
+fn weights_rewritten(dtype: safetensors::Dtype, f: impl Fn(f32) -> Vec<u8>) -> Vec<u8> {
+    use safetensors::SafeTensors;
+    use safetensors::tensor::TensorView;
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../weights/modnet-mtat-distilled.safetensors"
+    ))
+    .unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let data = view
+                .data()
+                .chunks_exact(4)
+                .flat_map(|b| f(f32::from_le_bytes(b.try_into().unwrap())))
+                .collect();
+            (name, view.shape().to_vec(), data)
+        })
+        .collect();
+    let views = tensors.iter().map(|(name, shape, data)| {
+        (
+            name.clone(),
+            TensorView::new(dtype, shape.clone(), data).unwrap(),
+        )
+    });
+    safetensors::serialize(views, header.metadata().clone()).unwrap()
+}
+
+/// Probe row 13: weights ×1e30 (finite) gave 50 NaN probabilities and exit 0; F16 weights
+/// panicked inside burn ("dtype mismatch").
+#[test]
+fn weights_that_cannot_give_numbers_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("a.wav");
+    write_wav(&wav, 0.5, 16_000, 440.0, 1);
+    let huge = dir.path().join("huge.safetensors");
+    let scaled = weights_rewritten(safetensors::Dtype::F32, |v| {
+        (v * 1e30).to_le_bytes().to_vec()
+    });
+    std::fs::write(&huge, scaled).unwrap();
+    let half = dir.path().join("half.safetensors");
+    // f32 → f16 by hand (round toward zero is enough for a dtype check).
+    let to_f16 = |v: f32| {
+        let b = v.to_bits();
+        let sign = ((b >> 16) & 0x8000) as u16;
+        let exp = ((b >> 23) & 0xff) as i32 - 127 + 15;
+        let h = if exp <= 0 {
+            sign
+        } else if exp >= 31 {
+            sign | 0x7c00
+        } else {
+            sign | ((exp as u16) << 10) | ((b >> 13) & 0x3ff) as u16
+        };
+        h.to_le_bytes().to_vec()
+    };
+    std::fs::write(&half, weights_rewritten(safetensors::Dtype::F16, to_f16)).unwrap();
+    for (weights, needle) in [(&huge, "not finite"), (&half, "F16")] {
+        let out = trainer(&["tag", "--backend", "flex", "--weights", s(weights), s(&wav)]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// `path`'s embeddings file with the clip embeddings of the rows in `zero` set to zeros.
+fn zero_rows(path: &Path, zero: &[usize]) {
+    use safetensors::SafeTensors;
+    use safetensors::tensor::TensorView;
+    let bytes = std::fs::read(path).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let tensors: Vec<(String, TensorView)> = file.tensors();
+    let mut clip = file.tensor("clip").unwrap().data().to_vec();
+    let row = clip.len() / file.tensor("clip").unwrap().shape()[0];
+    for &r in zero {
+        clip[r * row..(r + 1) * row].fill(0);
+    }
+    let views = tensors.into_iter().map(|(name, view)| {
+        let view = if name == "clip" {
+            TensorView::new(view.dtype(), view.shape().to_vec(), &clip).unwrap()
+        } else {
+            view
+        };
+        (name, view)
+    });
+    let out = safetensors::serialize(views, header.metadata().clone()).unwrap();
+    std::fs::write(path, out).unwrap();
+}
+
+/// Probe row 17: all-zero embeddings were ranked at cosine 0 (or the ranking was empty), exit 0.
+#[test]
+fn embeddings_without_a_direction_are_said_not_ranked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
+    write_wav(&a, 1.0, 16_000, 440.0, 1);
+    write_wav(&b, 1.0, 16_000, 880.0, 1);
+    let emb = dir.path().join("e.safetensors");
+    let e = s(&emb);
+    ok(&["embed", "--backend", "flex", s(&a), s(&b), "--out", e]);
+    zero_rows(&emb, &[1]);
+    let out = trainer(&["similar", "--backend", "flex", s(&a), e]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("a.wav") && !stdout.contains("b.wav"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("b.wav") && stderr.contains("all zeros"),
+        "{stderr}"
+    );
+    zero_rows(&emb, &[0, 1]);
+    let out = trainer(&["similar", "--backend", "flex", s(&a), e]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("all zeros"));
+}
