@@ -16,15 +16,16 @@ install_rust_tools() {
     rustup target add wasm32-unknown-unknown
   fi
 
-  # Both tools only orchestrate (the compiler and wasm-opt do the heavy work), so they are built
-  # for build time: no LTO, many codegen units, opt-level 1. trunk's own release profile (fat
-  # LTO, one codegen unit) took 14 minutes on 2 cores; this takes 6.5.
+  # Both tools are built for build time: trunk's own release profile (fat LTO, one codegen
+  # unit) took 14 minutes on 2 cores. trunk only orchestrates (cargo, wasm-bindgen and wasm-opt
+  # do the work), so it is built unoptimised and without debug info; wasm-bindgen rewrites every
+  # build's wasm, so it keeps opt-level 1 (no LTO, many codegen units).
   local fast=(env CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1)
 
   if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.14$'; then
-    echo "== installing trunk 0.21.14 (about 7 minutes on 2 cores)"
-    "${fast[@]}" cargo install trunk --version 0.21.14 --locked
+    echo "== installing trunk 0.21.14 (a few minutes on 2 cores)"
+    CARGO_PROFILE_DEV_DEBUG=false cargo install trunk --version 0.21.14 --locked --debug
   fi
 
   # wasm-bindgen-cli must equal the wasm-bindgen the page links (pinned with = in web/Cargo.toml).
