@@ -11,16 +11,12 @@ use crate::common::*;
 /// `trainer ARGS` under a 4 GB address-space limit: a run that sizes an allocation by a
 /// header's word dies of it here instead of taking the machine (it took 23 GB).
 fn trainer_bounded(args: &[&str]) -> std::process::Output {
-    let out = Command::new("sh")
+    let mut shell = Command::new("sh");
+    shell
         .arg("-c")
         .arg("ulimit -v 4000000; exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("trainer runs");
-    show(args, &out);
-    out
+        .arg(env!("CARGO_BIN_EXE_trainer"));
+    run_trainer(shell, args)
 }
 
 /// A WAV written at 16 kHz whose header then claims `rate` (bytes 24..28 of a plain header).

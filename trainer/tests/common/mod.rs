@@ -9,7 +9,13 @@ pub const TINY: [&str; 4] = ["--backend", "flex", "--chunk-seconds", "1"];
 pub const TINY_SYNTH: [&str; 6] = ["--synth-clips", "8", "4", "4", "--synth-seconds", "1.5"];
 
 pub fn trainer(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
+    run_trainer(Command::new(env!("CARGO_BIN_EXE_trainer")), args)
+}
+
+/// Runs `command` (the trainer, or a shell that starts it) with `args` and no standard input,
+/// showing what it printed.
+pub fn run_trainer(mut command: Command, args: &[&str]) -> Output {
+    let out = command
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -19,7 +25,7 @@ pub fn trainer(args: &[&str]) -> Output {
 }
 
 /// Prints a run's command line and output (shown when its test fails).
-pub fn show(args: &[&str], out: &Output) {
+fn show(args: &[&str], out: &Output) {
     eprintln!(
         "$ trainer {}\n{}{}",
         args.join(" "),
