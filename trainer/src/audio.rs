@@ -139,11 +139,7 @@ const HEAD_BYTES: u64 = 4096;
 
 /// The first bytes of a stream (to recognise its format), and the stream from its start again.
 fn peek(mut stream: Box<dyn Read + Send + Sync>) -> Result<(Vec<u8>, Box<dyn Read + Send + Sync>)> {
-    let mut head = Vec::with_capacity(HEAD_BYTES as usize);
-    (&mut stream)
-        .take(HEAD_BYTES)
-        .read_to_end(&mut head)
-        .context("cannot read the input")?;
+    let head = first_bytes(&mut stream).context("cannot read the input")?;
     if head.is_empty() {
         bail!("the input is empty (0 bytes)");
     }
@@ -186,14 +182,14 @@ fn decode_mono(path: &Path, out: &mut dyn MonoSink) -> Result<()> {
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
         .context("the file has no audio track")?;
     let track_id = track.id;
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .map_err(|e| anyhow::anyhow!("unsupported codec ({e})"))?;
     let stated_rate = track.codec_params.sample_rate;
     // Before the decoder is made: nothing may be sized by a rate no audio has.
     if let Some(rate) = stated_rate {
         check_source_rate(rate).context("the header's sample rate")?;
     }
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .map_err(|e| anyhow::anyhow!("unsupported codec ({e})"))?;
     if let (Some(frames), Some(rate)) = (track.codec_params.n_frames, stated_rate)
         && out.expect(frames, rate)
     {
@@ -246,13 +242,16 @@ fn downmix(interleaved: &[f32], channels: usize) -> impl Iterator<Item = f32> + 
 /// A file's first bytes, the file rewound.
 fn read_head(file: &mut File) -> Result<Vec<u8>> {
     use std::io::{Seek, SeekFrom};
-    let mut head = Vec::with_capacity(HEAD_BYTES as usize);
-    (&mut *file)
-        .take(HEAD_BYTES)
-        .read_to_end(&mut head)
-        .context("cannot read the file")?;
+    let head = first_bytes(file).context("cannot read the file")?;
     file.seek(SeekFrom::Start(0))
         .context("cannot read the file")?;
+    Ok(head)
+}
+
+/// Up to [`HEAD_BYTES`] from the start of `input`.
+fn first_bytes(input: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEAD_BYTES as usize);
+    input.take(HEAD_BYTES).read_to_end(&mut head)?;
     Ok(head)
 }
 
