@@ -19,6 +19,7 @@ pub mod filterbank;
 mod gemm;
 pub mod norm;
 pub mod pool;
+mod shape;
 pub mod winograd;
 
 pub use extension::{ConvKernels, InferenceKernels, NormKernels, PoolKernels};

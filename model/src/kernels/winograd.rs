@@ -20,8 +20,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
-use super::conv::ConvShape;
 use super::gemm::{Threads, as_uninit, matmul, with_scratch, written};
+use super::shape::ConvShape;
 
 /// The tile of Winograd's minimal filtering: `F(m×m, 3×3)` computes an `m×m` block of outputs
 /// from an `(m+2)×(m+2)` patch of the input through `(m+2)²` products instead of `9m²`.
