@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CRATES = {"model": "model/src", "trainer": "trainer/src", "web": "web/src", "python": "python/src"}
+CRATES = {"model": "model/src", "audio": "audio/src", "trainer": "trainer/src", "web": "web/src", "python": "python/src"}
 
 
 def modules(src: Path):

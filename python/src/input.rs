@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 
 use modnet::SampleRate;
+use modnet_audio::audio;
+use modnet_audio::library::name_once;
+use modnet_audio::signal::Signal;
 use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use trainer::audio;
-use trainer::library::name_once;
-use trainer::signal::Signal;
 
 /// More channels than this with fewer samples than channels is a `[samples, channels]` array.
 const MAX_CHANNELS: usize = 64;
@@ -76,7 +76,7 @@ impl Audio {
     /// What the errors call this audio.
     pub fn name(&self) -> String {
         match self {
-            Self::File(path) => trainer::files::path_text(path),
+            Self::File(path) => modnet_audio::files::path_text(path),
             Self::Samples { rate, .. } => format!("the array ({rate} Hz)"),
         }
     }

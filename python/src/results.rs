@@ -64,7 +64,7 @@ impl TagResult {
     /// The `n` most probable tags, best first: `[(tag, probability), …]`.
     #[pyo3(signature = (n = 5))]
     fn top(&self, n: usize) -> Vec<(String, f32)> {
-        trainer::tagger::top_tags(&self.probabilities, n)
+        modnet_audio::tagger::top_tags(&self.probabilities, n)
             .into_iter()
             .map(|i| (self.tags[i].clone(), self.probabilities[i]))
             .collect()

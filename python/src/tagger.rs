@@ -5,15 +5,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use burn::tensor::Device;
-use clap::ValueEnum;
 use modnet::{ChunkPlan, EmbeddingLayer, FilterOrder, InsidePictures, ModNet, TagGroup, read_back};
+use modnet_audio::backend::{Backend, device};
+use modnet_audio::files::load_model;
+use modnet_audio::signal::Signal;
+use modnet_audio::{embeddings, tagger};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use trainer::backend::{Backend, device};
-use trainer::files::load_model;
-use trainer::signal::Signal;
-use trainer::{embeddings, tagger};
 
 use crate::input::Audio;
 use crate::results::{Embedding, Pictures, TagResult};
@@ -63,17 +62,17 @@ impl Tagger {
     #[new]
     #[pyo3(signature = (weights = None, backend = "flex"))]
     fn new(py: Python<'_>, weights: Option<PathBuf>, backend: &str) -> PyResult<Self> {
-        let chosen = match Backend::from_str(backend, true) {
-            Ok(Backend::Flex) => Backend::Flex,
+        let chosen = match Backend::named(backend) {
+            Some(Backend::Flex) => Backend::Flex,
             // A CPU-only wheel: "auto" can only mean the CPU.
-            Ok(Backend::Auto) if !cfg!(feature = "wgpu") => Backend::Flex,
-            Ok(Backend::Wgpu) if !cfg!(feature = "wgpu") => {
+            Some(Backend::Auto) if !cfg!(feature = "wgpu") => Backend::Flex,
+            Some(Backend::Wgpu) if !cfg!(feature = "wgpu") => {
                 return Err(PyValueError::new_err(
                     "this wheel runs on the CPU only (backend=\"flex\"): build it with the \
                      `wgpu` feature for a GPU",
                 ));
             }
-            Ok(b @ (Backend::Auto | Backend::Wgpu)) => b,
+            Some(b @ (Backend::Auto | Backend::Wgpu)) => b,
             _ => {
                 return Err(PyValueError::new_err(format!(
                     "backend must be \"flex\", \"auto\" or \"wgpu\", not {backend:?}"
@@ -89,7 +88,7 @@ impl Tagger {
             Ok(Self {
                 weights: weights
                     .as_deref()
-                    .map_or("built-in".into(), trainer::files::path_text),
+                    .map_or("built-in".into(), modnet_audio::files::path_text),
                 state: Box::new(State {
                     tags: Arc::new(model.config().tags.clone()),
                     order: FilterOrder::of(&responses),

@@ -11,12 +11,12 @@ use modnet::{
     SincConvConfig, TemporalConfig,
 };
 
-use crate::backend::{Backend, gpu_convolution_parser};
 use crate::data::loader;
 use crate::data::{Dataset, folder, mtat, synth};
 use crate::evaluate::Positives;
 use crate::run::DEFAULT_RUN;
 use crate::train::Schedule;
+use modnet_audio::backend::Backend;
 
 #[derive(Args, Clone)]
 pub(crate) struct DataArgs {
@@ -187,7 +187,7 @@ impl ModelArgs {
     pub(crate) fn config_for(&self, dataset: DatasetKind, tags: &[String]) -> Result<ModNetConfig> {
         let mut c = match &self.config {
             Some(path) => {
-                let bytes = crate::files::read_bounded(path, "the configuration", 1 << 20)?;
+                let bytes = modnet_audio::files::read_bounded(path, "the configuration", 1 << 20)?;
                 let json = String::from_utf8(bytes)
                     .with_context(|| format!("the configuration {} is not text", path.display()))?;
                 ModNetConfig::from_json(&json).with_context(|| path.display().to_string())?
@@ -417,4 +417,24 @@ pub struct TrainArgs {
     pub(crate) rare_tag_power: f32,
     #[command(flatten)]
     pub(crate) positives: PositivesArgs,
+}
+
+/// `--gpu-conv direct|unfolded`: how convolutions run on a GPU, parsed straight into the model
+/// crate's setting (`modnet::convolution`); the CPU backends ignore it.
+pub(crate) fn gpu_convolution_parser()
+-> impl clap::builder::TypedValueParser<Value = GpuConvolution> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("direct").help(
+            "burn's own convolution (without autotune: direct kernels, forward and backward)",
+        ),
+        PossibleValue::new("unfolded").help(
+            "one matrix multiply over the unfolded input, gradients as matrix multiplies too: \
+             an experiment until measured on a real GPU (see the README)",
+        ),
+    ])
+    .map(|name| match name.as_str() {
+        "unfolded" => GpuConvolution::Unfolded,
+        _ => GpuConvolution::Direct,
+    })
 }

@@ -10,7 +10,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use modnet::ModNet;
 
-use crate::files::write_atomically;
+use modnet_audio::files::write_atomically;
 
 const MAGIC: &[u8; 8] = b"MODNETC1";
 
@@ -50,8 +50,11 @@ impl Checkpoint {
 
     /// Reads a checkpoint file; a file that is not one, or is cut short, is refused by name.
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes =
-            crate::files::read_bounded(path, "the checkpoint", crate::files::MAX_WEIGHTS_BYTES)?;
+        let bytes = modnet_audio::files::read_bounded(
+            path,
+            "the checkpoint",
+            modnet_audio::files::MAX_WEIGHTS_BYTES,
+        )?;
         let bad = || {
             anyhow!(
                 "{} is not a modnet checkpoint or is damaged",

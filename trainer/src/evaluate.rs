@@ -10,11 +10,11 @@ use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::ProgressBar;
 use modnet::{ClipTagging, ModNet, read_back};
 
-use crate::backend::run_batches;
 use crate::data::{Clip, cache};
-use crate::files::load_weights;
 use crate::metrics::{TagMetrics, tag_metrics_with};
 use crate::progress::LogLines;
+use modnet_audio::backend::run_batches;
+use modnet_audio::files::load_weights;
 
 /// Binary cross-entropy on logits, averaged: `max(x,0) − x·y + log(1 + e^−|x|)` (stable, and
 /// it takes soft targets).

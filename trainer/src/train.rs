@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::files::{save_weights, write_atomically};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
@@ -19,6 +18,7 @@ use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig, momentum::MomentumConf
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use indicatif::ProgressBar;
 use modnet::{ModNet, ModNetConfig};
+use modnet_audio::files::{save_weights, write_atomically};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
@@ -499,7 +499,7 @@ fn initial_model(
 /// The model in the weights file `path`, refused unless its configuration is `config` (the
 /// one the flags describe), dropout aside, naming the settings that differ.
 fn init_weights(path: &Path, config: &ModNetConfig, device: &Device) -> Result<ModNet> {
-    let model = crate::files::load_weights(path, device)
+    let model = modnet_audio::files::load_weights(path, device)
         .with_context(|| format!("reading --init-weights {}", path.display()))?;
     // Dropout is a training setting, not a weight: the weights go on with the run's dropout.
     let (trained_with, dropout) = (model.config().resnet.dropout, config.resnet.dropout);

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::args::{DatasetKind, TrainArgs};
-use crate::backend::device;
 use crate::data::loader::Augment;
-use crate::files::{OutputKind, check_writable};
 use crate::run::RunFiles;
 use crate::train::{TrainSettings, train};
+use modnet_audio::backend::device;
+use modnet_audio::files::{OutputKind, check_writable};
 
 /// Trains as `args` say.
 pub fn run_training(args: TrainArgs) -> Result<ExitCode> {
@@ -74,8 +74,8 @@ fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
         args.resume,
     )?;
     if let Some(page) = &args.web_weights {
-        let model = crate::files::load_weights(&out.best(), &burn::tensor::Device::flex())?;
-        crate::files::save_weights(&model, page)?;
+        let model = modnet_audio::files::load_weights(&out.best(), &burn::tensor::Device::flex())?;
+        modnet_audio::files::save_weights(&model, page)?;
         eprintln!(
             "wrote the web page's weights {} ({})",
             page.display(),

@@ -804,7 +804,7 @@ fn segment_labels_train_with_augmentation_and_soft_evaluation() {
 /// The shipped model: the 50 MTAT tags in order, used by `tag` when no --weights is given.
 #[test]
 fn builtin_model_speaks_mtat_and_tags_without_weights() {
-    let model = trainer::files::load_model(None, &burn::tensor::Device::flex()).unwrap();
+    let model = modnet_audio::files::load_model(None, &burn::tensor::Device::flex()).unwrap();
     assert_eq!(model.config().tags, modnet::mtat_tags());
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("song.wav");

@@ -22,7 +22,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use modnet::convolution::{GpuConvolution, set_gpu_convolution};
 use modnet::{ModNet, ModNetConfig, ResNetConfig, ResNetWidths};
-use trainer::backend::{Backend, adapters, device};
+use modnet_audio::backend::{Backend, adapters, device};
 use trainer::evaluate::bce_with_logits;
 
 use crate::common::*;

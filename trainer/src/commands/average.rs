@@ -13,8 +13,8 @@ use clap::Args;
 use modnet::ModNet;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use crate::files::{OutputKind, check_writable};
-use crate::files::{load_weights, save_weights};
+use modnet_audio::files::{OutputKind, check_writable};
+use modnet_audio::files::{load_weights, save_weights};
 
 #[derive(Args)]
 pub struct AverageArgs {

@@ -16,11 +16,12 @@ use clap::Args;
 use modnet::convolution::GpuConvolution;
 use modnet::read_back;
 
+use crate::args::gpu_convolution_parser;
 use crate::args::{DatasetKind, ModelArgs, positive_usize};
-use crate::backend::{Backend, Precision, device, gpu_convolution_parser, set_precision};
 use crate::data::loader::{self, Augment, BatchMaker};
 use crate::data::{Clip, Source, cache};
 use crate::evaluate::bce_with_logits;
+use modnet_audio::backend::{Backend, Precision, device, set_precision};
 
 #[derive(Args)]
 pub struct BenchArgs {

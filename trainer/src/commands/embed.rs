@@ -1,5 +1,5 @@
 //! `trainer embed FILE|DIR… --out emb.safetensors`: an embedding per chunk and per clip for
-//! every file, written as safetensors (the format: [`crate::embeddings`]) for another model or a
+//! every file, written as safetensors (the format: [`modnet_audio::embeddings`]) for another model or a
 //! similarity search (`trainer similar`).
 
 use std::path::PathBuf;
@@ -10,11 +10,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use modnet::EmbeddingLayer;
 
-use crate::backend::{Backend, device};
-use crate::embeddings::{embed_file, write};
-use crate::files::{OutputKind, check_writable};
-use crate::files::{load_model, path_text};
-use crate::library::{self, name_once};
+use modnet_audio::backend::{Backend, device};
+use modnet_audio::embeddings::{embed_file, write};
+use modnet_audio::files::{OutputKind, check_writable};
+use modnet_audio::files::{load_model, path_text};
+use modnet_audio::library::{self, name_once};
 
 #[derive(Args)]
 pub struct EmbedArgs {

@@ -8,13 +8,13 @@ use anyhow::{Context, Result};
 use clap::Args;
 use modnet::TagGroup;
 
-use crate::files::write_atomically;
+use modnet_audio::files::write_atomically;
 
 use crate::args::{DataArgs, PositivesArgs};
-use crate::backend::{Backend, device};
 use crate::evaluate::evaluate_weights;
-use crate::files::{OutputKind, check_writable};
 use crate::run::{DEFAULT_BEST, RunFiles};
+use modnet_audio::backend::{Backend, device};
+use modnet_audio::files::{OutputKind, check_writable};
 
 #[derive(Args)]
 pub struct EvalArgs {

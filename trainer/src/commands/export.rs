@@ -20,10 +20,10 @@ pub struct ExportArgs {
 
 /// Runs the command.
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
-    use crate::files::{OutputKind, check_writable};
+    use modnet_audio::files::{OutputKind, check_writable};
     check_writable(&args.out, OutputKind::Safetensors)?;
-    let model = crate::files::load_weights(&args.weights, &burn::tensor::Device::flex())?;
-    crate::files::save_weights(&model, &args.out)?;
+    let model = modnet_audio::files::load_weights(&args.weights, &burn::tensor::Device::flex())?;
+    modnet_audio::files::save_weights(&model, &args.out)?;
     eprintln!("wrote {} ({})", args.out.display(), model.summary());
     Ok(ExitCode::SUCCESS)
 }

@@ -25,7 +25,7 @@ pub fn run(args: PlotArgs) -> Result<ExitCode> {
     let out = args.out.unwrap_or_else(|| args.run.clone());
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let weights = RunFiles::new(&args.run).best();
-    let model = crate::files::load_weights(&weights, &burn::tensor::Device::flex())
+    let model = modnet_audio::files::load_weights(&weights, &burn::tensor::Device::flex())
         .with_context(|| format!("reading {}", weights.display()))?;
     let path = out.join("filters.png");
     charts::filters(&path, &model.filter_responses(1024)?, &model.summary())?;

@@ -9,11 +9,11 @@ use anyhow::{Result, bail};
 use clap::Args;
 use modnet::EmbeddingLayer;
 
-use crate::backend::{Backend, device};
-use crate::embeddings::{self, embed_file};
-use crate::files::{load_model, path_text};
-use crate::library;
-use crate::library::name_once;
+use modnet_audio::backend::{Backend, device};
+use modnet_audio::embeddings::{self, embed_file};
+use modnet_audio::files::{load_model, path_text};
+use modnet_audio::library;
+use modnet_audio::library::name_once;
 
 #[derive(Args)]
 pub struct SimilarArgs {
@@ -59,7 +59,7 @@ pub fn run(args: &SimilarArgs) -> Result<ExitCode> {
             query.display()
         );
     }
-    if query.as_os_str() != crate::audio::STDIN && !query.exists() {
+    if query.as_os_str() != modnet_audio::audio::STDIN && !query.exists() {
         bail!("{}: no such file", query.display());
     }
     let device = device(args.backend)?;

@@ -8,11 +8,11 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use crate::args::TrainArgs;
-use crate::backend::device;
 use crate::charts;
 use crate::evaluate::evaluate_weights;
 use crate::run::{DEFAULT_RUN, RunFiles};
 use crate::training::run_training;
+use modnet_audio::backend::device;
 
 #[derive(Args)]
 pub struct SweepArgs {

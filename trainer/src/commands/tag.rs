@@ -16,13 +16,13 @@ use modnet::ModNet;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::audio;
-use crate::backend::{Backend, device};
-use crate::files::{load_model, path_text};
-use crate::library::{self, name_once};
-use crate::signal::Signal;
-use crate::tables::{Format, Row, Table};
-use crate::tagger::{has_timeline, tag_signal, top_tags};
+use modnet_audio::audio;
+use modnet_audio::backend::{Backend, device};
+use modnet_audio::files::{load_model, path_text};
+use modnet_audio::library::{self, name_once};
+use modnet_audio::signal::Signal;
+use modnet_audio::tables::{Format, Row, Table};
+use modnet_audio::tagger::{has_timeline, tag_signal, top_tags};
 
 #[derive(Args)]
 pub struct TagArgs {

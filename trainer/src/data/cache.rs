@@ -7,13 +7,13 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::files::write_atomically_with;
 use anyhow::{Context, Result, bail};
 use modnet::SampleRate;
+use modnet_audio::files::write_atomically_with;
 
 use super::synth::ClipRecipe;
 use super::{Clip, Source};
-use crate::audio;
+use modnet_audio::audio;
 
 /// The cache file of an audio file known as `key` at `sample_rate`: a readable part of the
 /// name, then 16 hex digits of the key's SHA-256 (so that two keys never share an entry, as

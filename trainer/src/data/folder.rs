@@ -19,8 +19,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::{Clip, Dataset, Segment, Source};
-use crate::audio;
-use crate::files::path_text;
+use modnet_audio::audio;
+use modnet_audio::files::path_text;
 
 /// Columns that are not tags.
 const RESERVED: [&str; 4] = ["path", "split", "start", "seconds"];
@@ -29,7 +29,7 @@ const RESERVED: [&str; 4] = ["path", "split", "start", "seconds"];
 pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
     let name = labels_csv.display();
     // Read whole and bounded: a device (`/dev/zero`) would be one endless record.
-    let text = crate::files::read_bounded(labels_csv, "the label file", 1 << 30)?;
+    let text = modnet_audio::files::read_bounded(labels_csv, "the label file", 1 << 30)?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(&text[..]);

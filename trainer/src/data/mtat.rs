@@ -132,9 +132,10 @@ impl Annotations {
 /// Builds the standard split from an MTAT directory (mp3 folders 0…f and annotations_final.csv).
 pub fn load(data_dir: &Path) -> Result<Dataset> {
     let csv = data_dir.join("annotations_final.csv");
-    let bytes = crate::files::read_bounded(&csv, "MTAT's labels", 1 << 30).with_context(|| {
-        "MTAT's annotations_final.csv must sit beside the mp3 folders 0…f".to_string()
-    })?;
+    let bytes =
+        modnet_audio::files::read_bounded(&csv, "MTAT's labels", 1 << 30).with_context(|| {
+            "MTAT's annotations_final.csv must sit beside the mp3 folders 0…f".to_string()
+        })?;
     let text =
         String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", csv.display()))?;
     let tags = tags();

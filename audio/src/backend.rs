@@ -4,11 +4,10 @@
 
 use anyhow::{Result, anyhow, bail};
 use burn::tensor::{Device, FloatDType};
-use clap::ValueEnum;
-use modnet::convolution::GpuConvolution;
 
 /// The backends this build can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Backend {
     /// A GPU through wgpu when the machine has one (not a CPU adapter such as lavapipe:
     /// Flex is faster there), otherwise Flex.
@@ -23,23 +22,23 @@ pub enum Backend {
     Ndarray,
 }
 
-/// `--gpu-conv direct|unfolded`: how convolutions run on a GPU, parsed straight into the model
-/// crate's setting (`modnet::convolution`); the CPU backends ignore it.
-pub fn gpu_convolution_parser() -> impl clap::builder::TypedValueParser<Value = GpuConvolution> {
-    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-    PossibleValuesParser::new([
-        PossibleValue::new("direct").help(
-            "burn's own convolution (without autotune: direct kernels, forward and backward)",
-        ),
-        PossibleValue::new("unfolded").help(
-            "one matrix multiply over the unfolded input, gradients as matrix multiplies too: \
-             an experiment until measured on a real GPU (see the README)",
-        ),
-    ])
-    .map(|name| match name.as_str() {
-        "unfolded" => GpuConvolution::Unfolded,
-        _ => GpuConvolution::Direct,
-    })
+impl Backend {
+    /// Every backend with its name (lower case, as `--backend` and Python's `backend=` take it).
+    pub const NAMED: [(&'static str, Backend); 5] = [
+        ("auto", Backend::Auto),
+        ("wgpu", Backend::Wgpu),
+        ("cuda", Backend::Cuda),
+        ("flex", Backend::Flex),
+        ("ndarray", Backend::Ndarray),
+    ];
+
+    /// The backend called `name` (any case), if there is one.
+    pub fn named(name: &str) -> Option<Backend> {
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, b)| b)
+    }
 }
 
 /// The device for `backend`, or a clear error when this build or machine lacks it.
@@ -74,7 +73,8 @@ pub fn run_batches<T: Send>(
 }
 
 /// The float type of a device's tensors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Precision {
     /// 32-bit floats (what training and the shipped weights use).
     F32,
