@@ -4,7 +4,7 @@
 #
 #   Rust tests (model, trainer CLI, parity with tests/fixtures,     cargo test
 #     wgpu against Flex on Mesa's lavapipe)
-#   the distillation corpus script on a tiny fixture (no downloads), scripts/corpus/test_corpus.py
+#   the distillation corpus scripts on a tiny fixture (no downloads)   pytest scripts/corpus
 #     and choose.sh's rule for which weights ship
 #   the Python package and its Ray example (a local Ray cluster)     pytest python/tests
 #   the web page in headless Chromium, WebGPU and CPU               tests/browser (node --test)
@@ -48,13 +48,14 @@ mkdir -p target/install-logs
   > target/install-logs/system.log 2>&1 &
 system_installs=$!
 # Each venv is named by a hash of what it holds, so that a changed pin gets a new one.
-corpus_venv=$cache/venvs/corpus-test-$(echo "numpy==1.26.4 soundfile==0.14.0 soxr==1.1.0" | sha256sum | cut -c1-12)
+# The corpus scripts' pins (scripts/corpus/test-requirements.txt).
+corpus_venv=$cache/venvs/corpus-test-$(sha256sum scripts/corpus/test-requirements.txt | cut -c1-12)
 venv=$cache/venvs/python-$(sha256sum python/requirements-test.txt | cut -c1-12)
 python_venvs() {
   local venv=$1
-  if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import numpy, soundfile, soxr" 2>/dev/null; then
+  if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import numpy, soundfile, soxr, sklearn, pytest" 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q "numpy==1.26.4" "soundfile==0.14.0" "soxr==1.1.0"
+    "$venv/bin/pip" install -q -r scripts/corpus/test-requirements.txt
   fi
   venv=$2
   if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import maturin, pytest, ray, pyarrow" 2>/dev/null; then
@@ -95,9 +96,9 @@ step "the Rust tests' build (the longest step: it starts before any install is a
 # --timings: which crates and links the build spent its time on, in $CARGO_TARGET_DIR/cargo-timings.
 cargo test --workspace --exclude modnet-web --no-run --timings
 
-step "the corpus script (numpy, soundfile, soxr in $corpus_venv; no TensorFlow)"
+step "the corpus scripts (pytest in $corpus_venv; no TensorFlow)"
 await $python_installs target/install-logs/python.log
-"$corpus_venv/bin/python" scripts/corpus/test_corpus.py
+"$corpus_venv/bin/python" -m pytest -q -p no:cacheprovider scripts/corpus
 
 step "Rust tests (Flex on the CPU, and wgpu against Flex; dependencies optimised)"
 await $system_installs target/install-logs/system.log

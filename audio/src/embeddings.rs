@@ -12,7 +12,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use modnet::{ChunkPlan, EmbeddingLayer, ModNet, read_back};
+use modnet::clip::read_back;
+use modnet::{ChunkPlan, EmbeddingLayer, ModNet};
 use safetensors::{Dtype, tensor::TensorView};
 
 use crate::audio;

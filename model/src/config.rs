@@ -10,11 +10,13 @@ use alloc::vec::Vec;
 use burn::config::Config;
 
 use crate::error::ModelError;
-use crate::frontend::{EnvelopeNorm, FrontEndConfig, Nonlinearity};
-use crate::modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
+use crate::layers::frontend::{EnvelopeNorm, FrontEndConfig, Nonlinearity};
+use crate::layers::modulation::{
+    FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig,
+};
+use crate::layers::resnet::{ResNetConfig, ResNetWidths};
+use crate::layers::sinc::SincConvConfig;
 use crate::rate::SampleRate;
-use crate::resnet::{ResNetConfig, ResNetWidths};
-use crate::sinc::SincConvConfig;
 
 /// The highest sample rate a configuration may ask for.
 pub const MAX_SAMPLE_RATE: usize = 192_000;
@@ -223,7 +225,7 @@ impl ModNetConfig {
                 self.min_samples()
             ));
         }
-        let (height, width) = crate::resnet::output_size(
+        let (height, width) = crate::layers::resnet::output_size(
             [
                 self.filterbank.n_filters,
                 self.modulation_frames(self.chunk_samples),

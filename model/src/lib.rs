@@ -15,49 +15,38 @@
 //! - [`ModNetConfig`] and its presets ([`ModNetConfig::sincmodnet`], [`ModNetConfig::modnet`],
 //!   [`ModNetConfig::maxpool_baseline`], [`ModNetConfig::small`]).
 //! - [`ModNet`]: `forward`, the intermediate pictures `filterbank` and `modulation`, the clip
-//!   protocol ([`protocol`], [`tagging`]), weights to and from bytes ([`weights`]), filter responses
-//!   ([`response`]).
+//!   protocol ([`clip`]), weights to and from bytes ([`weights`]), filter responses and pictures
+//!   ([`inspect`]).
 
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod clip;
 pub mod config;
-pub mod convolution;
-pub mod embedding;
 pub mod error;
-pub mod frontend;
-#[cfg(feature = "cpu-kernels")]
+pub mod inspect;
 pub mod kernels;
-pub mod live;
+pub mod layers;
 pub mod model;
-pub mod modulation;
-pub mod picture;
-pub mod protocol;
 pub mod rate;
-pub mod read_back;
-pub mod resnet;
-pub mod response;
-pub mod sinc;
-pub mod strided;
-pub mod tagging;
 pub mod tags;
-pub mod unfolded;
 pub mod weights;
 
+pub use clip::embedding::EmbeddingLayer;
+pub use clip::live::{LiveChunk, LiveWindow};
+pub use clip::protocol::{ChunkBatch, ChunkPlan, ClipSamples, EVAL_CHUNKS, TAG_BATCH};
+pub use clip::tagging::{ClipResults, ClipTagging, ClipTags};
 pub use config::{ModNetConfig, PRESETS};
-pub use embedding::EmbeddingLayer;
 pub use error::ModelError;
-pub use frontend::{EnvelopeNorm, FrontEndConfig, Nonlinearity};
-pub use live::{LiveChunk, LiveWindow};
+pub use inspect::picture::{FilterOrder, InsidePictures, Picture};
+pub use inspect::response::{BankResponses, FilterResponses};
+pub use kernels::GpuConvolution;
+pub use layers::frontend::{EnvelopeNorm, FrontEndConfig, Nonlinearity};
+pub use layers::modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
+pub use layers::resnet::{ResNetConfig, ResNetWidths};
+pub use layers::sinc::SincConv;
+pub use layers::sinc::{SincConvConfig, SincInit};
 pub use model::{Inside, ModNet};
-pub use modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};
-pub use picture::{FilterOrder, InsidePictures, Picture};
-pub use protocol::{ChunkBatch, ChunkPlan, ClipSamples, EVAL_CHUNKS, TAG_BATCH};
 pub use rate::SampleRate;
-pub use resnet::{ResNetConfig, ResNetWidths};
-pub use response::{BankResponses, FilterResponses};
-pub use sinc::SincConv;
-pub use sinc::{SincConvConfig, SincInit};
-pub use tagging::{ClipResults, ClipTagging, ClipTags};
 pub use tags::{MTAT_TAGS, TagGroup, mtat_tags};

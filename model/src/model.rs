@@ -10,8 +10,8 @@ use burn::tensor::{Device, Tensor};
 
 use crate::config::ModNetConfig;
 use crate::error::ModelError;
-use crate::frontend::FrontEnd;
-use crate::resnet::ResNet;
+use crate::layers::frontend::FrontEnd;
+use crate::layers::resnet::ResNet;
 
 /// Every stage of the model on a batch of chunks ([`ModNet::inside`]).
 #[derive(Debug, Clone)]
@@ -50,6 +50,16 @@ impl ModNetConfig {
 }
 
 impl ModNet {
+    /// Sets how the model's convolutions run on a GPU (burn's cubecl runtimes), for every layer:
+    /// a setting of this model in this process, not of its weights (a loaded model starts with
+    /// [`GpuConvolution::Direct`]); the CPU backends ignore it.
+    ///
+    /// [`GpuConvolution::Direct`]: crate::kernels::GpuConvolution::Direct
+    pub fn set_gpu_convolution(&mut self, gpu: crate::kernels::GpuConvolution) {
+        self.frontend.set_gpu_convolution(gpu);
+        self.resnet.set_gpu_convolution(gpu);
+    }
+
     /// The configuration the model was built from.
     pub fn config(&self) -> &ModNetConfig {
         &self.config
@@ -235,11 +245,13 @@ impl ModNet {
     /// A one-line description: kind of temporal stage, stride, widths, tags, parameters.
     pub fn summary(&self) -> alloc::string::String {
         let temporal = match &self.config.temporal {
-            crate::modulation::TemporalConfig::Fir(c) => format!("ModNet (FIR ×{})", c.n_filters),
-            crate::modulation::TemporalConfig::Sinc(c) => {
+            crate::layers::modulation::TemporalConfig::Fir(c) => {
+                format!("ModNet (FIR ×{})", c.n_filters)
+            }
+            crate::layers::modulation::TemporalConfig::Sinc(c) => {
                 format!("SincModNet (sinc ×{})", c.n_filters)
             }
-            crate::modulation::TemporalConfig::MaxPool(c) => {
+            crate::layers::modulation::TemporalConfig::MaxPool(c) => {
                 format!("max-pool baseline ({}/{})", c.kernel_size, c.stride)
             }
         };

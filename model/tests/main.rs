@@ -1,4 +1,3 @@
 //! The model crate's integration tests, as one test binary (one link of burn instead of two).
 
-mod kernels;
 mod model;

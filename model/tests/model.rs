@@ -2,9 +2,10 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use modnet::clip::read_back;
 use modnet::{
     ChunkPlan, ClipResults, ClipTagging, ModNet, ModNetConfig, ModelError, ResNetConfig,
-    ResNetWidths, SampleRate, TemporalConfig, read_back,
+    ResNetWidths, SampleRate, TemporalConfig,
 };
 
 const SECOND: usize = 16000;

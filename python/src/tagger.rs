@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use burn::tensor::Device;
-use modnet::{ChunkPlan, EmbeddingLayer, FilterOrder, InsidePictures, ModNet, TagGroup, read_back};
+use modnet::clip::read_back;
+use modnet::{ChunkPlan, EmbeddingLayer, FilterOrder, InsidePictures, ModNet, TagGroup};
 use modnet_audio::backend::{Backend, device};
 use modnet_audio::files::load_model;
 use modnet_audio::signal::Signal;

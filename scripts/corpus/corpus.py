@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from catalogue import DISTILLATION, Catalogue
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter
 
 SR = 16000
@@ -53,47 +55,6 @@ MTAT_TAGS = [
     "weird", "country", "metal", "female voice", "choral",
 ]
 
-# Where each package keeps its music (globs under WORK/pkgs/PKG). Fret's on Fire is special.
-MUSIC = {
-    "0ad-data": ["music/audio/music/**/*.ogg"],
-    "wesnoth-1.16-music": ["usr/share/**/music/*.ogg"],
-    "warzone2100-music": ["usr/share/**/*.opus"],
-    "supertuxkart-data": ["usr/share/games/supertuxkart/data/music/*.ogg"],
-    "noiz2sa-data": ["usr/share/**/*.ogg"],
-    "torus-trooper-data": ["usr/share/**/*.ogg"],
-    "tumiki-fighters-data": ["usr/share/**/*.ogg"],
-    "parsec47-data": ["usr/share/**/*.ogg"],
-    "mu-cade-data": ["usr/share/**/*.ogg"],
-    "gunroar-data": ["usr/share/**/*.ogg"],
-    "titanion-data": ["usr/share/**/*.ogg"],
-    "rrootage-data": ["usr/share/**/*.ogg"],
-    "fretsonfire-songs-muldjord": "fretsonfire",
-    "fretsonfire-songs-sectoid": "fretsonfire",
-    # The second edition: rock, orchestral, ambient, dance, harpsichord, sitar, folk.
-    "ufoai-music": ["music/music/*.ogg"],
-    "nexuiz-music": ["music/sound/cdtracks/*.ogg"],
-    "planetblupi-music-ogg": ["usr/share/planetblupi/music/*.ogg"],
-    "naev-data": ["usr/share/naev/dat/snd/music/*.ogg"],
-    "supertux-data": ["usr/share/games/supertux2/music/**/*.ogg"],
-    "widelands-data": ["usr/share/games/widelands/data/music/*.ogg"],
-    "megaglest-data": ["usr/share/games/megaglest/**/music/*.ogg"],
-    "freecol": ["usr/share/games/freecol/default/resources/music/**/*.ogg"],
-    "colobot-common-sounds": ["usr/share/games/colobot/music/*.ogg"],
-    "asc-music": ["usr/share/games/asc/music/*.mp3"],
-    "lincity-ng-data": ["usr/share/games/lincity-ng/music/**/*.ogg"],
-    "hyperrogue-music": ["usr/share/hyperrogue/music/*.ogg"],
-    "singularity-music": ["usr/share/games/singularity/music/**/*.ogg"],
-    "warmux-data": ["usr/share/games/warmux/music/**/*.ogg"],
-    "flare-game": ["usr/share/games/flare/mods/*/music/*.ogg"],
-    "extremetuxracer-data": ["usr/share/games/etr/music/*.ogg"],
-    "frozen-bubble-data": ["usr/share/games/frozen-bubble/snd/*.ogg"],
-    "lugaru-data": ["usr/share/games/lugaru/Sounds/*.ogg"],
-    "scorched3d-data": ["usr/share/games/scorched3d/data/globalmods/none/data/music/*.ogg"],
-}
-# Kept for an independent check of the result: never part of this corpus.
-FORBIDDEN = {"hedgewars-data", "drascula-music", "performous"}
-
-
 def atomic_write(path: Path, write):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -105,11 +66,10 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
-def tracks(work: Path):
-    """(package, track name, [source files]) for every music track, sorted."""
+def tracks(work: Path, catalogue: Catalogue = DISTILLATION):
+    """(package, track name, [source files]) for every music track of `catalogue`, sorted."""
     out = []
-    for pkg, where in MUSIC.items():
-        assert pkg not in FORBIDDEN
+    for pkg, where in catalogue.music.items():
         root = work / "pkgs" / pkg
         if not root.is_dir():
             print(f"warning: {root} is missing (run fetch.sh)", file=sys.stderr)
@@ -122,18 +82,11 @@ def tracks(work: Path):
             files = sorted({p for g in where for p in root.glob(g)})
             for f in files:
                 out.append((pkg, slug(f"{f.parent.name}__{f.stem}"), [f]))
-    for made in ["renders", "voices"]:  # render.py's instruments, sing.py's singing
+    for made in catalogue.made:  # render.py's instruments, sing.py's singing
         if (work / made).is_dir():
             for f in sorted((work / made).glob("*.wav")):
                 out.append((made, f.stem, [f]))
     return out
-
-
-def split_of(pkg: str, track: str) -> str:
-    if pkg in ("renders", "voices"):  # PIECE__…: all renders of a piece in one split
-        track = track.split("__")[0]
-    h = int(hashlib.sha256(f"{pkg}/{track}".encode()).hexdigest()[:8], 16) % 100
-    return "test" if h < 10 else "valid" if h < 20 else "train"
 
 
 def load_mono(path: Path):
@@ -146,11 +99,11 @@ def load_mono(path: Path):
     return audio if rate == SR else soxr.resample(audio, rate, SR, quality="HQ").astype(np.float32)
 
 
-def decode(work: Path, limit):
+def decode(work: Path, limit, catalogue: Catalogue = DISTILLATION):
     import soundfile as sf
 
     done = skipped = 0
-    todo = tracks(work)[:limit]
+    todo = tracks(work, catalogue)[:limit]
     started = time.time()
     for i, (pkg, name, files) in enumerate(todo):
         target = work / "audio" / pkg / f"{name}.wav"
@@ -278,14 +231,14 @@ class TeacherOutputs:
         atomic_write(path, lambda p: np.savez_compressed(open(p, "wb"), **arrays))
 
 
-def label(work: Path, limit, stored: Path = None):
+def label(work: Path, limit, stored: Path = None, catalogue: Catalogue = DISTILLATION):
     """Each track's outputs of every teacher: taken from `stored` (a `pack` file) where the
     track's audio is the one they were computed from, else computed."""
     import soundfile as sf
 
     known = TeacherOutputs(stored) if stored and stored.exists() else None
     teachers = {}  # built when first needed: a corpus found in `stored` needs no TensorFlow
-    todo = [t for t in tracks(work)[:limit] if (work / "audio" / t[0] / f"{t[1]}.wav").exists()]
+    todo = [t for t in tracks(work, catalogue)[:limit] if (work / "audio" / t[0] / f"{t[1]}.wav").exists()]
     started, seconds, reused, labelled = time.time(), 0.0, 0, 0
     for i, (pkg, name, _) in enumerate(todo):
         targets = {m: teacher_dir(work, m) / pkg / f"{name}.npy" for m in TEACHERS}
@@ -319,40 +272,19 @@ def label(work: Path, limit, stored: Path = None):
           f"{len(todo)} tracks: {labelled} labelled by the teachers, the rest labelled before")
 
 
-def pack(work: Path, limit):
+def pack(work: Path, limit, catalogue: Catalogue = DISTILLATION):
     """WORK/teacher-outputs.npz: every labelled track's teacher outputs with its audio's SHA-256
     (TeacherOutputs), so that the label step of a later build needs TensorFlow only for tracks
     whose audio changed."""
     teachers = [m for m in TEACHERS if teacher_dir(work, m).is_dir()]
     rows = []
-    for pkg, name, _ in tracks(work)[:limit]:
+    for pkg, name, _ in tracks(work, catalogue)[:limit]:
         npys = {m: teacher_dir(work, m) / pkg / f"{name}.npy" for m in teachers}
         wav = work / "audio" / pkg / f"{name}.wav"
         if npys and all(p.exists() for p in npys.values()) and wav.exists():
             rows.append((pkg, name, wav, {m: np.load(p) for m, p in npys.items()}))
     TeacherOutputs.write(work / "teacher-outputs.npz", rows)
     print(f"packed {len(rows)} tracks' outputs of {', '.join(teachers)} into {work / 'teacher-outputs.npz'}")
-
-
-# The licence of each package's music where its copyright file is not machine-readable (DEP-5)
-# or names no stanza for the music: read by hand from credits/PKG.copyright.
-LICENCE = {
-    "0ad-data": "CC-BY-SA-3.0",
-    "wesnoth-1.16-music": "GPL-2+",
-    "warzone2100-music": "GPL-2+",
-    "fretsonfire-songs-muldjord": "CC-BY-SA-3.0",
-    "fretsonfire-songs-sectoid": "Expat (MIT)",
-    "nexuiz-music": "GPL-2+",
-    "singularity-music": "CC-BY-SA-3.0",
-    "warmux-data": "GPL-2+",
-    "renders": "music21 corpus scores (BSD-3-clause / public domain), rendered with FluidR3_GM (MIT)",
-    "voices": "music21 corpus melodies (BSD-3-clause / public domain) sung by Sinsy (pysinsy, "
-              "BSD-3-clause; HTS voice 'NIT song070 f001', CC-BY-3.0) and Festival (X11-style), "
-              "mixed with corpus tracks of the licences above",
-}
-ABA_GAMES = "BSD-2-clause (Kenta Cho)"
-ABA_PACKAGES = {"noiz2sa-data", "torus-trooper-data", "tumiki-fighters-data", "parsec47-data",
-                "mu-cade-data", "gunroar-data", "titanion-data", "rrootage-data"}
 
 
 def dep5_matches(pattern: str, source: str) -> bool:
@@ -371,11 +303,11 @@ def dep5_matches(pattern: str, source: str) -> bool:
     return False
 
 
-def licence(work: Path, pkg: str, source: Path = None) -> str:
-    """The licence of a track: the last DEP-5 stanza naming the file, else the hand-read
-    LICENCE entry, else the stanza for `Files: *`."""
-    if pkg in ("renders", "voices"):
-        return LICENCE[pkg]
+def licence(work: Path, pkg: str, source: Path = None, catalogue: Catalogue = DISTILLATION) -> str:
+    """The licence of a track: the last DEP-5 stanza naming the file, else the catalogue's
+    hand-read licence, else the stanza for `Files: *`."""
+    if pkg in catalogue.made:
+        return catalogue.licences[pkg]
     copyright = work / "credits" / f"{pkg}.copyright"
     text = copyright.read_text(errors="replace") if copyright.exists() else ""
     found, fallback = None, None
@@ -391,22 +323,20 @@ def licence(work: Path, pkg: str, source: Path = None) -> str:
             found = lic.group(1).strip()
     if found:
         return found
-    if pkg in LICENCE:
-        return LICENCE[pkg]
-    if pkg in ABA_PACKAGES:
-        return ABA_GAMES
+    if pkg in catalogue.licences:
+        return catalogue.licences[pkg]
     if fallback:
         return fallback
-    raise SystemExit(f"{copyright}: no licence found for {pkg}; add it to LICENCE by hand")
+    raise SystemExit(f"{copyright}: no licence found for {pkg}; add it to the catalogue's licences by hand (catalogue.py)")
 
 
-def tables(work: Path, limit):
+def tables(work: Path, limit, catalogue: Catalogue = DISTILLATION):
     rows, track_rows, manifest = [], [], []
     # Each teacher's rows too, so that either can be used alone (labels-MODEL.csv).
     teachers = [m for m in TEACHERS if teacher_dir(work, m).is_dir()]
     own_rows = {m: [] for m in teachers}
     hours = {"train": 0.0, "valid": 0.0, "test": 0.0}
-    for pkg, name, files in tracks(work)[:limit]:
+    for pkg, name, files in tracks(work, catalogue)[:limit]:
         npys = [teacher_dir(work, m) / pkg / f"{name}.npy" for m in teachers]
         if not npys or not npys[0].exists():
             continue
@@ -421,9 +351,9 @@ def tables(work: Path, limit):
                 raise SystemExit(f"{npy}: {probs.shape[0]} patches, but {npys[0]} has {outputs[0].shape[0]}")
             outputs.append(probs)
         probs = np.mean(outputs, axis=0)
-        split = split_of(pkg, name)
+        split = catalogue.split(pkg, name)
         path = f"audio/{pkg}/{name}.wav"
-        lic = licence(work, pkg, files[0])
+        lic = licence(work, pkg, files[0], catalogue)
         source = " + ".join(str(f.relative_to(work)) for f in files)
         for k, p in enumerate(probs):
             start = k * PATCH_SAMPLES / SR

@@ -10,7 +10,7 @@ synthesisers, a cappella and over instrumental corpus tracks at several levels.
 
 Writes WORK/voices/PIECE__VOICE__MIX.wav at 16 kHz mono, MIX = `solo` or `over-PKG-TRACK-xDB`
 (the voice's level above the instrumental bed). The bed is an already decoded corpus track of
-the same split as the piece (corpus.split_of), so no audio crosses splits. The teachers label
+the same split as the piece (catalogue.DISTILLATION.split), so no audio crosses splits. The teachers label
 every render like any other track, so the labels say what the teachers hear, not what was
 meant. Resumable: finished renders are kept.
 
@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import corpus  # noqa: E402
+from catalogue import DISTILLATION  # noqa: E402
 
 KANA = ["ら", "ら", "る", "り", "あ", "な", "の", "さ", "と", "は", "ま", "や", "か", "こ", "お"]
 SYLLABLES = ["la", "la", "loo", "lee", "doo", "da", "na", "no", "oh", "ah", "ma", "see", "hey"]
@@ -179,7 +180,7 @@ def beds(work: Path):
         pkg = wav.parent.name
         if pkg in ("renders", "voices"):
             continue
-        out[corpus.split_of(pkg, wav.stem)].append((pkg, wav.stem, wav))
+        out[DISTILLATION.split(pkg, wav.stem)].append((pkg, wav.stem, wav))
     return out
 
 
@@ -216,7 +217,7 @@ def main():
         voice = ["female", "male"][(k + k // 2) % 2]  # each voice sings chorales and folk tunes
         sing, low, high = VOICES[voice]
         piece = f"{name}__{voice}"
-        split = corpus.split_of("voices", f"{piece}__solo")
+        split = DISTILLATION.split("voices", f"{piece}__solo")
         pool = by_split[split] or by_split["train"]
         bed_pkg, bed_name, bed_path = pool[rng.randrange(len(pool))]
         level = MIX_DB[k % len(MIX_DB)]

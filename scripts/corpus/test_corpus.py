@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The corpus script on a tiny fixture made here: no downloads, no TensorFlow (the teacher's
 outputs are fixture .npy files, as the label step would write them), and choose.sh's rule on
-candidates already scored. Needs numpy, soundfile, soxr. Run: python3 scripts/corpus/test_corpus.py
+candidates already scored. Needs numpy, soundfile, soxr, scikit-learn and pytest. Run: python3 -m pytest scripts/corpus
 """
 
 import csv
@@ -11,14 +11,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import unittest
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
 import corpus  # noqa: E402
+from catalogue import DISTILLATION, RESERVED, UNSEEN  # noqa: E402
 
 
 def tone(seconds, rate, freq, channels=1):
@@ -27,8 +28,8 @@ def tone(seconds, rate, freq, channels=1):
     return np.stack([x] * channels, axis=1) if channels > 1 else x
 
 
-class CorpusTest(unittest.TestCase):
-    def setUp(self):
+class TestCorpus:
+    def setup_method(self):
         self.tmp = tempfile.TemporaryDirectory()
         w = self.work = Path(self.tmp.name)
         pkgs = w / "pkgs"
@@ -52,7 +53,7 @@ class CorpusTest(unittest.TestCase):
             "Files: data/music/race.ogg\nCopyright: a composer\nLicense: CC-BY-SA-4.0\n"
         )
 
-    def tearDown(self):
+    def teardown_method(self):
         self.tmp.cleanup()
 
     def fake_teacher(self):
@@ -70,51 +71,51 @@ class CorpusTest(unittest.TestCase):
         audio = self.work / "audio"
         bgm = audio / "noiz2sa-data/sounds__bgm.wav"
         x, rate = sf.read(bgm, dtype="float32")
-        self.assertEqual(rate, 16000)
-        self.assertEqual(x.ndim, 1)  # mono
-        self.assertAlmostEqual(len(x) / rate, 25, delta=0.01)
+        assert rate == 16000
+        assert x.ndim == 1  # mono
+        assert 25 == pytest.approx(len(x) / rate, abs=0.01)
         # The sound effect is left out, and says why.
-        self.assertFalse((audio / "noiz2sa-data/sounds__shot.wav").exists())
-        self.assertTrue((audio / "noiz2sa-data/sounds__shot.short").exists())
+        assert not (audio / "noiz2sa-data/sounds__shot.wav").exists()
+        assert (audio / "noiz2sa-data/sounds__shot.short").exists()
         # Fret's on Fire: the song stem plus the guitar stem.
         mix, _ = sf.read(audio / "fretsonfire-songs-sectoid/Song_A.wav", dtype="float32")
         stems = sum(corpus.load_mono(p) for p in sorted(self.work.rglob("Song A/*.ogg")))
-        self.assertLess(np.abs(mix - stems).max(), 1e-5)
-        self.assertGreater(np.abs(mix).max(), 0.45)  # both tones are there (0.3 each)
+        assert np.abs(mix - stems).max() < 1e-5
+        assert np.abs(mix).max() > 0.45  # both tones are there (0.3 each)
 
         self.fake_teacher()
         corpus.tables(self.work, None)
         with open(self.work / "labels.csv") as f:
             rows = list(csv.DictReader(f))
-        self.assertEqual(list(rows[0].keys())[:4], ["path", "start", "seconds", "split"])
-        self.assertEqual(list(rows[0].keys())[4:], corpus.MTAT_TAGS)
+        assert list(rows[0].keys())[:4] == ["path", "start", "seconds", "split"]
+        assert list(rows[0].keys())[4:] == corpus.MTAT_TAGS
         n_patches = sum(len(np.load(p)) for p in (self.work / "teacher").rglob("*.npy"))
-        self.assertEqual(len(rows), n_patches)
+        assert len(rows) == n_patches
         by_track = {}
         for r in rows:
             by_track.setdefault(r["path"], set()).add(r["split"])
-            self.assertEqual(r["seconds"], "3.0")
-        self.assertEqual(len(by_track), 3)
-        self.assertTrue(all(len(s) == 1 for s in by_track.values()), "a track in two splits")
+            assert r["seconds"] == "3.0"
+        assert len(by_track) == 3
+        assert all(len(s) == 1 for s in by_track.values()), "a track in two splits"
         starts = [float(r["start"]) for r in rows if r["path"].endswith("race.wav")]
-        self.assertEqual(starts, [round(k * 2.992, 3) for k in range(len(starts))])
+        assert starts == [round(k * 2.992, 3) for k in range(len(starts))]
         # The chunk labels are the teacher's rows; the track row is their mean.
         teacher = np.load(self.work / "teacher/supertuxkart-data/music__race.npy")
         first = [float(rows[[r["path"] for r in rows].index("audio/supertuxkart-data/music__race.wav")][t])
                  for t in corpus.MTAT_TAGS]
-        self.assertLess(np.abs(np.array(first) - teacher[0]).max(), 1e-4)
+        assert np.abs(np.array(first) - teacher[0]).max() < 1e-4
         with open(self.work / "tracks.csv") as f:
             tracks = {r["path"]: r for r in csv.DictReader(f)}
         mean = [float(tracks["audio/supertuxkart-data/music__race.wav"][t]) for t in corpus.MTAT_TAGS]
-        self.assertLess(np.abs(np.array(mean) - teacher.mean(0)).max(), 1e-4)
+        assert np.abs(np.array(mean) - teacher.mean(0)).max() < 1e-4
         # Every clip's licence: the DEP-5 stanza of the file itself wins over "Files: *".
         with open(self.work / "manifest.csv") as f:
             manifest = list(csv.DictReader(f))
         lic = {m["package"]: m["licence"] for m in manifest}
-        self.assertEqual(lic["supertuxkart-data"], "CC-BY-SA-4.0")
-        self.assertEqual(lic["fretsonfire-songs-sectoid"], "Expat (MIT)")
-        self.assertIn("BSD", lic["noiz2sa-data"])
-        self.assertIn("CC-BY-SA-4.0", (self.work / "CREDITS.md").read_text())
+        assert lic["supertuxkart-data"] == "CC-BY-SA-4.0"
+        assert lic["fretsonfire-songs-sectoid"] == "Expat (MIT)"
+        assert "BSD" in lic["noiz2sa-data"]
+        assert "CC-BY-SA-4.0" in (self.work / "CREDITS.md").read_text()
 
     def test_two_teachers_are_averaged_and_each_kept(self):
         corpus.decode(self.work, None)
@@ -126,24 +127,24 @@ class CorpusTest(unittest.TestCase):
         corpus.tables(self.work, None)
         read = lambda name: list(csv.DictReader(open(self.work / name)))
         mean, first, second = read("labels.csv"), read("labels-MTT_musicnn.csv"), read("labels-MTT_vgg.csv")
-        self.assertEqual(len(mean), len(first))
-        self.assertEqual(len(mean), len(second))
+        assert len(mean) == len(first)
+        assert len(mean) == len(second)
         for m, a, b in zip(mean, first, second):
-            self.assertEqual((m["path"], m["start"]), (a["path"], a["start"]))
+            assert (m["path"], m["start"]) == (a["path"], a["start"])
             for tag in ["guitar", "female vocal", "choral"]:
-                self.assertAlmostEqual(float(m[tag]), (float(a[tag]) + float(b[tag])) / 2, delta=2e-4)
-        self.assertIn("MTT_musicnn and MTT_vgg", (self.work / "CREDITS.md").read_text())
+                assert (float(a[tag]) + float(b[tag])) / 2 == pytest.approx(float(m[tag]), abs=2e-4)
+        assert "MTT_musicnn and MTT_vgg" in (self.work / "CREDITS.md").read_text()
         # Each teacher's track means: one row per track, its own chunks' mean.
         vgg_tracks = {r["path"]: r for r in read("tracks-MTT_vgg.csv")}
-        self.assertEqual(len(vgg_tracks), len(read("tracks.csv")))
+        assert len(vgg_tracks) == len(read("tracks.csv"))
         race = "audio/supertuxkart-data/music__race.wav"
         own = [float(r["guitar"]) for r in second if r["path"] == race]
-        self.assertAlmostEqual(float(vgg_tracks[race]["guitar"]), float(np.mean(own)), delta=2e-4)
+        assert float(np.mean(own)) == pytest.approx(float(vgg_tracks[race]["guitar"]), abs=2e-4)
         # A track the second teacher has not labelled yet is named, not silently dropped.
         (corpus.teacher_dir(self.work, "MTT_vgg") / "noiz2sa-data/sounds__bgm.npy").unlink()
-        with self.assertRaises(SystemExit) as e:
+        with pytest.raises(SystemExit) as e:
             corpus.tables(self.work, None)
-        self.assertIn("sounds__bgm.npy is missing", str(e.exception))
+        assert "sounds__bgm.npy is missing" in str(e.value)
 
     def test_stored_outputs_spare_the_teachers_where_the_audio_is_the_same(self):
         corpus.decode(self.work, None)
@@ -185,25 +186,19 @@ class CorpusTest(unittest.TestCase):
             corpus.label(self.work, None, Path(stored))
         finally:
             corpus.Teacher = real
-        self.assertEqual(sorted(asked), ["MTT_musicnn", "MTT_vgg"])  # the changed track, once each
+        assert sorted(asked) == ["MTT_musicnn", "MTT_vgg"]  # the changed track, once each
         for rel, want in before.items():
             got = np.load(self.work / rel)
             if rel.name == "sounds__bgm.npy":
-                self.assertTrue((got == 0.25).all())
+                assert (got == 0.25).all()
             else:
-                self.assertEqual(got.shape, want.shape)
-                self.assertLess(np.abs(got - want).max(), 1 / 65535)
+                assert got.shape == want.shape
+                assert np.abs(got - want).max() < 1 / 65535
 
     def test_ceiling_scores_like_the_trainer(self):
-        import unseen  # importing it changes nothing in corpus (its main does)
+        import unseen
 
-        self.assertIn("supertuxkart-data", corpus.MUSIC)
-        # ROC-AUC: a perfect ranking, a reversed one, ties counted half.
-        y = np.array([0, 0, 1, 1.0])
-        self.assertEqual(unseen.roc_auc(y, np.array([0.1, 0.2, 0.8, 0.9])), 1.0)
-        self.assertEqual(unseen.roc_auc(y, np.array([0.9, 0.8, 0.2, 0.1])), 0.0)
-        self.assertEqual(unseen.roc_auc(y, np.full(4, 0.5)), 0.5)
-        self.assertAlmostEqual(unseen.average_precision(y, np.array([0.9, 0.1, 0.8, 0.2])), (1 / 2 + 2 / 3) / 2)
+        assert "supertuxkart-data" in DISTILLATION.music
         # Tags with fewer than 5 positives (> 0.3) are left out; top 1 in the truth's top 3.
         rng = np.random.default_rng(3)
         truth = rng.uniform(0, 0.2, (40, 50))
@@ -211,41 +206,42 @@ class CorpusTest(unittest.TestCase):
         truth[:4, 1] = 0.9
         truth[:, 49] = 0.0  # never among the truth's top 3
         n, auc, _, top = unseen.agreement(truth, truth.copy())
-        self.assertEqual((n, auc, top), (1, 1.0, 1.0))
+        assert (n, auc, top) == (1, 1.0, 1.0)
         backwards = truth.copy()
         backwards[:, 0] = -truth[:, 0]
-        self.assertEqual(unseen.agreement(truth, backwards)[:2], (1, 0.0))
+        assert unseen.agreement(truth, backwards)[:2] == (1, 0.0)
         always_49 = np.zeros_like(truth)
         always_49[:, 49] = 1.0
         n, auc, _, top = unseen.agreement(truth, always_49)
-        self.assertEqual((n, auc, top), (1, 0.5, 0.0))
+        assert (n, auc, top) == (1, 0.5, 0.0)
 
     def test_dep5_patterns_name_installed_files(self):
         source = "pkgs/x/usr/share/games/freecol/default/resources/music/default/founders.ogg"
-        self.assertTrue(corpus.dep5_matches("data/default/resources/music/default/*", source))
-        self.assertTrue(corpus.dep5_matches("./default/resources/music/default/founders.ogg", source))
-        self.assertFalse(corpus.dep5_matches("data/sounds/*", source))
-        self.assertFalse(corpus.dep5_matches("*", source))  # the fallback stanza is not a match
+        assert corpus.dep5_matches("data/default/resources/music/default/*", source)
+        assert corpus.dep5_matches("./default/resources/music/default/founders.ogg", source)
+        assert not corpus.dep5_matches("data/sounds/*", source)
+        assert not corpus.dep5_matches("*", source)  # the fallback stanza is not a match
 
     def test_renders_and_voices_keep_a_piece_in_one_split(self):
         for made in ["renders", "voices"]:
-            splits = {corpus.split_of(made, f"bwv277__{v}") for v in ["female__solo", "female__over-x", "choir"]}
-            self.assertEqual(len(splits), 1)
+            splits = {DISTILLATION.split(made, f"bwv277__{v}") for v in ["female__solo", "female__over-x", "choir"]}
+            assert len(splits) == 1
 
     def test_damaged_teacher_output_is_named(self):
         corpus.decode(self.work, None)
         self.fake_teacher()
         bad = self.work / "teacher/noiz2sa-data/sounds__bgm.npy"
         np.save(bad, np.zeros((3, 49), np.float32))
-        with self.assertRaises(SystemExit) as e:
+        with pytest.raises(SystemExit) as e:
             corpus.tables(self.work, None)
-        self.assertIn("sounds__bgm.npy", str(e.exception))
+        assert "sounds__bgm.npy" in str(e.value)
 
     def test_reserved_packages_are_never_used(self):
-        self.assertFalse(corpus.FORBIDDEN & set(corpus.MUSIC))
+        assert not RESERVED & set(DISTILLATION.music)
+        assert set(UNSEEN.music) == RESERVED
 
 
-class ChooseTest(unittest.TestCase):
+class TestChoose:
     """choose.sh's rule on a run folder whose candidates are already scored (no trainer runs)."""
 
     ROOT = Path(__file__).resolve().parents[2]
@@ -264,23 +260,20 @@ class ChooseTest(unittest.TestCase):
                 os.utime(report, (later, later))  # newer than its weights: not scored again
             out = subprocess.run(["bash", str(self.ROOT / "scripts/corpus/choose.sh")],
                                  env={**os.environ, "WORK": tmp}, capture_output=True, text=True)
-            self.assertEqual(out.returncode, 0, out.stderr)
+            assert out.returncode == 0, out.stderr
             return Path(out.stdout.strip()).name, out.stderr
 
     def test_a_lower_loss_ships(self):
         chosen, _ = self.choose(0.1576, 0.1577)
-        self.assertEqual(chosen, "best.safetensors")
+        assert chosen == "best.safetensors"
 
     def test_a_step_within_the_noise_keeps_the_shipped_weights(self):
         chosen, err = self.choose(0.15769, 0.15770)
-        self.assertEqual(chosen, "shipped.safetensors")
-        self.assertIn("under MIN_STEP", err)
+        assert chosen == "shipped.safetensors"
+        assert "under MIN_STEP" in err
 
     def test_a_run_that_never_beat_its_start_ties_and_keeps_the_shipped_weights(self):
         chosen, err = self.choose(0.15770, 0.15770)
-        self.assertEqual(chosen, "shipped.safetensors")
-        self.assertIn("best ties with them", err)
+        assert chosen == "shipped.safetensors"
+        assert "best ties with them" in err
 
-
-if __name__ == "__main__":
-    unittest.main()

@@ -18,49 +18,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 import corpus
-
-
-
-def use_unseen_packages():
-    """Points corpus.py's steps at the three reserved packages, all of them a test split."""
-    corpus.MUSIC = {
-        "hedgewars-data": ["usr/share/games/hedgewars/Data/Music/*.ogg"],
-        "drascula-music": ["usr/share/scummvm/drascula/audio/*.ogg"],
-        "performous": ["usr/share/games/performous/themes/default/*.ogg"],
-    }
-    corpus.FORBIDDEN = set()
-    corpus.LICENCE.update({"hedgewars-data": "GPL-2 / see credits", "drascula-music": "see credits"})
-    corpus.split_of = lambda pkg, track: "test"
+from catalogue import UNSEEN
 
 # The trainer's defaults for soft labels (distill.sh): a teacher probability above 0.3 is a
 # positive; tags with fewer than 5 positives are left out of the macro means.
 THRESHOLD, MIN_POSITIVES = 0.3, 5
-
-
-def roc_auc(y, s):
-    """Area under the ROC curve (Mann–Whitney, ties counted half)."""
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):  # average ranks over ties
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    pos = y.sum()
-    neg = len(y) - pos
-    return (ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg)
-
-
-def average_precision(y, s):
-    order = np.argsort(-s, kind="mergesort")
-    hits = np.cumsum(y[order])
-    precision = hits / np.arange(1, len(y) + 1)
-    return (precision * y[order]).sum() / y.sum()
 
 
 def agreement(truth, scores):
@@ -71,8 +36,9 @@ def agreement(truth, scores):
     for t in range(truth.shape[1]):
         pos = labels[:, t].sum()
         if pos >= MIN_POSITIVES and pos < len(labels):
-            aucs.append(roc_auc(labels[:, t], scores[:, t]))
-            aps.append(average_precision(labels[:, t], scores[:, t]))
+            # scikit-learn's, as the trainer's metrics (their parity is tested against it).
+            aucs.append(roc_auc_score(labels[:, t], scores[:, t]))
+            aps.append(average_precision_score(labels[:, t], scores[:, t]))
     top3 = np.argsort(-truth, axis=1, kind="stable")[:, :3]
     best = np.argmax(scores, axis=1)
     top = np.mean([b in row for b, row in zip(best, top3)])
@@ -96,8 +62,10 @@ def ceiling(work: Path, limit):
 
 
 if __name__ == "__main__":
-    use_unseen_packages()
     work = Path(sys.argv[1])
     step = sys.argv[2] if len(sys.argv) > 2 else "all"
     for s in ["decode", "label", "tables", "ceiling"] if step == "all" else [step]:
-        (ceiling if s == "ceiling" else getattr(corpus, s))(work, None)
+        if s == "ceiling":
+            ceiling(work, None)
+        else:
+            getattr(corpus, s)(work, None, catalogue=UNSEEN)

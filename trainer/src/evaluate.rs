@@ -8,7 +8,8 @@ use anyhow::{Result, bail};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::ProgressBar;
-use modnet::{ClipTagging, ModNet, read_back};
+use modnet::clip::read_back;
+use modnet::{ClipTagging, ModNet};
 
 use crate::data::{Clip, cache};
 use crate::metrics::{TagMetrics, tag_metrics_with};

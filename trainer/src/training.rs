@@ -10,7 +10,6 @@ use crate::args::{DatasetKind, TrainArgs};
 use crate::data::loader::Augment;
 use crate::run::RunFiles;
 use crate::train::{TrainSettings, train};
-use modnet_audio::backend::device;
 use modnet_audio::files::{OutputKind, check_writable};
 
 /// Trains as `args` say.
@@ -32,8 +31,7 @@ pub fn run_training(args: TrainArgs) -> Result<ExitCode> {
 fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
     let data = args.data.load()?;
     let config = args.model.config(&args.data, &data.tags)?;
-    let device = device(args.backend)?;
-    modnet::convolution::set_gpu_convolution(args.gpu_conv);
+    let device = args.device.device()?;
     let settings = TrainSettings {
         max_epochs: args.epochs.map_or(
             if args.data.dataset == DatasetKind::Synth {
@@ -62,6 +60,7 @@ fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
         checkpoint_minutes: args.checkpoint_minutes,
         init_weights: args.init_weights.clone(),
         keep_epochs: args.keep_epochs,
+        gpu_convolution: args.device.gpu_conv,
     };
     let cache_dir = args.data.cache_dir();
     train(

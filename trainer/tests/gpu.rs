@@ -5,7 +5,7 @@
 //! points the Vulkan loader at it with `VK_DRIVER_FILES`).
 //!
 //! Tolerances, from what lavapipe measured (burn 0.22.1, no fusion, no autotune in this build;
-//! before the convolutions took the unfolded route on wgpu, `modnet::unfolded`):
+//! before the convolutions took the unfolded route on wgpu, `modnet::kernels::conv2d::unfolded`):
 //! - forward logits and `tag` probabilities: 1e-3 absolute (measured 1.4e-5 and 5e-6);
 //! - gradients after one backward pass, per parameter, relative L2 difference: 5e-2 (measured
 //!   ≤ 1e-4 from the ResNet's second block on, but up to 1.4e-2 in the first block and the
@@ -20,7 +20,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
-use modnet::convolution::{GpuConvolution, set_gpu_convolution};
+use modnet::GpuConvolution;
 use modnet::{ModNet, ModNetConfig, ResNetConfig, ResNetWidths};
 use modnet_audio::backend::{Backend, adapters, device};
 use trainer::evaluate::bce_with_logits;
@@ -95,9 +95,10 @@ fn checksum(model: &ModNet) -> f64 {
 
 /// Logits of the first batch, then the losses of `STEPS` Adam steps and the final checksum.
 /// Every parameter's gradient after one forward/backward pass of the first batch.
-fn gradients(weights: &[u8], device: &Device) -> Vec<(String, Vec<f32>)> {
+fn gradients(weights: &[u8], device: &Device, route: GpuConvolution) -> Vec<(String, Vec<f32>)> {
     let device = device.clone().autodiff();
-    let model = ModNet::from_bytes(weights, &device).unwrap();
+    let mut model = ModNet::from_bytes(weights, &device).unwrap();
+    model.set_gpu_convolution(route);
     let (x, y) = batch(0);
     let x = Tensor::<2>::from_data(TensorData::new(x, [BATCH, SAMPLES]), &device);
     let y = Tensor::<2>::from_data(TensorData::new(y, [BATCH, 10]), &device);
@@ -129,8 +130,9 @@ fn gradients(weights: &[u8], device: &Device) -> Vec<(String, Vec<f32>)> {
     collect.out
 }
 
-fn run(weights: &[u8], device: &Device) -> (Vec<f32>, Vec<f64>, f64) {
-    let model = ModNet::from_bytes(weights, device).unwrap();
+fn run(weights: &[u8], device: &Device, route: GpuConvolution) -> (Vec<f32>, Vec<f64>, f64) {
+    let mut model = ModNet::from_bytes(weights, device).unwrap();
+    model.set_gpu_convolution(route);
     let (x, _) = batch(0);
     let logits = values(
         model
@@ -142,6 +144,7 @@ fn run(weights: &[u8], device: &Device) -> (Vec<f32>, Vec<f64>, f64) {
     );
     let device = device.clone().autodiff();
     let mut model = ModNet::from_bytes(weights, &device).unwrap();
+    model.set_gpu_convolution(route);
     let mut optim = AdamConfig::new().init();
     let mut losses = Vec::new();
     for step in 0..STEPS {
@@ -161,23 +164,24 @@ fn wgpu_agrees_with_flex_forward_and_training() {
     let gpu = wgpu_device();
     // Both routes of the convolutions on a GPU: burn's direct kernels and the unfolded form
     // (matrix multiplies), which only wgpu devices take.
-    assert!(modnet::unfolded::on_cubecl(&Tensor::<1>::zeros([1], &gpu)));
+    assert!(modnet::kernels::conv2d::unfolded::on_cubecl(
+        &Tensor::<1>::zeros([1], &gpu)
+    ));
     let flex = Device::flex();
     flex.seed(7);
     let weights = config().init(&flex).unwrap().to_bytes().unwrap();
-    let (logits_cpu, losses_cpu, sum_cpu) = run(&weights, &flex);
-    let grads_cpu = gradients(&weights, &flex);
+    let (logits_cpu, losses_cpu, sum_cpu) = run(&weights, &flex, GpuConvolution::Direct);
+    let grads_cpu = gradients(&weights, &flex, GpuConvolution::Direct);
     for route in [GpuConvolution::Direct, GpuConvolution::Unfolded] {
         eprintln!("convolutions on wgpu: {route:?}");
-        set_gpu_convolution(route);
         agrees(
             &weights,
             &gpu,
+            route,
             (&logits_cpu, &losses_cpu, sum_cpu),
             &grads_cpu,
         );
     }
-    set_gpu_convolution(GpuConvolution::Direct);
     // The steps changed the weights: the comparison is not of two untouched models.
     let untouched = checksum(&ModNet::from_bytes(&weights, &flex).unwrap());
     assert!(
@@ -190,10 +194,11 @@ fn wgpu_agrees_with_flex_forward_and_training() {
 fn agrees(
     weights: &[u8],
     gpu: &Device,
+    route: GpuConvolution,
     (logits_cpu, losses_cpu, sum_cpu): (&[f32], &[f64], f64),
     grads_cpu: &[(String, Vec<f32>)],
 ) {
-    let (logits_gpu, losses_gpu, sum_gpu) = run(weights, gpu);
+    let (logits_gpu, losses_gpu, sum_gpu) = run(weights, gpu, route);
     let worst = logits_cpu
         .iter()
         .zip(&logits_gpu)
@@ -201,7 +206,7 @@ fn agrees(
         .fold(0.0, f32::max);
     eprintln!("| forward logits, max |Δ| | {worst:.2e} |");
     assert!(worst < 1e-3, "logits differ by {worst}");
-    let grads_gpu = gradients(weights, gpu);
+    let grads_gpu = gradients(weights, gpu, route);
     assert_eq!(grads_cpu.len(), grads_gpu.len());
     let mut compared = 0;
     for ((name, a), (_, b)) in grads_cpu.iter().zip(&grads_gpu) {

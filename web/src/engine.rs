@@ -186,7 +186,7 @@ async fn handle(
 }
 
 async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
-    modnet::read_back::values_async(t)
+    modnet::clip::read_back::values_async(t)
         .await
         .map_err(|e| e.to_string())
 }
@@ -263,7 +263,7 @@ async fn tag_share(
     share: Share,
     post: &Poster,
 ) -> Result<(), String> {
-    modnet::protocol::check_samples(samples).map_err(|e| e.to_string())?;
+    modnet::clip::protocol::check_samples(samples).map_err(|e| e.to_string())?;
     let tagging = ClipTagging::new(samples.len(), model.config().chunk_samples, true)
         .map_err(|e| e.to_string())?;
     let mine = (0..tagging.batch_count()).filter(|&i| share.has(i));
@@ -296,7 +296,7 @@ async fn listen(
             samples.len()
         ));
     }
-    modnet::protocol::check_samples(&samples).map_err(|e| e.to_string())?;
+    modnet::clip::protocol::check_samples(&samples).map_err(|e| e.to_string())?;
     let started = js_sys::Date::now();
     let wave = Tensor::<2>::from_data(TensorData::new(samples, [1, chunk]), &device);
     let inside = model.inside(wave).map_err(|e| e.to_string())?;

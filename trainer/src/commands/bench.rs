@@ -13,26 +13,21 @@ use anyhow::{Context, Result};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
-use modnet::convolution::GpuConvolution;
-use modnet::read_back;
+use modnet::clip::read_back;
 
-use crate::args::gpu_convolution_parser;
+use crate::args::DeviceArgs;
 use crate::args::{DatasetKind, ModelArgs, positive_usize};
 use crate::data::loader::{self, Augment, BatchMaker};
 use crate::data::{Clip, Source, cache};
 use crate::evaluate::bce_with_logits;
-use modnet_audio::backend::{Backend, Precision, device, set_precision};
+use modnet_audio::backend::{Precision, set_precision};
 
 #[derive(Args)]
 pub struct BenchArgs {
     #[command(flatten)]
     pub(crate) model: ModelArgs,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    pub(crate) backend: Backend,
-    /// How convolutions run on a GPU (an experiment: see the README).
-    #[arg(long, value_parser = gpu_convolution_parser(), default_value = "direct")]
-    pub(crate) gpu_conv: GpuConvolution,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
     /// Chunks per training step.
     #[arg(long, default_value_t = 4, value_parser = positive_usize)]
     pub(crate) batch_size: usize,
@@ -52,11 +47,11 @@ pub struct BenchArgs {
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let tags = crate::data::mtat::tags();
     let config = args.model.config_for(DatasetKind::Mtat, &tags)?;
-    let mut device = device(args.backend)?;
-    modnet::convolution::set_gpu_convolution(args.gpu_conv);
+    let mut device = args.device.device()?;
     set_precision(&mut device, args.float)?;
     let (batch, chunk) = (args.batch_size, config.chunk_samples);
-    let model = config.init(&device)?;
+    let mut model = config.init(&device)?;
+    model.set_gpu_convolution(args.device.gpu_conv);
     let summary = model.summary();
 
     let x = Tensor::<2>::random([batch, chunk], Distribution::Uniform(-0.5, 0.5), &device);
@@ -72,7 +67,11 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let forward_rate = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
 
     let train_device = device.clone().autodiff();
-    let mut model = Some(config.init(&train_device)?);
+    let mut model = Some({
+        let mut model = config.init(&train_device)?;
+        model.set_gpu_convolution(args.device.gpu_conv);
+        model
+    });
     let mut optim = AdamConfig::new().init();
     let x = Tensor::<2>::random(
         [batch, chunk],
@@ -121,7 +120,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         "{summary}, {:.1} s chunks, batch {batch}, {} steps, convolutions on a GPU: {:?}",
         config.sample_rate.seconds(chunk),
         args.steps,
-        args.gpu_conv
+        args.device.gpu_conv
     );
     println!("| measure | value |");
     println!("|---|---:|");

@@ -10,10 +10,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use modnet::EmbeddingLayer;
 
-use modnet_audio::backend::{Backend, device};
+use crate::args::{DeviceArgs, WeightsArgs};
 use modnet_audio::embeddings::{embed_file, write};
+use modnet_audio::files::path_text;
 use modnet_audio::files::{OutputKind, check_writable};
-use modnet_audio::files::{load_model, path_text};
 use modnet_audio::library::{self, name_once};
 
 #[derive(Args)]
@@ -28,12 +28,10 @@ pub struct EmbedArgs {
     /// and band (dB).
     #[arg(long, default_value = "pooled", value_parser = EmbeddingLayer::parse)]
     pub layer: EmbeddingLayer,
-    /// Weights file (default: the built-in model).
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    pub backend: Backend,
+    #[command(flatten)]
+    pub(crate) weights: WeightsArgs,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
 }
 
 /// Runs the command.
@@ -45,8 +43,8 @@ pub fn run(args: &EmbedArgs) -> Result<ExitCode> {
         bail!("{}", inputs.empty_errors().join("; "));
     }
     check_writable(&args.out, OutputKind::Safetensors)?;
-    let device = device(args.backend)?;
-    let model = load_model(args.weights.as_deref(), &device)?;
+    let device = args.device.device()?;
+    let model = args.weights.load(&args.device, &device)?;
     let bar = ProgressBar::new(files.len() as u64).with_style(
         ProgressStyle::with_template("embedding {bar:30} {pos}/{len} files {elapsed_precise}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),

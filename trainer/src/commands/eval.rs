@@ -10,10 +10,10 @@ use modnet::TagGroup;
 
 use modnet_audio::files::write_atomically;
 
+use crate::args::DeviceArgs;
 use crate::args::{DataArgs, PositivesArgs};
 use crate::evaluate::evaluate_weights;
 use crate::run::{DEFAULT_BEST, RunFiles};
-use modnet_audio::backend::{Backend, device};
 use modnet_audio::files::{OutputKind, check_writable};
 
 #[derive(Args)]
@@ -29,9 +29,8 @@ pub struct EvalArgs {
     /// Where to write the JSON report (default: beside the weights).
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    pub(crate) backend: Backend,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
     #[command(flatten)]
     pub(crate) positives: PositivesArgs,
 }
@@ -50,7 +49,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         &data.tags,
         data.split(&args.split)?,
         args.data.cache_dir().as_deref(),
-        &device(args.backend)?,
+        &args.device.device()?,
         args.positives.positives(),
     )?;
     println!(

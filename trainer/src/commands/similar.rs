@@ -9,9 +9,9 @@ use anyhow::{Result, bail};
 use clap::Args;
 use modnet::EmbeddingLayer;
 
-use modnet_audio::backend::{Backend, device};
+use crate::args::{DeviceArgs, WeightsArgs};
 use modnet_audio::embeddings::{self, embed_file};
-use modnet_audio::files::{load_model, path_text};
+use modnet_audio::files::path_text;
 use modnet_audio::library;
 use modnet_audio::library::name_once;
 
@@ -28,13 +28,11 @@ pub struct SimilarArgs {
     /// The layer (for audio targets; an embeddings file says its own).
     #[arg(long, default_value = "pooled", value_parser = EmbeddingLayer::parse)]
     pub layer: EmbeddingLayer,
-    /// Weights file (default: the built-in model); must be the one the embeddings file was
-    /// made with.
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    pub backend: Backend,
+    /// The weights must be the ones the embeddings file was made with.
+    #[command(flatten)]
+    pub(crate) weights: WeightsArgs,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
 }
 
 /// Cosine similarity (0 when either vector is zero).
@@ -62,8 +60,8 @@ pub fn run(args: &SimilarArgs) -> Result<ExitCode> {
     if query.as_os_str() != modnet_audio::audio::STDIN && !query.exists() {
         bail!("{}: no such file", query.display());
     }
-    let device = device(args.backend)?;
-    let model = load_model(args.weights.as_deref(), &device)?;
+    let device = args.device.device()?;
+    let model = args.weights.load(&args.device, &device)?;
     let stored = match args.target.as_slice() {
         [one] if one.extension().is_some_and(|e| e == "safetensors") => {
             Some(embeddings::read(one)?)

@@ -12,7 +12,6 @@ use crate::charts;
 use crate::evaluate::evaluate_weights;
 use crate::run::{DEFAULT_RUN, RunFiles};
 use crate::training::run_training;
-use modnet_audio::backend::device;
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -51,7 +50,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
             &data.tags,
             data.split(&args.split)?,
             args.train.data.cache_dir().as_deref(),
-            &device(args.train.backend)?,
+            &args.train.device.device()?,
             args.train.positives.positives(),
         )?;
         rows.push((stride, eval.metrics));

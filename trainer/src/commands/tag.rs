@@ -16,9 +16,9 @@ use modnet::ModNet;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::args::{DeviceArgs, WeightsArgs};
 use modnet_audio::audio;
-use modnet_audio::backend::{Backend, device};
-use modnet_audio::files::{load_model, path_text};
+use modnet_audio::files::path_text;
 use modnet_audio::library::{self, name_once};
 use modnet_audio::signal::Signal;
 use modnet_audio::tables::{Format, Row, Table};
@@ -41,19 +41,16 @@ pub struct TagArgs {
     /// Files decoded at once in library mode (default: the number of CPU threads).
     #[arg(long, value_parser = crate::args::positive_usize)]
     pub jobs: Option<usize>,
-    /// Weights file (default: the built-in model, SincModNet distilled from an MTAT-trained
-    /// teacher: the 50 MTAT tags; see MODEL_CARD.md).
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) weights: WeightsArgs,
     /// How many tags to show per file.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
     /// Print JSON instead of tables (not with `--csv` / `--jsonl`, which write their own rows).
     #[arg(long, conflicts_with_all = ["csv", "jsonl"])]
     pub json: bool,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    pub backend: Backend,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
 }
 
 #[derive(Serialize)]
@@ -158,8 +155,8 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
             }
         );
     }
-    let device = device(args.backend)?;
-    let model = load_model(args.weights.as_deref(), &device)?;
+    let device = args.device.device()?;
+    let model = args.weights.load(&args.device, &device)?;
     if args.csv.is_some() || args.jsonl.is_some() {
         let tables = open_tables(args, &model.config().tags)?;
         return tag_library(args, &inputs, tables, &model, &device);

@@ -27,7 +27,7 @@ const RESERVED: [&str; 4] = ["path", "split", "start", "seconds"];
 
 /// Reads the folder dataset.
 pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
-    let name = labels_csv.display();
+    let name = labels_csv.display().to_string();
     // Read whole and bounded: a device (`/dev/zero`) would be one endless record.
     let text = modnet_audio::files::read_bounded(labels_csv, "the label file", 1 << 30)?;
     let mut reader = csv::ReaderBuilder::new()
@@ -39,41 +39,121 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
         .iter()
         .map(str::to_string)
         .collect();
-    let column = |c: &str| header.iter().position(|h| h == c);
-    let path_col = column("path").with_context(|| {
-        format!(
-            "{name}: no `path` column (the header is: {}); the file needs a column named `path` \
-             with each file's path relative to the data directory",
-            header.join(",")
-        )
-    })?;
-    let (split_col, start_col, seconds_col) = (column("split"), column("start"), column("seconds"));
-    if start_col.is_some() != seconds_col.is_some() {
-        bail!("{name}: segments need both a `start` and a `seconds` column");
-    }
-    let tag_cols: Vec<usize> = (0..header.len())
-        .filter(|&c| !RESERVED.contains(&header[c].as_str()))
-        .collect();
-    if tag_cols.is_empty() {
-        bail!("{name}: no tag columns beside {}", RESERVED.join(", "));
-    }
-    let tags: Vec<String> = tag_cols.iter().map(|&c| header[c].clone()).collect();
-    let mut splits: [Vec<Clip>; 3] = Default::default();
-    let mut unsplit: Vec<Clip> = Vec::new();
-    // A file's split, and the rows seen, so that no file ends up in two splits.
-    let mut split_of: HashMap<String, usize> = HashMap::new();
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    let real_dir = data_dir.canonicalize().ok();
-    // Segments, checked against their file's length once every row is read: (line, file,
-    // start in seconds).
-    let mut segments: Vec<(usize, PathBuf, f64)> = Vec::new();
-    // A file's key, once per spelling (a file may have thousands of segment rows).
-    let mut keys: HashMap<String, String> = HashMap::new();
+    let columns = Columns::of(header, &name)?;
+    let mut rows = Rows::new(data_dir, &name, &columns);
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
         let record = record.with_context(|| format!("{name}: line {line}"))?;
+        rows.add(line, &record)?;
+    }
+    let Rows {
+        mut splits,
+        unsplit,
+        segments,
+        ..
+    } = rows;
+    split_by_file(unsplit, seed, &mut splits);
+    check_segments(&name, &segments)?;
+    let [train, valid, test] = splits;
+    if train.is_empty() && valid.is_empty() && test.is_empty() {
+        bail!("{name}: no clips");
+    }
+    Ok(Dataset {
+        description: format!("{} ({name})", data_dir.display()),
+        tags: columns.tags(),
+        train,
+        valid,
+        test,
+    })
+}
+
+/// Where each kind of value is in the CSV's rows.
+struct Columns {
+    header: Vec<String>,
+    path: usize,
+    split: Option<usize>,
+    /// Both or neither: a segment's start and length in seconds.
+    segment: Option<(usize, usize)>,
+    tags: Vec<usize>,
+}
+
+impl Columns {
+    /// The columns of `header`, refused without a `path` column, with only one of `start` and
+    /// `seconds`, or without tag columns.
+    fn of(header: Vec<String>, name: &str) -> Result<Self> {
+        let column = |c: &str| header.iter().position(|h| h == c);
+        let path = column("path").with_context(|| {
+            format!(
+                "{name}: no `path` column (the header is: {}); the file needs a column named \
+                 `path` with each file's path relative to the data directory",
+                header.join(",")
+            )
+        })?;
+        let segment = match (column("start"), column("seconds")) {
+            (Some(start), Some(seconds)) => Some((start, seconds)),
+            (None, None) => None,
+            _ => bail!("{name}: segments need both a `start` and a `seconds` column"),
+        };
+        let tags: Vec<usize> = (0..header.len())
+            .filter(|&c| !RESERVED.contains(&header[c].as_str()))
+            .collect();
+        if tags.is_empty() {
+            bail!("{name}: no tag columns beside {}", RESERVED.join(", "));
+        }
+        Ok(Self {
+            split: column("split"),
+            header,
+            path,
+            segment,
+            tags,
+        })
+    }
+
+    /// The tag vocabulary, in the CSV's order.
+    fn tags(&self) -> Vec<String> {
+        self.tags.iter().map(|&c| self.header[c].clone()).collect()
+    }
+}
+
+/// The rows read so far: clips by split (or unsplit), and what the checks across rows need.
+struct Rows<'a> {
+    data_dir: &'a Path,
+    name: &'a str,
+    columns: &'a Columns,
+    splits: [Vec<Clip>; 3],
+    unsplit: Vec<Clip>,
+    /// A file's split, and the rows seen, so that no file ends up in two splits.
+    split_of: HashMap<String, usize>,
+    seen: HashSet<(String, String)>,
+    real_dir: Option<PathBuf>,
+    /// Segments, checked against their file's length once every row is read: (line, file,
+    /// start in seconds).
+    segments: Vec<(usize, PathBuf, f64)>,
+    /// A file's key, once per spelling (a file may have thousands of segment rows).
+    keys: HashMap<String, String>,
+}
+
+impl<'a> Rows<'a> {
+    fn new(data_dir: &'a Path, name: &'a str, columns: &'a Columns) -> Self {
+        Self {
+            data_dir,
+            name,
+            columns,
+            splits: Default::default(),
+            unsplit: Vec::new(),
+            split_of: HashMap::new(),
+            seen: HashSet::new(),
+            real_dir: data_dir.canonicalize().ok(),
+            segments: Vec::new(),
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Adds the row on `line`, refusing a bad value, a file listed twice or in two splits.
+    fn add(&mut self, line: usize, record: &csv::StringRecord) -> Result<()> {
+        let (name, columns) = (self.name, self.columns);
         let field = |c: usize| record.get(c).unwrap_or("");
-        let path = field(path_col);
+        let path = field(columns.path);
         if path.is_empty() {
             bail!("{name}: line {line} has no path");
         }
@@ -86,8 +166,8 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
                 ),
             }
         };
-        let segment = match (start_col, seconds_col) {
-            (Some(a), Some(b)) => {
+        let segment = match columns.segment {
+            Some((a, b)) => {
                 let segment = Segment {
                     start: number(a, "start")?,
                     seconds: number(b, "seconds")?,
@@ -97,31 +177,32 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
                 }
                 Some(segment)
             }
-            _ => None,
+            None => None,
         };
         let id = segment.map_or(String::new(), |s| format!("{:.3}", s.start));
         // One key for every spelling of a file (`a.wav`, `./a.wav`, a link to it).
-        let key = keys
+        let (data_dir, real_dir) = (self.data_dir, self.real_dir.as_deref());
+        let key = self
+            .keys
             .entry(path.to_string())
-            .or_insert_with(|| file_key(data_dir, real_dir.as_deref(), path))
+            .or_insert_with(|| file_key(data_dir, real_dir, path))
             .clone();
-        if !seen.insert((key.clone(), id.clone())) {
-            bail!(
-                "{name}: line {line}: {path}{} is listed twice",
-                if id.is_empty() {
-                    String::new()
-                } else {
-                    format!(" at {id} s")
-                }
-            );
+        if !self.seen.insert((key.clone(), id.clone())) {
+            let at = if id.is_empty() {
+                String::new()
+            } else {
+                format!(" at {id} s")
+            };
+            bail!("{name}: line {line}: {path}{at} is listed twice");
         }
-        let labels = tag_cols
+        let labels = columns
+            .tags
             .iter()
             .map(|&c| match field(c).parse::<f32>() {
                 Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
                 _ => bail!(
                     "{name}: line {line}, tag '{}': '{}' is not a value in [0, 1]",
-                    header[c],
+                    columns.header[c],
                     field(c)
                 ),
             })
@@ -140,11 +221,12 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
             labels,
         };
         if let Some(segment) = segment {
-            segments.push((line, data_dir.join(path), segment.start));
+            self.segments
+                .push((line, data_dir.join(path), segment.start));
         }
-        let Some(c) = split_col else {
-            unsplit.push(clip);
-            continue;
+        let Some(c) = columns.split else {
+            self.unsplit.push(clip);
+            return Ok(());
         };
         let split = match field(c).to_ascii_lowercase().as_str() {
             "train" => 0,
@@ -152,63 +234,55 @@ pub fn load(data_dir: &Path, labels_csv: &Path, seed: u64) -> Result<Dataset> {
             "test" => 2,
             s => bail!("{name}: line {line}: split '{s}' is not train, valid or test"),
         };
-        if *split_of.entry(key.clone()).or_insert(split) != split {
+        if *self.split_of.entry(key.clone()).or_insert(split) != split {
             bail!(
                 "{name}: line {line}: {path} ({key}) is in two splits; all rows of a file must \
                  be in one"
             );
         }
-        splits[split].push(clip);
+        self.splits[split].push(clip);
+        Ok(())
     }
-    if !unsplit.is_empty() {
-        // Split by file: the segments of one file stay together.
-        let mut files: Vec<String> = Vec::new();
-        for clip in &unsplit {
-            if let Source::File { key, .. } = &clip.source
-                && !files.contains(key)
-            {
-                files.push(key.clone());
-            }
+}
+
+/// Puts the clips of a CSV without a split column into `splits` by a seeded random 80/10/10
+/// split of their files: the segments of one file stay together.
+fn split_by_file(unsplit: Vec<Clip>, seed: u64, splits: &mut [Vec<Clip>; 3]) {
+    if unsplit.is_empty() {
+        return;
+    }
+    let mut files: Vec<String> = Vec::new();
+    for clip in &unsplit {
+        if let Source::File { key, .. } = &clip.source
+            && !files.contains(key)
+        {
+            files.push(key.clone());
         }
-        files.shuffle(&mut StdRng::seed_from_u64(seed));
-        let n = files.len();
-        let n_valid = (n / 10).max(1).min(n.saturating_sub(1));
-        let n_test = (n / 10).min(n - n_valid);
-        let which: HashMap<&String, usize> = files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                (
-                    f,
-                    if i < n_test {
-                        2
-                    } else if i < n_test + n_valid {
-                        1
-                    } else {
-                        0
-                    },
-                )
-            })
-            .collect();
-        for clip in unsplit {
-            let Source::File { key, .. } = &clip.source else {
-                unreachable!("folder clips are files")
+    }
+    files.shuffle(&mut StdRng::seed_from_u64(seed));
+    let n = files.len();
+    let n_valid = (n / 10).max(1).min(n.saturating_sub(1));
+    let n_test = (n / 10).min(n - n_valid);
+    let which: HashMap<&String, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let split = if i < n_test {
+                2
+            } else if i < n_test + n_valid {
+                1
+            } else {
+                0
             };
-            splits[which[key]].push(clip);
-        }
+            (f, split)
+        })
+        .collect();
+    for clip in unsplit {
+        let Source::File { key, .. } = &clip.source else {
+            unreachable!("folder clips are files")
+        };
+        splits[which[key]].push(clip);
     }
-    check_segments(&name.to_string(), &segments)?;
-    let [train, valid, test] = splits;
-    if train.is_empty() && valid.is_empty() && test.is_empty() {
-        bail!("{name}: no clips");
-    }
-    Ok(Dataset {
-        description: format!("{} ({name})", data_dir.display()),
-        tags,
-        train,
-        valid,
-        test,
-    })
 }
 
 /// The file a CSV path names, as one text for all its spellings: its real path relative to

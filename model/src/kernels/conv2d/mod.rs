@@ -1,0 +1,91 @@
+//! The model's stride-1 convolutions (the ResNet's 3×3 ones and the front-end's polyphase
+//! one-row ones), every route side by side, picked by the device the input lives on:
+//!
+//! - Flex: the project's CPU kernels ([`direct`], [`winograd`]), reaching burn as a backend
+//!   extension (`extension.rs`, with its backward in `backward.rs`), with the `cpu-kernels`
+//!   feature;
+//! - burn's cubecl runtimes (wgpu, CUDA) natively, when the model's [`GpuConvolution`] is
+//!   [`GpuConvolution::Unfolded`]: the unfolded form ([`unfolded`]), matrix multiplies forward
+//!   and backward;
+//! - elsewhere (NdArray, a GPU by default, WebGPU in the browser): burn's own.
+//!
+//! The unfolded form is opt-in until it is measured on a real GPU: burn's direct kernels trained
+//! the paper preset at 7.8 clips/s on an NVIDIA H200 (wgpu on Vulkan; PyTorch there: 264), and
+//! the unfolded form was written against that, but the only Vulkan device it has run on is
+//! lavapipe on 2 CPU cores, where it trained as fast as the direct kernels and tagged slower.
+
+#[cfg(feature = "cpu-kernels-autodiff")]
+mod backward;
+#[cfg(feature = "cpu-kernels")]
+pub(crate) mod direct;
+#[cfg(feature = "cpu-kernels")]
+mod extension;
+#[cfg(feature = "cpu-kernels")]
+pub(crate) mod shape;
+#[cfg(all(test, feature = "cpu-kernels"))]
+mod tests;
+pub mod unfolded;
+#[cfg(feature = "cpu-kernels")]
+pub(crate) mod winograd;
+#[cfg(feature = "cpu-kernels")]
+mod winograd_f4;
+
+#[cfg(feature = "cpu-kernels")]
+pub use extension::ConvKernels;
+
+use burn::tensor::Tensor;
+
+/// How convolutions run on a GPU (burn's cubecl runtimes): a setting of the model
+/// ([`crate::ModNet::set_gpu_convolution`]), not of its weights; the CPU backends ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GpuConvolution {
+    /// burn's own convolution (without autotune: direct kernels, forward and backward).
+    #[default]
+    Direct,
+    /// One matrix multiply over the unfolded input ([`unfolded`]).
+    Unfolded,
+}
+
+/// A stride-1 convolution with zero padding `[ph, pw]`, by the route the device and `gpu` pick.
+///
+/// - x: `[n, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]`, bias: `[c_out]`
+/// - output: `[n, c_out, h + 2·ph − kh + 1, w + 2·pw − kw + 1]`
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    padding: [usize; 2],
+    gpu: GpuConvolution,
+) -> Tensor<4> {
+    if !cfg!(target_arch = "wasm32")
+        && gpu == GpuConvolution::Unfolded
+        && unfolded::on_cubecl(&x)
+        && unfolded::fits(x.dims(), weight.dims(), padding)
+    {
+        return unfolded::conv2d(x, weight, bias, padding);
+    }
+    #[cfg(feature = "cpu-kernels")]
+    if super::runs_ours(&x) && worth_it(&x, &weight, padding) {
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));
+        return extension::conv2d(x, weight, bias, padding);
+    }
+    burn::tensor::module::conv2d(
+        x,
+        weight,
+        bias,
+        burn::tensor::ops::ConvOptions::new([1, 1], padding, [1, 1], 1),
+    )
+}
+
+/// Whether our convolution beats Flex's for this shape. Natively, always. In WebAssembly
+/// (4-wide SIMD, no rayon) for Winograd's shapes (fewer multiplies) and the front-end's one-row
+/// kernels (one matrix multiply per image where Flex runs one per tile of 512 positions, packing
+/// the weights again each time); the ResNet's other shapes measured no faster than Flex's.
+#[cfg(feature = "cpu-kernels")]
+fn worth_it(x: &Tensor<4>, weight: &Tensor<4>, padding: [usize; 2]) -> bool {
+    if !cfg!(target_arch = "wasm32") {
+        return true;
+    }
+    let shape = shape::ConvShape::of(x.dims(), weight.dims(), padding);
+    winograd::applies(&shape) || shape.kh == 1
+}
