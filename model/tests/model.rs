@@ -36,28 +36,61 @@ fn chunk_by_chunk(model: &ModNet, samples: &[f32], plan: &ChunkPlan, device: &De
         .collect()
 }
 
+/// The trainable parameters of a model, counted from the architecture (ARCHITECTURE.md) layer
+/// by layer, independently of the code that builds it: the sinc layer's two edges per filter,
+/// the temporal stage, the seven ResNet layers (3×3 convolutions with bias, batch norms' γ and β)
+/// and the head (Linear → BatchNorm1d → Linear).
+fn expected_parameters(temporal: &str, widths: [usize; 7], tags: usize) -> usize {
+    let (m, filters) = (20, 80);
+    let (temporal, channels) = match temporal {
+        "sinc" => (2 * m, m),
+        "fir" => (m * 128, m),
+        _ => (0, 1), // max pooling: one channel, nothing to learn
+    };
+    let conv = |c_in: usize, c_out: usize| c_out * c_in * 9 + c_out + 2 * c_out;
+    let res = |c: usize| 2 * conv(c, c);
+    let w = widths;
+    let resnet = conv(channels, w[0])
+        + (1..4).map(|i| res(w[i])).sum::<usize>()
+        + conv(w[3], w[4])
+        + (5..7).map(|i| res(w[i])).sum::<usize>();
+    let head = (w[6] * w[6] + w[6]) + 2 * w[6] + (w[6] * tags + tags);
+    2 * filters + temporal + resnet + head
+}
+
 #[test]
-fn parameter_counts_match_the_reference() {
+fn parameter_counts_match_the_architecture() {
     let device = Device::flex();
-    let hcnn = |c: ModNetConfig| c.with_resnet(ResNetConfig::new().with_widths(ResNetWidths::Hcnn));
-    let sinc = hcnn(ModNetConfig::sincmodnet()).init(&device).unwrap();
-    let fir = hcnn(ModNetConfig::modnet()).init(&device).unwrap();
-    assert_eq!(
-        sinc.num_trainable_params(),
-        3_647_866,
-        "SincModNet, hcnn widths, M = 20"
-    );
-    assert_eq!(
-        fir.num_trainable_params(),
-        3_650_386,
-        "ModNet, hcnn widths, M = 20"
-    );
-    // The presets as the README lists them (paper widths, 50 tags).
     let count = |c: ModNetConfig| c.init(&device).unwrap().num_trainable_params();
-    assert_eq!(count(ModNetConfig::sincmodnet()), 6_622_714);
-    assert_eq!(count(ModNetConfig::modnet()), 6_625_234);
-    assert_eq!(count(ModNetConfig::maxpool_baseline()), 6_578_898);
-    assert_eq!(count(ModNetConfig::small()), 61_962);
+    let hcnn = |c: ModNetConfig| c.with_resnet(ResNetConfig::new().with_widths(ResNetWidths::Hcnn));
+    let hcnn_widths = [128, 128, 128, 128, 256, 256, 256];
+    // The HarmonicCNN widths: the PyTorch twin (model/benches/torch_modnet.py) counts the same 3 647 866.
+    assert_eq!(
+        count(hcnn(ModNetConfig::sincmodnet())),
+        expected_parameters("sinc", hcnn_widths, 50)
+    );
+    assert_eq!(
+        count(hcnn(ModNetConfig::modnet())),
+        expected_parameters("fir", hcnn_widths, 50)
+    );
+    // The presets (paper widths, 50 tags; `small` 16 ×4, 32 ×3).
+    let paper = [256; 7];
+    assert_eq!(
+        count(ModNetConfig::sincmodnet()),
+        expected_parameters("sinc", paper, 50)
+    );
+    assert_eq!(
+        count(ModNetConfig::modnet()),
+        expected_parameters("fir", paper, 50)
+    );
+    assert_eq!(
+        count(ModNetConfig::maxpool_baseline()),
+        expected_parameters("maxpool", paper, 50)
+    );
+    assert_eq!(
+        count(ModNetConfig::small()),
+        expected_parameters("sinc", [16, 16, 16, 16, 32, 32, 32], 50)
+    );
 }
 
 #[test]

@@ -99,6 +99,17 @@ def load_mono(path: Path):
     return audio if rate == SR else soxr.resample(audio, rate, SR, quality="HQ").astype(np.float32)
 
 
+def mixed(files) -> np.ndarray:
+    """A track's stems (soundfile's libsndfile reads Vorbis and Opus) as one mono signal at SR,
+    scaled down where the sum clips: the audio the teachers label."""
+    stems = [load_mono(f) for f in files]
+    mix = np.zeros(max(len(s) for s in stems), np.float32)
+    for s in stems:
+        mix[: len(s)] += s
+    peak = float(np.abs(mix).max()) if len(mix) else 0.0
+    return mix / peak if peak > 1.0 else mix
+
+
 def decode(work: Path, limit, catalogue: Catalogue = DISTILLATION):
     import soundfile as sf
 
@@ -109,15 +120,9 @@ def decode(work: Path, limit, catalogue: Catalogue = DISTILLATION):
         target = work / "audio" / pkg / f"{name}.wav"
         if target.exists() or target.with_suffix(".short").exists():
             continue
-        # soundfile's libsndfile reads Vorbis and Opus.
-        stems = [load_mono(f) for f in files]
-        n = max(len(s) for s in stems)
-        mix = np.zeros(n, np.float32)
-        for s in stems:
-            mix[: len(s)] += s
+        mix = mixed(files)
+        n = len(mix)
         peak = float(np.abs(mix).max()) if n else 0.0
-        if peak > 1.0:  # summed stems may clip
-            mix /= peak
         if n < MIN_TRACK_SECONDS * SR or peak == 0.0:
             target.with_suffix(".short").parent.mkdir(parents=True, exist_ok=True)
             target.with_suffix(".short").write_text(f"{n / SR:.1f} s, peak {peak}\n")

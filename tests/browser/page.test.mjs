@@ -26,8 +26,10 @@ const trainerBuild = /[\\/]release[\\/]/.test(trainer) ? 'release build' : 'debu
 const artifacts = process.env.ARTIFACTS ?? join(root, 'target', 'browser-artifacts');
 const weights = join(root, 'weights', 'modnet-mtat-distilled.safetensors');
 const ogg = join(root, 'tests', 'fixtures', 'audio', 'pulse-stereo-44k.ogg');
-// Agreement asked between the page and `trainer tag` on the same file and weights.
-const TOLERANCE = 1e-3;
+// Agreement asked between the page and `trainer tag` on the same file and weights, by engine:
+// the CPU engine runs the native code's kernels in another order of sums (measured ~1e-6);
+// WebGPU (SwiftShader here) computes in other kernels and orders (measured ~1e-4).
+const TOLERANCE = { cpu: 1e-5, webgpu: 1e-3 };
 // CPU engines the page runs on this machine: one per core, at most 4 (controller.rs).
 const CPU_ENGINES = Math.min(cpus().length, 4);
 
@@ -223,7 +225,7 @@ for (const mode of ['webgpu', 'cpu']) {
       assert.deepEqual([...top].sort((a, b) => a - b), [...best].sort((a, b) => a - b), 'the five best tags are highlighted');
       let worst = 0;
       for (const [, p, index] of tags) worst = Math.max(worst, Math.abs(p - expected[index]));
-      assert.ok(worst <= TOLERANCE, `page vs trainer tag: max |Δp| = ${worst}`);
+      assert.ok(worst <= TOLERANCE[mode], `page vs trainer tag (${mode}): max |Δp| = ${worst}`);
       figures.push([`max |page − trainer tag| probability, ${mode}`, worst.toExponential(2)]);
       const millis = Number(await page.$eval('#run-info', (e) => e.dataset.millis));
       figures.push([`tag ${clipWords}, ${mode}`, `${(millis / 1000).toFixed(2)} s`]);
@@ -290,7 +292,7 @@ test('CPU engines share a clip: one worker against one per core, and a 6-minute 
       // The shares put together give the tags of `trainer tag`, whatever the number of workers.
       let worst = 0;
       for (const [, p, index] of await tagsOf(page)) worst = Math.max(worst, Math.abs(p - native.result.probabilities[index]));
-      assert.ok(worst <= TOLERANCE, `${engines} worker(s): page vs trainer tag max |Δp| = ${worst}`);
+      assert.ok(worst <= TOLERANCE.cpu, `${engines} worker(s): page vs trainer tag max |Δp| = ${worst}`);
       millis[engines] = Number(info.millis);
       figures.push([`tag a 30 s clip, CPU engine, ${engines} worker(s)`, `${(millis[engines] / 1000).toFixed(2)} s`]);
       if (engines === CPU_ENGINES) {
@@ -317,7 +319,8 @@ test('CPU engines share a clip: one worker against one per core, and a 6-minute 
         const expected = JSON.parse(out.toString())[0].probabilities;
         let songWorst = 0;
         for (const [, p, index] of await tagsOf(page)) songWorst = Math.max(songWorst, Math.abs(p - expected[index]));
-        assert.ok(songWorst <= TOLERANCE, `6-minute song: page vs trainer tag max |Δp| = ${songWorst}`);
+        assert.ok(songWorst <= TOLERANCE.cpu, `6-minute song: page vs trainer tag max |Δp| = ${songWorst}`);
+        figures.push([`max |page − trainer tag| probability, 6-minute song, CPU engine`, songWorst.toExponential(2)]);
         figures.push([`\`trainer tag\` (${trainerBuild}; whole process), 6-minute song`, `${seconds.toFixed(2)} s`]);
         figures.push(['page CPU engine / native `trainer tag`, 6-minute song', `${(Number(six.millis) / 1000 / seconds).toFixed(1)}×`]);
       }
@@ -394,5 +397,7 @@ test('native trainer tag on the same 30 s file', () => {
   if (cpuMillis !== undefined) {
     figures.push(['page CPU engine / native `trainer tag`, 30 s clip', `${(cpuMillis / 1000 / native.seconds).toFixed(1)}×`]);
   }
-  assert.ok(native.result.probabilities.length > 0);
+  // The reference the page is held to: the built-in model's 50 MTAT tags, each a probability.
+  assert.equal(native.result.probabilities.length, 50);
+  assert.ok(native.result.probabilities.every((p) => p >= 0 && p <= 1));
 });

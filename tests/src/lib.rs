@@ -29,12 +29,6 @@ pub fn read_safetensors(
         .collect()
 }
 
-/// The strings of a numpy `<U…` array (`tags.npy`), read by the trainer's own reader.
-pub fn read_npy_strings(path: &std::path::Path) -> Vec<String> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    trainer::data::mtat::npy_strings(&bytes).expect("a numpy string array")
-}
-
 /// Largest |a − b| / (|b|max) over two equally long slices: error relative to the reference's
 /// scale, the measure the golden README's tolerances are stated in.
 pub fn max_rel_err(actual: &[f32], expected: &[f32]) -> f32 {

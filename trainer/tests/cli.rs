@@ -1161,7 +1161,7 @@ fn bench_prints_throughput_and_the_epoch_cost() {
         "--backend",
         "flex",
         "--steps",
-        "1",
+        "2",
         "--batch-size",
         "2",
         "--chunk-seconds",
@@ -1184,8 +1184,36 @@ fn bench_prints_throughput_and_the_epoch_cost() {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("no number in the row {row}: {out}"))
     };
-    for row in ["| training, clips/s |", "| data path alone"] {
-        let rate = value(row);
-        assert!(rate > 0.0 && rate.is_finite(), "{out}");
-    }
+    let (train, forward, data) = (
+        value("| training, clips/s |"),
+        value("| forward, clips/s |"),
+        value("| data path alone"),
+    );
+    assert!(train.is_finite() && data.is_finite(), "{out}");
+    // A forward pass alone is cheaper than forward, backward and Adam together.
+    assert!(
+        forward > train,
+        "forward {forward} vs training {train} clips/s: {out}"
+    );
+    // The epoch is costed at the slower of the model and the data path, and says which.
+    let slower = if data < train {
+        "data path's"
+    } else {
+        "model's"
+    };
+    assert!(out.contains(&format!("at the {slower} rate")), "{out}");
+    // Two steps on one batch: the loss row holds two finite numbers.
+    let losses = out
+        .lines()
+        .find(|l| l.starts_with("| loss, first → last step"))
+        .and_then(|l| l.split('|').nth(2))
+        .unwrap_or_default()
+        .split('→')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_default();
+    assert!(
+        losses.len() == 2 && losses.iter().all(|l| l.is_finite()),
+        "{out}"
+    );
 }

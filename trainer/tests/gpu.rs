@@ -1,5 +1,5 @@
 //! The GPU path, checked against Flex: the same weights and batches on burn's wgpu backend and
-//! on Flex must give the same logits, the same losses over Adam steps (BCE, batch norm in
+//! on Flex must give the same logits, the same losses over gradient steps (BCE, batch norm in
 //! training mode) and the same weights after them; `trainer tag` and a one-epoch `train` run on
 //! wgpu. Without a GPU, CI runs this on Mesa's lavapipe (`scripts/test.sh` installs it and
 //! points the Vulkan loader at it with `VK_DRIVER_FILES`).
@@ -12,13 +12,15 @@
 //!   front-end; a 1e-6 nudge of the weights moves Flex far less, so this is a real difference
 //!   of the two backends' kernels in the early layers, not chaos. Biases of convolutions that
 //!   a batch norm follows have no gradient in exact arithmetic (≈1e-8 here) and are left out);
-//! - 5 Adam steps: losses within 1e-2 relative (measured 4.3e-3 at step 5), the weights'
-//!   Σ|w| within 1e-4 relative (measured 1.2e-7).
+//! - 5 gradient steps (SGD, lr 0.01): losses within 1e-2 relative (measured 2.8e-4 at step 5);
+//!   each weight tensor ends within 0.1 of its own movement from Flex's (measured 5.3e-2, a
+//!   batch norm's β in the first block, where the gradients differ most). The check it replaces,
+//!   Σ|w| over all weights within 1e-4, allowed ~20 where five steps move a weight by ≤ 5e-3.
 //!
 //! A wrong kernel, as with burn#5257's fusion + autotune on Vulkan, is off by far more.
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use modnet::GpuConvolution;
 use modnet::{ModNet, ModNetConfig, ResNetConfig, ResNetWidths};
@@ -30,6 +32,11 @@ use crate::common::*;
 const SAMPLES: usize = 16_000;
 const BATCH: usize = 3;
 const STEPS: usize = 5;
+/// The steps' learning rate: each weight moves by `LR` × its gradient.
+const LR: f64 = 0.01;
+/// How far apart Flex and wgpu may end after the steps, as a fraction of how far the steps
+/// moved each tensor (measured 5.3e-2: see the module's tolerances).
+const WEIGHTS_APART: f32 = 0.1;
 
 fn wgpu_device() -> Device {
     let found = adapters();
@@ -77,23 +84,44 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
 }
 
-/// Sum of |w| over every float parameter (running statistics included).
-fn checksum(model: &ModNet) -> f64 {
-    struct Sum(f64);
-    impl ModuleVisitor for Sum {
+/// Parameter tensors by path, their values flattened.
+type Named = Vec<(String, Vec<f32>)>;
+
+/// Every float parameter's path and values (running statistics included).
+fn parameters(model: &ModNet) -> Named {
+    struct Collect {
+        path: Vec<String>,
+        out: Vec<(String, Vec<f32>)>,
+    }
+    impl ModuleVisitor for Collect {
+        fn enter_module(&mut self, name: &str, _container: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container: &str) {
+            self.path.pop();
+        }
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0 += values(param.val())
-                .iter()
-                .map(|v| v.abs() as f64)
-                .sum::<f64>();
+            self.out.push((self.path.join("."), values(param.val())));
         }
     }
-    let mut sum = Sum(0.0);
-    model.visit(&mut sum);
-    sum.0
+    let mut collect = Collect {
+        path: Vec::new(),
+        out: Vec::new(),
+    };
+    model.visit(&mut collect);
+    collect.out
 }
 
-/// Logits of the first batch, then the losses of `STEPS` Adam steps and the final checksum.
+/// The Euclidean distance between two equally long vectors.
+fn distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f32>()
+        .sqrt()
+}
+
+/// Logits of the first batch, then the losses of `STEPS` gradient steps and the parameters after them.
 /// Every parameter's gradient after one forward/backward pass of the first batch.
 fn gradients(weights: &[u8], device: &Device, route: GpuConvolution) -> Vec<(String, Vec<f32>)> {
     let device = device.clone().autodiff();
@@ -130,7 +158,7 @@ fn gradients(weights: &[u8], device: &Device, route: GpuConvolution) -> Vec<(Str
     collect.out
 }
 
-fn run(weights: &[u8], device: &Device, route: GpuConvolution) -> (Vec<f32>, Vec<f64>, f64) {
+fn run(weights: &[u8], device: &Device, route: GpuConvolution) -> (Vec<f32>, Vec<f64>, Named) {
     let mut model = ModNet::from_bytes(weights, device).unwrap();
     model.set_gpu_convolution(route);
     let (x, _) = batch(0);
@@ -145,7 +173,10 @@ fn run(weights: &[u8], device: &Device, route: GpuConvolution) -> (Vec<f32>, Vec
     let device = device.clone().autodiff();
     let mut model = ModNet::from_bytes(weights, &device).unwrap();
     model.set_gpu_convolution(route);
-    let mut optim = AdamConfig::new().init();
+    // Plain gradient steps: Adam would normalise the rounding noise of near-zero gradients into
+    // full-size steps of either sign, so that the weights' difference after the steps would say
+    // nothing about the gradients'.
+    let mut optim = SgdConfig::new().init();
     let mut losses = Vec::new();
     for step in 0..STEPS {
         let (x, y) = batch(step);
@@ -154,9 +185,9 @@ fn run(weights: &[u8], device: &Device, route: GpuConvolution) -> (Vec<f32>, Vec
         let loss = bce_with_logits(model.forward(x).unwrap(), y);
         losses.push(values(loss.clone())[0] as f64);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(1e-3, model, grads);
+        model = optim.step(LR, model, grads);
     }
-    (logits, losses, checksum(&model))
+    (logits, losses, parameters(&model))
 }
 
 #[test]
@@ -170,7 +201,7 @@ fn wgpu_agrees_with_flex_forward_and_training() {
     let flex = Device::flex();
     flex.seed(7);
     let weights = config().init(&flex).unwrap().to_bytes().unwrap();
-    let (logits_cpu, losses_cpu, sum_cpu) = run(&weights, &flex, GpuConvolution::Direct);
+    let (logits_cpu, losses_cpu, after_cpu) = run(&weights, &flex, GpuConvolution::Direct);
     let grads_cpu = gradients(&weights, &flex, GpuConvolution::Direct);
     for route in [GpuConvolution::Direct, GpuConvolution::Unfolded] {
         eprintln!("convolutions on wgpu: {route:?}");
@@ -178,27 +209,21 @@ fn wgpu_agrees_with_flex_forward_and_training() {
             &weights,
             &gpu,
             route,
-            (&logits_cpu, &losses_cpu, sum_cpu),
+            (&logits_cpu, &losses_cpu, &after_cpu),
             &grads_cpu,
         );
     }
-    // The steps changed the weights: the comparison is not of two untouched models.
-    let untouched = checksum(&ModNet::from_bytes(&weights, &flex).unwrap());
-    assert!(
-        (untouched - sum_cpu).abs() > 1e-3,
-        "{untouched} vs {sum_cpu}"
-    );
 }
 
-/// Logits, gradients, 5 Adam steps' losses and the weights after them on `gpu` against Flex's.
+/// Logits, gradients, 5 gradient steps' losses and the weights after them on `gpu` against Flex's.
 fn agrees(
     weights: &[u8],
     gpu: &Device,
     route: GpuConvolution,
-    (logits_cpu, losses_cpu, sum_cpu): (&[f32], &[f64], f64),
+    (logits_cpu, losses_cpu, after_cpu): (&[f32], &[f64], &Named),
     grads_cpu: &[(String, Vec<f32>)],
 ) {
-    let (logits_gpu, losses_gpu, sum_gpu) = run(weights, gpu, route);
+    let (logits_gpu, losses_gpu, after_gpu) = run(weights, gpu, route);
     let worst = logits_cpu
         .iter()
         .zip(&logits_gpu)
@@ -236,10 +261,39 @@ fn agrees(
             step + 1
         );
     }
-    eprintln!("| weights' Σ|w| after {STEPS} steps | Flex {sum_cpu:.4} | wgpu {sum_gpu:.4} |");
+    // Each parameter tensor after the steps: how far Flex and wgpu end apart, against how far
+    // the steps moved it (a sum of |w| over all weights, dominated by the sinc edges in Hz,
+    // could not see a wrong step). Tensors whose gradient is zero in exact arithmetic (a bias
+    // before a batch norm) are left out: their steps are rounding noise.
+    let before = parameters(&ModNet::from_bytes(weights, &Device::flex()).unwrap());
+    let still: Vec<&str> = grads_cpu
+        .iter()
+        .filter(|(_, g)| g.iter().map(|x| x * x).sum::<f32>().sqrt() < 1e-6)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut worst: (f32, &str) = (0.0, "");
+    let mut moved_tensors = 0;
+    for (((name, start), (_, cpu)), (_, gpu)) in before.iter().zip(after_cpu).zip(&after_gpu) {
+        let moved = distance(start, cpu);
+        if still.contains(&name.as_str()) || moved == 0.0 {
+            continue;
+        }
+        moved_tensors += 1;
+        let apart = distance(cpu, gpu) / moved;
+        if apart > worst.0 {
+            worst = (apart, name);
+        }
+    }
+    eprintln!(
+        "| weights after {STEPS} steps: |Flex − wgpu| / |step| | {:.2e} ({}) |",
+        worst.0, worst.1
+    );
+    assert!(moved_tensors > 40, "only {moved_tensors} tensors moved");
     assert!(
-        (sum_cpu - sum_gpu).abs() <= 1e-4 * sum_cpu,
-        "weights after {STEPS} steps: {sum_cpu} vs {sum_gpu}"
+        worst.0 <= WEIGHTS_APART,
+        "weights after {STEPS} steps: {} ends {:.2e} of its step away from Flex's",
+        worst.1,
+        worst.0
     );
 }
 

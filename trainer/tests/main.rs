@@ -6,5 +6,7 @@ mod common;
 mod bad_input;
 mod cli;
 mod gpu;
+mod learning;
 mod probe;
+mod reference;
 mod untrusted;

@@ -139,6 +139,7 @@ fn both_winograd_tiles_match_burn_at_every_edge() {
     use super::shape::ConvShape;
     use super::winograd::{Tile, forward_by};
     let device = Device::flex();
+    device.seed(3);
     for [n, c_in, c_out, h, w] in [
         [1, 8, 8, 7, 11],
         [3, 9, 12, 9, 10],
@@ -182,6 +183,7 @@ fn one_row_filterbank_convolutions_match_burn() {
 #[test]
 fn without_autodiff_the_same_numbers() {
     let device = Device::flex();
+    device.seed(4);
     let x = Tensor::<4>::random([2, 5, 9, 13], Distribution::Uniform(-1.0, 1.0), &device);
     let weight = Tensor::<4>::random([6, 5, 3, 3], Distribution::Uniform(-0.3, 0.3), &device);
     let bias = Tensor::<1>::random([6], Distribution::Uniform(-0.3, 0.3), &device);
@@ -259,6 +261,7 @@ fn wide_layers_match_burn_by_the_unfolded_route() {
 fn other_backends_run_burns_convolution() {
     #[allow(deprecated)]
     let device = Device::ndarray();
+    device.seed(5);
     let x = Tensor::<4>::random([1, 8, 9, 9], Distribution::Uniform(-1.0, 1.0), &device);
     let weight = Tensor::<4>::random([8, 8, 3, 3], Distribution::Uniform(-0.3, 0.3), &device);
     let before =
