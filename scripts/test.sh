@@ -133,18 +133,16 @@ await $rust_installs target/install-logs/rust-tools.log
 # Offline builds need every crate downloaded first: `cargo test` never builds the WebGPU
 # engine's feature, so a fresh machine would lack its crates.
 cargo fetch
-# Built for the tests, not for shipping (`trunk build --release` on index.html ships): the CPU
-# engine in the page's profile, so that the two share one compile of their wasm dependencies
-# (burn, Leptos) and only the WebGPU engine, with its own features, compiles them again; no
-# link-time optimisation, and no wasm-opt (9 minutes on the unoptimised programs; the shipped
-# build runs it). All three at opt-level 3, the CPU engine's shipped level: at the page's "z"
-# LLVM does not vectorise loops, and the CPU engine's figures (the 6-minute song, the live
-# window) came out twice the shipped engine's. The browser test labels the sizes it prints.
-sed -e 's/data-cargo-profile-release="wasm-engine"/data-cargo-profile-release="wasm-release"/' \
+# Built for the tests, not for shipping (`trunk build --release` on index.html ships): page and
+# both engines in the `wasm-test` profile (Cargo.toml: the CPU engine's kernels at its shipped
+# opt-level 3, what only orchestrates at 1, no link-time optimisation), so that the page and the
+# CPU engine share one compile of their wasm dependencies and only the WebGPU engine, with its
+# own features, compiles them again; and no wasm-opt (9 minutes on the unoptimised programs;
+# the shipped build runs it). The browser test labels the sizes it prints.
+sed -E -e 's/data-cargo-profile-release="[^"]*"/data-cargo-profile-release="wasm-test"/' \
   -e 's/data-wasm-opt="[^"]*"/data-wasm-opt="0"/' \
   index.html > index-test.html
-CARGO_PROFILE_WASM_RELEASE_LTO=false CARGO_PROFILE_WASM_RELEASE_CODEGEN_UNITS=16 \
-  CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL=3 trunk build index-test.html --release --offline
+trunk build index-test.html --release --offline
 
 step "the page in headless Chromium (WebGPU on SwiftShader, then the CPU fallback)"
 MODNET_PAGE_TEST_BUILD=1 TRAINER="$trainer" node --test tests/browser/page.test.mjs
