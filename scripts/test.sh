@@ -112,14 +112,15 @@ cargo test --workspace --exclude modnet-web
 wait $no_std_check || { cat target/install-logs/no-std.log >&2; echo "error: the no_std check failed" >&2; exit 1; }
 
 step "the Python package (a maturin wheel in $venv; pytest, with the Ray example)"
-# The wheel is built in the dev profile and with the `wgpu` feature: then its dependencies are
-# exactly the Rust tests' (already built and optimised); only the package's own crates are new.
+# The wheel is built in the dev profile and with the `test-build` feature (`wgpu`, and the
+# trainer in the graph only to resolve features as the tests did): then its dependencies are
+# exactly the Rust tests' (already built and optimised); only the package's own crate is new.
 # `pip install ./python` builds the release, for the CPU only. The tests run the `trainer` that
 # the Rust tests built (a `cargo build -p trainer` would resolve features anew).
 trainer=$CARGO_TARGET_DIR/debug/trainer
 [[ -x $trainer ]] || { echo "error: cargo test built no $trainer" >&2; exit 1; }
 rm -rf target/wheels
-"$venv/bin/maturin" build --profile dev --features wgpu -m python/Cargo.toml -o target/wheels
+"$venv/bin/maturin" build --profile dev --features test-build -m python/Cargo.toml -o target/wheels
 "$venv/bin/pip" install -q --force-reinstall --no-deps target/wheels/modnet_tagger-*.whl
 TRAINER="$trainer" "$venv/bin/python" -m pytest -q python/tests
 

@@ -47,8 +47,19 @@ pub struct Table {
     tags: Vec<String>,
     /// Whether the table goes to a pipe or the terminal: nothing is read back.
     pub streamed: bool,
-    /// Files already in the table.
-    pub done: HashSet<String>,
+    /// Files already in the table, by [`file_key`].
+    done: HashSet<String>,
+}
+
+/// What a row's file is known by: its real path when it exists (so that `lib/a.wav`,
+/// `./lib/a.wav`, its absolute path and a link to it are one file), else its name as given
+/// (`-` is standard input).
+pub fn file_key(file: &str) -> String {
+    if file == "-" {
+        return file.to_string();
+    }
+    std::fs::canonicalize(file)
+        .map_or_else(|_| file.to_string(), |real| crate::files::path_text(&real))
 }
 
 impl Table {
@@ -147,7 +158,7 @@ impl Table {
             out: Box::new(file),
             tags: tags.to_vec(),
             streamed: false,
-            done: existing.files,
+            done: existing.files.iter().map(|f| file_key(f)).collect(),
         };
         if bytes.is_empty() {
             table.write_header()?;
@@ -203,8 +214,13 @@ impl Table {
             }
         };
         self.write(&line)?;
-        self.done.insert(row.file.clone());
+        self.done.insert(file_key(&row.file));
         Ok(())
+    }
+
+    /// Whether the table holds a row for `file` (by [`file_key`]: any spelling of it).
+    pub fn has(&self, file: &str) -> bool {
+        self.done.contains(&file_key(file))
     }
 }
 

@@ -341,3 +341,96 @@ fn embeddings_without_a_direction_are_said_not_ranked() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("all zeros"));
 }
+
+/// Probe row 8: `tag ./lib --csv T` after `tag lib --csv T` tagged every file again (rows were
+/// keyed by the path's spelling, not by the file).
+#[test]
+fn a_library_spelled_another_way_is_not_tagged_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    write_wav(&lib.join("a.wav"), 1.0, 16_000, 440.0, 1);
+    write_wav(&lib.join("b.wav"), 1.0, 16_000, 660.0, 1);
+    let table = dir.path().join("tags.csv");
+    let tag = |input: &str| {
+        let out = run_trainer(
+            {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));
+                c.current_dir(dir.path());
+                c
+            },
+            &["tag", input, "--csv", s(&table), "--backend", "flex"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    tag("lib");
+    let lib_abs = lib.display().to_string();
+    for again in ["./lib", "lib/../lib", lib_abs.as_str()] {
+        let said = tag(again);
+        assert!(
+            said.contains("0 to tag, 2 already in the output"),
+            "{again}: {said}"
+        );
+    }
+    let rows = std::fs::read_to_string(&table).unwrap().lines().count();
+    assert_eq!(rows, 3, "a header and one row per file");
+}
+
+/// Probe row 15: label CSVs with a column named twice, a column without a name, or a segment
+/// running far past its file's end (1e12 s asked the loader for 64 PB) are refused by line and
+/// column.
+#[test]
+fn label_files_that_would_lose_a_column_or_run_past_a_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write_wav(&dir.path().join("a.wav"), 4.0, 16_000, 440.0, 1);
+    write_wav(&dir.path().join("b.wav"), 4.0, 16_000, 660.0, 1);
+    for (csv, says) in [
+        (
+            "path,loud,loud\na.wav,1,0\nb.wav,0,1\n",
+            "names `loud` twice (columns 2 and 3)",
+        ),
+        (
+            "path,path,loud\na.wav,a.wav,1\nb.wav,b.wav,0\n",
+            "names `path` twice",
+        ),
+        (
+            "path,,loud\na.wav,1,0\nb.wav,0,1\n",
+            "column 2 of the header has no name",
+        ),
+        (
+            "path,start,seconds,split,loud\na.wav,0,1e12,train,1\nb.wav,0,3,valid,0\n",
+            "line 2, column `seconds`: a segment of 1000000000000 s",
+        ),
+    ] {
+        let labels = dir.path().join("labels.csv");
+        std::fs::write(&labels, csv).unwrap();
+        let out = trainer_bounded(&[
+            "train",
+            "--dataset",
+            "folder",
+            "--data-dir",
+            s(dir.path()),
+            "--labels",
+            s(&labels),
+            "--out",
+            s(&dir.path().join("run")),
+            "--epochs",
+            "1",
+            "--backend",
+            "flex",
+            "--chunk-seconds",
+            "1",
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{csv}: {err}");
+        assert!(
+            !dir.path().join("run").exists(),
+            "a refused run left a folder"
+        );
+    }
+}

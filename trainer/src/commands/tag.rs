@@ -233,14 +233,13 @@ fn tag_library(
     device: &burn::tensor::Device,
 ) -> Result<ExitCode> {
     // Standard input is read anew each time; a file is skipped once every table has it.
-    let done = |tables: &[Table], key: &str| {
-        key != audio::STDIN && tables.iter().all(|t| t.done.contains(key))
-    };
+    let done =
+        |tables: &[Table], key: &str| key != audio::STDIN && tables.iter().all(|t| t.has(key));
     let files = &inputs.files;
     // A row is keyed by its file's name, and every read of standard input is named `-`: a
     // table that holds one already could not take a second (its row would be lost).
     if files.iter().any(|f| f.as_os_str() == audio::STDIN)
-        && let Some(table) = tables.iter().find(|t| t.done.contains(audio::STDIN))
+        && let Some(table) = tables.iter().find(|t| t.has(audio::STDIN))
     {
         bail!(
             "{} already holds a row for standard input (`-`), and rows are keyed by file name: \
@@ -289,7 +288,7 @@ fn tag_library(
                         probabilities: t.probabilities,
                         top: t.top.into_iter().map(|(tag, _)| tag).collect(),
                     };
-                    for table in tables.iter_mut().filter(|t| !t.done.contains(&row.file)) {
+                    for table in tables.iter_mut().filter(|t| !t.has(&row.file)) {
                         table.append(&row)?;
                     }
                     tagged += 1;

@@ -81,6 +81,19 @@ impl Columns {
     /// The columns of `header`, refused without a `path` column, with only one of `start` and
     /// `seconds`, or without tag columns.
     fn of(header: Vec<String>, name: &str) -> Result<Self> {
+        // Columns are found by name: two of one name, or one without, would lose a column.
+        for (i, h) in header.iter().enumerate() {
+            if h.is_empty() {
+                bail!("{name}: column {} of the header has no name", i + 1);
+            }
+            if let Some(j) = header[..i].iter().position(|other| other == h) {
+                bail!(
+                    "{name}: the header names `{h}` twice (columns {} and {})",
+                    j + 1,
+                    i + 1
+                );
+            }
+        }
         let column = |c: &str| header.iter().position(|h| h == c);
         let path = column("path").with_context(|| {
             format!(
@@ -126,9 +139,8 @@ struct Rows<'a> {
     split_of: HashMap<String, usize>,
     seen: HashSet<(String, String)>,
     real_dir: Option<PathBuf>,
-    /// Segments, checked against their file's length once every row is read: (line, file,
-    /// start in seconds).
-    segments: Vec<(usize, PathBuf, f64)>,
+    /// Segments, checked against their file's length once every row is read.
+    segments: Vec<SegmentRow>,
     /// A file's key, once per spelling (a file may have thousands of segment rows).
     keys: HashMap<String, String>,
 }
@@ -221,8 +233,11 @@ impl<'a> Rows<'a> {
             labels,
         };
         if let Some(segment) = segment {
-            self.segments
-                .push((line, data_dir.join(path), segment.start));
+            self.segments.push(SegmentRow {
+                line,
+                path: data_dir.join(path),
+                segment,
+            });
         }
         let Some(c) = columns.split else {
             self.unsplit.push(clip);
@@ -315,20 +330,45 @@ fn file_key(data_dir: &Path, real_dir: Option<&Path>, path: &str) -> String {
     path_text(&key)
 }
 
-/// Refuses a segment that starts at or after its file's end (it would train on zero padding),
-/// naming the row. A file whose length cannot be read is left to the loader, which reports it.
-fn check_segments(name: &str, segments: &[(usize, PathBuf, f64)]) -> Result<()> {
+/// A segment row of the label CSV, kept for [`check_segments`].
+struct SegmentRow {
+    line: usize,
+    path: PathBuf,
+    segment: Segment,
+}
+
+/// How far a segment may run past its file's end, in seconds: a teacher's last 3 s chunk may
+/// cover a few milliseconds past it; more would train on zero padding (and a length like 1e12
+/// seconds would ask the loader for petabytes).
+const SEGMENT_OVERRUN: f64 = 1.0;
+
+/// Refuses a segment that starts at or after its file's end, or runs past it, naming the row.
+/// A file whose length cannot be read is left to the loader, which reports it.
+fn check_segments(name: &str, segments: &[SegmentRow]) -> Result<()> {
     let mut lengths: HashMap<&Path, Option<f64>> = HashMap::new();
-    for (line, path, start) in segments {
+    for SegmentRow {
+        line,
+        path,
+        segment,
+    } in segments
+    {
         let length = *lengths
             .entry(path.as_path())
             .or_insert_with(|| audio::duration_seconds(path).ok());
-        if let Some(length) = length
-            && *start >= length
-        {
+        let Some(length) = length else { continue };
+        let start = segment.start;
+        if start >= length {
             bail!(
                 "{name}: line {line}: the segment starts at {start} s, past the end of {} \
                  ({length:.2} s long)",
+                path.display()
+            );
+        }
+        if start + segment.seconds > length + SEGMENT_OVERRUN {
+            bail!(
+                "{name}: line {line}, column `seconds`: a segment of {} s from {start} s runs \
+                 past the end of {} ({length:.2} s long)",
+                segment.seconds,
                 path.display()
             );
         }
