@@ -3,7 +3,7 @@
 `trainer embed` from the modnet-rs repository."""
 
 import os
-from typing import Optional, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -114,20 +114,30 @@ class Tagger:
     def summary(self) -> str:
         """The architecture and size, one line."""
     def tag(
-        self, audio: Audio, sample_rate: Optional[int] = None, timeline: bool = True
+        self, audio: Audio, sample_rate: Optional[float] = None, timeline: bool = True
     ) -> TagResult:
         """Tags a clip (a path, or samples with their `sample_rate`). `timeline=False` skips
         the per-chunk timeline (the clip's tags only: several times faster on long songs, as
         `trainer tag --csv` for a library)."""
+    def tag_many(
+        self,
+        paths: Sequence[Union[str, os.PathLike]],
+        jobs: Optional[int] = None,
+        timeline: bool = False,
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> List[Union[TagResult, TaggingError]]:
+        """Tags many files as `trainer tag --csv` a library: `jobs` decoded side by side (one
+        per core by default), the GIL released. One entry per path, in order: its TagResult or
+        its TaggingError (returned, not raised). `progress(done, total)` after each file."""
     def embed(
-        self, audio: Audio, sample_rate: Optional[int] = None, layer: str = "pooled"
+        self, audio: Audio, sample_rate: Optional[float] = None, layer: str = "pooled"
     ) -> Embedding:
         """Embeddings per chunk and per clip: `layer` "pooled" (the ResNet's features) or
         "modulation" (mean modulation energy per filter and band, dB)."""
     def modulation(
         self,
         audio: Audio,
-        sample_rate: Optional[int] = None,
+        sample_rate: Optional[float] = None,
         start: float = 0.0,
         columns: Optional[int] = None,
     ) -> Pictures:

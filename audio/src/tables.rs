@@ -241,7 +241,7 @@ fn csv_line(fields: &[String]) -> Result<Vec<u8>> {
 enum LastLine {
     /// Ends with a newline (or is empty).
     Whole,
-    /// The last row is whole but has no newline: one is added.
+    /// The last row is whole but has no newline (a user's editor): one is added.
     Unterminated,
     /// The last row was cut short (a killed run): the file is cut back to this many bytes.
     Cut(usize),
@@ -297,12 +297,18 @@ fn parse(bytes: &[u8], format: Format, tags: &[String]) -> Result<Existing, Stri
                     }
                     continue;
                 }
+                // Every number parses, and the top tags are this model's tags: a row cut inside
+                // its last field leaves numbers that parse, and a tag cut short (`…;quiet;s`).
                 let whole = record.len() == expected.len()
                     && (1..expected.len() - 1).all(|i| {
                         std::str::from_utf8(&record[i])
                             .ok()
                             .and_then(|v| v.parse::<f64>().ok())
                             .is_some()
+                    })
+                    && std::str::from_utf8(&record[expected.len() - 1]).is_ok_and(|top| {
+                        // `--top 0` writes none.
+                        top.is_empty() || top.split(';').all(|t| tags.iter().any(|g| g == t))
                     });
                 let file = std::str::from_utf8(&record[0]).ok().map(str::to_string);
                 rows.push((start, file.filter(|_| whole)));
@@ -370,6 +376,15 @@ mod tests {
             parse(whole, Format::Csv, &tags).unwrap().last,
             LastLine::Unterminated
         ));
+        // Cut inside its last field, the row's numbers still parse: a tag that is none of the
+        // model's (`bb` cut to `b`, or nothing after the `;`) shows the cut.
+        let tags3 = vec!["a".to_string(), "bb".to_string()];
+        for cut in [&b"x.wav,1.000,0.1,0.2,bb;"[..], b"x.wav,1.000,0.1,0.2,bb;b"] {
+            let table = [&b"file,seconds,a,bb,top\n"[..], cut].concat();
+            let t = parse(&table, Format::Csv, &tags3).unwrap();
+            assert!(t.files.is_empty(), "{}", String::from_utf8_lossy(cut));
+            assert!(matches!(t.last, LastLine::Cut(22)));
+        }
         let theirs = b"name,score\nsong.wav,3";
         assert!(parse(theirs, Format::Csv, &tags).is_err());
         let damaged = b"file,seconds,a,b,top\nx.wav,oops\ny.wav,1,0.1,0.2,b\n";

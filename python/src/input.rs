@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use modnet::SampleRate;
-use modnet_audio::audio;
+use modnet_audio::audio::{self, MAX_SOURCE_RATE, MIN_SOURCE_RATE};
 use modnet_audio::library::name_once;
 use modnet_audio::signal::Signal;
 use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+
+use crate::TaggingError;
 
 /// More channels than this with fewer samples than channels is a `[samples, channels]` array.
 const MAX_CHANNELS: usize = 64;
@@ -23,26 +24,31 @@ pub enum Audio {
 impl Audio {
     /// A path (`str` or `os.PathLike`) or an array (`numpy.ndarray` or anything
     /// `numpy.asarray` takes): `[samples]` or `[channels, samples]` (librosa's layout), float
-    /// in [-1, 1], at `sample_rate` Hz.
-    pub fn from_py(audio: &Bound<'_, PyAny>, sample_rate: Option<u32>) -> PyResult<Self> {
+    /// in [-1, 1], at `sample_rate` Hz. Anything else is a `TaggingError` (a `ValueError`)
+    /// naming the argument.
+    pub fn from_py(
+        audio: &Bound<'_, PyAny>,
+        sample_rate: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        if audio.is_none() {
+            return Err(TaggingError::new_err(
+                "audio must be a file path or an array of samples, not None",
+            ));
+        }
         if let Ok(path) = audio.extract::<PathBuf>() {
-            if sample_rate.is_some() {
-                return Err(PyTypeError::new_err(
+            if sample_rate.is_some_and(|r| !r.is_none()) {
+                return Err(TaggingError::new_err(
                     "sample_rate is for arrays: a file says its own rate",
                 ));
             }
             return Ok(Self::File(path));
         }
-        let Some(rate) = sample_rate else {
-            return Err(PyTypeError::new_err(
-                "an array of samples needs its sample_rate (Hz), e.g. tag(y, sample_rate=sr)",
-            ));
-        };
+        let rate = rate_of(sample_rate)?;
         let np = audio.py().import("numpy")?;
         let array = np.call_method1("asarray", (audio,))?;
         let kind: String = array.getattr("dtype")?.getattr("kind")?.extract()?;
         if kind != "f" {
-            return Err(PyTypeError::new_err(format!(
+            return Err(TaggingError::new_err(format!(
                 "the samples are of dtype {} (kind '{kind}'); give floats in [-1, 1] \
                  (integer PCM: y / 32768.0 for int16)",
                 array.getattr("dtype")?.str()?
@@ -55,7 +61,7 @@ impl Audio {
         let channels = match shape[..] {
             [_] => vec![values.to_vec()],
             [c, n] if c > MAX_CHANNELS && n <= MAX_CHANNELS => {
-                return Err(PyTypeError::new_err(format!(
+                return Err(TaggingError::new_err(format!(
                     "an array of shape ({c}, {n}) looks like [samples, channels] (soundfile's \
                      layout); give [channels, samples] (librosa's): pass y.T"
                 )));
@@ -64,7 +70,7 @@ impl Audio {
                 .map(|k| values[k * n..(k + 1) * n].to_vec())
                 .collect(),
             _ => {
-                return Err(PyTypeError::new_err(format!(
+                return Err(TaggingError::new_err(format!(
                     "the samples must be [samples] or [channels, samples], not an array of \
                      shape {shape:?}"
                 )));
@@ -94,4 +100,28 @@ impl Audio {
             }
         }
     }
+}
+
+/// `sample_rate` as a whole number of Hz a decoder would accept: an int (or a float, or a numpy
+/// number, of a whole value) from the lowest to the highest rate `trainer tag` reads.
+fn rate_of(sample_rate: Option<&Bound<'_, PyAny>>) -> PyResult<u32> {
+    let Some(value) = sample_rate.filter(|r| !r.is_none()) else {
+        return Err(TaggingError::new_err(
+            "an array of samples needs its sample_rate (Hz), e.g. tag(y, sample_rate=sr)",
+        ));
+    };
+    let shown = value
+        .repr()
+        .map_or_else(|_| "?".to_string(), |r| r.to_string());
+    let hz = value.extract::<f64>().map_err(|_| {
+        TaggingError::new_err(format!("sample_rate must be a number of Hz, not {shown}"))
+    })?;
+    let range = f64::from(MIN_SOURCE_RATE)..=f64::from(MAX_SOURCE_RATE);
+    if !(hz.fract() == 0.0 && range.contains(&hz)) {
+        return Err(TaggingError::new_err(format!(
+            "sample_rate must be a whole number of Hz from {MIN_SOURCE_RATE} to \
+             {MAX_SOURCE_RATE}, not {shown}"
+        )));
+    }
+    Ok(hz as u32)
 }

@@ -18,7 +18,7 @@ pyo3::create_exception!(
      file that cannot be loaded; the message is the command line's."
 );
 
-/// An error of the trainer's library as a [`TaggingError`] with the command line's message
+/// An error of the audio crate as a [`TaggingError`] with the command line's message
 /// (`file: what went wrong`).
 pub(crate) fn tagging_error(e: anyhow::Error) -> PyErr {
     TaggingError::new_err(format!("{e:#}"))

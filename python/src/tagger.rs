@@ -151,27 +151,67 @@ impl Tagger {
         &self,
         py: Python<'_>,
         audio: &Bound<'_, PyAny>,
-        sample_rate: Option<u32>,
+        sample_rate: Option<&Bound<'_, PyAny>>,
         timeline: bool,
     ) -> PyResult<TagResult> {
         self.on_signal(py, audio, sample_rate, |samples, audio| {
-            let rate = self.model.config().sample_rate;
-            let with_timeline = timeline && tagger::has_timeline(&self.model, samples.len());
-            let tags = tagger::tag_signal(&self.model, samples, with_timeline, &self.device)?;
-            Ok(TagResult {
-                tags: self.tags.clone(),
-                seconds: rate.seconds(samples.len()),
-                notice: tags.notice,
-                starts: tags
-                    .timeline_starts
-                    .iter()
-                    .map(|&s| rate.seconds(s))
-                    .collect(),
-                timeline: tags.timeline,
-                probabilities: tags.probabilities,
-                source: audio.name(),
-            })
+            self.tag_result(samples, audio, timeline)
         })
+    }
+
+    /// Tags many files as `trainer tag --csv` does a library: `jobs` files decoded side by side
+    /// (default: one per core), then tagged one after the other (each clip's chunks side by
+    /// side on the CPU), the GIL released while they run. Returns one entry per path, in
+    /// order: a `TagResult`, or the `TaggingError` of that file as a value (one bad file does
+    /// not lose the others). `progress(done, total)` is called after each file; Ctrl-C stops
+    /// the call after the files being decoded (`KeyboardInterrupt`). `timeline=False` (the
+    /// default here) computes the 16 clip chunks only.
+    #[pyo3(signature = (paths, jobs = None, timeline = false, progress = None))]
+    fn tag_many(
+        &self,
+        py: Python<'_>,
+        paths: Vec<PathBuf>,
+        jobs: Option<usize>,
+        timeline: bool,
+        progress: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        use rayon::prelude::*;
+        if jobs == Some(0) {
+            return Err(crate::TaggingError::new_err("jobs must be at least 1"));
+        }
+        let jobs =
+            jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let rate = self.model.config().sample_rate;
+        let mut out = Vec::with_capacity(paths.len());
+        for group in paths.chunks(jobs) {
+            let results: Vec<anyhow::Result<TagResult>> = py.detach(|| {
+                let decoded: Vec<_> = group
+                    .par_iter()
+                    .map(|path| Audio::File(path.clone()))
+                    .map(|audio| (audio.signal(rate), audio))
+                    .collect();
+                decoded
+                    .into_iter()
+                    .map(|(samples, audio)| {
+                        samples.and_then(|s| {
+                            self.tag_result(&s, &audio, timeline)
+                                .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))
+                        })
+                    })
+                    .collect()
+            });
+            for result in results {
+                out.push(match result {
+                    Ok(tags) => Py::new(py, tags)?.into_any(),
+                    Err(e) => tagging_error(e).into_value(py).into_any(),
+                });
+                if let Some(progress) = &progress {
+                    progress.call1((out.len(), paths.len()))?;
+                }
+            }
+            py.check_signals()?;
+        }
+        Ok(out)
     }
 
     /// Embeddings of a clip, as `trainer embed`: `layer` is `"pooled"` (the ResNet's pooled
@@ -181,7 +221,7 @@ impl Tagger {
         &self,
         py: Python<'_>,
         audio: &Bound<'_, PyAny>,
-        sample_rate: Option<u32>,
+        sample_rate: Option<&Bound<'_, PyAny>>,
         layer: &str,
     ) -> PyResult<Embedding> {
         let chosen = EmbeddingLayer::parse(layer).map_err(PyValueError::new_err)?;
@@ -204,7 +244,7 @@ impl Tagger {
         &self,
         py: Python<'_>,
         audio: &Bound<'_, PyAny>,
-        sample_rate: Option<u32>,
+        sample_rate: Option<&Bound<'_, PyAny>>,
         start: f64,
         columns: Option<usize>,
     ) -> PyResult<Pictures> {
@@ -234,7 +274,7 @@ impl Tagger {
         &self,
         py: Python<'_>,
         audio: &Bound<'_, PyAny>,
-        sample_rate: Option<u32>,
+        sample_rate: Option<&Bound<'_, PyAny>>,
         work: impl FnOnce(&Signal, &Audio) -> anyhow::Result<T> + Send,
     ) -> PyResult<T> {
         let audio = Audio::from_py(audio, sample_rate)?;
@@ -243,6 +283,31 @@ impl Tagger {
             work(&samples, &audio).map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))
         })
         .map_err(tagging_error)
+    }
+
+    /// A signal's clip tags (and its timeline when asked and longer than a chunk).
+    fn tag_result(
+        &self,
+        samples: &Signal,
+        audio: &Audio,
+        timeline: bool,
+    ) -> anyhow::Result<TagResult> {
+        let rate = self.model.config().sample_rate;
+        let with_timeline = timeline && tagger::has_timeline(&self.model, samples.len());
+        let tags = tagger::tag_signal(&self.model, samples, with_timeline, &self.device)?;
+        Ok(TagResult {
+            tags: self.tags.clone(),
+            seconds: rate.seconds(samples.len()),
+            notice: tags.notice,
+            starts: tags
+                .timeline_starts
+                .iter()
+                .map(|&s| rate.seconds(s))
+                .collect(),
+            timeline: tags.timeline,
+            probabilities: tags.probabilities,
+            source: audio.name(),
+        })
     }
 
     /// [`Tagger::modulation`] on a decoded signal.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import modnet_tagger
-from conftest import ROOT
+from conftest import ROOT, write_wav
 
 TOLERANCE = 1e-5  # the issue's bound between the package and `trainer tag`
 
@@ -115,18 +115,28 @@ def test_bad_input_raises_the_cli_message(tagger, trainer, tmp_path):
         tagger.tag(np.full(20000, np.nan, np.float32), sample_rate=16000)
     with pytest.raises(modnet_tagger.TaggingError, match="the array is empty"):
         tagger.tag(np.zeros(0, np.float32), sample_rate=16000)
-    with pytest.raises(modnet_tagger.TaggingError, match="lowest accepted"):
+    with pytest.raises(modnet_tagger.TaggingError, match="from 1000 to 768000, not 100"):
         tagger.tag(np.zeros(1000, np.float32), sample_rate=100)
-    with pytest.raises(TypeError, match="needs its sample_rate"):
-        tagger.tag(np.zeros(1000, np.float32))
-    with pytest.raises(TypeError, match="sample_rate is for arrays"):
-        tagger.tag("song.wav", sample_rate=44100)
-    with pytest.raises(TypeError, match=r"pass y\.T"):
-        tagger.tag(np.zeros((44100, 2), np.float32), sample_rate=44100)
-    with pytest.raises(TypeError, match="int16"):
-        tagger.tag(np.zeros(1000, np.int16), sample_rate=16000)
-    with pytest.raises(TypeError, match="shape"):
-        tagger.tag(np.zeros((2, 2, 100), np.float32), sample_rate=16000)
+    # Every input error is a TaggingError (a ValueError) naming the argument (issue 40's cases).
+    bad = [
+        ((np.zeros(1000, np.float32),), {}, "needs its sample_rate"),
+        (("song.wav",), {"sample_rate": 44100}, "sample_rate is for arrays"),
+        ((np.zeros((44100, 2), np.float32),), {"sample_rate": 44100}, r"pass y\.T"),
+        ((np.zeros(1000, np.int16),), {"sample_rate": 16000}, "int16"),
+        ((np.zeros((2, 2, 100), np.float32),), {"sample_rate": 16000}, "shape"),
+        ((np.array(["a", "b"]),), {"sample_rate": 16000}, "dtype <U1"),
+        ((None,), {}, "not None"),
+        ((np.zeros(1000, np.float32),), {"sample_rate": -1}, "from 1000 to 768000, not -1"),
+        ((np.zeros(1000, np.float32),), {"sample_rate": 2**40}, "not 1099511627776"),
+        ((np.zeros(1000, np.float32),), {"sample_rate": 4_000_000_000}, "not 4000000000"),
+        ((np.zeros(1000, np.float32),), {"sample_rate": 22050.5}, "whole number of Hz"),
+        ((np.zeros(1000, np.float32),), {"sample_rate": "fast"}, "a number of Hz, not 'fast'"),
+    ]
+    for args, kwargs, says in bad:
+        with pytest.raises(modnet_tagger.TaggingError, match=says):
+            tagger.tag(*args, **kwargs)
+    # A whole rate given as a float is a rate.
+    assert len(tagger.tag(np.zeros(16000, np.float32), sample_rate=16000.0).probabilities) == 50
     with pytest.raises(modnet_tagger.TaggingError, match="not-weights.safetensors"):
         bad = tmp_path / "not-weights.safetensors"
         bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
@@ -181,3 +191,27 @@ def test_type_stubs_are_shipped():
     for name in ["class Tagger", "def tag(", "def embed(", "def modulation(", "class TagResult",
                  "class TaggingError"]:
         assert name in text, name
+
+
+def test_tag_many_gives_each_file_its_result_in_order(tagger, tmp_path):
+    good = []
+    for i, freq in enumerate([220.0, 440.0, 880.0]):
+        t = np.arange(16000 * 4) / 16000
+        path = tmp_path / f"tone-{i}.wav"
+        write_wav(path, (0.3 * np.sin(2 * np.pi * freq * t))[None, :], 16000)
+        good.append(path)
+    damaged = tmp_path / "damaged.wav"
+    damaged.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage" * 10)
+    paths = [good[0], damaged, good[1], tmp_path / "missing.wav", good[2]]
+    seen = []
+    results = tagger.tag_many(paths, jobs=2, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 5) for i in range(1, 6)]
+    assert [type(r).__name__ for r in results] == [
+        "TagResult", "TaggingError", "TagResult", "TaggingError", "TagResult"]
+    assert "damaged.wav" in str(results[1]) and "missing.wav" in str(results[3])
+    for path, result in zip(good, [results[0], results[2], results[4]]):
+        one = tagger.tag(path, timeline=False)
+        assert np.array_equal(result.probabilities, one.probabilities)
+        assert len(result.starts) == 0
+    with pytest.raises(modnet_tagger.TaggingError, match="jobs must be at least 1"):
+        tagger.tag_many(paths, jobs=0)

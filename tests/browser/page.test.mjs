@@ -136,8 +136,9 @@ after(() => {
 });
 
 function sizes() {
-  // scripts/test.sh builds for build time (index-test.html: no LTO, no wasm-opt, all three at opt-level 3).
-  const build = process.env.MODNET_PAGE_TEST_BUILD ? ' (test build: no LTO, no wasm-opt, all at opt-level 3)' : '';
+  // scripts/test.sh builds for build time (index-test.html, the wasm-test profile: no LTO, no wasm-opt, the
+  // CPU engine's kernels at opt-level 3, the rest at 1).
+  const build = process.env.MODNET_PAGE_TEST_BUILD ? ' (test build: no LTO, no wasm-opt, kernels at opt-level 3)' : '';
   for (const f of ['modnet_web_bg.wasm', 'engine_cpu_bg.wasm', 'engine_gpu_bg.wasm', 'modnet-mtat-distilled.safetensors', 'MODEL_CARD.md']) {
     const bytes = readFileSync(join(dist, f));
     figures.push([`${f} raw / gzip${f.endsWith('.wasm') ? build : ''}`, `${(bytes.length / 1e6).toFixed(2)} MB / ${(gzipSync(bytes, { level: 9 }).length / 1e6).toFixed(2)} MB`]);
@@ -227,6 +228,22 @@ for (const mode of ['webgpu', 'cpu']) {
       for (const [, p, index] of tags) worst = Math.max(worst, Math.abs(p - expected[index]));
       assert.ok(worst <= TOLERANCE[mode], `page vs trainer tag (${mode}): max |Δp| = ${worst}`);
       figures.push([`max |page − trainer tag| probability, ${mode}`, worst.toExponential(2)]);
+      // The timeline drawn: every chunk's tags, as `trainer tag` gives them.
+      const drawn = await page.$eval('#timeline', (c) => ({
+        rows: Number(c.dataset.rows), cols: Number(c.dataset.cols), values: c.dataset.values.split(',').map(Number),
+      }));
+      // `trainer tag` gives a clip of one chunk no timeline; the page draws that one chunk,
+      // whose tags are the clip's.
+      const nativeResult = mode === 'webgpu' ? nativeShort : native.result;
+      const nativeTimeline = nativeResult.timeline.length ? nativeResult.timeline : [[0, expected]];
+      assert.equal(drawn.cols, nativeTimeline.length, 'one timeline column per chunk');
+      assert.equal(drawn.rows, expected.length, 'one timeline row per tag');
+      let timelineWorst = 0;
+      nativeTimeline.forEach(([, probabilities], c) => probabilities.forEach((p, t) => {
+        timelineWorst = Math.max(timelineWorst, Math.abs(p - drawn.values[t * drawn.cols + c]));
+      }));
+      assert.ok(timelineWorst <= TOLERANCE[mode], `timeline, page vs trainer tag (${mode}): max |Δp| = ${timelineWorst}`);
+      figures.push([`max |page − trainer tag| timeline probability, ${mode}`, timelineWorst.toExponential(2)]);
       const millis = Number(await page.$eval('#run-info', (e) => e.dataset.millis));
       figures.push([`tag ${clipWords}, ${mode}`, `${(millis / 1000).toFixed(2)} s`]);
       if (mode === 'cpu') cpuMillis = millis;

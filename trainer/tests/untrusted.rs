@@ -434,3 +434,31 @@ fn label_files_that_would_lose_a_column_or_run_past_a_file_are_refused() {
         );
     }
 }
+
+/// Probe row 7: a table whose last row was cut inside its last field (`…;quiet;s`: every
+/// number still parses) was taken as whole and kept the damaged value. The cut row is dropped
+/// and its file tagged again.
+#[test]
+fn a_row_cut_inside_its_top_tags_is_dropped_and_tagged_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("a.wav");
+    write_wav(&song, 2.0, 16_000, 440.0, 1);
+    let table = dir.path().join("tags.csv");
+    let tag = || {
+        let out = trainer(&["tag", s(&song), "--csv", s(&table), "--backend", "flex"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    tag();
+    let whole = std::fs::read_to_string(&table).unwrap();
+    // Cut two bytes into the last tag's name (its newline gone too).
+    let cut = whole.trim_end().rfind(';').unwrap() + 3;
+    std::fs::write(&table, &whole[..cut]).unwrap();
+    let said = tag();
+    assert!(said.contains("dropped an unfinished last row"), "{said}");
+    assert_eq!(std::fs::read_to_string(&table).unwrap(), whole);
+}

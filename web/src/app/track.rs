@@ -95,9 +95,23 @@ pub fn Track(
             </div>
             <h3>"Tag timeline (click a chunk to see its pictures)"</h3>
             <div class="stack">
-                <canvas id="timeline" node_ref=timeline width=WIDE height=260 on:click=on_timeline_click></canvas>
+                <canvas id="timeline" node_ref=timeline width=WIDE height=260 on:click=on_timeline_click
+                    data-rows=move || result.with(|r| r.as_ref().map(|r| r.timeline.rows))
+                    data-cols=move || result.with(|r| r.as_ref().map(|r| r.timeline.cols))
+                    data-values=move || result.with(|r| r.as_ref().map(|r| values_text(&r.timeline.values)))
+                ></canvas>
                 <div class="cursor" style=cursor_left></div>
             </div>
         </section>
     }
+}
+
+/// A picture's values as text, each as Rust prints an `f32` (the shortest that reads back
+/// exactly): what the timeline drew, for the page's tests to compare with `trainer tag`.
+fn values_text(values: &[f32]) -> String {
+    values
+        .iter()
+        .map(f32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
