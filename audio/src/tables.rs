@@ -279,6 +279,7 @@ fn parse(bytes: &[u8], format: Format, tags: &[String]) -> Result<Existing, Stri
                 .from_reader(bytes);
             let mut record = csv::ByteRecord::new();
             let expected = header(tags);
+            let known: HashSet<&str> = tags.iter().map(String::as_str).collect();
             let mut first = true;
             loop {
                 let start = reader.position().byte() as usize;
@@ -308,7 +309,7 @@ fn parse(bytes: &[u8], format: Format, tags: &[String]) -> Result<Existing, Stri
                     })
                     && std::str::from_utf8(&record[expected.len() - 1]).is_ok_and(|top| {
                         // `--top 0` writes none.
-                        top.is_empty() || top.split(';').all(|t| tags.iter().any(|g| g == t))
+                        top.is_empty() || top.split(';').all(|t| known.contains(t))
                     });
                 let file = std::str::from_utf8(&record[0]).ok().map(str::to_string);
                 rows.push((start, file.filter(|_| whole)));

@@ -87,13 +87,15 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 /// Parameter tensors by path, their values flattened.
 type Named = Vec<(String, Vec<f32>)>;
 
-/// Every float parameter's path and values (running statistics included).
-fn parameters(model: &ModNet) -> Named {
-    struct Collect {
+/// Every float parameter's path and values (running statistics included), or with `grads`
+/// its gradient instead (parameters without one left out).
+fn named(model: &ModNet, grads: Option<&burn::tensor::Gradients>) -> Named {
+    struct Collect<'a> {
+        grads: Option<&'a burn::tensor::Gradients>,
         path: Vec<String>,
-        out: Vec<(String, Vec<f32>)>,
+        out: Named,
     }
-    impl ModuleVisitor for Collect {
+    impl ModuleVisitor for Collect<'_> {
         fn enter_module(&mut self, name: &str, _container: &str) {
             self.path.push(name.to_string());
         }
@@ -101,15 +103,27 @@ fn parameters(model: &ModNet) -> Named {
             self.path.pop();
         }
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.out.push((self.path.join("."), values(param.val())));
+            let value = match self.grads {
+                None => Some(param.val()),
+                Some(grads) => param.val().grad(grads),
+            };
+            if let Some(v) = value {
+                self.out.push((self.path.join("."), values(v)));
+            }
         }
     }
     let mut collect = Collect {
+        grads,
         path: Vec::new(),
         out: Vec::new(),
     };
     model.visit(&mut collect);
     collect.out
+}
+
+/// Whether a gradient is zero in exact arithmetic (a bias before a batch norm: ≈1e-8 here).
+fn vanishes(gradient: &[f32]) -> bool {
+    distance(gradient, &vec![0.0; gradient.len()]) < 1e-6
 }
 
 /// The Euclidean distance between two equally long vectors.
@@ -121,9 +135,8 @@ fn distance(a: &[f32], b: &[f32]) -> f32 {
         .sqrt()
 }
 
-/// Logits of the first batch, then the losses of `STEPS` gradient steps and the parameters after them.
 /// Every parameter's gradient after one forward/backward pass of the first batch.
-fn gradients(weights: &[u8], device: &Device, route: GpuConvolution) -> Vec<(String, Vec<f32>)> {
+fn gradients(weights: &[u8], device: &Device, route: GpuConvolution) -> Named {
     let device = device.clone().autodiff();
     let mut model = ModNet::from_bytes(weights, &device).unwrap();
     model.set_gpu_convolution(route);
@@ -131,33 +144,11 @@ fn gradients(weights: &[u8], device: &Device, route: GpuConvolution) -> Vec<(Str
     let x = Tensor::<2>::from_data(TensorData::new(x, [BATCH, SAMPLES]), &device);
     let y = Tensor::<2>::from_data(TensorData::new(y, [BATCH, 10]), &device);
     let grads = bce_with_logits(model.forward(x).unwrap(), y).backward();
-    struct Collect<'a> {
-        grads: &'a burn::tensor::Gradients,
-        path: Vec<String>,
-        out: Vec<(String, Vec<f32>)>,
-    }
-    impl ModuleVisitor for Collect<'_> {
-        fn enter_module(&mut self, name: &str, _container: &str) {
-            self.path.push(name.to_string());
-        }
-        fn exit_module(&mut self, _name: &str, _container: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Some(g) = param.val().grad(self.grads) {
-                self.out.push((self.path.join("."), values(g)));
-            }
-        }
-    }
-    let mut collect = Collect {
-        grads: &grads,
-        path: Vec::new(),
-        out: Vec::new(),
-    };
-    model.visit(&mut collect);
-    collect.out
+    named(&model, Some(&grads))
 }
 
+/// Logits of the first batch, then the losses of `STEPS` gradient steps and the parameters
+/// after them.
 fn run(weights: &[u8], device: &Device, route: GpuConvolution) -> (Vec<f32>, Vec<f64>, Named) {
     let mut model = ModNet::from_bytes(weights, device).unwrap();
     model.set_gpu_convolution(route);
@@ -187,7 +178,7 @@ fn run(weights: &[u8], device: &Device, route: GpuConvolution) -> (Vec<f32>, Vec
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(LR, model, grads);
     }
-    (logits, losses, parameters(&model))
+    (logits, losses, named(&model, None))
 }
 
 #[test]
@@ -221,7 +212,7 @@ fn agrees(
     gpu: &Device,
     route: GpuConvolution,
     (logits_cpu, losses_cpu, after_cpu): (&[f32], &[f64], &Named),
-    grads_cpu: &[(String, Vec<f32>)],
+    grads_cpu: &Named,
 ) {
     let (logits_gpu, losses_gpu, after_gpu) = run(weights, gpu, route);
     let worst = logits_cpu
@@ -235,16 +226,10 @@ fn agrees(
     assert_eq!(grads_cpu.len(), grads_gpu.len());
     let mut compared = 0;
     for ((name, a), (_, b)) in grads_cpu.iter().zip(&grads_gpu) {
-        let norm = a.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm < 1e-6 {
-            continue; // a bias before a batch norm: no gradient in exact arithmetic
+        if vanishes(a) {
+            continue;
         }
-        let diff = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - y) * (x - y))
-            .sum::<f32>()
-            .sqrt();
+        let (norm, diff) = (distance(a, &vec![0.0; a.len()]), distance(a, b));
         assert!(
             diff <= 5e-2 * norm,
             "gradient of {name}: relative difference {}",
@@ -265,10 +250,10 @@ fn agrees(
     // the steps moved it (a sum of |w| over all weights, dominated by the sinc edges in Hz,
     // could not see a wrong step). Tensors whose gradient is zero in exact arithmetic (a bias
     // before a batch norm) are left out: their steps are rounding noise.
-    let before = parameters(&ModNet::from_bytes(weights, &Device::flex()).unwrap());
+    let before = named(&ModNet::from_bytes(weights, &Device::flex()).unwrap(), None);
     let still: Vec<&str> = grads_cpu
         .iter()
-        .filter(|(_, g)| g.iter().map(|x| x * x).sum::<f32>().sqrt() < 1e-6)
+        .filter(|(_, g)| vanishes(g))
         .map(|(name, _)| name.as_str())
         .collect();
     let mut worst: (f32, &str) = (0.0, "");
