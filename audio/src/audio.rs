@@ -18,6 +18,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use crate::files::FileKind;
+use crate::guard::catching_panics;
 pub use crate::resample::{MAX_SOURCE_RATE, MIN_SOURCE_RATE};
 use crate::resample::{MonoResampler, MonoSink, check_source_rate};
 use crate::signal::{Signal, memory_samples};
@@ -147,8 +148,13 @@ fn peek(mut stream: Box<dyn Read + Send + Sync>) -> Result<(Vec<u8>, Box<dyn Rea
     Ok((head, Box::new(again)))
 }
 
-/// Decodes every track-0 packet, averaging the channels, into `out`.
+/// Decodes every track-0 packet, averaging the channels, into `out`; a decoder's panic on
+/// damaged data is an error like any other.
 fn decode_mono(path: &Path, out: &mut dyn MonoSink) -> Result<()> {
+    catching_panics("the decoder", || decode_unguarded(path, out))
+}
+
+fn decode_unguarded(path: &Path, out: &mut dyn MonoSink) -> Result<()> {
     let (head, source): (Vec<u8>, Box<dyn MediaSource>) = match open(path)? {
         Opened::File(mut file) => (read_head(&mut file)?, Box::new(file)),
         Opened::Stream(stream) => {

@@ -3,7 +3,8 @@
 //!
 //! - Reading: [`audio`] decodes any file or standard input to a mono [`signal::Signal`] at the
 //!   model's rate ([`resample`]), its rate checked against the header's claim first
-//!   ([`stated_rate`]); a long signal is kept on disk, not in memory.
+//!   ([`stated_rate`]); a long signal is kept on disk, not in memory; a decoder's panic on
+//!   damaged data is an error ([`guard`]).
 //! - Files: what a path holds and atomic, refusing writes ([`files`]), the built-in weights;
 //!   the audio files of a library ([`library`]); the result tables, resumable ([`tables`]).
 //! - Running the model: the device ([`backend`]), a signal's clip tags ([`tagger`]) and
@@ -13,6 +14,7 @@ pub mod audio;
 pub mod backend;
 pub mod embeddings;
 pub mod files;
+pub mod guard;
 pub mod library;
 pub mod resample;
 pub mod signal;

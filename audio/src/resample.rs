@@ -40,6 +40,10 @@ pub(crate) trait MonoSink {
     fn push(&mut self, rate: u32, block: &mut dyn Iterator<Item = f32>) -> Result<()>;
 }
 
+/// The largest sample magnitude taken. Float WAV may exceed ±1, but a damaged file's 1e38
+/// overflows the resampler's FFT to NaN (rubato then panicked).
+pub const MAX_SAMPLE: f32 = 1e6;
+
 /// Resamples a stream of mono blocks to the target rate with rubato's band-limited FFT
 /// resampler, in fixed input chunks; the resampler's delay is trimmed from the start and the
 /// output cut to `⌈n · to / from⌉` samples, exactly as resampling the whole signal at once.
@@ -95,8 +99,9 @@ impl MonoResampler {
     fn reserve(&mut self, frames: u64, from: u32) {
         if check_source_rate(from).is_ok() {
             let expected = frames.saturating_mul(self.to as u64) / from as u64;
-            // A container's length is a hint: never reserve absurd amounts on its word.
-            self.out.reserve(expected.min(1 << 31) as usize);
+            // A container's length is a hint: never reserve more than a song's worth on its
+            // word (2^24 samples: 17 minutes at 16 kHz, 64 MB); a longer signal grows.
+            self.out.reserve(expected.min(1 << 24) as usize);
         }
     }
 
@@ -159,6 +164,12 @@ impl MonoSink for MonoResampler {
         for s in block {
             if !s.is_finite() {
                 bail!("the decoded audio contains NaN or infinite samples");
+            }
+            if s.abs() > MAX_SAMPLE {
+                bail!(
+                    "the decoded audio holds a sample of {s:e}: audio lies within ±1 (float \
+                     files allow some headroom, up to ±{MAX_SAMPLE:e} here)"
+                );
             }
             self.received += 1;
             match self.resampler.as_mut() {
@@ -294,6 +305,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("NaN"), "{err}");
+        // Found by the fuzz test: a float WAV sample of 3e38 made rubato's FFT panic on NaN.
+        let mut r = MonoResampler::new(SampleRate::PAPER, usize::MAX);
+        let mut loud = vec![0.1f32; 9000];
+        loud[100] = 3e38;
+        let err = r.push_samples(44_100, &loud).unwrap_err().to_string();
+        assert!(err.contains("a sample of 3e38"), "{err}");
         assert!(
             MonoResampler::new(SampleRate::PAPER, usize::MAX)
                 .finish()
