@@ -1,4 +1,5 @@
-//! Reading audio: any format symphonia knows, and Ogg Opus (opus-pure), mixed down to mono
+//! Reading audio: any format symphonia knows, RF64 ([`rf64`]) and Ogg Opus (opus-pure; the
+//! first Opus stream of a file that holds several, [`crate::ogg_streams`]), mixed down to mono
 //! and resampled with rubato to the model's rate, as a stream. The input is a file, a named pipe
 //! or standard input (`-`); folders, devices and sockets are refused by name. Every failure
 //! names the input and what was wrong with it.
@@ -19,8 +20,10 @@ use symphonia::core::probe::Hint;
 
 use crate::files::FileKind;
 use crate::guard::catching_panics;
+use crate::ogg_streams::FirstOpusStream;
 pub use crate::resample::{MAX_SOURCE_RATE, MIN_SOURCE_RATE};
 use crate::resample::{MonoResampler, MonoSink, check_source_rate};
+use crate::rf64;
 use crate::signal::{Signal, memory_samples};
 use crate::stated_rate::stated_rate;
 
@@ -162,11 +165,33 @@ fn decode_unguarded(path: &Path, out: &mut dyn MonoSink) -> Result<()> {
             (head, Box::new(ReadOnlySource::new(stream)))
         }
     };
+    let (head, source): (Vec<u8>, Box<dyn MediaSource>) = match rf64::as_riff(&head) {
+        None => (head, source),
+        Some(riff) => {
+            // The RIFF header in place of the file's first bytes, the rest read on.
+            let mut rest = ReadSource(source);
+            std::io::copy(
+                &mut (&mut rest).take(head.len() as u64),
+                &mut std::io::sink(),
+            )
+            .context("cannot read the file")?;
+            let whole = std::io::Cursor::new(riff.clone()).chain(rest);
+            (riff, Box::new(ReadOnlySource::new(whole)))
+        }
+    };
     if let Some(rate) = stated_rate(&head) {
         check_source_rate(rate).context("the header's sample rate")?;
     }
     if looks_like_ogg_opus(&head) {
-        return decode_opus(Box::new(ReadSource(source)), out);
+        let others = decode_opus(Box::new(ReadSource(source)), out)?;
+        if others > 0 {
+            eprintln!(
+                "notice: {}: the file holds {} logical streams; the first Opus stream was read",
+                path.display(),
+                others + 1
+            );
+        }
+        return Ok(());
     }
     let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
@@ -276,12 +301,15 @@ fn looks_like_ogg_opus(head: &[u8]) -> bool {
 }
 
 /// Decodes Ogg Opus at 48 kHz (Opus' own rate), trimming the encoder delay and end padding,
-/// with the header's output gain applied.
-fn decode_opus(input: Box<dyn Read + Send + Sync>, out: &mut dyn MonoSink) -> Result<()> {
+/// with the header's output gain applied: the file's first Opus stream, how many others it
+/// held returned.
+fn decode_opus(input: Box<dyn Read + Send + Sync>, out: &mut dyn MonoSink) -> Result<usize> {
     use opus_pure::{MAX_PACKET_SAMPLES, OggOpusReader, Trim};
     const RATE: i32 = 48_000;
     let bad = |e: opus_pure::Error| anyhow::anyhow!("corrupt Ogg Opus stream ({e})");
-    let mut reader = OggOpusReader::new(std::io::BufReader::new(input)).map_err(bad)?;
+    let first = FirstOpusStream::new(input);
+    let others = first.other_streams();
+    let mut reader = OggOpusReader::new(std::io::BufReader::new(first)).map_err(bad)?;
     let head = reader.head().clone();
     let channels = (head.channel_count as usize).max(1);
     let mut decoder = head.decoder(RATE).map_err(bad)?;
@@ -300,5 +328,5 @@ fn decode_opus(input: Box<dyn Read + Send + Sync>, out: &mut dyn MonoSink) -> Re
     if !any {
         bail!("no audio could be decoded from the file");
     }
-    Ok(())
+    Ok(others.load(std::sync::atomic::Ordering::Relaxed))
 }
