@@ -87,6 +87,41 @@ pub fn path_text(path: &Path) -> String {
     }
 }
 
+/// Whether two paths name one file, existing or not: `x` and `./x`, a link (dangling
+/// included) and its target, two hard links to one file.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        use std::os::unix::fs::MetadataExt;
+        return (ma.dev(), ma.ino()) == (mb.dev(), mb.ino());
+    }
+    resolved(a) == resolved(b)
+}
+
+/// Where `path` leads: its links followed (up to 40, as the system does; a dangling one to the
+/// name it points at), made absolute through its folder's real path.
+fn resolved(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::read_link(&path) {
+            Ok(target) => {
+                path = path
+                    .parent()
+                    .map_or_else(|| target.clone(), |dir| dir.join(&target))
+            }
+            Err(_) => break,
+        }
+    }
+    let (Some(name), dir) = (path.file_name(), path.parent()) else {
+        return path;
+    };
+    let dir = match dir.filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    std::fs::canonicalize(&dir).map_or(path.clone(), |dir| dir.join(name))
+}
+
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, synced, renamed).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomically_with(path, |w| w.write_all(bytes))

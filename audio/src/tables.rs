@@ -49,6 +49,8 @@ pub struct Table {
     pub streamed: bool,
     /// Files already in the table, by [`file_key`].
     done: HashSet<String>,
+    /// Whether this table's file was made by [`Table::open`] (so [`Table::discard`] removes it).
+    made: bool,
 }
 
 /// What a row's file is known by: its real path when it exists (so that `lib/a.wav`,
@@ -77,6 +79,7 @@ impl Table {
                 tags: tags.to_vec(),
                 streamed: true,
                 done: HashSet::new(),
+                made: false,
             };
             table.write_header()?;
             Ok(table)
@@ -84,7 +87,9 @@ impl Table {
         if path.as_os_str() == "-" {
             return stream(Box::new(std::io::stdout()));
         }
-        match std::fs::metadata(path).map(|meta| FileKind::of(&meta)) {
+        let existing = std::fs::metadata(path).map(|meta| FileKind::of(&meta));
+        let made = existing.is_err();
+        match existing {
             Ok(FileKind::Folder) => bail!("{name} is a folder, not a file to write"),
             Ok(FileKind::Pipe | FileKind::Special(_)) => {
                 // /dev/stdout piped to another program, a named pipe, the terminal.
@@ -159,6 +164,7 @@ impl Table {
             tags: tags.to_vec(),
             streamed: false,
             done: existing.files.iter().map(|f| file_key(f)).collect(),
+            made,
         };
         if bytes.is_empty() {
             table.write_header()?;
@@ -179,6 +185,16 @@ impl Table {
             .write_all(line)
             .and_then(|_| self.out.flush())
             .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Gives the table up before anything was appended: a file [`Table::open`] made is removed
+    /// (another output was refused, and the command does nothing), one that existed is kept.
+    pub fn discard(self) {
+        if self.made {
+            let path = self.path.clone();
+            drop(self);
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     /// Where the table is written (`-` for standard output).

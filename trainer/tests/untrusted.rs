@@ -125,6 +125,63 @@ fn standard_input_into_a_table_twice_is_refused() {
     assert_eq!(std::fs::read_to_string(&table).unwrap(), before);
 }
 
+/// Probe row 9: `--csv x --jsonl ./x`, a dangling link to the other table and two hard links
+/// to one table were refused for the wrong reason ("locked by another process") and left a
+/// header-only file behind; a table refused after the other was made left that one too.
+#[test]
+fn two_names_of_one_table_are_refused_and_nothing_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("a.wav");
+    write_wav(&wav, 0.5, 16_000, 440.0, 1);
+    let tag_in_dir = |tables: &[&str]| {
+        let mut args = vec!["tag", "--backend", "flex", "a.wav"];
+        args.extend(tables);
+        Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    std::os::unix::fs::symlink("y", dir.path().join("link")).unwrap();
+    let before = listing();
+    for tables in [
+        ["--csv", "x", "--jsonl", "./x"],
+        ["--csv", "y", "--jsonl", "link"],
+    ] {
+        let run = tag_in_dir(&tables);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{tables:?}: {err}");
+        assert!(err.contains("are one file"), "{tables:?}: {err}");
+        assert_eq!(listing(), before, "{tables:?}: nothing made");
+    }
+    // Two hard links to one table.
+    assert!(tag_in_dir(&["--csv", "t.csv"]).status.success());
+    let table = std::fs::read(dir.path().join("t.csv")).unwrap();
+    std::fs::hard_link(dir.path().join("t.csv"), dir.path().join("h.jsonl")).unwrap();
+    let run = tag_in_dir(&["--csv", "t.csv", "--jsonl", "h.jsonl"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !run.status.success() && err.contains("are one file"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(dir.path().join("t.csv")).unwrap(), table);
+    // A table refused (an mp3 is not a table) leaves nothing of the one opened before it.
+    std::fs::write(dir.path().join("song.mp3"), b"ID3 not a table").unwrap();
+    let before = listing();
+    let run = tag_in_dir(&["--csv", "new.csv", "--jsonl", "song.mp3"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && err.contains("song.mp3"), "{err}");
+    assert_eq!(listing(), before, "no new.csv left behind");
+}
+
 /// Probe rows 10, 14 and 16: two formats mixed on standard output, `--json` silently ignored
 /// beside a table, weights read from a device until memory ran out, a memory bound that was
 /// not a number silently ignored.

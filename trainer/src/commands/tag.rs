@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::args::{DeviceArgs, WeightsArgs};
 use modnet_audio::audio;
-use modnet_audio::files::path_text;
+use modnet_audio::files::{self, path_text};
 use modnet_audio::library::{self, name_once};
 use modnet_audio::signal::Signal;
 use modnet_audio::tables::{Format, Row, Table};
@@ -193,32 +193,36 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
     })
 }
 
-/// The tables asked for, opened (and checked) before any work.
+/// The tables asked for, opened (and checked) before any work; when one is refused, nothing
+/// is left of the other.
 fn open_tables(args: &TagArgs, tags: &[String]) -> Result<Vec<Table>> {
     if let (Some(csv), Some(jsonl)) = (&args.csv, &args.jsonl) {
-        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => a == b,
-        };
         if csv.as_os_str() == "-" && jsonl.as_os_str() == "-" {
             bail!(
                 "--csv - and --jsonl - would mix two formats on standard output: stream one, \
                  write the other to a file"
             );
         }
-        if same(csv, jsonl) {
+        if files::same_file(csv, jsonl) {
             bail!(
-                "--csv and --jsonl name the same file ({}): give each its own",
-                csv.display()
+                "--csv {} and --jsonl {} are one file (the same path, a link to it or a second \
+                 name of it): give each table its own",
+                csv.display(),
+                jsonl.display()
             );
         }
     }
     let mut tables = Vec::new();
-    if let Some(path) = &args.csv {
-        tables.push(Table::open(path, Format::Csv, tags)?);
-    }
-    if let Some(path) = &args.jsonl {
-        tables.push(Table::open(path, Format::Jsonl, tags)?);
+    let asked = [(&args.csv, Format::Csv), (&args.jsonl, Format::Jsonl)];
+    for (path, format) in asked {
+        let Some(path) = path else { continue };
+        match Table::open(path, format, tags) {
+            Ok(table) => tables.push(table),
+            Err(e) => {
+                tables.into_iter().for_each(Table::discard);
+                return Err(e);
+            }
+        }
     }
     Ok(tables)
 }
