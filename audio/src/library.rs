@@ -28,7 +28,8 @@ pub struct Inputs {
     /// on its turn), each folder's audio files sorted.
     pub files: Vec<PathBuf>,
     /// Entries passed over, with why: not a regular file (a pipe, a device), a link back into
-    /// a folder already walked, a file already listed under another name.
+    /// a folder already walked, a file already listed under another name, a path too long to
+    /// open, a folder that cannot be listed.
     pub skipped: Vec<(PathBuf, String)>,
     /// Folders in which no audio file was found.
     pub empty: Vec<PathBuf>,
@@ -114,20 +115,45 @@ fn walk(
             .with_context(|| format!("cannot list {}", dir.display()))?
             .path();
         // Links are followed: a link to a file is that file, a link to a folder that folder.
-        let Ok(meta) = std::fs::metadata(&path) else {
-            if is_audio(&path) {
-                skipped.push((path, "cannot be read (a broken link?)".into()));
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if too_long(&e) => {
+                // It may be a folder of music: say so, whatever its name.
+                let why = format!(
+                    "its path is longer than the system can open ({} bytes): move or link \
+                     its folder nearer the root",
+                    path.as_os_str().len()
+                );
+                skipped.push((path, why));
+                continue;
             }
-            continue;
+            Err(e) => {
+                if is_audio(&path) {
+                    skipped.push((path, format!("cannot be read (a broken link?): {e}")));
+                }
+                continue;
+            }
         };
         match FileKind::of(&meta) {
-            FileKind::Folder => walk(&path, found, seen_dirs, skipped)?,
+            FileKind::Folder => {
+                // A folder that cannot be listed is passed over, not the end of the library.
+                if let Err(e) = walk(&path, found, seen_dirs, skipped) {
+                    skipped.push((path, format!("{e:#}")));
+                }
+            }
             _ if !is_audio(&path) => {}
             FileKind::Regular => found.push(path),
             kind => skipped.push((path, format!("{}, not a regular file", kind.what()))),
         }
     }
     Ok(())
+}
+
+/// Whether `e` is the system's "file name too long" (a path past `PATH_MAX`, 4096 bytes on
+/// Linux).
+fn too_long(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(36) && cfg!(target_os = "linux")
+        || e.kind() == std::io::ErrorKind::InvalidFilename
 }
 
 /// The error with the file named once: most errors (from decoding) name it already.

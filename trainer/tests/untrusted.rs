@@ -438,6 +438,39 @@ fn a_library_spelled_another_way_is_not_tagged_again() {
     assert_eq!(rows, 3, "a header and one row per file");
 }
 
+/// Probe row 11: a file more than 4096 bytes of path deep was dropped without a word ("no
+/// audio files"); it is listed as skipped, with why, and the rest of the library is tagged.
+#[test]
+fn a_path_too_long_to_open_is_listed_as_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    write_wav(&lib.join("near.wav"), 0.5, 16_000, 440.0, 1);
+    // 21 nested folders of 250 bytes, built from the inside out so that no call is given a
+    // long path: each is moved into a new short-named folder, which is then named as it.
+    let name = "d".repeat(250);
+    let build = dir.path().join("build");
+    std::fs::create_dir(&build).unwrap();
+    let mut inner = build.join("0");
+    std::fs::create_dir(&inner).unwrap();
+    std::fs::copy(lib.join("near.wav"), inner.join("deep.wav")).unwrap();
+    for i in 1..=20 {
+        let outer = build.join(i.to_string());
+        std::fs::create_dir(&outer).unwrap();
+        std::fs::rename(&inner, outer.join(&name)).unwrap();
+        inner = outer;
+    }
+    std::fs::rename(&inner, lib.join(&name)).unwrap();
+    let out = run_trainer(
+        Command::new(env!("CARGO_BIN_EXE_trainer")),
+        &["tag", s(&lib), "--backend", "flex"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("skipped 1 entries"), "{err}");
+    assert!(err.contains("longer than the system can open"), "{err}");
+}
+
 /// Probe row 15: label CSVs with a column named twice, a column without a name, or a segment
 /// running far past its file's end (1e12 s asked the loader for 64 PB) are refused by line and
 /// column.
