@@ -76,6 +76,9 @@ def main():
         )
         t = args.trainer
         rows = [
+            # The default backend (auto) as a user runs it: on a machine without a GPU it must
+            # not load the Vulkan drivers (52 MB of llvmpipe once).
+            ("tag FILE (default backend)", [t, "tag", long]),
             ("tag FILE", [t, "tag", long, "--backend", "flex"]),
             ("embed FILE", [t, "embed", long, "--out", os.path.join(tmp, "e.safetensors"),
                             "--backend", "flex"]),

@@ -200,8 +200,33 @@ fn preference(a: &Adapter) -> u8 {
     }
 }
 
+/// Whether this machine may have a GPU: on Linux a GPU is a device node (`/dev/dri/renderD*`
+/// for Mesa and AMD, `/dev/nvidia*`, `/dev/dxg` under WSL); without one, listing wgpu's adapters
+/// would only load the Vulkan drivers (52 MB of llvmpipe and lavapipe kept resident for the
+/// whole run) to find a CPU rasteriser. Elsewhere, always.
+#[cfg(feature = "wgpu")]
+fn may_have_gpu() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let listed = |dir: &str, prefix: &str| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        })
+    };
+    listed("/dev/dri", "renderD")
+        || listed("/dev", "nvidia")
+        || std::path::Path::new("/dev/dxg").exists()
+}
+
 #[cfg(feature = "wgpu")]
 fn auto() -> Result<Device> {
+    if !may_have_gpu() {
+        eprintln!("device: Flex (CPU) — no GPU device on this machine (/dev/dri, /dev/nvidia*)");
+        return Ok(Device::flex());
+    }
     let all = adapters();
     match all.iter().filter(|a| a.gpu).min_by_key(|a| preference(a)) {
         Some(gpu) => {
