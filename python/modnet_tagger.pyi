@@ -61,7 +61,7 @@ class Embedding:
     def chunks(self) -> npt.NDArray[np.float32]:
         """One embedding per consecutive chunk: `[chunks, D]`."""
     @property
-    def starts(self) -> npt.NDArray[np.float32]:
+    def starts(self) -> npt.NDArray[np.float64]:
         """Each chunk's start in seconds: `[chunks]`."""
 
 class Pictures:

@@ -22,8 +22,8 @@ use crate::signal::Signal;
 
 /// One file's embeddings.
 pub struct FileEmbedding {
-    /// Start of each chunk in seconds.
-    pub starts: Vec<f32>,
+    /// Start of each chunk in seconds (float64, as the tags' timeline; the file stores f32).
+    pub starts: Vec<f64>,
     /// One row per chunk.
     pub chunks: Vec<Vec<f32>>,
     /// The mean of the chunks.
@@ -74,7 +74,7 @@ pub fn embed_signal(
         starts: plan
             .starts
             .iter()
-            .map(|&s| config.sample_rate.seconds(s) as f32)
+            .map(|&s| config.sample_rate.seconds(s))
             .collect(),
         chunks,
         clip,
@@ -118,7 +118,11 @@ pub fn write(
         .flat_map(|(i, e)| std::iter::repeat_n(i as i64, e.chunks.len()))
         .flat_map(i64::to_le_bytes)
         .collect();
-    let starts = f32_bytes(embeddings.iter().flat_map(|e| e.starts.iter().copied()));
+    let starts = f32_bytes(
+        embeddings
+            .iter()
+            .flat_map(|e| e.starts.iter().map(|&s| s as f32)),
+    );
     fn view(dtype: Dtype, shape: Vec<usize>, data: &[u8]) -> Result<TensorView<'_>> {
         TensorView::new(dtype, shape, data).context("building the embeddings file")
     }

@@ -8,7 +8,7 @@
 //! - Files: what a path holds and atomic, refusing writes ([`files`]), the built-in weights;
 //!   the audio files of a library ([`library`]); the result tables, resumable ([`tables`]).
 //! - Running the model: the device ([`backend`]), a signal's clip tags ([`tagger`]) and
-//!   embeddings ([`embeddings`]).
+//!   embeddings ([`embeddings`]), the pictures of one chunk's inside ([`pictures`]).
 
 pub mod audio;
 pub mod backend;
@@ -17,6 +17,7 @@ pub mod files;
 pub mod guard;
 pub mod library;
 pub mod ogg_streams;
+pub mod pictures;
 pub mod resample;
 pub mod rf64;
 pub mod signal;

@@ -39,8 +39,8 @@ pub use clip::protocol::{ChunkBatch, ChunkPlan, ClipSamples, EVAL_CHUNKS, TAG_BA
 pub use clip::tagging::{ClipResults, ClipTagging, ClipTags};
 pub use config::{ModNetConfig, PRESETS};
 pub use error::ModelError;
-pub use inspect::picture::{FilterOrder, InsidePictures, Picture};
-pub use inspect::response::{BankResponses, FilterResponses};
+pub use inspect::picture::{FilterOrder, InsidePictures, PICTURE_RANGE_DB, Picture, PictureValues};
+pub use inspect::response::{BankResponses, FilterResponses, RESPONSE_POINTS};
 pub use kernels::GpuConvolution;
 pub use layers::frontend::{EnvelopeNorm, FrontEndConfig, Nonlinearity};
 pub use layers::modulation::{FirInit, FirModulationConfig, MaxPoolEnvelopeConfig, TemporalConfig};

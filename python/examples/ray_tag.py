@@ -106,9 +106,14 @@ def main():
     ap.add_argument("--weights", help="a weights file (default: the built-in model)")
     ap.add_argument("--address", help="an existing cluster (`auto`, `ray://host:10001`); default: a local one")
     ap.add_argument("--num-cpus", type=int, help="CPUs of the local cluster (default: all)")
+    ap.add_argument("--fail-on-error", action="store_true",
+                    help="exit 1 when a file could not be tagged (default: 0 once the job completed; "
+                         "the error rows are part of the result)")
     a = ap.parse_args()
     if a.workers < 1 or a.threads_per_worker < 1:
         raise SystemExit("--workers and --threads-per-worker must be at least 1")
+    if a.out.exists() and not a.out.is_dir():
+        raise SystemExit(f"{a.out} exists and is not a folder (--out names the Parquet folder to make)")
     if a.out.exists() and any(a.out.iterdir()):
         raise SystemExit(f"{a.out} exists and is not empty: choose a new folder")
     paths = list_paths(a.source)
@@ -129,7 +134,7 @@ def main():
           f"| {wall:.1f} | {len(paths) / wall:.2f} | {hours / (wall / 60):.3f} |")
     for path, error in failed:
         print(f"- {error}", file=sys.stderr)
-    return 1 if failed else 0
+    return 1 if failed and a.fail_on_error else 0
 
 
 if __name__ == "__main__":

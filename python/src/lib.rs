@@ -45,5 +45,9 @@ fn modnet_tagger(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<results::TagResult>()?;
     m.add_class::<results::Embedding>()?;
     m.add_class::<results::Pictures>()?;
+    // What pickled results are rebuilt with (`__reduce__`).
+    m.add_function(wrap_pyfunction!(results::_tag_result, m)?)?;
+    m.add_function(wrap_pyfunction!(results::_embedding, m)?)?;
+    m.add_function(wrap_pyfunction!(results::_pictures, m)?)?;
     Ok(())
 }

@@ -7,6 +7,90 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+/// What a pickled [`TagResult`] holds: tags, probabilities, timeline, starts, seconds, notice,
+/// source.
+pub(crate) type TagResultState = (
+    Vec<String>,
+    Vec<f32>,
+    Vec<Vec<f32>>,
+    Vec<f64>,
+    f64,
+    Option<String>,
+    String,
+);
+/// What a pickled [`Embedding`] holds: chunks, clip, starts, layer.
+pub(crate) type EmbeddingState = (Vec<Vec<f32>>, Vec<f32>, Vec<f64>, String);
+/// A picture as (rows, cols, values).
+pub(crate) type PictureState = (usize, usize, Vec<f32>);
+/// What pickled [`Pictures`] hold: filterbank, modulation, both banks' centres, start, column
+/// seconds.
+pub(crate) type PicturesState = (
+    PictureState,
+    Vec<PictureState>,
+    Vec<f32>,
+    Vec<f32>,
+    f64,
+    f64,
+);
+
+/// The module's function that rebuilds a pickled value.
+fn restorer<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    py.import("modnet_tagger")?.getattr(name)
+}
+
+/// Rebuilds a pickled [`TagResult`].
+#[pyfunction]
+pub(crate) fn _tag_result(state: TagResultState) -> TagResult {
+    let (tags, probabilities, timeline, starts, seconds, notice, source) = state;
+    TagResult {
+        tags: Arc::new(tags),
+        probabilities,
+        timeline,
+        starts,
+        seconds,
+        notice,
+        source,
+    }
+}
+
+/// Rebuilds a pickled [`Embedding`].
+#[pyfunction]
+pub(crate) fn _embedding(state: EmbeddingState) -> Embedding {
+    let (chunks, clip, starts, layer) = state;
+    Embedding {
+        chunks,
+        clip,
+        starts,
+        layer,
+    }
+}
+
+/// Rebuilds pickled [`Pictures`] (a picture whose values do not fill it is refused).
+#[pyfunction]
+pub(crate) fn _pictures(state: PicturesState) -> PyResult<Pictures> {
+    let picture = |(rows, cols, values): PictureState| {
+        if rows.checked_mul(cols) != Some(values.len()) {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "a pickled picture's values do not fill its rows × columns",
+            ));
+        }
+        Ok(modnet::Picture { rows, cols, values })
+    };
+    let (filterbank, modulation, filterbank_centre_hz, modulation_centre_hz, start, column_seconds) =
+        state;
+    Ok(Pictures {
+        filterbank: picture(filterbank)?,
+        modulation: modulation
+            .into_iter()
+            .map(picture)
+            .collect::<PyResult<_>>()?,
+        filterbank_centre_hz,
+        modulation_centre_hz,
+        start,
+        column_seconds,
+    })
+}
+
 /// A `[rows, cols]` array from row-major values.
 fn matrix(py: Python<'_>, rows: usize, cols: usize, values: Vec<f32>) -> Bound<'_, PyArray2<f32>> {
     Array2::from_shape_vec((rows, cols), values)
@@ -79,6 +163,22 @@ impl TagResult {
         Ok(dict)
     }
 
+    /// Pickling (multiprocessing, joblib): the values, rebuilt by `modnet_tagger._tag_result`.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, TagResultState)> {
+        Ok((
+            restorer(py, "_tag_result")?,
+            (
+                self.tags.to_vec(),
+                self.probabilities.clone(),
+                self.timeline.clone(),
+                self.starts.clone(),
+                self.seconds,
+                self.notice.clone(),
+                self.source.clone(),
+            ),
+        ))
+    }
+
     fn __repr__(&self) -> String {
         let top: Vec<String> = self
             .top(3)
@@ -101,7 +201,7 @@ impl TagResult {
 pub struct Embedding {
     pub(crate) chunks: Vec<Vec<f32>>,
     pub(crate) clip: Vec<f32>,
-    pub(crate) starts: Vec<f32>,
+    pub(crate) starts: Vec<f64>,
     /// `pooled` (the ResNet's pooled features) or `modulation` (mean modulation energy per
     /// filter and band, dB).
     #[pyo3(get)]
@@ -122,10 +222,23 @@ impl Embedding {
         matrix(py, self.chunks.len(), self.clip.len(), self.chunks.concat())
     }
 
-    /// The start of each chunk in seconds: `float32 [chunks]`.
+    /// The start of each chunk in seconds: `float64 [chunks]` (as `TagResult.starts`).
     #[getter]
-    fn starts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+    fn starts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.starts.clone().into_pyarray(py)
+    }
+
+    /// Pickling: the values, rebuilt by `modnet_tagger._embedding`.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, EmbeddingState)> {
+        Ok((
+            restorer(py, "_embedding")?,
+            (
+                self.chunks.clone(),
+                self.clip.clone(),
+                self.starts.clone(),
+                self.layer.clone(),
+            ),
+        ))
     }
 
     fn __repr__(&self) -> String {
@@ -152,6 +265,19 @@ pub struct Pictures {
     /// How many seconds one column spans.
     #[pyo3(get)]
     pub(crate) column_seconds: f64,
+}
+
+impl From<modnet::PictureValues> for Pictures {
+    fn from(v: modnet::PictureValues) -> Self {
+        Self {
+            filterbank: v.filterbank,
+            modulation: v.modulation,
+            filterbank_centre_hz: v.filterbank_centre_hz,
+            modulation_centre_hz: v.modulation_centre_hz,
+            start: v.start_seconds,
+            column_seconds: v.column_seconds,
+        }
+    }
 }
 
 #[pymethods]
@@ -188,6 +314,22 @@ impl Pictures {
     #[getter]
     fn modulation_centre_hz<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
         self.modulation_centre_hz.clone().into_pyarray(py)
+    }
+
+    /// Pickling: the values, rebuilt by `modnet_tagger._pictures`.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, PicturesState)> {
+        let picture = |p: &modnet::Picture| (p.rows, p.cols, p.values.clone());
+        Ok((
+            restorer(py, "_pictures")?,
+            (
+                picture(&self.filterbank),
+                self.modulation.iter().map(picture).collect(),
+                self.filterbank_centre_hz.clone(),
+                self.modulation_centre_hz.clone(),
+                self.start,
+                self.column_seconds,
+            ),
+        ))
     }
 
     fn __repr__(&self) -> String {

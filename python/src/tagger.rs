@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use burn::tensor::Device;
-use modnet::clip::read_back;
-use modnet::{ChunkPlan, EmbeddingLayer, FilterOrder, InsidePictures, ModNet, TagGroup};
+use modnet::{EmbeddingLayer, FilterOrder, ModNet, RESPONSE_POINTS, TagGroup};
 use modnet_audio::backend::{Backend, device};
 use modnet_audio::files::load_model;
 use modnet_audio::signal::Signal;
-use modnet_audio::{embeddings, tagger};
+use modnet_audio::{embeddings, pictures, tagger};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -18,11 +17,6 @@ use pyo3::types::PyDict;
 use crate::input::Audio;
 use crate::results::{Embedding, Pictures, TagResult};
 use crate::tagging_error;
-
-/// Points of the frequency responses the filters are ordered by (as the web page).
-const RESPONSE_POINTS: usize = 512;
-/// The dynamic range of the pictures in dB (as the web page).
-const PICTURE_RANGE_DB: f32 = 80.0;
 
 /// A music tagger: the built-in model (SincModNet distilled from an MTAT-trained teacher, the 50
 /// MagnaTagATune tags; see MODEL_CARD.md) or any weights file written by `trainer train` or
@@ -40,6 +34,9 @@ pub struct Tagger {
     /// The weights file, or "built-in".
     #[pyo3(get)]
     weights: String,
+    /// What it was made with, to make it again when unpickled (in another process).
+    weights_path: Option<PathBuf>,
+    backend: String,
 }
 
 /// What a [`Tagger`] holds.
@@ -90,6 +87,8 @@ impl Tagger {
                 weights: weights
                     .as_deref()
                     .map_or("built-in".into(), modnet_audio::files::path_text),
+                weights_path: weights.clone(),
+                backend: backend.to_string(),
                 state: Box::new(State {
                     tags: Arc::new(model.config().tags.clone()),
                     order: FilterOrder::of(&responses),
@@ -264,6 +263,19 @@ impl Tagger {
     fn __repr__(&self) -> String {
         format!("Tagger({}: {})", self.weights, self.model.summary())
     }
+
+    /// Pickling (multiprocessing, joblib): made again from its weights file and backend in the
+    /// receiving process (the model itself is not sent).
+    #[allow(clippy::type_complexity)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> (Bound<'py, pyo3::types::PyType>, (Option<PathBuf>, String)) {
+        let me = slf.get();
+        (
+            slf.get_type(),
+            (me.weights_path.clone(), me.backend.clone()),
+        )
+    }
 }
 
 impl Tagger {
@@ -317,40 +329,14 @@ impl Tagger {
         start: f64,
         columns: Option<usize>,
     ) -> anyhow::Result<Pictures> {
-        let config = self.model.config();
-        let at = config.sample_rate.samples(start);
-        let plan = ChunkPlan::one_at(samples.len(), config.chunk_samples, at)?;
-        let batch = plan
-            .read_batch(0, samples)
-            .expect("one chunk")
-            .context("reading the decoded audio back")?;
-        let inside = self.model.inside(batch.tensor(&self.device))?;
-        let [_, bands, frames] = inside.filterbank.dims();
-        let [_, filters, mod_bands, mod_frames] = inside.modulation.dims();
-        let filterbank = read_back::values(inside.filterbank)?;
-        // The baseline has no modulation filters: nothing of its stand-in is read back.
-        let modulation = if self.order.modulation.is_empty() {
-            Vec::new()
-        } else {
-            read_back::values(inside.modulation)?
-        };
-        let drawn = InsidePictures::new(
+        let values = pictures::chunk_pictures(
+            &self.model,
             &self.order,
-            &filterbank,
-            [bands, frames],
-            &modulation,
-            [filters, mod_bands, mod_frames],
-            columns.unwrap_or(frames),
-            PICTURE_RANGE_DB,
-        );
-        let chunk_seconds = config.sample_rate.seconds(config.chunk_samples);
-        Ok(Pictures {
-            column_seconds: chunk_seconds / drawn.filterbank.cols.max(1) as f64,
-            filterbank: drawn.filterbank,
-            modulation: drawn.modulation,
-            filterbank_centre_hz: self.order.filterbank_centre_hz.clone(),
-            modulation_centre_hz: self.order.modulation_centre_hz.clone(),
-            start: config.sample_rate.seconds(plan.starts[0]),
-        })
+            samples,
+            start,
+            columns,
+            &self.device,
+        )?;
+        Ok(Pictures::from(values))
     }
 }

@@ -99,8 +99,9 @@ def test_modulation_pictures(tagger, clips):
     assert fb.max() - fb.min() <= 80.0 + 1e-3 and np.isfinite(mod).all()
     assert pictures.start == pytest.approx(2.0, abs=1e-3)
     assert pictures.column_seconds == pytest.approx(3.0 / 50)
-    # A start past the end shows the last chunk that fits.
-    assert tagger.modulation(path, start=60.0).start <= 7.0
+    # A start past the end would be a picture of padding: refused, naming the start.
+    with pytest.raises(modnet_tagger.TaggingError, match=r"start \(60 s\) is past the end"):
+        tagger.modulation(path, start=60.0)
 
 
 def test_bad_input_raises_the_cli_message(tagger, trainer, tmp_path):
@@ -215,3 +216,28 @@ def test_tag_many_gives_each_file_its_result_in_order(tagger, tmp_path):
         assert len(result.starts) == 0
     with pytest.raises(modnet_tagger.TaggingError, match="jobs must be at least 1"):
         tagger.tag_many(paths, jobs=0)
+
+
+def test_results_and_the_tagger_survive_pickling(tagger, clips):
+    """multiprocessing and joblib send results and taggers between processes by pickle."""
+    import pickle
+
+    path = clips["long"][0]
+    result = tagger.tag(path)
+    for value in (result, tagger.embed(path), tagger.modulation(path, columns=20)):
+        again = pickle.loads(pickle.dumps(value))
+        assert type(again) is type(value) and repr(again) == repr(value)
+    again = pickle.loads(pickle.dumps(result))
+    assert np.array_equal(again.probabilities, result.probabilities)
+    assert np.array_equal(again.timeline, result.timeline) and again.tags == result.tags
+    embedding = pickle.loads(pickle.dumps(tagger.embed(path)))
+    assert embedding.starts.dtype == np.float64, "as TagResult.starts"
+    assert np.allclose(embedding.starts, result.starts)
+    pictures = pickle.loads(pickle.dumps(tagger.modulation(path, columns=20)))
+    assert np.array_equal(pictures.modulation, tagger.modulation(path, columns=20).modulation)
+    # A tagger is made again from its weights and backend, and tags as the original.
+    copy = pickle.loads(pickle.dumps(tagger))
+    assert copy.weights == tagger.weights
+    assert np.array_equal(copy.tag(path).probabilities, result.probabilities)
+    with pytest.raises(ValueError, match="do not fill"):
+        modnet_tagger._pictures(((2, 2, [0.0]), [], [], [], 0.0, 0.1))

@@ -30,6 +30,9 @@ const ogg = join(root, 'tests', 'fixtures', 'audio', 'pulse-stereo-44k.ogg');
 // the CPU engine runs the native code's kernels in another order of sums (measured ~1e-6);
 // WebGPU (SwiftShader here) computes in other kernels and orders (measured ~1e-4).
 const TOLERANCE = { cpu: 1e-5, webgpu: 1e-3 };
+// The same for the pictures' values (dB of power; a power's relative error e moves it by about
+// 4.3·e dB, more near the 80 dB floor).
+const PICTURE_TOLERANCE_DB = { cpu: 1e-2, webgpu: 0.5 };
 // CPU engines the page runs on this machine: one per core, at most 4 (controller.rs).
 const CPU_ENGINES = Math.min(cpus().length, 4);
 
@@ -256,6 +259,23 @@ for (const mode of ['webgpu', 'cpu']) {
       for (const id of ['waveform', 'timeline', 'filterbank', 'modulation-large', 'sinc-responses', 'modulation-responses', 'modulation-thumb']) {
         assert.ok(ids.includes(id), `missing canvas ${id}`);
       }
+      // The pictures' values, as the page offers them for download, against `trainer inspect`
+      // (the model crate's own pictures) on the same chunk, pooled to the same columns.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#picture-values')]);
+      const shown = JSON.parse(readFileSync(await download.path(), 'utf8'));
+      const inspected = JSON.parse(execFileSync(trainer, ['inspect', clip, '--start', String(shown.start_seconds),
+        '--columns', String(shown.filterbank.cols), '--weights', weights, '--backend', 'flex'], { maxBuffer: 1 << 28 }).toString());
+      assert.equal(shown.start_seconds, inspected.start_seconds);
+      assert.deepEqual(shown.filterbank_centre_hz, inspected.filterbank_centre_hz, 'rows in the same order');
+      assert.deepEqual(shown.modulation_centre_hz, inspected.modulation_centre_hz, 'filters in the same order');
+      assert.equal(shown.modulation.length, inspected.modulation.length);
+      let pictureWorst = 0;
+      for (const [a, b] of [[shown.filterbank, inspected.filterbank], ...shown.modulation.map((m, i) => [m, inspected.modulation[i]])]) {
+        assert.deepEqual([a.rows, a.cols], [b.rows, b.cols]);
+        for (let i = 0; i < a.values.length; i++) pictureWorst = Math.max(pictureWorst, Math.abs(a.values[i] - b.values[i]));
+      }
+      assert.ok(pictureWorst <= PICTURE_TOLERANCE_DB[mode], `pictures, page vs trainer inspect (${mode}): max |Δ| = ${pictureWorst} dB`);
+      figures.push([`max |page − trainer inspect| picture value, ${mode}`, `${pictureWorst.toExponential(2)} dB`]);
       await page.screenshot({ path: join(artifacts, `page-${mode}.png`), fullPage: true });
       // What follows is the page's own handling of files, the same whichever engine runs the model.
       if (mode === 'webgpu') return;

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    average, bench, embed, eval, export, plot, prepare, similar, sweep, tag, train,
+    average, bench, embed, eval, export, inspect, plot, prepare, similar, sweep, tag, train,
 };
 
 #[derive(Parser)]
@@ -34,6 +34,9 @@ pub(crate) enum Command {
     Tag(tag::TagArgs),
     /// Embeddings per chunk and per clip (pooled features or modulation summary), as safetensors.
     Embed(embed::EmbedArgs),
+    /// What the front-end sees in one chunk: the filterbank and modulation pictures as values
+    /// (JSON), as the web page draws them.
+    Inspect(inspect::InspectArgs),
     /// Rank music by cosine similarity of clip embeddings to a query file.
     Similar(similar::SimilarArgs),
     /// Write a weights file for the web page (checked by loading it).
@@ -65,6 +68,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Tag(args) => tag::run(&args),
         Command::Embed(args) => embed::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
         Command::Similar(args) => similar::run(&args),
         Command::Export(args) => export::run(args),
         Command::Average(args) => average::run(args),

@@ -218,7 +218,7 @@ fn a_file_that_is_not_our_table_is_never_written() {
         "--jsonl",
         s(&table),
     ]));
-    assert_refused(&out, "same file");
+    assert_refused(&out, "are one file");
 }
 
 /// Row 3: two `tag LIB --csv out.csv` at once wrote 32 rows for 16 files. The table is locked:

@@ -1,5 +1,5 @@
 //! What the page asks of the browser outside the model: JavaScript errors as sentences, the
-//! clock, a file's or a URL's bytes, and the options in the page's address.
+//! clock, a file's or a URL's bytes, the options in the page's address, and a download.
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -52,4 +52,28 @@ pub fn address_option(name: &str) -> Option<String> {
         let (key, value) = kv.split_once('=')?;
         (key == name).then(|| value.to_string())
     })
+}
+
+/// Offers `value` as a JSON file named `name` for download (nothing leaves the browser: the
+/// file is made from memory).
+pub fn download_json<T: serde::Serialize>(name: &str, value: &T) -> Result<(), String> {
+    let value = serde_wasm_bindgen::to_value(value).map_err(|e| e.to_string())?;
+    let text = js_sys::JSON::stringify(&value).map_err(js_error)?;
+    let parts = js_sys::Array::of1(&text);
+    let blob = web_sys::Blob::new_with_str_sequence(&parts).map_err(js_error)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_error)?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let link = document.create_element("a").map_err(js_error)?;
+    link.set_attribute("href", &url).map_err(js_error)?;
+    link.set_attribute("download", name).map_err(js_error)?;
+    // `HTMLElement.click()`, called by name: web-sys's HtmlElement feature would rebuild
+    // every crate above web-sys for this one call.
+    let click: js_sys::Function = Reflect::get(&link, &"click".into())
+        .map_err(js_error)?
+        .dyn_into()
+        .map_err(js_error)?;
+    click.call0(&link).map_err(js_error)?;
+    web_sys::Url::revoke_object_url(&url).map_err(js_error)
 }

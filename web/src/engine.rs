@@ -11,7 +11,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
-use modnet::{BankResponses, ChunkPlan, ClipTagging, FilterOrder, Inside, InsidePictures, ModNet};
+use modnet::{
+    BankResponses, ChunkPlan, ClipTagging, FilterOrder, Inside, InsidePictures, ModNet,
+    PICTURE_RANGE_DB, RESPONSE_POINTS,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
@@ -21,12 +24,8 @@ use crate::messages::{
     Share, ToEngine,
 };
 
-/// Points of the frequency-response curves.
-const RESPONSE_POINTS: usize = 512;
 /// Columns of the pictures (frames are mean-pooled down to this).
 const PICTURE_COLS: usize = 400;
-/// Dynamic range of the pictures in dB.
-const PICTURE_RANGE_DB: f32 = 80.0;
 
 /// Starts the worker: installs the message handler at once (messages sent while the device
 /// starts are queued), acquires the device, then answers messages one at a time.
@@ -368,6 +367,7 @@ async fn chunk_pictures(
         filterbank: drawn.filterbank,
         modulation: drawn.modulation,
         modulation_centre_hz: order.modulation_centre_hz,
+        filterbank_centre_hz: order.filterbank_centre_hz,
         millis: js_sys::Date::now() - started,
     })
 }

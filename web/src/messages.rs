@@ -116,6 +116,8 @@ pub struct ChunkPictures {
     pub modulation: Vec<Picture>,
     /// Centre frequency of each modulation filter in Hz, same order.
     pub modulation_centre_hz: Vec<f32>,
+    /// Centre frequency of each filterbank band (row) in Hz, low to high.
+    pub filterbank_centre_hz: Vec<f32>,
     /// Milliseconds taken.
     pub millis: f64,
 }

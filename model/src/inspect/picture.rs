@@ -170,6 +170,30 @@ impl InsidePictures {
     }
 }
 
+/// How far below a picture's maximum its values are clipped (dB): the page's, the Python
+/// package's and `trainer inspect`'s pictures.
+pub const PICTURE_RANGE_DB: f32 = 80.0;
+
+/// One chunk's pictures with what a reader needs to place them: the JSON that `trainer inspect`
+/// writes and the page's "values" download, so that either can be compared with the other or
+/// plotted elsewhere.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PictureValues {
+    /// Where the chunk starts in the audio (seconds).
+    pub start_seconds: f64,
+    /// How many seconds one column spans.
+    pub column_seconds: f64,
+    /// `[bands, columns]` in dB, bands low to high.
+    pub filterbank: Picture,
+    /// One `[bands, columns]` picture per modulation filter, low to high.
+    pub modulation: Vec<Picture>,
+    /// The filterbank's centre frequencies, row by row (Hz).
+    pub filterbank_centre_hz: Vec<f32>,
+    /// The modulation filters' centre frequencies, picture by picture (Hz).
+    pub modulation_centre_hz: Vec<f32>,
+}
+
 /// The rows of a row-major `[rows, cols]` matrix in `order`.
 fn reorder_rows(values: &[f32], cols: usize, order: &[usize]) -> Vec<f32> {
     order

@@ -1,6 +1,10 @@
 //! Frequency responses of the learned filters (the paper's Fig. 3 and 8), as numbers to plot:
 //! magnitude in dB on a linear frequency grid, with centre frequencies and edges in Hz.
 
+/// The points at which the page, the Python package and `trainer inspect` evaluate the learned
+/// responses: the pictures' row order comes from these, so it is one number for all three.
+pub const RESPONSE_POINTS: usize = 512;
+
 use alloc::vec::Vec;
 use burn::tensor::Tensor;
 use core::f64::consts::PI;

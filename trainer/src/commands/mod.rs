@@ -5,6 +5,7 @@ pub mod bench;
 pub mod embed;
 pub mod eval;
 pub mod export;
+pub mod inspect;
 pub mod plot;
 pub mod prepare;
 pub mod similar;

@@ -5,9 +5,10 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::{WIDE, redraw};
+use crate::browser;
 use crate::draw::{self, Axes};
 use crate::messages::{ChunkPictures, ModelInfo};
-use modnet::Picture;
+use modnet::{Picture, PictureValues};
 
 /// A picture canvas that draws itself.
 #[component]
@@ -64,6 +65,20 @@ pub fn Pictures(
             }
         })
         .collect_view();
+    let values = PictureValues {
+        start_seconds: start,
+        column_seconds: rate.seconds(model.chunk_samples) / pictures.filterbank.cols.max(1) as f64,
+        filterbank: pictures.filterbank.clone(),
+        modulation: pictures.modulation.clone(),
+        filterbank_centre_hz: pictures.filterbank_centre_hz.clone(),
+        modulation_centre_hz: pictures.modulation_centre_hz.clone(),
+    };
+    let download = move |_| {
+        let name = format!("pictures-at-{:.1}s.json", values.start_seconds);
+        if let Err(e) = browser::download_json(&name, &values) {
+            leptos::logging::warn!("the pictures' values could not be offered: {e}");
+        }
+    };
     let modulation = pictures.modulation.clone();
     let large = move || {
         let i = selected.get().min(modulation.len().saturating_sub(1));
@@ -78,6 +93,9 @@ pub fn Pictures(
     view! {
         <section id="pictures">
             <h2>{format!("Inside the front-end: chunk at {start:.1} s ({:.0} ms)", pictures.millis)}</h2>
+            <button id="picture-values" on:click=download title="the pictures below as numbers (dB), the format of `trainer inspect`">
+                "Download the values (JSON)"
+            </button>
             <h3>{format!("Sinc filterbank output ({} bands, dB)", pictures.filterbank.rows)}</h3>
             <PictureCanvas map=pictures.filterbank.clone() width=WIDE height=300 axes=fb_axes id="filterbank"/>
             {(!pictures.modulation.is_empty()).then(|| view! {
