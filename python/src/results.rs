@@ -164,10 +164,10 @@ impl TagResult {
     }
 
     /// Pickling (multiprocessing, joblib): the values, rebuilt by `modnet_tagger._tag_result`.
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, TagResultState)> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (TagResultState,))> {
         Ok((
             restorer(py, "_tag_result")?,
-            (
+            ((
                 self.tags.to_vec(),
                 self.probabilities.clone(),
                 self.timeline.clone(),
@@ -175,7 +175,7 @@ impl TagResult {
                 self.seconds,
                 self.notice.clone(),
                 self.source.clone(),
-            ),
+            ),),
         ))
     }
 
@@ -229,15 +229,15 @@ impl Embedding {
     }
 
     /// Pickling: the values, rebuilt by `modnet_tagger._embedding`.
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, EmbeddingState)> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (EmbeddingState,))> {
         Ok((
             restorer(py, "_embedding")?,
-            (
+            ((
                 self.chunks.clone(),
                 self.clip.clone(),
                 self.starts.clone(),
                 self.layer.clone(),
-            ),
+            ),),
         ))
     }
 
@@ -317,18 +317,18 @@ impl Pictures {
     }
 
     /// Pickling: the values, rebuilt by `modnet_tagger._pictures`.
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, PicturesState)> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (PicturesState,))> {
         let picture = |p: &modnet::Picture| (p.rows, p.cols, p.values.clone());
         Ok((
             restorer(py, "_pictures")?,
-            (
+            ((
                 picture(&self.filterbank),
                 self.modulation.iter().map(picture).collect(),
                 self.filterbank_centre_hz.clone(),
                 self.modulation_centre_hz.clone(),
                 self.start,
                 self.column_seconds,
-            ),
+            ),),
         ))
     }
 
