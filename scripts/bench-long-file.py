@@ -3,7 +3,7 @@
 
 Writes a 60-minute 44.1 kHz mono WAV (a tone with noise, 318 MB) into a temporary folder,
 runs the release trainer on it, and prints a table of peak resident memory (ru_maxrss of the
-child) and wall time. The trainer keeps a decoded signal in memory up to 8.7 minutes of audio
+child) and wall time. The trainer keeps a decoded signal in memory up to 4.4 minutes of audio
 and on disk beyond, so the peak should not grow with the length.
 
     cargo build -p trainer --release

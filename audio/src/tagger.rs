@@ -1,6 +1,8 @@
 //! Tagging a decoded signal with the clip protocol, as `trainer tag` does and the Python package
 //! (`python/`) calls it: one home for the numbers both report.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use modnet::{ClipTagging, ClipTags, ModNet};
@@ -22,9 +24,42 @@ pub fn tag_signal(
     with_timeline: bool,
     device: &Device,
 ) -> Result<ClipTags> {
+    tag_signal_until(
+        model,
+        samples,
+        with_timeline,
+        device,
+        &AtomicBool::new(false),
+    )
+}
+
+/// The error of work given up because `stop` was set (Ctrl-C in Python).
+#[derive(Debug)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stopped on request")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// [`tag_signal`], given up with [`Stopped`] before the next batch once `stop` is set: a long
+/// clip can be interrupted within one batch's time.
+pub fn tag_signal_until(
+    model: &ModNet,
+    samples: &Signal,
+    with_timeline: bool,
+    device: &Device,
+    stop: &AtomicBool,
+) -> Result<ClipTags> {
     let config = model.config();
     let tagging = ClipTagging::new(samples.len(), config.chunk_samples, with_timeline)?;
     let batches = run_batches(device, tagging.batch_count(), |i| {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Stopped.into());
+        }
         let batch = tagging
             .read_batch(i, samples)
             .expect("index below batch_count")

@@ -241,3 +241,24 @@ def test_results_and_the_tagger_survive_pickling(tagger, clips):
     assert np.array_equal(copy.tag(path).probabilities, result.probabilities)
     with pytest.raises(ValueError, match="do not fill"):
         modnet_tagger._pictures(((2, 2, [0.0]), [], [], [], 0.0, 0.1))
+
+
+def test_ctrl_c_stops_a_long_call_within_a_batch(tagger):
+    """Ctrl-C during one tag() call raises KeyboardInterrupt at once (it waited for the whole
+    clip: 4.7 s for a 20-minute array)."""
+    import _thread
+
+    samples = np.random.default_rng(5).uniform(-0.3, 0.3, 16000 * 1200).astype(np.float32)
+    started = time.perf_counter()
+    tagger.tag(samples[: 16000 * 120], sample_rate=16000)
+    two_minutes = time.perf_counter() - started
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    started = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        tagger.tag(samples, sample_rate=16000)
+    stopped = time.perf_counter() - started
+    # Twenty minutes take ten times two; stopped within two minutes' worth (a batch or two).
+    assert stopped < 0.3 + two_minutes, f"stopped after {stopped:.2f} s ({two_minutes:.2f} s per 2 min)"
+    # The tagger still works afterwards.
+    assert len(tagger.tag(samples[:48000], sample_rate=16000).probabilities) == 50

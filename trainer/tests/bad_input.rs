@@ -30,7 +30,7 @@
 //! | symlink loops; names that are not UTF-8 | each real file once; `\xNN` escapes | probe.rs `symlink_loops_tag_each_real_file_once`, `names_that_are_not_utf8_get_a_row_each` |
 //! | `sub/x.wav` and `sub__x.wav`; `a.wav` and `./a.wav` in two splits; a segment past the end | an entry each; refused; refused with its line | probe.rs `cache_keys_splits_and_segments_name_each_file_once` |
 //! | `--resume` with another `--seed` / `--synth-clips`; a killed write's `.modnet-tmp`; unwritable `--web-weights` | refused naming what differs; removed; refused before training | probe.rs `a_run_resumes_only_on_its_own_data` |
-//! | `similar` on NaN embeddings or a folder query; an hour-long file | refused; kept on disk past 8.7 min | probe.rs `similar_refuses_nan_and_folders_and_long_signals_wait_on_disk` |
+//! | `similar` on NaN embeddings or a folder query; an hour-long file | refused; kept on disk past 4.4 min | probe.rs `similar_refuses_nan_and_folders_and_long_signals_wait_on_disk` |
 
 use std::path::Path;
 
