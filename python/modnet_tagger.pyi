@@ -3,7 +3,7 @@
 `trainer embed` from the modnet-rs repository."""
 
 import os
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union, final
 
 import numpy as np
 import numpy.typing as npt
@@ -13,7 +13,7 @@ BACKENDS: list[str]
 """What `Tagger(backend=…)` takes in this wheel: ["flex", "auto"], and "wgpu" in a wheel built
 with the `wgpu` feature."""
 
-Audio = Union[str, os.PathLike, npt.ArrayLike]
+Audio = Union[str, os.PathLike[str], npt.ArrayLike]
 """A file path (any format `trainer tag` reads: WAV, FLAC, MP3, Ogg Vorbis/Opus, AAC…), or
 samples as floats in [-1, 1]: `[samples]` or `[channels, samples]` (librosa's layout) with
 their `sample_rate`."""
@@ -22,6 +22,7 @@ class TaggingError(ValueError):
     """Audio that cannot be tagged (unreadable, empty, NaN, an impossible rate) or a weights
     file that cannot be loaded; the message is the command line's and names the file."""
 
+@final
 class TagResult:
     """A clip's tags: the 16-chunk protocol's probabilities and, for audio longer than one
     chunk, a timeline of consecutive chunks."""
@@ -49,6 +50,7 @@ class TagResult:
     def as_dict(self) -> dict[str, float]:
         """`{tag: probability}` for every tag."""
 
+@final
 class Embedding:
     """Embeddings of a clip, as `trainer embed` writes them."""
 
@@ -64,6 +66,7 @@ class Embedding:
     def starts(self) -> npt.NDArray[np.float64]:
         """Each chunk's start in seconds: `[chunks]`."""
 
+@final
 class Pictures:
     """One chunk's filterbank and modulation pictures (power in dB, 80 dB range), as the web
     page draws them: `plt.imshow(p.filterbank, origin="lower", aspect="auto")`."""
@@ -85,6 +88,7 @@ class Pictures:
     def modulation_centre_hz(self) -> npt.NDArray[np.float32]:
         """Each modulation filter's centre frequency (Hz)."""
 
+@final
 class Tagger:
     """A music tagger: the built-in model (SincModNet distilled from an MTAT-trained teacher;
     see MODEL_CARD.md) or a weights file of `trainer train` / `trainer export`.
@@ -95,9 +99,9 @@ class Tagger:
 
     weights: str
     """The weights file, or "built-in"."""
-    def __init__(
-        self, weights: Optional[Union[str, os.PathLike]] = None, backend: str = "flex"
-    ) -> None: ...
+    def __new__(
+        cls, weights: Optional[Union[str, os.PathLike[str]]] = None, backend: str = "flex"
+    ) -> "Tagger": ...
     @property
     def tags(self) -> list[str]:
         """The vocabulary, in the order of every probability array."""
@@ -121,7 +125,7 @@ class Tagger:
         `trainer tag --csv` for a library)."""
     def tag_many(
         self,
-        paths: Sequence[Union[str, os.PathLike]],
+        paths: Sequence[Union[str, os.PathLike[str]]],
         jobs: Optional[int] = None,
         timeline: bool = False,
         progress: Optional[Callable[[int, int], object]] = None,

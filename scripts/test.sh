@@ -58,7 +58,7 @@ python_venvs() {
     "$venv/bin/pip" install -q -r scripts/corpus/test-requirements.txt
   fi
   venv=$2
-  if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import maturin, pytest, ray, pyarrow" 2>/dev/null; then
+  if [[ ! -x $venv/bin/python ]] || ! $venv/bin/python -c "import maturin, pytest, ray, pyarrow, mypy" 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q -r python/requirements-test.txt
   fi
@@ -123,6 +123,9 @@ rm -rf target/wheels
 "$venv/bin/maturin" build --profile dev --features test-build -m python/Cargo.toml -o target/wheels
 "$venv/bin/pip" install -q --force-reinstall --no-deps target/wheels/modnet_tagger-*.whl
 TRAINER="$trainer" "$venv/bin/python" -m pytest -q python/tests
+# The type stubs: against the module itself, and a typed program under mypy's strictest rules.
+"$venv/bin/python" -m mypy.stubtest modnet_tagger --allowlist python/stubtest-allowlist.txt
+"$venv/bin/python" -m mypy --strict --no-incremental python/examples/typed_usage.py
 
 step "the CPU benchmark builds (cargo bench -p modnet runs it: speed is printed, not asserted)"
 # The tests' package selection: `-p modnet` alone would unify burn's features without wgpu and

@@ -25,6 +25,7 @@ fn each_seed_format_is_read_to_its_length() {
         "pcm16.caf",
         "vorbis.ogg",
         "opus.opus",
+        "two-streams.opus",
         "mono.mp3",
     ] {
         let path = seed(name);
