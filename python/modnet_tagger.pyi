@@ -133,6 +133,15 @@ class Tagger:
         """Tags many files as `trainer tag --csv` a library: `jobs` decoded side by side (one
         per core by default), the GIL released. One entry per path, in order: its TagResult or
         its TaggingError (returned, not raised). `progress(done, total)` after each file."""
+    def embed_many(
+        self,
+        paths: Sequence[Union[str, os.PathLike[str]]],
+        jobs: Optional[int] = None,
+        layer: str = "pooled",
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> List[Union[Embedding, TaggingError]]:
+        """Embeds many files as `tag_many` tags them: one entry per path, in order, its
+        Embedding or its TaggingError (returned, not raised)."""
     def embed(
         self, audio: Audio, sample_rate: Optional[float] = None, layer: str = "pooled"
     ) -> Embedding:

@@ -176,43 +176,27 @@ impl Tagger {
         timeline: bool,
         progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Vec<Py<PyAny>>> {
-        use rayon::prelude::*;
-        if jobs == Some(0) {
-            return Err(crate::TaggingError::new_err("jobs must be at least 1"));
-        }
-        let jobs =
-            jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let rate = self.model.config().sample_rate;
-        let mut out = Vec::with_capacity(paths.len());
-        for group in paths.chunks(jobs) {
-            let results: Vec<anyhow::Result<TagResult>> = py.detach(|| {
-                let decoded: Vec<_> = group
-                    .par_iter()
-                    .map(|path| Audio::File(path.clone()))
-                    .map(|audio| (audio.signal(rate), audio))
-                    .collect();
-                decoded
-                    .into_iter()
-                    .map(|(samples, audio)| {
-                        samples.and_then(|s| {
-                            self.tag_result(&s, &audio, timeline, &AtomicBool::new(false))
-                                .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))
-                        })
-                    })
-                    .collect()
-            });
-            for result in results {
-                out.push(match result {
-                    Ok(tags) => Py::new(py, tags)?.into_any(),
-                    Err(e) => tagging_error(e).into_value(py).into_any(),
-                });
-                if let Some(progress) = &progress {
-                    progress.call1((out.len(), paths.len()))?;
-                }
-            }
-            py.check_signals()?;
-        }
-        Ok(out)
+        self.many(py, &paths, jobs, progress, |samples, audio| {
+            self.tag_result(samples, audio, timeline, &AtomicBool::new(false))
+        })
+    }
+
+    /// Embeds many files as `trainer embed` does a library, side by side as
+    /// [`Tagger::tag_many`]: one entry per path, in order, an `Embedding` or the file's
+    /// `TaggingError` as a value.
+    #[pyo3(signature = (paths, jobs = None, layer = "pooled", progress = None))]
+    fn embed_many(
+        &self,
+        py: Python<'_>,
+        paths: Vec<PathBuf>,
+        jobs: Option<usize>,
+        layer: &str,
+        progress: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        let chosen = EmbeddingLayer::parse(layer).map_err(PyValueError::new_err)?;
+        self.many(py, &paths, jobs, progress, |samples, _| {
+            self.embedding(samples, chosen)
+        })
     }
 
     /// Embeddings of a clip, as `trainer embed`: `layer` is `"pooled"` (the ResNet's pooled
@@ -227,13 +211,7 @@ impl Tagger {
     ) -> PyResult<Embedding> {
         let chosen = EmbeddingLayer::parse(layer).map_err(PyValueError::new_err)?;
         self.on_signal(py, audio, sample_rate, |samples, _, _| {
-            let e = embeddings::embed_signal(&self.model, samples, chosen, &self.device)?;
-            Ok(Embedding {
-                chunks: e.chunks,
-                clip: e.clip,
-                starts: e.starts,
-                layer: chosen.name().to_string(),
-            })
+            self.embedding(samples, chosen)
         })
     }
 
@@ -331,6 +309,66 @@ impl Tagger {
         outcome
             .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))
             .map_err(tagging_error)
+    }
+
+    /// `one` on each of `paths`, `jobs` files decoded side by side (default: one per core) and
+    /// worked on in order, the GIL released; each entry a result or the file's error as a
+    /// value; `progress(done, total)` after each file; Ctrl-C between groups.
+    fn many<T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>> + Send>(
+        &self,
+        py: Python<'_>,
+        paths: &[PathBuf],
+        jobs: Option<usize>,
+        progress: Option<Bound<'_, PyAny>>,
+        one: impl Fn(&Signal, &Audio) -> anyhow::Result<T> + Sync,
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        use rayon::prelude::*;
+        if jobs == Some(0) {
+            return Err(crate::TaggingError::new_err("jobs must be at least 1"));
+        }
+        let jobs =
+            jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let rate = self.model.config().sample_rate;
+        let mut out = Vec::with_capacity(paths.len());
+        for group in paths.chunks(jobs) {
+            let results: Vec<anyhow::Result<T>> = py.detach(|| {
+                let decoded: Vec<_> = group
+                    .par_iter()
+                    .map(|path| Audio::File(path.clone()))
+                    .map(|audio| (audio.signal(rate), audio))
+                    .collect();
+                decoded
+                    .into_iter()
+                    .map(|(samples, audio)| {
+                        samples.and_then(|s| {
+                            one(&s, &audio).map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))
+                        })
+                    })
+                    .collect()
+            });
+            for result in results {
+                out.push(match result {
+                    Ok(value) => Py::new(py, value)?.into_any(),
+                    Err(e) => tagging_error(e).into_value(py).into_any(),
+                });
+                if let Some(progress) = &progress {
+                    progress.call1((out.len(), paths.len()))?;
+                }
+            }
+            py.check_signals()?;
+        }
+        Ok(out)
+    }
+
+    /// A signal's embeddings at `layer`.
+    fn embedding(&self, samples: &Signal, layer: EmbeddingLayer) -> anyhow::Result<Embedding> {
+        let e = embeddings::embed_signal(&self.model, samples, layer, &self.device)?;
+        Ok(Embedding {
+            chunks: e.chunks,
+            clip: e.clip,
+            starts: e.starts,
+            layer: layer.name().to_string(),
+        })
     }
 
     /// A signal's clip tags (and its timeline when asked and longer than a chunk).

@@ -216,6 +216,15 @@ def test_tag_many_gives_each_file_its_result_in_order(tagger, tmp_path):
         assert len(result.starts) == 0
     with pytest.raises(modnet_tagger.TaggingError, match="jobs must be at least 1"):
         tagger.tag_many(paths, jobs=0)
+    # embed_many: the same order and errors, each embedding as embed() gives it.
+    embedded = tagger.embed_many(paths, jobs=2, layer="modulation")
+    assert [type(r).__name__ for r in embedded] == [
+        "Embedding", "TaggingError", "Embedding", "TaggingError", "Embedding"]
+    for path, embedding in zip(good, [embedded[0], embedded[2], embedded[4]]):
+        one = tagger.embed(path, layer="modulation")
+        assert embedding.layer == "modulation" and np.array_equal(embedding.chunks, one.chunks)
+    with pytest.raises(ValueError, match="'middle' is not a layer"):
+        tagger.embed_many(paths, layer="middle")
 
 
 def test_results_and_the_tagger_survive_pickling(tagger, clips):
