@@ -50,3 +50,17 @@ fn each_seed_format_is_read_to_its_length() {
         assert!(peak > 0.1, "{name}: the tone is there (peak {peak})");
     }
 }
+
+/// Probe row 4: an Ogg file of two Opus streams (`two-streams.opus`: `opus.opus` and a copy of
+/// it under another serial number, pages interleaved) was refused as corrupt; it reads as its
+/// first stream does alone.
+#[test]
+fn a_file_of_two_opus_streams_reads_as_its_first() {
+    let decode = |name: &str| {
+        audio::decode(&seed(name), SampleRate::new(16_000))
+            .unwrap_or_else(|e| panic!("{name}: {e:#}"))
+            .into_vec()
+            .unwrap()
+    };
+    assert_eq!(decode("two-streams.opus"), decode("opus.opus"));
+}
