@@ -125,12 +125,7 @@ impl Table {
                 return Err(e).with_context(|| format!("cannot lock {name}"));
             }
         }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .with_context(|| format!("cannot read {name}"))?;
-        // Checked whole before anything is written: a file that is not this command's table
-        // is refused as it is.
-        let existing = parse(&bytes, format, tags).map_err(|why| {
+        let not_ours = |why: String| {
             anyhow::anyhow!(
                 "{name} is not a {} table of `trainer tag` for this model ({why}); it was not \
                  changed: choose another output file",
@@ -139,7 +134,25 @@ impl Table {
                     Format::Jsonl => "JSON Lines",
                 }
             )
-        })?;
+        };
+        // A file that does not even begin as a table is refused on its first bytes, not read
+        // whole (a 10 GB video named by mistake would have been read into memory).
+        let mut start = Vec::new();
+        (&mut file)
+            .take(TABLE_START.len() as u64)
+            .read_to_end(&mut start)
+            .and_then(|_| file.seek(SeekFrom::Start(0)))
+            .with_context(|| format!("cannot read {name}"))?;
+        let expected = table_start(format);
+        if !start.is_empty() && !expected.starts_with(&start[..start.len().min(expected.len())]) {
+            return Err(not_ours("it does not begin as one".into()));
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {name}"))?;
+        // Checked whole before anything is written: a file that is not this command's table
+        // is refused as it is.
+        let existing = parse(&bytes, format, tags).map_err(not_ours)?;
         match existing.last {
             LastLine::Whole => {}
             LastLine::Unterminated => {
@@ -237,6 +250,17 @@ impl Table {
     /// Whether the table holds a row for `file` (by [`file_key`]: any spelling of it).
     pub fn has(&self, file: &str) -> bool {
         self.done.contains(&file_key(file))
+    }
+}
+
+/// How long a prefix of a table [`Table::open`] checks before reading it whole.
+const TABLE_START: &[u8] = b"file,seconds,";
+
+/// How every table of `format` begins (the CSV header, the first JSON key).
+fn table_start(format: Format) -> &'static [u8] {
+    match format {
+        Format::Csv => TABLE_START,
+        Format::Jsonl => b"{\"file\":",
     }
 }
 

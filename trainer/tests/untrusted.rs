@@ -438,6 +438,32 @@ fn a_library_spelled_another_way_is_not_tagged_again() {
     assert_eq!(rows, 3, "a header and one row per file");
 }
 
+/// A table named by mistake on a huge file (a sparse 8 GB one here) is refused on its first
+/// bytes, under a 4 GB address-space limit: it was read whole before it was checked.
+#[test]
+fn a_huge_file_named_as_a_table_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("a.wav");
+    write_wav(&wav, 0.5, 16_000, 440.0, 1);
+    let video = dir.path().join("film.csv");
+    std::fs::File::create(&video)
+        .unwrap()
+        .set_len(8 << 30)
+        .unwrap();
+    let out = trainer_bounded(&["tag", s(&wav), "--csv", s(&video), "--backend", "flex"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("does not begin as one") && err.contains("film.csv"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::metadata(&video).unwrap().len(),
+        8 << 30,
+        "untouched"
+    );
+}
+
 /// Probe row 11: a file more than 4096 bytes of path deep was dropped without a word ("no
 /// audio files"); it is listed as skipped, with why, and the rest of the library is tagged.
 #[test]
