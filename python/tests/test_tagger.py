@@ -256,6 +256,19 @@ def test_ctrl_c_stops_a_long_call_within_a_batch(tagger):
     """Ctrl-C during one tag() call raises KeyboardInterrupt at once (it waited for the whole
     clip: 4.7 s for a 20-minute array)."""
     import _thread
+    import signal
+
+    # A process started in the background by a non-interactive shell ignores SIGINT, and then
+    # Python installs no handler for it: give it Python's, as an interactive session has.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _ctrl_c_during_a_long_call(tagger)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_during_a_long_call(tagger):
+    import _thread
 
     samples = np.random.default_rng(5).uniform(-0.3, 0.3, 16000 * 1200).astype(np.float32)
     started = time.perf_counter()
