@@ -24,6 +24,13 @@ pub(crate) fn tagging_error(e: anyhow::Error) -> PyErr {
     TaggingError::new_err(format!("{e:#}"))
 }
 
+/// Music auto-tagging with a modulation front-end (SincModNet, Vahidi et al., IJCNN 2021): the
+/// 50 MagnaTagATune tags, embeddings and the front-end's pictures, numpy in and out.
+///
+/// `Tagger()` holds the built-in model (see MODEL_CARD.md: distilled from MTAT-trained
+/// teachers) or a weights file; `tag`, `tag_many`, `embed`, `embed_many` and `modulation` give
+/// the numbers of `trainer tag`, `trainer embed` and `trainer inspect`. Bad input raises
+/// `TaggingError` (a `ValueError`) naming the file or argument.
 #[pymodule]
 fn modnet_tagger(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // As the trainer: freed buffers stay with the process instead of coming back as fresh

@@ -20,6 +20,7 @@ def test_vocabulary_and_groups(tagger):
     assert "female vocal" in groups["vocal"] and "rock" in groups["genre"]
     assert tagger.sample_rate == 16000 and tagger.chunk_seconds == pytest.approx(3.0)
     assert tagger.weights == "built-in"
+    assert "MagnaTagATune" in modnet_tagger.__doc__ and modnet_tagger.__version__.count(".") == 2
 
 
 @pytest.mark.parametrize("name", ["long", "short"])
