@@ -3,13 +3,14 @@
 //! symphonia 0.5 reads RIFF only, so the header is rewritten as RIFF with the real sizes
 //! (clamped to 32 bits: audio past 4 GiB of data is not read) before symphonia sees it.
 
+use crate::stated_rate::chunk_at;
+
 /// `head` (a file's first bytes) as a RIFF header when it starts an RF64 or BW64 file whose
 /// `data` chunk header lies within it; `None` for any other file.
 pub fn as_riff(head: &[u8]) -> Option<Vec<u8>> {
     if !matches!(head.get(0..4)?, b"RF64" | b"BW64") || head.get(8..12)? != b"WAVE" {
         return None;
     }
-    let u32_at = |at: usize| Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?));
     let u64_at = |at: usize| Some(u64::from_le_bytes(head.get(at..at + 8)?.try_into().ok()?));
     // The ds64 chunk comes first: riff size, data size, sample count (and a table).
     if head.get(12..16)? != b"ds64" {
@@ -20,21 +21,11 @@ pub fn as_riff(head: &[u8]) -> Option<Vec<u8>> {
     let mut riff = head.to_vec();
     riff[0..4].copy_from_slice(b"RIFF");
     riff[4..8].copy_from_slice(&clamp(riff_size).to_le_bytes());
-    let mut at = 12usize;
-    loop {
-        let id = head.get(at..at + 4)?;
-        let len = u32_at(at + 4)?;
-        if id == b"data" {
-            if len == u32::MAX {
-                riff[at + 4..at + 8].copy_from_slice(&clamp(data_size).to_le_bytes());
-            }
-            return Some(riff);
-        }
-        // Chunks are padded to an even length.
-        at = (at + 8)
-            .checked_add(len as usize)?
-            .checked_add(len as usize & 1)?;
+    let data = chunk_at(head, b"data", u32::from_le_bytes)?;
+    if riff[data + 4..data + 8] == u32::MAX.to_le_bytes() {
+        riff[data + 4..data + 8].copy_from_slice(&clamp(data_size).to_le_bytes());
     }
+    Some(riff)
 }
 
 #[cfg(test)]

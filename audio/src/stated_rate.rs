@@ -22,15 +22,22 @@ pub fn stated_rate(head: &[u8]) -> Option<u32> {
 
 /// The data of the first chunk named `id` after the 12-byte file header, if it lies in `head`.
 fn chunk<'a>(head: &'a [u8], id: &[u8; 4], size: fn([u8; 4]) -> u32) -> Option<&'a [u8]> {
+    let at = chunk_at(head, id, size)?;
+    let len = size(head[at + 4..at + 8].try_into().ok()?) as usize;
+    head.get(at + 8..(at + 8).saturating_add(len).min(head.len()))
+}
+
+/// Where the header of the first chunk named `id` after the 12-byte file header starts, if
+/// that header lies in `head` (RIFF and RF64 sizes are little-endian, AIFF's big-endian).
+pub(crate) fn chunk_at(head: &[u8], id: &[u8; 4], size: fn([u8; 4]) -> u32) -> Option<usize> {
     let mut at = 12usize;
     while let Some(header) = head.get(at..at + 8) {
-        let len = size(header[4..8].try_into().ok()?) as usize;
-        let data = at + 8;
         if &header[0..4] == id {
-            return head.get(data..data.saturating_add(len).min(head.len()));
+            return Some(at);
         }
+        let len = size(header[4..8].try_into().ok()?) as usize;
         // Chunks are padded to an even length.
-        at = data.checked_add(len)?.checked_add(len & 1)?;
+        at = (at + 8).checked_add(len)?.checked_add(len & 1)?;
     }
     None
 }

@@ -137,14 +137,14 @@ impl Table {
         };
         // A file that does not even begin as a table is refused on its first bytes, not read
         // whole (a 10 GB video named by mistake would have been read into memory).
+        let expected = table_start(format);
         let mut start = Vec::new();
         (&mut file)
-            .take(TABLE_START.len() as u64)
+            .take(expected.len() as u64)
             .read_to_end(&mut start)
             .and_then(|_| file.seek(SeekFrom::Start(0)))
             .with_context(|| format!("cannot read {name}"))?;
-        let expected = table_start(format);
-        if !start.is_empty() && !expected.starts_with(&start[..start.len().min(expected.len())]) {
+        if !expected.starts_with(&start) {
             return Err(not_ours("it does not begin as one".into()));
         }
         let mut bytes = Vec::new();
@@ -253,13 +253,11 @@ impl Table {
     }
 }
 
-/// How long a prefix of a table [`Table::open`] checks before reading it whole.
-const TABLE_START: &[u8] = b"file,seconds,";
-
-/// How every table of `format` begins (the CSV header, the first JSON key).
+/// How every table of `format` begins (the CSV header, the first JSON key): what
+/// [`Table::open`] checks before reading a file whole.
 fn table_start(format: Format) -> &'static [u8] {
     match format {
-        Format::Csv => TABLE_START,
+        Format::Csv => b"file,seconds,",
         Format::Jsonl => b"{\"file\":",
     }
 }

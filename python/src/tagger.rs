@@ -33,10 +33,8 @@ pub struct Tagger {
     /// Boxed: burn's device and model hold 64-byte-aligned values, and Python places objects
     /// only 16-byte-aligned.
     state: Box<State>,
-    /// The weights file, or "built-in".
-    #[pyo3(get)]
-    weights: String,
-    /// What it was made with, to make it again when unpickled (in another process).
+    /// What it was made with (the weights file, none for the built-in model, and the backend's
+    /// name): shown, and used to make it again when unpickled in another process.
     weights_path: Option<PathBuf>,
     backend: String,
 }
@@ -86,9 +84,6 @@ impl Tagger {
                 .filter_responses(RESPONSE_POINTS)
                 .context("reading the learned filters")?;
             Ok(Self {
-                weights: weights
-                    .as_deref()
-                    .map_or("built-in".into(), modnet_audio::files::path_text),
                 weights_path: weights.clone(),
                 backend: backend.to_string(),
                 state: Box::new(State {
@@ -100,6 +95,14 @@ impl Tagger {
             })
         })
         .map_err(tagging_error)
+    }
+
+    /// The weights file, or "built-in".
+    #[getter]
+    fn weights(&self) -> String {
+        self.weights_path
+            .as_deref()
+            .map_or("built-in".into(), modnet_audio::files::path_text)
     }
 
     /// The vocabulary, in the order of every probability array.
@@ -241,7 +244,7 @@ impl Tagger {
     }
 
     fn __repr__(&self) -> String {
-        format!("Tagger({}: {})", self.weights, self.model.summary())
+        format!("Tagger({}: {})", self.weights(), self.model.summary())
     }
 
     /// Pickling (multiprocessing, joblib): made again from its weights file and backend in the
