@@ -23,6 +23,8 @@ pub enum ModelError {
     NonFinite,
     /// A weights file could not be read or written.
     Weights(String),
+    /// The user's tag heads could not be read, written or used with this model.
+    Heads(String),
     /// The device failed to run the model or to give its results back.
     Device(String),
     /// A weights file was made for another configuration than the one it is loaded into.
@@ -49,6 +51,7 @@ impl fmt::Display for ModelError {
             ),
             Self::NonFinite => write!(f, "the audio contains NaN or infinite samples"),
             Self::Weights(msg) => write!(f, "weights file: {msg}"),
+            Self::Heads(msg) => write!(f, "your tags: {msg}"),
             Self::Device(msg) => {
                 write!(f, "the device failed to compute or return a result: {msg}")
             }

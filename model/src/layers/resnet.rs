@@ -293,8 +293,15 @@ impl ResNet {
     /// - input: `[batch, channels, bands, frames]`
     /// - output: `[batch, n_tags]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.dense1.forward(self.features(x));
-        let x = relu(self.bn.forward(x));
+        self.classify(self.features(x))
+    }
+
+    /// The head: logits of pooled features.
+    ///
+    /// - input: `[batch, width₇]`
+    /// - output: `[batch, n_tags]`
+    pub fn classify(&self, features: Tensor<2>) -> Tensor<2> {
+        let x = relu(self.bn.forward(self.dense1.forward(features)));
         self.dense2.forward(self.dropout.forward(x))
     }
 }
