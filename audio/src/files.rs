@@ -207,6 +207,8 @@ pub enum OutputKind {
     Safetensors,
     /// A JSON report (`eval --json`).
     Json,
+    /// The user's tag heads (`teach --out`): a weights or embeddings file is not replaced.
+    Heads,
 }
 
 impl OutputKind {
@@ -214,6 +216,7 @@ impl OutputKind {
         match self {
             Self::Safetensors => "a safetensors file (weights or embeddings)",
             Self::Json => "a JSON file",
+            Self::Heads => "a head file (from `trainer teach`)",
         }
     }
 
@@ -229,6 +232,10 @@ impl OutputKind {
                 head.iter().find(|b| !b.is_ascii_whitespace()),
                 Some(b'{' | b'[')
             ),
+            // Its sorted header starts with the format (`modnet.heads` sorts after it).
+            Self::Heads => {
+                Self::Safetensors.matches(head) && head.windows(13).any(|w| w == b"modnet-heads/")
+            }
         }
     }
 }

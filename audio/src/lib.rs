@@ -9,12 +9,14 @@
 //!   the audio files of a library ([`library`]); the result tables, resumable ([`tables`]).
 //! - Running the model: the device ([`backend`]), a signal's clip tags ([`tagger`]) and
 //!   embeddings ([`embeddings`]), the pictures of one chunk's inside ([`pictures`]).
+//! - The user's own tags: which files teach them, learning them, head files ([`heads`]).
 
 pub mod audio;
 pub mod backend;
 pub mod embeddings;
 pub mod files;
 pub mod guard;
+pub mod heads;
 pub mod library;
 pub mod ogg_streams;
 pub mod pictures;

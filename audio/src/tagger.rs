@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use modnet::{ClipTagging, ClipTags, ModNet};
+use modnet::{ClipTagging, ClipTags, ModNet, TagHeads};
 
 use crate::backend::run_batches;
 use crate::signal::Signal;
@@ -17,17 +17,20 @@ pub fn has_timeline(model: &ModNet, samples: usize) -> bool {
 }
 
 /// The clip's tags (16-chunk protocol) and, with `with_timeline`, one row per consecutive
-/// chunk. On the CPU the clip's batches run side by side, each reading only its chunks.
+/// chunk. On the CPU the clip's batches run side by side, each reading only its chunks. With
+/// `heads`, the user's tags follow the model's in every row (the same protocol).
 pub fn tag_signal(
     model: &ModNet,
     samples: &Signal,
     with_timeline: bool,
+    heads: Option<&TagHeads>,
     device: &Device,
 ) -> Result<ClipTags> {
     tag_signal_until(
         model,
         samples,
         with_timeline,
+        heads,
         device,
         &AtomicBool::new(false),
     )
@@ -51,6 +54,7 @@ pub fn tag_signal_until(
     model: &ModNet,
     samples: &Signal,
     with_timeline: bool,
+    heads: Option<&TagHeads>,
     device: &Device,
     stop: &AtomicBool,
 ) -> Result<ClipTags> {
@@ -64,9 +68,13 @@ pub fn tag_signal_until(
             .read_batch(i, samples)
             .expect("index below batch_count")
             .context("reading the decoded audio back")?;
-        Ok(model.batch_probabilities(&batch, device)?)
+        Ok(match heads {
+            Some(heads) => model.batch_probabilities_with(&batch, heads, device)?,
+            None => model.batch_probabilities(&batch, device)?,
+        })
     })?;
-    let tags = tagging.finish(batches, config.n_tags(), config.sample_rate)?;
+    let columns = config.n_tags() + heads.map_or(0, |h| h.heads.len());
+    let tags = tagging.finish(batches, columns, config.sample_rate)?;
     // Finite weights can still overflow (a file scaled by 1e30): say so rather than print NaN.
     let finite = |p: &[f32]| p.iter().all(|v| v.is_finite());
     if !finite(&tags.probabilities) || !tags.timeline.iter().all(|row| finite(row)) {

@@ -5,7 +5,6 @@
 
 use alloc::vec::Vec;
 
-
 /// True and false positive counts at each distinct threshold, scores in decreasing order.
 fn binary_clf_curve(labels: &[f32], scores: &[f32]) -> (Vec<f64>, Vec<f64>) {
     let mut order: Vec<usize> = (0..scores.len()).collect();

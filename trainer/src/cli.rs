@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    average, bench, embed, eval, export, inspect, plot, prepare, similar, sweep, tag, train,
+    average, bench, embed, eval, export, inspect, plot, prepare, similar, sweep, tag, teach, train,
 };
 
 #[derive(Parser)]
@@ -32,6 +32,9 @@ pub(crate) enum Command {
     /// Tag audio files or a whole library with the built-in MTAT model (or --weights): top tags
     /// and a timeline, or CSV / JSON Lines tables.
     Tag(tag::TagArgs),
+    /// Your own tags from a handful of examples (a folder per tag, or a label CSV): a head file
+    /// for `tag --heads`, with each tag's cross-validated ROC-AUC.
+    Teach(teach::TeachArgs),
     /// Embeddings per chunk and per clip (pooled features or modulation summary), as safetensors.
     Embed(embed::EmbedArgs),
     /// What the front-end sees in one chunk: the filterbank and modulation pictures as values
@@ -67,6 +70,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Prepare(args) => prepare::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Tag(args) => tag::run(&args),
+        Command::Teach(args) => teach::run(&args),
         Command::Embed(args) => embed::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Similar(args) => similar::run(&args),

@@ -9,4 +9,5 @@ mod gpu;
 mod learning;
 mod probe;
 mod reference;
+mod teach;
 mod untrusted;

@@ -46,7 +46,10 @@ impl TagHeads {
         let tensors = [
             ("weight".to_string(), view(alloc::vec![rows, dim], &weight)?),
             ("bias".to_string(), view(alloc::vec![rows], &bias)?),
-            ("threshold".to_string(), view(alloc::vec![rows], &threshold)?),
+            (
+                "threshold".to_string(),
+                view(alloc::vec![rows], &threshold)?,
+            ),
         ];
         let training: Vec<Value> = self.heads.iter().map(|h| report_json(&h.report)).collect();
         let mut metadata = Default::default();
@@ -189,7 +192,11 @@ fn report_from_json(v: &Value) -> HeadReport {
         warnings: v
             .get("warnings")
             .and_then(Value::as_array)
-            .map(|w| w.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .map(|w| {
+                w.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
     }
 }

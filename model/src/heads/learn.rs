@@ -186,7 +186,12 @@ impl Scaling {
 
     /// The fit's weights on raw features: `w·(x − m)/s + b = (w/s)·x + (b − Σ w·m/s)`.
     fn unscale(&self, model: &Logistic) -> (Vec<f32>, f32) {
-        let weight: Vec<f64> = model.w.iter().zip(&self.scale).map(|(w, s)| w / s).collect();
+        let weight: Vec<f64> = model
+            .w
+            .iter()
+            .zip(&self.scale)
+            .map(|(w, s)| w / s)
+            .collect();
         let shift: f64 = weight.iter().zip(&self.mean).map(|(w, m)| w * m).sum();
         (
             weight.iter().map(|&w| w as f32).collect(),
@@ -287,7 +292,10 @@ fn best_threshold(used: &[(usize, bool)], scores: &[f64]) -> f64 {
     let negatives = used.len() as f64 - positives;
     // Everything above the cut is called positive; start with the cut below every score.
     let (mut true_positives, mut true_negatives) = (positives, 0.0);
-    let mut best = (0.5 * (true_positives / positives + true_negatives / negatives), 0.0);
+    let mut best = (
+        0.5 * (true_positives / positives + true_negatives / negatives),
+        0.0,
+    );
     for (rank, &m) in order.iter().enumerate() {
         if used[m].1 {
             true_positives -= 1.0;

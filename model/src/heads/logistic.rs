@@ -117,7 +117,12 @@ pub fn fit(rows: &Rows, l2: f64, start: Option<Logistic>) -> Logistic {
         let mut accepted = false;
         for _ in 0..30 {
             let next = Logistic {
-                w: model.w.iter().zip(&step).map(|(w, s)| w - scale * s).collect(),
+                w: model
+                    .w
+                    .iter()
+                    .zip(&step)
+                    .map(|(w, s)| w - scale * s)
+                    .collect(),
                 b: model.b - scale * step[d],
             };
             let value = objective(rows, &next, l2);
@@ -186,7 +191,9 @@ mod tests {
         let (dim, rows) = (3, 40);
         let mut state = 12345u64;
         let mut noise = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
         };
         let x: Vec<f64> = (0..rows * dim).map(|_| noise() * 4.0).collect();
@@ -195,7 +202,12 @@ mod tests {
             .map(|r| f64::from(r[0] - 0.5 * r[1] + noise() > 0.0))
             .collect();
         let c: Vec<f64> = (0..rows).map(|i| 1.0 + (i % 3) as f64).collect();
-        let data = Rows { x: &x, dim, y: &y, c: &c };
+        let data = Rows {
+            x: &x,
+            dim,
+            y: &y,
+            c: &c,
+        };
         let l2 = 0.05;
         let model = fit(&data, l2, None);
         assert!(model.w[0] > 0.5 && model.w[1] < 0.0, "{model:?}");
@@ -221,7 +233,12 @@ mod tests {
         let x = [0.0, 1.0, 2.0, 3.0];
         let y = [0.0, 0.0, 1.0, 1.0];
         let c = [1.0; 4];
-        let data = Rows { x: &x, dim: 1, y: &y, c: &c };
+        let data = Rows {
+            x: &x,
+            dim: 1,
+            y: &y,
+            c: &c,
+        };
         let model = fit(&data, 0.01, None);
         assert!(model.w[0].is_finite() && model.w[0] > 1.0, "{model:?}");
         assert!(model.probability(&[0.0]) < 0.5 && model.probability(&[3.0]) > 0.5);

@@ -160,11 +160,8 @@ impl TagHeads {
 /// with control characters or the tables' separators, spaces at its ends, the name of one of
 /// the model's tags (`existing`, compared without case), or twice in `names`.
 pub fn check_names(names: &[String], existing: &[String]) -> Result<(), ModelError> {
-    let bad = |name: &str, why: &str| {
-        Err(ModelError::Heads(format!(
-            "the tag name '{name}' {why}"
-        )))
-    };
+    let bad =
+        |name: &str, why: &str| Err(ModelError::Heads(format!("the tag name '{name}' {why}")));
     for (i, name) in names.iter().enumerate() {
         if name.is_empty() {
             return bad(name, "is empty");
@@ -175,19 +172,28 @@ pub fn check_names(names: &[String], existing: &[String]) -> Result<(), ModelErr
         if name.trim() != name {
             return bad(name, "starts or ends with a space");
         }
-        if name.chars().any(|c| c.is_control() || matches!(c, ',' | ';' | '"' | '=')) {
+        if name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, ',' | ';' | '"' | '='))
+        {
             return bad(
                 name,
                 "holds a control character or one of , ; \" = (the tables' separators)",
             );
         }
-        if let Some(clash) = existing.iter().find(|t| t.to_lowercase() == name.to_lowercase()) {
+        if let Some(clash) = existing
+            .iter()
+            .find(|t| t.to_lowercase() == name.to_lowercase())
+        {
             return bad(
                 name,
                 &format!("is the model's own tag '{clash}': name yours differently"),
             );
         }
-        if names[..i].iter().any(|n| n.to_lowercase() == name.to_lowercase()) {
+        if names[..i]
+            .iter()
+            .any(|n| n.to_lowercase() == name.to_lowercase())
+        {
             return bad(name, "is given twice");
         }
     }
@@ -217,7 +223,8 @@ impl ModNet {
         heads: &TagHeads,
         device: &burn::tensor::Device,
     ) -> Result<Vec<f32>, ModelError> {
-        let (probabilities, embeddings) = self.probabilities_and_embeddings(batch.tensor(device))?;
+        let (probabilities, embeddings) =
+            self.probabilities_and_embeddings(batch.tensor(device))?;
         let [rows, dim] = embeddings.dims();
         if dim != heads.dim() {
             return Err(ModelError::Shape(format!(

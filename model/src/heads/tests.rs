@@ -40,11 +40,18 @@ fn a_head_learns_a_direction_and_cross_validates_it() {
     let data = examples(&labels, 4, 6, 1.5);
     let heads = learn_heads(&data, 6, &[tag("bright", &labels)]).unwrap();
     let head = &heads[0];
-    assert_eq!((head.report.examples, head.report.counter_examples), (10, 20));
+    assert_eq!(
+        (head.report.examples, head.report.counter_examples),
+        (10, 20)
+    );
     assert_eq!(head.report.folds, 5);
     let auc = head.report.cv_roc_auc.unwrap();
     assert!(auc > 0.9, "cross-validated ROC-AUC {auc}");
-    assert!(head.report.warnings.is_empty(), "{:?}", head.report.warnings);
+    assert!(
+        head.report.warnings.is_empty(),
+        "{:?}",
+        head.report.warnings
+    );
     // The weights are on raw features (the +5 offset folded into the bias).
     let others = head.weight[1..].iter().fold(0.0f32, |m, w| m.max(w.abs()));
     assert!(head.weight[0] > 2.0 * others, "{:?}", head.weight);
@@ -57,8 +64,16 @@ fn a_head_learns_a_direction_and_cross_validates_it() {
         let p = heads.probabilities(&e.chunks);
         p.iter().sum::<f32>() / p.len() as f32
     };
-    assert!(clip(&fresh[0]) > head_threshold(&heads), "{}", clip(&fresh[0]));
-    assert!(clip(&fresh[1]) < head_threshold(&heads), "{}", clip(&fresh[1]));
+    assert!(
+        clip(&fresh[0]) > head_threshold(&heads),
+        "{}",
+        clip(&fresh[0])
+    );
+    assert!(
+        clip(&fresh[1]) < head_threshold(&heads),
+        "{}",
+        clip(&fresh[1])
+    );
 }
 
 fn head_threshold(heads: &TagHeads) -> f32 {
@@ -76,8 +91,15 @@ fn one_sided_and_tiny_example_sets_are_refused_or_warned() {
     let report = &heads[0].report;
     assert_eq!((report.folds, report.cv_roc_auc), (0, None));
     assert!(report.warnings.iter().any(|w| w.contains("cross-validate")));
-    assert!(report.warnings.iter().any(|w| w.contains("only 2 examples")));
-    let ragged = vec![Example { chunks: vec![1.0; 5] }];
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("only 2 examples"))
+    );
+    let ragged = vec![Example {
+        chunks: vec![1.0; 5],
+    }];
     let e = learn_heads(&ragged, 3, &[tag("a", &[true])]).unwrap_err();
     assert!(e.to_string().contains("whole number"), "{e}");
 }
@@ -112,7 +134,11 @@ fn head_files_round_trip_and_damaged_ones_are_refused() {
         heads: learn_heads(&data, 4, &[tag("x", &labels), tag("y z", &labels)]).unwrap(),
     };
     let bytes = heads.to_bytes().unwrap();
-    assert_eq!(bytes, heads.to_bytes().unwrap(), "the same heads make the same bytes");
+    assert_eq!(
+        bytes,
+        heads.to_bytes().unwrap(),
+        "the same heads make the same bytes"
+    );
     assert_eq!(TagHeads::from_bytes(&bytes).unwrap(), heads);
     let refused = |bytes: &[u8], why: &str| {
         let e = TagHeads::from_bytes(bytes).unwrap_err().to_string();
@@ -128,7 +154,10 @@ fn head_files_round_trip_and_damaged_ones_are_refused() {
     poisoned[n - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
     refused(&poisoned, "NaN");
     let mut other_format = bytes.clone();
-    let at = bytes.windows(14).position(|w| w == b"modnet-heads/1").unwrap();
+    let at = bytes
+        .windows(14)
+        .position(|w| w == b"modnet-heads/1")
+        .unwrap();
     other_format[at + 13] = b'9';
     refused(&other_format, "its format is 'modnet-heads/9'");
 }
@@ -139,11 +168,21 @@ fn heads_of_another_model_are_refused_by_name() {
         base: BaseModel::of_weights("SincModNet A".into(), b"a"),
         heads: Vec::new(),
     };
-    assert!(heads.check_base(&BaseModel::of_weights("SincModNet A".into(), b"a")).is_ok());
+    assert!(
+        heads
+            .check_base(&BaseModel::of_weights("SincModNet A".into(), b"a"))
+            .is_ok()
+    );
     let other = BaseModel::of_weights("SincModNet B".into(), b"b");
     let e = heads.check_base(&other).unwrap_err().to_string();
-    assert!(e.contains("SincModNet A") && e.contains("SincModNet B"), "{e}");
-    assert!(e.contains(heads.base.short()) && e.contains(other.short()), "{e}");
+    assert!(
+        e.contains("SincModNet A") && e.contains("SincModNet B"),
+        "{e}"
+    );
+    assert!(
+        e.contains(heads.base.short()) && e.contains(other.short()),
+        "{e}"
+    );
 }
 
 /// The one-pass probabilities are the model's and the heads' on `embed`'s features.
@@ -152,8 +191,8 @@ fn tags_and_heads_come_from_one_pass() {
     use burn::tensor::Device;
     let device = Device::flex();
     device.seed(3);
-    let resnet = crate::ResNetConfig::new()
-        .with_widths(crate::ResNetWidths::Custom { narrow: 4, wide: 8 });
+    let resnet =
+        crate::ResNetConfig::new().with_widths(crate::ResNetWidths::Custom { narrow: 4, wide: 8 });
     let model = crate::ModNetConfig::small()
         .with_resnet(resnet)
         .init(&device)
@@ -173,21 +212,30 @@ fn tags_and_heads_come_from_one_pass() {
         heads: (0..2)
             .map(|h| TagHead {
                 name: alloc::format!("t{h}"),
-                weight: (0..dim).map(|k| (k as f32 - 3.0) * 0.1 * (h as f32 + 1.0)).collect(),
+                weight: (0..dim)
+                    .map(|k| (k as f32 - 3.0) * 0.1 * (h as f32 + 1.0))
+                    .collect(),
                 bias: 0.2,
                 threshold: 0.5,
                 report: learn_report(),
             })
             .collect(),
     };
-    let joined = model.batch_probabilities_with(&batch, &heads, &device).unwrap();
+    let joined = model
+        .batch_probabilities_with(&batch, &heads, &device)
+        .unwrap();
     let tags = model.batch_probabilities(&batch, &device).unwrap();
     let embeddings = crate::clip::read_back::values(
-        model.embed(batch.tensor(&device), EmbeddingLayer::Pooled).unwrap(),
+        model
+            .embed(batch.tensor(&device), EmbeddingLayer::Pooled)
+            .unwrap(),
     )
     .unwrap();
     let rows = batch.rows;
-    assert_eq!(joined, join_rows(&tags, &heads.probabilities(&embeddings), rows));
+    assert_eq!(
+        joined,
+        join_rows(&tags, &heads.probabilities(&embeddings), rows)
+    );
     assert_eq!(joined.len(), rows * (model.config().n_tags() + 2));
 }
 

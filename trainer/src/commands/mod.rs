@@ -11,4 +11,5 @@ pub mod prepare;
 pub mod similar;
 pub mod sweep;
 pub mod tag;
+pub mod teach;
 pub mod train;

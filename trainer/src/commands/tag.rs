@@ -12,13 +12,15 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use modnet::ModNet;
+use modnet::heads::USER_PREFIX;
+use modnet::{ModNet, TagHeads};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::args::{DeviceArgs, WeightsArgs};
 use modnet_audio::audio;
 use modnet_audio::files::{self, path_text};
+use modnet_audio::heads::load_heads;
 use modnet_audio::library::{self, name_once};
 use modnet_audio::signal::Signal;
 use modnet_audio::tables::{Format, Row, Table};
@@ -46,6 +48,11 @@ pub struct TagArgs {
     /// How many tags to show per file.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+    /// Your own tags (a head file written by `trainer teach`): each file's probability of
+    /// each, and whether it has it, beside the model's tags; in tables their columns are
+    /// marked `user:`. Heads learned on another model are refused.
+    #[arg(long)]
+    pub heads: Option<PathBuf>,
     /// Print JSON instead of tables (not with `--csv` / `--jsonl`, which write their own rows).
     #[arg(long, conflicts_with_all = ["csv", "jsonl"])]
     pub json: bool,
@@ -60,39 +67,65 @@ struct FileTags {
     notice: Option<String>,
     /// (tag, probability), best first.
     top: Vec<(String, f32)>,
-    /// All probabilities in the model's tag order.
+    /// All probabilities in the model's tag order, then the user's tags (`--heads`).
     probabilities: Vec<f32>,
-    /// Per chunk: start in seconds and the probabilities in tag order.
+    /// The user's tags (`--heads`), in the head file's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    user_tags: Vec<UserTag>,
+    /// Per chunk: start in seconds and the probabilities in the order of `probabilities`.
     timeline: Vec<(f64, Vec<f32>)>,
 }
 
-fn tag_file(
-    model: &ModNet,
-    path: &Path,
+/// One of the user's tags for one file.
+#[derive(Serialize)]
+struct UserTag {
+    tag: String,
+    probability: f32,
+    /// Whether the probability reaches the head's threshold (chosen when it was learned).
+    has_it: bool,
+}
+
+/// What every file is tagged with: the model, and the user's heads if any.
+struct Tagging<'a> {
+    model: &'a ModNet,
+    heads: Option<&'a TagHeads>,
     top: usize,
-    device: &burn::tensor::Device,
-) -> Result<FileTags> {
-    let samples = audio::decode(path, model.config().sample_rate)?;
-    let with_timeline = has_timeline(model, samples.len());
-    tag_samples(model, path, &samples, top, with_timeline, device)
+    device: &'a burn::tensor::Device,
+}
+
+fn tag_file(how: &Tagging, path: &Path) -> Result<FileTags> {
+    let samples = audio::decode(path, how.model.config().sample_rate)?;
+    let with_timeline = has_timeline(how.model, samples.len());
+    tag_samples(how, path, &samples, with_timeline)
 }
 
 fn tag_samples(
-    model: &ModNet,
+    how: &Tagging,
     path: &Path,
     samples: &Signal,
-    top: usize,
     with_timeline: bool,
-    device: &burn::tensor::Device,
 ) -> Result<FileTags> {
-    let config = model.config();
+    let config = how.model.config();
     let rate = config.sample_rate;
-    let tags = tag_signal(model, samples, with_timeline, device)?;
+    let tags = tag_signal(how.model, samples, with_timeline, how.heads, how.device)?;
+    let n = config.n_tags();
+    let user_tags = how.heads.map_or_else(Vec::new, |heads| {
+        heads
+            .heads
+            .iter()
+            .zip(&tags.probabilities[n..])
+            .map(|(head, &probability)| UserTag {
+                tag: head.name.clone(),
+                probability,
+                has_it: probability >= head.threshold,
+            })
+            .collect()
+    });
     Ok(FileTags {
         file: path_text(path),
         seconds: rate.seconds(samples.len()),
         notice: tags.notice,
-        top: top_tags(&tags.probabilities, top)
+        top: top_tags(&tags.probabilities[..n], how.top)
             .into_iter()
             .map(|i| (config.tags[i].clone(), tags.probabilities[i]))
             .collect(),
@@ -103,6 +136,7 @@ fn tag_samples(
             .map(|(&s, p)| (rate.seconds(s), p))
             .collect(),
         probabilities: tags.probabilities,
+        user_tags,
     })
 }
 
@@ -116,21 +150,41 @@ fn print_table(model: &ModNet, t: &FileTags) {
     for (tag, p) in &t.top {
         println!("| {tag} | {p:.3} |");
     }
+    if !t.user_tags.is_empty() {
+        println!("\n| your tag | probability | has it |");
+        println!("|---|---:|:---:|");
+        for u in &t.user_tags {
+            println!(
+                "| {} | {:.3} | {} |",
+                u.tag,
+                u.probability,
+                if u.has_it { "yes" } else { "no" }
+            );
+        }
+    }
     if !t.timeline.is_empty() {
-        let tags: Vec<usize> = t
+        let n = model.config().tags.len();
+        let mut tags: Vec<(usize, String)> = t
             .top
             .iter()
             .filter_map(|(tag, _)| model.config().tags.iter().position(|x| x == tag))
+            .map(|i| (i, model.config().tags[i].clone()))
             .collect();
+        tags.extend(
+            t.user_tags
+                .iter()
+                .enumerate()
+                .map(|(k, u)| (n + k, format!("{}{}", USER_PREFIX, u.tag))),
+        );
         print!("\n| chunk start (s) |");
-        for &i in &tags {
-            print!(" {} |", model.config().tags[i]);
+        for (_, name) in &tags {
+            print!(" {name} |");
         }
         println!();
         println!("|---:|{}", "---:|".repeat(tags.len()));
         for (start, p) in &t.timeline {
             print!("| {start:.0} |");
-            for &i in &tags {
+            for &(i, _) in &tags {
                 print!(" {:.2} |", p[i]);
             }
             println!();
@@ -157,9 +211,22 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
     }
     let device = args.device.device()?;
     let model = args.weights.load(&args.device, &device)?;
+    let heads = args
+        .heads
+        .as_deref()
+        .map(|path| load_heads(path, &model))
+        .transpose()?;
+    let how = Tagging {
+        model: &model,
+        heads: heads.as_ref(),
+        top: args.top,
+        device: &device,
+    };
     if args.csv.is_some() || args.jsonl.is_some() {
-        let tables = open_tables(args, &model.config().tags)?;
-        return tag_library(args, &inputs, tables, &model, &device);
+        let mut columns = model.config().tags.clone();
+        columns.extend(heads.iter().flat_map(TagHeads::marked_names));
+        let tables = open_tables(args, &columns)?;
+        return tag_library(args, &inputs, tables, &how);
     }
     let mut results = Vec::new();
     let mut failures = 0;
@@ -168,7 +235,7 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
         eprintln!("error: {message}");
     }
     for path in &inputs.files {
-        match tag_file(&model, path, args.top, &device) {
+        match tag_file(&how, path) {
             Ok(t) => {
                 if !args.json {
                     print_table(&model, &t);
@@ -233,8 +300,7 @@ fn tag_library(
     args: &TagArgs,
     inputs: &library::Inputs,
     mut tables: Vec<Table>,
-    model: &ModNet,
-    device: &burn::tensor::Device,
+    how: &Tagging,
 ) -> Result<ExitCode> {
     // Standard input is read anew each time; a file is skipped once every table has it.
     let done =
@@ -271,7 +337,7 @@ fn tag_library(
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let rate = model.config().sample_rate;
+    let rate = how.model.config().sample_rate;
     let (mut tagged, mut seconds) = (0usize, 0.0f64);
     let mut failures: Vec<String> = inputs.empty_errors();
     for group in todo.chunks(jobs.max(1)) {
@@ -282,8 +348,7 @@ fn tag_library(
             .map(|path| audio::decode(path, rate))
             .collect();
         for (path, samples) in group.iter().zip(decoded) {
-            let result =
-                samples.and_then(|s| tag_samples(model, path, &s, args.top, false, device));
+            let result = samples.and_then(|s| tag_samples(how, path, &s, false));
             match result {
                 Ok(t) => {
                     let row = Row {
@@ -366,7 +431,13 @@ mod tests {
             .collect();
         let path = std::path::Path::new("clip.wav");
         let signal = Signal::from_vec(samples.clone());
-        let side_by_side = tag_samples(&model, path, &signal, 3, true, &device).unwrap();
+        let how = Tagging {
+            model: &model,
+            heads: None,
+            top: 3,
+            device: &device,
+        };
+        let side_by_side = tag_samples(&how, path, &signal, true).unwrap();
         let tagging = ClipTagging::new(samples.len(), chunk, true).unwrap();
         let batches = (0..tagging.batch_count())
             .map(|i| {
