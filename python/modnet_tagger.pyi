@@ -89,6 +89,33 @@ class Pictures:
         """Each modulation filter's centre frequency (Hz)."""
 
 @final
+class Heads:
+    """Your own tags: one small classifier per tag on the model's pooled embeddings (learned by
+    `Tagger.teach` or `Tagger.learn_heads`, or a file of `trainer teach`). `Tagger(heads=...)`
+    tags with them beside the model's tags, named `user:TAG`."""
+
+    @staticmethod
+    def load(path: Union[str, os.PathLike[str]]) -> "Heads":
+        """Reads a head file (`trainer teach --out`, `Heads.save`)."""
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
+        """Writes a head file; an existing file is replaced only if it is one."""
+    @property
+    def tags(self) -> list[str]:
+        """The tags' names, in the order of `predict`'s columns."""
+    @property
+    def thresholds(self) -> list[float]:
+        """Per tag, the probability from which a clip has it (chosen by cross-validation)."""
+    @property
+    def report(self) -> list[dict[str, object]]:
+        """Per tag: tag, examples, counter_examples, folds, cv_roc_auc (None without
+        cross-validation), l2, threshold, warnings."""
+    @property
+    def base(self) -> tuple[str, str]:
+        """The model they were learned on: its summary and its weights' SHA-256."""
+    def predict(self, embeddings: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Each tag's probability for each row of `[n, D]` pooled chunk embeddings: `[n, tags]`."""
+
+@final
 class Tagger:
     """A music tagger: the built-in model (SincModNet distilled from an MTAT-trained teacher;
     see MODEL_CARD.md) or a weights file of `trainer train` / `trainer export`.
@@ -100,14 +127,38 @@ class Tagger:
     weights: str
     """The weights file, or "built-in"."""
     def __new__(
-        cls, weights: Optional[Union[str, os.PathLike[str]]] = None, backend: str = "flex"
+        cls,
+        weights: Optional[Union[str, os.PathLike[str]]] = None,
+        backend: str = "flex",
+        heads: Optional[Union[Heads, str, os.PathLike[str]]] = None,
     ) -> "Tagger": ...
+    @property
+    def heads(self) -> Optional[Heads]:
+        """The user's tags this tagger adds (`heads=`), or None."""
+    def teach(
+        self,
+        examples: dict[str, Sequence[Audio]],
+        negatives: Optional[Sequence[Audio]] = None,
+        sample_rate: Optional[float] = None,
+    ) -> Heads:
+        """Learns your own tags from audio: `examples` maps each tag to its examples (paths,
+        or arrays at `sample_rate`); a tag's counter-examples are `negatives` and the other
+        tags' examples. Unreadable examples are skipped with a warning."""
+    def learn_heads(
+        self,
+        embeddings: Sequence[npt.ArrayLike],
+        labels: dict[str, Sequence[Optional[bool]]],
+    ) -> Heads:
+        """Learns your own tags from this model's pooled embeddings (`embed(...).chunks`), one
+        `[chunks, D]` array per example; `labels` maps each tag to True / False / None per
+        example."""
     @property
     def tags(self) -> list[str]:
         """The vocabulary, in the order of every probability array."""
     @property
     def groups(self) -> dict[str, list[str]]:
-        """The paper's tag groups: genre, instrument, vocal, mood, other."""
+        """The paper's tag groups: genre, instrument, vocal, mood, other (and "yours": the
+        user's tags, with `heads=`)."""
     @property
     def sample_rate(self) -> int:
         """The model's rate in Hz (audio is resampled to it)."""

@@ -44,14 +44,16 @@ def list_paths(source: Path) -> list:
 class TagBatch:
     """One per Ray worker: the model is loaded once, then every batch of paths is tagged."""
 
-    def __init__(self, weights=None, threads=1, top=5):
+    def __init__(self, weights=None, threads=1, top=5, heads=None):
         # The model's batches run on rayon's threads: as many as the worker's CPUs, so that
         # workers side by side do not oversubscribe the cores. Set before the first Tagger.
         os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
         import modnet_tagger
 
         self.error_type = modnet_tagger.TaggingError
-        self.tagger = modnet_tagger.Tagger(weights=weights)
+        # Your own tags (a head file of `trainer teach` or `Heads.save`) become columns
+        # `user:TAG` after the model's 50.
+        self.tagger = modnet_tagger.Tagger(weights=weights, heads=heads)
         self.tags = self.tagger.tags
         self.top = top
 
@@ -69,7 +71,8 @@ class TagBatch:
                 continue
             probabilities[i] = result.probabilities
             seconds[i] = result.seconds
-            top[i] = ", ".join(tag for tag, _ in result.top(self.top))
+            model_tags = [t for t, _ in result.top(len(self.tags)) if not t.startswith("user:")]
+            top[i] = ", ".join(model_tags[: self.top])
         out = {"path": np.asarray(batch["path"], dtype=object), "seconds": seconds}
         for j, tag in enumerate(self.tags):
             out[tag] = probabilities[:, j]
@@ -78,7 +81,7 @@ class TagBatch:
         return out
 
 
-def tag_catalogue(paths, out, workers=2, threads_per_worker=1, weights=None, batch_size=4):
+def tag_catalogue(paths, out, workers=2, threads_per_worker=1, weights=None, batch_size=4, heads=None):
     """Tags `paths` with `workers` actors and writes Parquet files under `out`; returns the
     number of rows written and the wall time in seconds."""
     import ray
@@ -87,7 +90,7 @@ def tag_catalogue(paths, out, workers=2, threads_per_worker=1, weights=None, bat
     ds = ray.data.from_items([{"path": p} for p in paths])
     tagged = ds.map_batches(
         TagBatch,
-        fn_constructor_kwargs={"weights": weights, "threads": threads_per_worker},
+        fn_constructor_kwargs={"weights": weights, "threads": threads_per_worker, "heads": heads},
         batch_size=batch_size,
         compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=threads_per_worker,
@@ -104,6 +107,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="Tagger actors (one model each)")
     ap.add_argument("--threads-per-worker", type=int, default=1, help="CPUs each actor uses")
     ap.add_argument("--weights", help="a weights file (default: the built-in model)")
+    ap.add_argument("--heads", help="your own tags: a head file (`trainer teach --out`, `Heads.save`)")
     ap.add_argument("--address", help="an existing cluster (`auto`, `ray://host:10001`); default: a local one")
     ap.add_argument("--num-cpus", type=int, help="CPUs of the local cluster (default: all)")
     ap.add_argument("--fail-on-error", action="store_true",
@@ -116,6 +120,13 @@ def main():
         raise SystemExit(f"{a.out} exists and is not a folder (--out names the Parquet folder to make)")
     if a.out.exists() and any(a.out.iterdir()):
         raise SystemExit(f"{a.out} exists and is not empty: choose a new folder")
+    if a.heads:
+        import modnet_tagger
+
+        try:  # a bad head file is refused here, not in every worker
+            modnet_tagger.Tagger(weights=a.weights, heads=a.heads)
+        except modnet_tagger.TaggingError as e:
+            raise SystemExit(f"--heads: {e}")
     paths = list_paths(a.source)
     if not paths:
         raise SystemExit(f"{a.source}: no audio files")
@@ -124,7 +135,7 @@ def main():
     import ray
 
     ray.init(address=a.address, num_cpus=None if a.address else a.num_cpus, log_to_driver=False)
-    wall = tag_catalogue(paths, a.out, a.workers, a.threads_per_worker, a.weights)
+    wall = tag_catalogue(paths, a.out, a.workers, a.threads_per_worker, a.weights, heads=a.heads)
     table = pq.read_table(a.out, columns=["path", "seconds", "error"]).to_pydict()
     failed = [(p, e) for p, e in zip(table["path"], table["error"]) if e]
     hours = sum(table["seconds"]) / 3600

@@ -4,6 +4,7 @@
 //! `trainer embed` (so the numbers are the same). The GIL is released while audio is decoded and
 //! the model runs.
 
+mod heads;
 mod input;
 mod results;
 mod tagger;
@@ -52,9 +53,11 @@ fn modnet_tagger(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<results::TagResult>()?;
     m.add_class::<results::Embedding>()?;
     m.add_class::<results::Pictures>()?;
+    m.add_class::<heads::Heads>()?;
     // What pickled results are rebuilt with (`__reduce__`).
     m.add_function(wrap_pyfunction!(results::_tag_result, m)?)?;
     m.add_function(wrap_pyfunction!(results::_embedding, m)?)?;
     m.add_function(wrap_pyfunction!(results::_pictures, m)?)?;
+    m.add_function(wrap_pyfunction!(heads::_heads, m)?)?;
     Ok(())
 }

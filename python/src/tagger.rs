@@ -7,7 +7,7 @@ use std::sync::mpsc::RecvTimeoutError;
 
 use anyhow::Context;
 use burn::tensor::Device;
-use modnet::{EmbeddingLayer, FilterOrder, ModNet, RESPONSE_POINTS, TagGroup};
+use modnet::{EmbeddingLayer, FilterOrder, ModNet, RESPONSE_POINTS, TagGroup, TagHeads};
 use modnet_audio::backend::{Backend, device};
 use modnet_audio::files::load_model;
 use modnet_audio::signal::Signal;
@@ -16,15 +16,19 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::heads::{Heads, examples_from_py};
 use crate::input::Audio;
 use crate::results::{Embedding, Pictures, TagResult};
-use crate::tagging_error;
+use crate::{TaggingError, tagging_error};
+use modnet::heads::{Example, TagExamples};
 
 /// A music tagger: the built-in model (SincModNet distilled from an MTAT-trained teacher, the 50
 /// MagnaTagATune tags; see MODEL_CARD.md) or any weights file written by `trainer train` or
 /// `trainer export`.
 ///
-/// `Tagger(weights=None, backend="flex")`: `backend` is `"flex"` (the CPU), or, in a wheel
+/// `Tagger(weights=None, backend="flex", heads=None)`: `heads` (a `Heads`, or the path of a
+/// head file from `trainer teach`) adds your own tags after the model's, named `user:TAG`.
+/// `backend` is `"flex"` (the CPU), or, in a wheel
 /// built with the `wgpu` feature, `"auto"` (a GPU through wgpu when there is one, else the
 /// CPU) or `"wgpu"`. A tagger is safe to share between threads; each call releases the GIL
 /// while it decodes and runs the model.
@@ -37,14 +41,18 @@ pub struct Tagger {
     /// name): shown, and used to make it again when unpickled in another process.
     weights_path: Option<PathBuf>,
     backend: String,
+    /// The user's heads as given (sent along when pickled).
+    heads_given: Option<Py<Heads>>,
 }
 
 /// What a [`Tagger`] holds.
 pub struct State {
     model: ModNet,
     device: Device,
+    /// The model's tags, then the user's (marked `user:`).
     tags: Arc<Vec<String>>,
     order: FilterOrder,
+    heads: Option<TagHeads>,
 }
 
 impl std::ops::Deref for Tagger {
@@ -58,8 +66,27 @@ impl std::ops::Deref for Tagger {
 #[pymethods]
 impl Tagger {
     #[new]
-    #[pyo3(signature = (weights = None, backend = "flex"))]
-    fn new(py: Python<'_>, weights: Option<PathBuf>, backend: &str) -> PyResult<Self> {
+    #[pyo3(signature = (weights = None, backend = "flex", heads = None))]
+    fn new(
+        py: Python<'_>,
+        weights: Option<PathBuf>,
+        backend: &str,
+        heads: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let heads_given: Option<Py<Heads>> = match heads {
+            None => None,
+            Some(h) if h.is_none() => None,
+            Some(h) => Some(match h.cast::<Heads>() {
+                Ok(h) => h.clone().unbind(),
+                Err(_) => {
+                    let path: PathBuf = h.extract().map_err(|_| {
+                        TaggingError::new_err("heads must be a Heads or the path of a head file")
+                    })?;
+                    Py::new(py, Heads::load(path)?)?
+                }
+            }),
+        };
+        let heads = heads_given.as_ref().map(|h| h.get().heads.clone());
         let chosen = match Backend::named(backend) {
             Some(Backend::Flex) => Backend::Flex,
             // A CPU-only wheel: "auto" can only mean the CPU.
@@ -83,14 +110,21 @@ impl Tagger {
             let responses = model
                 .filter_responses(RESPONSE_POINTS)
                 .context("reading the learned filters")?;
+            if let Some(heads) = &heads {
+                modnet_audio::heads::check_heads(heads, &model).context("heads")?;
+            }
+            let mut tags = model.config().tags.clone();
+            tags.extend(heads.iter().flat_map(TagHeads::marked_names));
             Ok(Self {
                 weights_path: weights.clone(),
                 backend: backend.to_string(),
+                heads_given,
                 state: Box::new(State {
-                    tags: Arc::new(model.config().tags.clone()),
+                    tags: Arc::new(tags),
                     order: FilterOrder::of(&responses),
                     model,
                     device,
+                    heads,
                 }),
             })
         })
@@ -119,9 +153,13 @@ impl Tagger {
             let tags: Vec<&String> = self
                 .tags
                 .iter()
+                .take(self.model.config().n_tags())
                 .filter(|t| TagGroup::of(t) == group)
                 .collect();
             dict.set_item(group.name(), tags)?;
+        }
+        if let Some(heads) = &self.heads {
+            dict.set_item("yours", heads.marked_names())?;
         }
         Ok(dict)
     }
@@ -243,6 +281,106 @@ impl Tagger {
         })
     }
 
+    /// The user's tags this tagger adds (`heads=`), or None.
+    #[getter]
+    fn heads(&self) -> Option<Py<Heads>> {
+        Python::attach(|py| self.heads_given.as_ref().map(|h| h.clone_ref(py)))
+    }
+
+    /// Learns your own tags from audio: `examples` maps each tag to its examples (paths or
+    /// arrays at `sample_rate`); a tag's counter-examples are `negatives` and the other tags'
+    /// examples. Each example is embedded (pooled, per chunk) and a head learned per tag as
+    /// `trainer teach` does; examples that cannot be read are skipped with a warning. Returns
+    /// `Heads` (see `Heads.report` for each tag's cross-validated ROC-AUC).
+    #[pyo3(signature = (examples, negatives = None, sample_rate = None))]
+    fn teach(
+        &self,
+        py: Python<'_>,
+        examples: &Bound<'_, PyDict>,
+        negatives: Option<&Bound<'_, PyAny>>,
+        sample_rate: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Heads> {
+        let mut audio = Vec::new();
+        let mut owners: Vec<Option<usize>> = Vec::new();
+        let mut names = Vec::new();
+        for (t, (name, items)) in examples.iter().enumerate() {
+            names.push(name.extract::<String>()?);
+            for item in items.try_iter()? {
+                audio.push(Audio::from_py(&item?, sample_rate)?);
+                owners.push(Some(t));
+            }
+        }
+        if let Some(negatives) = negatives.filter(|n| !n.is_none()) {
+            for item in negatives.try_iter()? {
+                audio.push(Audio::from_py(&item?, sample_rate)?);
+                owners.push(None);
+            }
+        }
+        modnet::heads::check_names(&names, &self.model.config().tags)
+            .map_err(|e| TaggingError::new_err(e.to_string()))?;
+        let rate = self.model.config().sample_rate;
+        let embedded: Vec<anyhow::Result<Example>> = py.detach(|| {
+            audio
+                .iter()
+                .map(|a| {
+                    a.signal(rate)
+                        .and_then(|s| {
+                            modnet_audio::heads::embed_example(&self.model, &s, &self.device)
+                        })
+                        .map_err(|e| anyhow::anyhow!("{}: {e:#}", a.name()))
+                })
+                .collect()
+        });
+        let (mut kept, mut owners_kept, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+        for (result, owner) in embedded.into_iter().zip(owners) {
+            match result {
+                Ok(example) => {
+                    kept.push(example);
+                    owners_kept.push(owner);
+                }
+                Err(e) => skipped.push(format!("{e:#}")),
+            }
+        }
+        if !skipped.is_empty() {
+            let warnings = py.import("warnings")?;
+            warnings.call_method1(
+                "warn",
+                (format!(
+                    "skipped {} examples that cannot be read: {}",
+                    skipped.len(),
+                    skipped.join("; ")
+                ),),
+            )?;
+        }
+        let tags: Vec<TagExamples> = names
+            .into_iter()
+            .enumerate()
+            .map(|(t, name)| TagExamples {
+                name,
+                labels: owners_kept.iter().map(|o| Some(*o == Some(t))).collect(),
+            })
+            .collect();
+        self.learn(py, kept, tags)
+    }
+
+    /// Learns your own tags from embeddings you already have (`Tagger.embed(...).chunks` of
+    /// this model): `embeddings` a list of `[chunks, D]` (or `[D]`) arrays, one per example;
+    /// `labels` maps each tag to one True (has it), False (does not) or None (not used) per
+    /// example. Returns `Heads`.
+    fn learn_heads(
+        &self,
+        py: Python<'_>,
+        embeddings: &Bound<'_, PyAny>,
+        labels: &Bound<'_, PyDict>,
+    ) -> PyResult<Heads> {
+        let dim = modnet_audio::heads::embedding_width(&self.model);
+        let (examples, tags) = examples_from_py(embeddings, labels, dim)?;
+        let names: Vec<String> = tags.iter().map(|t| t.name.clone()).collect();
+        modnet::heads::check_names(&names, &self.model.config().tags)
+            .map_err(|e| TaggingError::new_err(e.to_string()))?;
+        self.learn(py, examples, tags)
+    }
+
     fn __repr__(&self) -> String {
         format!("Tagger({}: {})", self.weights(), self.model.summary())
     }
@@ -252,16 +390,40 @@ impl Tagger {
     #[allow(clippy::type_complexity)]
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
-    ) -> (Bound<'py, pyo3::types::PyType>, (Option<PathBuf>, String)) {
+    ) -> (
+        Bound<'py, pyo3::types::PyType>,
+        (Option<PathBuf>, String, Option<Py<Heads>>),
+    ) {
         let me = slf.get();
+        let heads = me.heads_given.as_ref().map(|h| h.clone_ref(slf.py()));
         (
             slf.get_type(),
-            (me.weights_path.clone(), me.backend.clone()),
+            (me.weights_path.clone(), me.backend.clone(), heads),
         )
     }
 }
 
 impl Tagger {
+    /// Heads for `examples` and `tags`, learned with the GIL released.
+    fn learn(
+        &self,
+        py: Python<'_>,
+        examples: Vec<Example>,
+        tags: Vec<TagExamples>,
+    ) -> PyResult<Heads> {
+        let dim = modnet_audio::heads::embedding_width(&self.model);
+        py.detach(|| {
+            let heads = modnet::heads::learn_heads(&examples, dim, &tags)?;
+            Ok(Heads {
+                heads: TagHeads {
+                    base: modnet::BaseModel::of(&self.model)?,
+                    heads,
+                },
+            })
+        })
+        .map_err(|e: modnet::ModelError| TaggingError::new_err(e.to_string()))
+    }
+
     /// `work` on the audio argument as a signal at the model's rate (and the argument, for
     /// its name), with the GIL released; any error becomes a [`crate::TaggingError`] that
     /// names the audio. The work runs on a thread of its own while this one watches for
@@ -384,8 +546,14 @@ impl Tagger {
     ) -> anyhow::Result<TagResult> {
         let rate = self.model.config().sample_rate;
         let with_timeline = timeline && tagger::has_timeline(&self.model, samples.len());
-        let tags =
-            tagger::tag_signal_until(&self.model, samples, with_timeline, &self.device, stop)?;
+        let tags = tagger::tag_signal_until(
+            &self.model,
+            samples,
+            with_timeline,
+            self.heads.as_ref(),
+            &self.device,
+            stop,
+        )?;
         Ok(TagResult {
             tags: self.tags.clone(),
             seconds: rate.seconds(samples.len()),

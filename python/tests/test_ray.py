@@ -12,7 +12,7 @@ from conftest import ROOT, music, write_wav
 EXAMPLE = ROOT / "python" / "examples" / "ray_tag.py"
 
 
-def test_a_folder_is_tagged_on_ray(tmp_path, trainer):
+def test_a_folder_is_tagged_on_ray(tmp_path, trainer, tagger):
     music_dir = tmp_path / "music"
     (music_dir / "album").mkdir(parents=True)
     good = []
@@ -23,10 +23,15 @@ def test_a_folder_is_tagged_on_ray(tmp_path, trainer):
     broken = music_dir / "album" / "broken.wav"
     broken.write_bytes(b"RIFF not really a wave file")
     (music_dir / "notes.txt").write_text("not audio: not listed")
+    # The workers carry your own tags too: a head file from the music played an octave up
+    # (fewer samples at the same rate) and 1.6 octaves down.
+    heads = tmp_path / "heads.safetensors"
+    tagger.teach({"bright": [music(3, 8000, seed=s) for s in range(3)],
+                  "dark": [music(3, 48000, seed=s) for s in range(3)]}, sample_rate=16000).save(heads)
     out = tmp_path / "tags"
     run = subprocess.run([sys.executable, str(EXAMPLE), str(music_dir), "--out", str(out),
-                          "--workers", "2", "--num-cpus", "2"], capture_output=True, text=True,
-                         timeout=600)
+                          "--workers", "2", "--num-cpus", "2", "--heads", str(heads)],
+                         capture_output=True, text=True, timeout=600)
     # The job completed: exit 0, the failed file a row with its error and a line on stderr.
     assert run.returncode == 0, run.stdout + run.stderr
     assert "broken.wav" in run.stderr
@@ -35,9 +40,9 @@ def test_a_folder_is_tagged_on_ray(tmp_path, trainer):
     assert sorted(table["path"]) == sorted(map(str, good + [broken])), "each file once"
     failed = table[table["error"] != ""]
     assert list(failed["path"]) == [str(broken)] and "broken.wav" in failed["error"].iloc[0]
-    cli = {r["file"]: r for r in trainer(*good)}
+    cli = {r["file"]: r for r in trainer(*good, "--heads", heads)}
     tags = [c for c in table.columns if c not in ("path", "seconds", "top", "error")]
-    assert len(tags) == 50
+    assert len(tags) == 52 and tags[50:] == ["user:bright", "user:dark"]
     for _, row in table[table["error"] == ""].iterrows():
         expected = np.array(cli[row["path"]]["probabilities"])
         got = row[tags].to_numpy(dtype=np.float32)

@@ -13,10 +13,12 @@ use crate::messages::ModelInfo;
 
 mod pictures;
 mod tags;
+mod teach;
 mod track;
 
 use pictures::{FilterPlots, Pictures};
 use tags::{Listen, Results};
+use teach::{Teach, TeachRequest};
 use track::Track;
 
 /// Canvas width of the wide plots, in pixels.
@@ -49,10 +51,29 @@ pub fn App() -> impl IntoView {
             page.stop_listening();
         }
     });
-    let tags = Signal::derive(move || {
-        page.model
-            .with(|m| m.as_ref().map(|m| m.tags.clone()).unwrap_or_default())
+    let on_teach = Callback::new(move |(name, examples, counter): TeachRequest| {
+        spawn_local(page.teach(name, examples, counter))
     });
+    let on_heads_file = Callback::new(move |file: File| spawn_local(page.open_heads(file)));
+    let on_download = Callback::new(move |()| page.download_heads());
+    // The model's tags, then the user's (marked), in the order of every probability row.
+    let tags = Signal::derive(move || {
+        let mut tags = page
+            .model
+            .with(|m| m.as_ref().map(|m| m.tags.clone()).unwrap_or_default());
+        page.heads.with(|h| {
+            tags.extend(h.iter().flat_map(|h| {
+                h.tags
+                    .iter()
+                    .map(|t| format!("{}{t}", modnet::heads::USER_PREFIX))
+            }))
+        });
+        tags
+    });
+    let thresholds = move || {
+        page.heads
+            .with(|h| h.as_ref().map(|h| h.thresholds.clone()).unwrap_or_default())
+    };
     let clip_name = move || page.clip.with(|c| c.as_ref().map(|c| c.name.clone()));
 
     view! {
@@ -61,12 +82,14 @@ pub fn App() -> impl IntoView {
         <Listen listening=page.listening live_tags=page.live_tags tags on_listen/>
         <StatusLine status=page.status error=page.error progress=page.progress/>
         {move || page.result.get().map(|result| view! {
-            <Results tags=tags.get_untracked() result clip_name=clip_name().unwrap_or_default()/>
+            <Results tags=tags.get_untracked() thresholds=thresholds() result
+                clip_name=clip_name().unwrap_or_default()/>
         })}
+        <Teach heads=page.heads teaching=page.teaching on_teach on_heads_file on_download/>
         {move || {
             let clip = page.clip.get()?;
             let model = page.model.get()?;
-            Some(view! { <Track clip model result=page.result audio_url=page.audio_url on_chunk/> })
+            Some(view! { <Track clip model tags result=page.result audio_url=page.audio_url on_chunk/> })
         }}
         {move || {
             let pictures = page.pictures.get()?;

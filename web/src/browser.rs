@@ -59,8 +59,17 @@ pub fn address_option(name: &str) -> Option<String> {
 pub fn download_json<T: serde::Serialize>(name: &str, value: &T) -> Result<(), String> {
     let value = serde_wasm_bindgen::to_value(value).map_err(|e| e.to_string())?;
     let text = js_sys::JSON::stringify(&value).map_err(js_error)?;
-    let parts = js_sys::Array::of1(&text);
-    let blob = web_sys::Blob::new_with_str_sequence(&parts).map_err(js_error)?;
+    download(name, &js_sys::Array::of1(&text))
+}
+
+/// Offers `bytes` as a file named `name` for download.
+pub fn download_bytes(name: &str, bytes: &[u8]) -> Result<(), String> {
+    download(name, &js_sys::Array::of1(&Uint8Array::from(bytes)))
+}
+
+/// Offers the blob made of `parts` as a file named `name` for download.
+fn download(name: &str, parts: &js_sys::Array) -> Result<(), String> {
+    let blob = web_sys::Blob::new_with_u8_array_sequence(parts).map_err(js_error)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_error)?;
     let document = web_sys::window()
         .and_then(|w| w.document())

@@ -128,6 +128,35 @@ impl EngineClient {
         self.post(&ToEngine::Listen { job, start }, Some(payload.into()))
     }
 
+    /// The pooled embeddings of example `example` (mono samples at the model's rate).
+    pub fn embed(&self, job: u32, example: usize, samples: &[f32]) -> Result<(), String> {
+        let payload = Float32Array::from(samples);
+        self.post(&ToEngine::Embed { job, example }, Some(payload.into()))
+    }
+
+    /// Learns heads from embedded examples (see [`ToEngine::Learn`]).
+    pub fn learn(
+        &self,
+        job: u32,
+        examples: Vec<Vec<f32>>,
+        tags: Vec<(String, Vec<Option<bool>>)>,
+    ) -> Result<(), String> {
+        self.post(
+            &ToEngine::Learn {
+                job,
+                examples,
+                tags,
+            },
+            None,
+        )
+    }
+
+    /// Runs the user's tags of a head file beside the model's, or none.
+    pub fn heads(&self, name: &str, file: Option<&[u8]>) -> Result<(), String> {
+        let payload = file.map(|f| Uint8Array::from(f).into());
+        self.post(&ToEngine::Heads { name: name.into() }, payload)
+    }
+
     /// Pictures of the chunk starting at `start` of the last tagged clip.
     pub fn pictures(&self, job: u32, start: usize) -> Result<(), String> {
         self.post(&ToEngine::Pictures { job, start }, None)

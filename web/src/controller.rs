@@ -14,11 +14,14 @@ use crate::browser::{fetch_bytes, file_bytes, now_millis};
 use crate::client::EngineClient;
 use crate::clip_job::{Clip, ClipJob, TagResult};
 use crate::listen::{Listening, LiveSession};
-use crate::messages::{BatchProbabilities, ChunkPictures, EngineKind, FromEngine, ModelInfo};
+use crate::messages::{
+    BatchProbabilities, ChunkPictures, EngineKind, FromEngine, HeadsInfo, ModelInfo,
+};
 use crate::pool::{EnginePool, preferred_kind};
 use modnet::{ClipTagging, SampleRate};
 
 mod live;
+mod teach;
 
 /// The built-in weights (the repository's `weights/`, copied next to the page by trunk).
 const DEFAULT_WEIGHTS: &str = "modnet-mtat-distilled.safetensors";
@@ -57,6 +60,16 @@ pub struct Controller {
     pub listening: RwSignal<Option<Listening>>,
     /// Probabilities of the last live window.
     pub live_tags: RwSignal<Option<Vec<f32>>>,
+    /// The user's tags the engines run, if any.
+    pub heads: RwSignal<Option<HeadsInfo>>,
+    /// How teaching goes (or what was learned).
+    pub teaching: RwSignal<Option<String>>,
+    /// Every example taught for the heads in use, with its embeddings.
+    taught: StoredValue<Vec<teach::TaughtExample>>,
+    /// The job of the examples being embedded.
+    teach_job: StoredValue<u32>,
+    /// Examples skipped while teaching, as a sentence.
+    teach_note: StoredValue<String>,
     live: StoredValue<Option<LiveSession>, LocalStorage>,
     engines: StoredValue<EnginePool, LocalStorage>,
     tagging: StoredValue<Option<ClipJob>, LocalStorage>,
@@ -85,6 +98,11 @@ impl Controller {
             audio_url: RwSignal::new(None),
             listening: RwSignal::new(None),
             live_tags: RwSignal::new(None),
+            heads: RwSignal::new(None),
+            teaching: RwSignal::new(None),
+            taught: StoredValue::new(Vec::new()),
+            teach_job: StoredValue::new(0),
+            teach_note: StoredValue::new(String::new()),
             live: StoredValue::new_local(None),
             engines: StoredValue::new_local(EnginePool::default()),
             tagging: StoredValue::new_local(None),
@@ -107,11 +125,14 @@ impl Controller {
         }
     }
 
-    /// The model's (tags, rate, chunk), once one is loaded.
+    /// The model's (tags, rate, chunk), once one is loaded; the tags count the user's.
     fn model_shape(self) -> Option<(usize, SampleRate, usize)> {
+        let user = self
+            .heads
+            .with_untracked(|h| h.as_ref().map_or(0, |h| h.tags.len()));
         self.model.with_untracked(|m| {
             m.as_ref()
-                .map(|m| (m.tags.len(), m.sample_rate, m.chunk_samples))
+                .map(|m| (m.tags.len() + user, m.sample_rate, m.chunk_samples))
         })
     }
 
@@ -148,6 +169,7 @@ impl Controller {
             .or_else(|| self.weights.get_value())
         {
             self.send_weights(name, bytes);
+            self.resend_heads();
         }
     }
 
@@ -169,7 +191,8 @@ impl Controller {
     fn on_message(self, kind: EngineKind, index: usize, message: FromEngine) {
         match message {
             // The other engines load the same weights; the first one speaks for them.
-            FromEngine::Ready { .. } | FromEngine::Model(_) if index != 0 => {}
+            FromEngine::Ready { .. } | FromEngine::Model(_) | FromEngine::Heads(_)
+                if index != 0 => {}
             FromEngine::Ready { backend } => self.on_ready(backend),
             FromEngine::GpuUnavailable { reason } => self.fall_back(kind, reason),
             FromEngine::Model(info) => self.on_model(info),
@@ -180,7 +203,17 @@ impl Controller {
                 }
             }
             FromEngine::Heard(heard) => self.on_heard(heard),
+            FromEngine::Embedded {
+                job,
+                example,
+                embeddings,
+            } => self.on_embedded(job, example, embeddings),
+            FromEngine::Learned { job, file } => self.on_learned(job, file),
+            FromEngine::Heads(info) => self.on_heads(info),
             FromEngine::Error { job, message } => {
+                if job.is_some_and(|j| j == self.teach_job.get_value()) {
+                    self.teaching.set(Some(format!("not learned: {message}")));
+                }
                 // A failed live window frees the engine for the next one.
                 if let Some(job) = job {
                     self.live
@@ -339,7 +372,10 @@ impl Controller {
     pub async fn open_weights(self, file: File) {
         self.error.set(None);
         match file_bytes(&file).await {
-            Ok(b) => self.send_weights(file.name(), Uint8Array::new(&b).to_vec()),
+            Ok(b) => {
+                self.forget_heads();
+                self.send_weights(file.name(), Uint8Array::new(&b).to_vec());
+            }
             Err(e) => self.fail(e),
         }
     }

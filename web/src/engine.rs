@@ -11,17 +11,18 @@ use burn::tensor::{Device, Tensor, TensorData};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
+use modnet::heads::{Example, TagExamples, check_names, join_rows, learn_heads};
 use modnet::{
-    BankResponses, ChunkPlan, ClipTagging, FilterOrder, Inside, InsidePictures, ModNet,
-    PICTURE_RANGE_DB, RESPONSE_POINTS,
+    BankResponses, BaseModel, ChunkPlan, ClipTagging, EmbeddingLayer, FilterOrder, Inside,
+    InsidePictures, ModNet, PICTURE_RANGE_DB, RESPONSE_POINTS, TagHeads,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::messages::{
-    BODY, BatchProbabilities, ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, PAYLOAD,
-    Share, ToEngine,
+    BODY, BatchProbabilities, ChunkPictures, EngineKind, FromEngine, HeadsInfo, Heard, ModelInfo,
+    PAYLOAD, Share, ToEngine,
 };
 
 /// Columns of the pictures (frames are mean-pooled down to this).
@@ -53,6 +54,8 @@ pub fn run_worker(compute: EngineKind) {
             model: None,
             order: FilterOrder::default(),
             samples: Vec::new(),
+            base: None,
+            heads: None,
         }));
         while let Some(event) = rx.next().await {
             // The request is parsed once; a failure is reported with its job when it has one.
@@ -61,8 +64,10 @@ pub fn run_worker(compute: EngineKind) {
                     let job = match request {
                         ToEngine::Tag { job, .. }
                         | ToEngine::Pictures { job, .. }
-                        | ToEngine::Listen { job, .. } => Some(job),
-                        ToEngine::Load { .. } => None,
+                        | ToEngine::Listen { job, .. }
+                        | ToEngine::Embed { job, .. }
+                        | ToEngine::Learn { job, .. } => Some(job),
+                        ToEngine::Load { .. } | ToEngine::Heads { .. } => None,
                     };
                     (job, handle(&engine, request, &event, &post).await)
                 }
@@ -143,6 +148,10 @@ struct Engine {
     order: FilterOrder,
     /// The last tagged clip.
     samples: Vec<f32>,
+    /// The loaded model's identity (what heads are checked against).
+    base: Option<BaseModel>,
+    /// The user's tags, run beside the model's.
+    heads: Option<TagHeads>,
 }
 
 async fn handle(
@@ -180,8 +189,120 @@ async fn handle(
             let heard = listen(engine, job, samples, start).await?;
             post.send(&FromEngine::Heard(heard));
         }
+        ToEngine::Embed { job, example } => {
+            let samples = payload(event)
+                .dyn_into::<Float32Array>()
+                .map_err(|_| "no samples in the request".to_string())?
+                .to_vec();
+            let embeddings = embed(engine, &samples).await?;
+            post.send(&FromEngine::Embedded {
+                job,
+                example,
+                embeddings,
+            });
+        }
+        ToEngine::Learn {
+            job,
+            examples,
+            tags,
+        } => {
+            let file = learn(engine, examples, tags)?;
+            post.send(&FromEngine::Learned { job, file });
+        }
+        ToEngine::Heads { name } => {
+            let bytes = payload(event)
+                .dyn_into::<Uint8Array>()
+                .ok()
+                .map(|b| b.to_vec());
+            let info = use_heads(engine, name, bytes)?;
+            post.send(&FromEngine::Heads(info));
+        }
     }
     Ok(())
+}
+
+/// The pooled embeddings of a clip's timeline chunks (`chunks × dim`, row-major).
+async fn embed(engine: &Rc<RefCell<Engine>>, samples: &[f32]) -> Result<Vec<f32>, String> {
+    let (model, device) = model_of(engine)?;
+    modnet::clip::protocol::check_samples(samples).map_err(|e| e.to_string())?;
+    let plan = ChunkPlan::timeline(samples.len(), model.config().chunk_samples)
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for i in 0..plan.batch_count() {
+        let batch = plan.batch(i, samples).ok_or("no chunk to embed")?;
+        let e = model
+            .embed(batch.tensor(&device), EmbeddingLayer::Pooled)
+            .map_err(|e| e.to_string())?;
+        out.extend(read(e).await?);
+    }
+    Ok(out)
+}
+
+/// Heads learned from embedded examples, as a head file.
+fn learn(
+    engine: &Rc<RefCell<Engine>>,
+    examples: Vec<Vec<f32>>,
+    tags: Vec<(String, Vec<Option<bool>>)>,
+) -> Result<Vec<u8>, String> {
+    let (model, _) = model_of(engine)?;
+    let base = engine
+        .borrow()
+        .base
+        .clone()
+        .ok_or("no model is loaded yet")?;
+    let names: Vec<String> = tags.iter().map(|(n, _)| n.clone()).collect();
+    check_names(&names, &model.config().tags).map_err(|e| e.to_string())?;
+    let dim = model.config().resnet.widths.widths()[6];
+    let examples: Vec<Example> = examples
+        .into_iter()
+        .map(|chunks| Example { chunks })
+        .collect();
+    let tags: Vec<TagExamples> = tags
+        .into_iter()
+        .map(|(name, labels)| TagExamples { name, labels })
+        .collect();
+    let heads = learn_heads(&examples, dim, &tags).map_err(|e| e.to_string())?;
+    TagHeads { base, heads }
+        .to_bytes()
+        .map_err(|e| e.to_string())
+}
+
+/// Takes heads (a head file's bytes) for the user's tags, checked against the model, or drops
+/// them (`None`).
+fn use_heads(
+    engine: &Rc<RefCell<Engine>>,
+    name: String,
+    bytes: Option<Vec<u8>>,
+) -> Result<Option<HeadsInfo>, String> {
+    let Some(bytes) = bytes else {
+        engine.borrow_mut().heads = None;
+        return Ok(None);
+    };
+    let (model, _) = model_of(engine)?;
+    let base = engine
+        .borrow()
+        .base
+        .clone()
+        .ok_or("no model is loaded yet")?;
+    let heads = TagHeads::from_bytes(&bytes).map_err(|e| format!("{name}: {e}"))?;
+    heads
+        .check_base(&base)
+        .map_err(|e| format!("{name}: {e}"))?;
+    check_names(&heads.names(), &model.config().tags).map_err(|e| format!("{name}: {e}"))?;
+    let info = HeadsInfo {
+        name,
+        tags: heads.names(),
+        thresholds: heads.heads.iter().map(|h| h.threshold).collect(),
+        cv_roc_auc: heads.heads.iter().map(|h| h.report.cv_roc_auc).collect(),
+        warnings: heads
+            .heads
+            .iter()
+            .map(|h| h.report.warnings.clone())
+            .collect(),
+        file: bytes,
+    };
+    engine.borrow_mut().heads = Some(heads);
+    Ok(Some(info))
 }
 
 async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
@@ -229,6 +350,10 @@ async fn load(
     };
     let mut e = engine.borrow_mut();
     e.order = FilterOrder::of(&responses);
+    // Heads belong to the model they were learned on: a new model starts without them. The
+    // identity is the file's SHA-256, as natively (the trainer's files are written sorted).
+    e.base = Some(BaseModel::of_weights(model.summary(), bytes));
+    e.heads = None;
     e.model = Some(model);
     Ok(info)
 }
@@ -248,14 +373,16 @@ async fn tag(
     post: &Poster,
 ) -> Result<(), String> {
     let (model, device) = model_of(engine)?;
+    let heads = engine.borrow().heads.clone();
     let samples = std::mem::take(&mut engine.borrow_mut().samples);
-    let result = tag_share(&model, &device, &samples, job, share, post).await;
+    let result = tag_share(&model, heads.as_ref(), &device, &samples, job, share, post).await;
     engine.borrow_mut().samples = samples;
     result
 }
 
 async fn tag_share(
     model: &ModNet,
+    heads: Option<&TagHeads>,
     device: &Device,
     samples: &[f32],
     job: u32,
@@ -267,14 +394,29 @@ async fn tag_share(
         .map_err(|e| e.to_string())?;
     let mine = (0..tagging.batch_count()).filter(|&i| share.has(i));
     for (batch, chunks) in mine.filter_map(|i| Some((i, tagging.batch(i, samples)?))) {
-        let p = model
-            .probabilities(chunks.tensor(device))
-            .map_err(|e| e.to_string())?;
+        let probabilities = match heads {
+            // The user's tags from the same pass: the pooled features the model's head reads.
+            Some(heads) => {
+                let (p, e) = model
+                    .probabilities_and_embeddings(chunks.tensor(device))
+                    .map_err(|e| e.to_string())?;
+                let user = heads.probabilities(&read(e).await?);
+                join_rows(&read(p).await?, &user, chunks.rows)
+            }
+            None => {
+                read(
+                    model
+                        .probabilities(chunks.tensor(device))
+                        .map_err(|e| e.to_string())?,
+                )
+                .await?
+            }
+        };
         post.send(&FromEngine::Batch(BatchProbabilities {
             job,
             batch,
             rows: chunks.rows,
-            probabilities: read(p).await?,
+            probabilities,
         }));
     }
     Ok(())

@@ -35,6 +35,19 @@ pub enum ToEngine {
     /// Tags and pictures of one live chunk (payload: `chunk_samples` samples at the model's
     /// rate), which starts `start` samples after listening began.
     Listen { job: u32, start: u64 },
+    /// The pooled embeddings of one example of a tag being taught (payload: its mono samples
+    /// at the model's rate): its timeline chunks, as `trainer teach` embeds a file.
+    Embed { job: u32, example: usize },
+    /// Learn heads from embedded examples: one `chunks × dim` row-major list per example, and
+    /// per tag its name and one label per example (`modnet::heads::learn_heads`).
+    Learn {
+        job: u32,
+        examples: Vec<Vec<f32>>,
+        tags: Vec<(String, Vec<Option<bool>>)>,
+    },
+    /// Use these heads (payload: a head file's bytes) for the user's tags from now on, or none
+    /// (no payload).
+    Heads { name: String },
 }
 
 /// Engine → page.
@@ -53,6 +66,16 @@ pub enum FromEngine {
     Pictures(ChunkPictures),
     /// Tags and pictures of a live chunk.
     Heard(Heard),
+    /// One example's embeddings (`chunks × dim`, row-major).
+    Embedded {
+        job: u32,
+        example: usize,
+        embeddings: Vec<f32>,
+    },
+    /// Heads learned: the head file's bytes, for [`ToEngine::Heads`] and for download.
+    Learned { job: u32, file: Vec<u8> },
+    /// The heads in use (checked against the model), or none.
+    Heads(Option<HeadsInfo>),
     /// Something failed; `job` names the request when there was one.
     Error { job: Option<u32>, message: String },
 }
@@ -77,6 +100,23 @@ pub struct ModelInfo {
     pub modulation: Option<FilterResponses>,
 }
 
+/// The user's tags the engines run beside the model's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadsInfo {
+    /// Where they came from (a file name, or "taught here").
+    pub name: String,
+    /// The tags' names (without the `user:` mark), in output order after the model's tags.
+    pub tags: Vec<String>,
+    /// Per tag, the probability from which a clip has it.
+    pub thresholds: Vec<f32>,
+    /// Per tag, its cross-validated ROC-AUC when it was learned, if there was one.
+    pub cv_roc_auc: Vec<Option<f64>>,
+    /// Per tag, what the user should know (few examples, no cross-validation).
+    pub warnings: Vec<Vec<String>>,
+    /// The head file, for download.
+    pub file: Vec<u8>,
+}
+
 /// Which of a clip's batches an engine runs: batch `i` when `i % count == index`. Several CPU
 /// engines (web workers, one thread each) share a clip this way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +132,7 @@ impl Share {
     }
 }
 
-/// One batch's probabilities: `rows × n_tags`, row-major.
+/// One batch's probabilities: `rows × (n_tags + user tags)`, row-major.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BatchProbabilities {
     pub job: u32,

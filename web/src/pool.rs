@@ -55,6 +55,11 @@ impl EnginePool {
         self.engines.iter().try_for_each(|e| e.load(name, bytes))
     }
 
+    /// Gives every engine the user's heads (a head file), or none.
+    pub fn heads(&self, name: &str, file: Option<&[u8]>) -> Result<(), String> {
+        self.engines.iter().try_for_each(|e| e.heads(name, file))
+    }
+
     /// Sends the clip to every engine, each to run its share of the batches.
     pub fn tag(&self, job: u32, samples: &[f32]) -> Result<(), String> {
         let count = self.engines.len();

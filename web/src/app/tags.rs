@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use crate::clip_job::TagResult;
 use crate::listen::Listening;
 use modnet::TagGroup;
+use modnet::heads::USER_PREFIX;
 
 /// How many of the best tags are highlighted.
 const TOP_TAGS: usize = 5;
@@ -95,19 +96,55 @@ fn TagBar(tag: String, value: f32) -> impl IntoView {
 /// Every tag as a bar, grouped as the paper's Fig. 2 (genre, instrument, vocal, mood, other),
 /// the best ones highlighted; with the device and time.
 #[component]
-pub fn Results(tags: Vec<String>, result: TagResult, clip_name: String) -> impl IntoView {
+pub fn Results(
+    tags: Vec<String>,
+    /// The user's tags' thresholds, in order (they follow the model's tags).
+    thresholds: Vec<f32>,
+    result: TagResult,
+    clip_name: String,
+) -> impl IntoView {
     let p = &result.probabilities;
     let mut order: Vec<usize> = (0..p.len()).collect();
     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-    let top: Vec<usize> = order.iter().take(TOP_TAGS).copied().collect();
     let name = |i: usize| tags.get(i).cloned().unwrap_or_else(|| format!("tag {i}"));
+    let theirs = |i: usize| !name(i).starts_with(USER_PREFIX);
+    let top: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| theirs(i))
+        .take(TOP_TAGS)
+        .collect();
+    let first_user = p.len() - thresholds.len().min(p.len());
+    let mine: Vec<usize> = (first_user..p.len()).collect();
+    let yours = (!mine.is_empty()).then(|| {
+        let rows = mine
+            .into_iter()
+            .map(|i| {
+                let (tag, value) = (name(i), p[i]);
+                let has_it = value >= thresholds[i - first_user];
+                let key = tag.clone();
+                view! {
+                    <li class="tag" class:top=has_it data-tag=key data-index=i
+                        data-probability=value.to_string() data-has-it=has_it.to_string()>
+                        <TagBar tag value/>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="tag-group" data-group="yours">
+                <h3>"yours"</h3>
+                <ol>{rows}</ol>
+            </div>
+        }
+    });
     let groups = TagGroup::ALL
         .into_iter()
         .filter_map(|group| {
             let members: Vec<usize> = order
                 .iter()
                 .copied()
-                .filter(|&i| TagGroup::of(&name(i)) == group)
+                .filter(|&i| theirs(i) && TagGroup::of(&name(i)) == group)
                 .collect();
             (!members.is_empty()).then(|| {
                 let rows = members
@@ -151,7 +188,7 @@ pub fn Results(tags: Vec<String>, result: TagResult, clip_name: String) -> impl 
                 {run_info(&result, &clip_name)}
             </p>
             {result.notice.clone().map(|n| view! { <p class="note">{format!("Note: {n}.")}</p> })}
-            <div id="tags">{groups}</div>
+            <div id="tags">{yours}{groups}</div>
         </section>
     }
 }

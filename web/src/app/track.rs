@@ -2,6 +2,7 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use modnet::heads::USER_PREFIX;
 
 use super::{WIDE, redraw};
 use crate::clip_job::{Clip, TagResult};
@@ -14,6 +15,9 @@ use crate::messages::ModelInfo;
 pub fn Track(
     clip: Clip,
     model: ModelInfo,
+    /// The timeline's rows: the model's tags, then the user's.
+    #[prop(into)]
+    tags: Signal<Vec<String>>,
     #[prop(into)] result: Signal<Option<TagResult>>,
     #[prop(into)] audio_url: Signal<Option<String>>,
     on_chunk: Callback<usize>,
@@ -30,8 +34,8 @@ pub fn Track(
     redraw(wave, move |c| {
         draw::waveform(c, &samples, model.sample_rate)
     });
-    let tags = model.tags.clone();
     redraw(timeline, move |c| {
+        let tags = tags.get();
         result.with(|r| {
             let Some(r) = r else { return };
             let map = &r.timeline;
@@ -40,8 +44,9 @@ pub fn Track(
                 x_label: format!("time (s), one column per {chunk_seconds:.0} s chunk"),
                 x_range: (0.0, map.cols as f64 * chunk_seconds),
                 y_label: "tag".into(),
+                // Every user's tag is labelled; the model's every `step` rows.
                 y_ticks: (0..map.rows.min(tags.len()))
-                    .step_by(step)
+                    .filter(|&t| t % step == 0 || tags[t].starts_with(USER_PREFIX))
                     .map(|t| ((t as f64 + 0.5) / map.rows as f64, tags[t].clone()))
                     .collect(),
             };
