@@ -5,8 +5,10 @@ counter-examples) against the built-in model's own output for that tag, on music
 Usage: python3 scripts/fewshot/bench.py WORK [--draws 20] [--out scripts/fewshot]
 WORK holds patches.npz from prepare.py: 3 s patches of the distillation corpus's test-split
 tracks (never trained on) with the teachers' mean outputs. Truth is the teachers' mean above 0.5.
-The tracks are split in two by a hash of their names: heads learn from patches of one half and
-everything is scored on the other (no track on both sides). For each tag and k, `draws` heads
+The tracks are split in two halves (no track on both sides), each benchmark tag's tracks dealt
+alternately to the halves in the order of a hash of their names; heads learn from patches of one
+half and everything is scored on the other, then the other way round (the figures are the mean
+of both directions). For each tag and k, `draws` heads
 learn from k random positive and k random negative patches (`Tagger.learn_heads`, the same code
 as `trainer teach`); each is scored by ROC-AUC over the held-out patches, as is the built-in
 model's probability for the tag. Writes results.md (the table) and fewshot.png (the curves) to
@@ -62,6 +64,23 @@ def embedded(work: Path, tagger):
     return np.array(embeddings), np.array(probabilities)
 
 
+def halves(names, track, teachers, vocabulary):
+    """Each track's half (0 or 1): tracks grouped by the benchmark tag they hold most patches of
+    (or none), each group dealt alternately in the order of a hash of the names, so that every
+    tag has examples on both sides."""
+    groups = {}
+    for i, name in enumerate(names):
+        counts = [(teachers[track == i, vocabulary.index(g)] > TRUTH).sum() for g in TAGS]
+        main = TAGS[int(np.argmax(counts))] if max(counts) > 0 else None
+        groups.setdefault(main, []).append(i)
+    half = np.zeros(len(names), int)
+    for members in groups.values():
+        members.sort(key=lambda i: hashlib.sha256(str(names[i]).encode()).hexdigest())
+        for j, i in enumerate(members):
+            half[i] = j % 2
+    return half
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("work", type=Path)
@@ -72,57 +91,59 @@ def main():
     z = np.load(args.work / "patches.npz")
     teachers, track, names = z["teachers"], z["track"], z["tracks"]
     embeddings, probabilities = embedded(args.work, tagger)
-    held = np.array([int(hashlib.sha256(str(n).encode()).hexdigest()[:8], 16) % 2 == 1 for n in names])[track]
+    half = halves(names, track, teachers, tagger.tags)[track]
     rng = np.random.default_rng(0)
-    rows, curves, times = [], {}, []
+    rows, times = [], []
     for tag in TAGS:
         t = tagger.tags.index(tag)
         truth = teachers[:, t] > TRUTH
-        pool_pos = np.flatnonzero(~held & truth)
-        pool_neg = np.flatnonzero(~held & ~truth)
-        test = np.flatnonzero(held)
-        builtin = roc_auc(truth[test], probabilities[test, t])
-        row = {"tag": tag, "pool": (len(pool_pos), len(pool_neg)),
-               "held": (int(truth[test].sum()), int((~truth[test]).sum())), "builtin": builtin}
+        row = {"tag": tag, "positives": int(truth.sum()), "patches": len(truth)}
+        builtin, scores = [], {k: [] for k in KS}
+        for side in (0, 1):  # learn on one half, score on the other; then the other way
+            pool_pos = np.flatnonzero((half == side) & truth)
+            pool_neg = np.flatnonzero((half == side) & ~truth)
+            test = np.flatnonzero(half != side)
+            builtin.append(roc_auc(truth[test], probabilities[test, t]))
+            for k in [k for k in KS if len(pool_pos) >= k]:
+                for _ in range(args.draws):
+                    chosen = np.concatenate([rng.choice(pool_pos, k, replace=False),
+                                             rng.choice(pool_neg, k, replace=False)])
+                    started = time.perf_counter()
+                    heads = tagger.learn_heads([embeddings[i] for i in chosen],
+                                               {f"my {tag}": [True] * k + [False] * k})
+                    times.append((2 * k, time.perf_counter() - started))
+                    scores[k].append(roc_auc(truth[test], heads.predict(embeddings[test])[:, 0]))
+        row["builtin"] = float(np.mean(builtin))
+        # A k that only one half has enough examples for is reported from that direction (marked).
         for k in KS:
-            if len(pool_pos) < k:
-                row[k] = None
-                continue
-            scores = []
-            for _ in range(args.draws):
-                chosen = np.concatenate([rng.choice(pool_pos, k, replace=False),
-                                         rng.choice(pool_neg, k, replace=False)])
-                started = time.perf_counter()
-                heads = tagger.learn_heads([embeddings[i] for i in chosen],
-                                           {f"my {tag}": [True] * k + [False] * k})
-                times.append((2 * k, time.perf_counter() - started))
-                scores.append(roc_auc(truth[test], heads.predict(embeddings[test])[:, 0]))
-            row[k] = (float(np.mean(scores)), float(np.std(scores)))
+            row[k] = (float(np.mean(scores[k])), float(np.std(scores[k])), len(scores[k]) < 2 * args.draws) if scores[k] else None
         rows.append(row)
-        curves[tag] = row
         print(row, flush=True)
     write(args.out, rows, times, args.draws)
 
 
 def write(out: Path, rows, times, draws):
     lines = [
-        "| tag | examples in the pool (+/−) | held-out patches (+/−) | built-in | "
+        "| tag | patches with the tag (of all) | built-in | "
         + " | ".join(f"k = {k}" for k in KS) + " | k = 10 − built-in | k = 50 − built-in |",
-        "|---|---:|---:|---:|" + "---:|" * len(KS) + "---:|---:|",
+        "|---|---:|---:|" + "---:|" * len(KS) + "---:|---:|",
     ]
     for r in rows:
-        cells = [f"{r[k][0]:.3f} ± {r[k][1]:.3f}" if r[k] else "—" for k in KS]
+        cells = [f"{r[k][0]:.3f} ± {r[k][1]:.3f}{'¹' if r[k][2] else ''}" if r[k] else "—" for k in KS]
         gap = lambda k: f"{r[k][0] - r['builtin']:+.3f}" if r[k] else "—"  # noqa: E731
-        lines.append(f"| {r['tag']} | {r['pool'][0]} / {r['pool'][1]} | {r['held'][0]} / {r['held'][1]} | "
+        lines.append(f"| {r['tag']} | {r['positives']} ({r['patches']}) | "
                      f"{r['builtin']:.3f} | " + " | ".join(cells) + f" | {gap(10)} | {gap(50)} |")
     slowest = {n: max(s for m, s in times if m == n) for n in sorted({m for m, _ in times})}
     lines.append("")
-    lines.append(f"ROC-AUC on held-out patches, mean ± sd over {draws} draws of k examples and k "
-                 "counter-examples; learning one head (cross-validation included), slowest of the "
+    lines.append("¹ one direction only: the other half holds fewer than k patches with the tag.")
+    lines.append("")
+    lines.append(f"ROC-AUC on the held-out half's patches (truth: the teachers' mean > {TRUTH}), mean ± sd "
+                 f"over {draws} draws of k examples and k counter-examples in each direction; learning one head (cross-validation included), slowest of the "
                  "draws: " + ", ".join(f"{n} examples {s * 1e3:.0f} ms" for n, s in slowest.items()))
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -136,6 +157,7 @@ def write(out: Path, rows, times, draws):
         ax.axhline(r["builtin"], color=colour, linestyle="--", linewidth=1)
     ax.set_xscale("log")
     ax.set_xticks(KS, [str(k) for k in KS])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("examples of the tag (and as many counter-examples)")
     ax.set_ylabel("ROC-AUC on held-out patches")
     ax.set_title("Your own tag from k examples vs the built-in tag (dashed)")

@@ -447,6 +447,82 @@ test('listening live to a fake microphone (CPU engine)', { timeout: 600_000 }, a
   }
 });
 
+/// A 16 kHz wav of a decaying tone at `freq` Hz, pulsing twice a second.
+function makeTone(path, seconds, freq) {
+  writeWav(path, seconds, (t) => 0.5 * Math.exp(-6 * (t % 0.5)) * Math.sin(2 * Math.PI * freq * t));
+}
+
+test('teaching a tag in the page, and its head file in `trainer tag --heads` (CPU engine)', { timeout: 600_000 }, async () => {
+  const high = [0, 1, 2, 3, 4].map((i) => join(work, `high-${i}.wav`));
+  const low = [0, 1, 2, 3, 4].map((i) => join(work, `low-${i}.wav`));
+  high.forEach((f, i) => makeTone(f, 3.5, 2000 + 200 * i));
+  low.forEach((f, i) => makeTone(f, 3.5, 110 + 20 * i));
+  const newHigh = join(work, 'new-high.wav');
+  const newLow = join(work, 'new-low.wav');
+  makeTone(newHigh, 7, 2500);
+  makeTone(newLow, 7, 150);
+  const context = await launch(false);
+  const page = context.pages()[0] ?? await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  const yours = () => page.$$eval('[data-group="yours"] li', (lis) => lis.map((li) => [li.dataset.tag, Number(li.dataset.probability), li.dataset.hasIt]));
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => document.querySelector('#model-line')?.textContent.startsWith('model:'), null, { timeout: 300_000 });
+    // A name the model already has is refused with a sentence.
+    await page.fill('#teach-name', 'Piano');
+    await page.setInputFiles('#teach-examples', high);
+    await page.click('#teach-button');
+    await page.waitForFunction(() => document.querySelector('#error')?.textContent.includes("the model's own tag 'piano'"), null, { timeout: 120_000 });
+    // The tag taught from five examples and five counter-examples, in the engine.
+    const started = performance.now();
+    await page.fill('#teach-name', 'high');
+    await page.setInputFiles('#teach-examples', high);
+    await page.setInputFiles('#teach-counter', low);
+    await page.click('#teach-button');
+    await page.waitForSelector('#heads-table tr[data-tag="high"]', { timeout: 300_000 });
+    figures.push(['teach a tag from 5 + 5 clips of 3.5 s in the page (decode, embed, learn; CPU engine)', `${((performance.now() - started) / 1000).toFixed(1)} s`]);
+    const status = await page.$eval('#teach-status', (e) => e.textContent);
+    assert.ok(status.includes('high (CV ROC-AUC'), status);
+    // A clip that has it, and one that does not.
+    await upload(page, newHigh, 'new-high.wav');
+    let [[tag, p, hasIt]] = await yours();
+    assert.equal(tag, 'user:high');
+    assert.equal(hasIt, 'true', `user:high on a high tone: ${p}`);
+    const onHigh = p;
+    await page.screenshot({ path: join(artifacts, 'page-teach.png'), fullPage: true });
+    await upload(page, newLow, 'new-low.wav');
+    [[tag, p, hasIt]] = await yours();
+    assert.equal(hasIt, 'false', `user:high on a low tone: ${p}`);
+    // The timeline has a row for it.
+    const rows = await page.$eval('#timeline', (c) => Number(c.dataset.rows));
+    assert.equal(rows, 51);
+    // The head file downloaded from the page gives `trainer tag --heads` the page's numbers.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#heads-download')]);
+    const heads = join(work, 'page-heads.safetensors');
+    await download.saveAs(heads);
+    const cli = JSON.parse(execFileSync(trainer, ['tag', newHigh, '--heads', heads, '--json', '--backend', 'flex']).toString())[0];
+    const delta = Math.abs(cli.user_tags[0].probability - onHigh);
+    assert.ok(delta <= TOLERANCE.cpu, `page vs trainer tag --heads: |Δp| = ${delta}`);
+    figures.push(['max |page − trainer tag --heads| probability of a taught tag, cpu', delta.toExponential(2)]);
+    // The file loaded into a fresh page gives the same tag.
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector('#model-line')?.textContent.startsWith('model:'), null, { timeout: 300_000 });
+    await page.setInputFiles('#heads-input', heads);
+    await page.waitForSelector('#heads-table tr[data-tag="high"]', { timeout: 120_000 });
+    await upload(page, newHigh, 'new-high.wav');
+    [[tag, p]] = await yours();
+    assert.ok(Math.abs(p - onHigh) <= TOLERANCE.cpu, `a loaded head file: ${p} against ${onHigh}`);
+  } catch (e) {
+    await page.screenshot({ path: join(artifacts, 'page-teach-failure.png'), fullPage: true }).catch(() => {});
+    console.log(logs.join('\n'));
+    throw e;
+  } finally {
+    await context.close();
+  }
+});
+
 test('native trainer tag on the same 30 s file', () => {
   figures.push([`\`trainer tag\` (${trainerBuild}; whole process), 30 s clip`, `${native.seconds.toFixed(2)} s`]);
   if (cpuMillis !== undefined) {

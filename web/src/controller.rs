@@ -70,6 +70,8 @@ pub struct Controller {
     teach_job: StoredValue<u32>,
     /// Examples skipped while teaching, as a sentence.
     teach_note: StoredValue<String>,
+    /// The first example of the attempt being learned (dropped again if it fails).
+    teach_start: StoredValue<usize>,
     live: StoredValue<Option<LiveSession>, LocalStorage>,
     engines: StoredValue<EnginePool, LocalStorage>,
     tagging: StoredValue<Option<ClipJob>, LocalStorage>,
@@ -103,6 +105,7 @@ impl Controller {
             taught: StoredValue::new(Vec::new()),
             teach_job: StoredValue::new(0),
             teach_note: StoredValue::new(String::new()),
+            teach_start: StoredValue::new(0),
             live: StoredValue::new_local(None),
             engines: StoredValue::new_local(EnginePool::default()),
             tagging: StoredValue::new_local(None),
@@ -212,7 +215,7 @@ impl Controller {
             FromEngine::Heads(info) => self.on_heads(info),
             FromEngine::Error { job, message } => {
                 if job.is_some_and(|j| j == self.teach_job.get_value()) {
-                    self.teaching.set(Some(format!("not learned: {message}")));
+                    self.teach_failed(&message);
                 }
                 // A failed live window frees the engine for the next one.
                 if let Some(job) = job {

@@ -11,19 +11,23 @@ use burn::tensor::{Device, Tensor, TensorData};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::{Float32Array, Object, Reflect, Uint8Array};
-use modnet::heads::{Example, TagExamples, check_names, join_rows, learn_heads};
+use modnet::heads::join_rows;
 use modnet::{
-    BankResponses, BaseModel, ChunkPlan, ClipTagging, EmbeddingLayer, FilterOrder, Inside,
-    InsidePictures, ModNet, PICTURE_RANGE_DB, RESPONSE_POINTS, TagHeads,
+    BankResponses, BaseModel, ChunkPlan, ClipTagging, FilterOrder, Inside, InsidePictures, ModNet,
+    PICTURE_RANGE_DB, RESPONSE_POINTS, TagHeads,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::messages::{
-    BODY, BatchProbabilities, ChunkPictures, EngineKind, FromEngine, HeadsInfo, Heard, ModelInfo,
-    PAYLOAD, Share, ToEngine,
+    BODY, BatchProbabilities, ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, PAYLOAD,
+    Share, ToEngine,
 };
+
+mod teach;
+
+use teach::{embed, learn, use_heads};
 
 /// Columns of the pictures (frames are mean-pooled down to this).
 const PICTURE_COLS: usize = 400;
@@ -219,90 +223,6 @@ async fn handle(
         }
     }
     Ok(())
-}
-
-/// The pooled embeddings of a clip's timeline chunks (`chunks × dim`, row-major).
-async fn embed(engine: &Rc<RefCell<Engine>>, samples: &[f32]) -> Result<Vec<f32>, String> {
-    let (model, device) = model_of(engine)?;
-    modnet::clip::protocol::check_samples(samples).map_err(|e| e.to_string())?;
-    let plan = ChunkPlan::timeline(samples.len(), model.config().chunk_samples)
-        .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for i in 0..plan.batch_count() {
-        let batch = plan.batch(i, samples).ok_or("no chunk to embed")?;
-        let e = model
-            .embed(batch.tensor(&device), EmbeddingLayer::Pooled)
-            .map_err(|e| e.to_string())?;
-        out.extend(read(e).await?);
-    }
-    Ok(out)
-}
-
-/// Heads learned from embedded examples, as a head file.
-fn learn(
-    engine: &Rc<RefCell<Engine>>,
-    examples: Vec<Vec<f32>>,
-    tags: Vec<(String, Vec<Option<bool>>)>,
-) -> Result<Vec<u8>, String> {
-    let (model, _) = model_of(engine)?;
-    let base = engine
-        .borrow()
-        .base
-        .clone()
-        .ok_or("no model is loaded yet")?;
-    let names: Vec<String> = tags.iter().map(|(n, _)| n.clone()).collect();
-    check_names(&names, &model.config().tags).map_err(|e| e.to_string())?;
-    let dim = model.config().resnet.widths.widths()[6];
-    let examples: Vec<Example> = examples
-        .into_iter()
-        .map(|chunks| Example { chunks })
-        .collect();
-    let tags: Vec<TagExamples> = tags
-        .into_iter()
-        .map(|(name, labels)| TagExamples { name, labels })
-        .collect();
-    let heads = learn_heads(&examples, dim, &tags).map_err(|e| e.to_string())?;
-    TagHeads { base, heads }
-        .to_bytes()
-        .map_err(|e| e.to_string())
-}
-
-/// Takes heads (a head file's bytes) for the user's tags, checked against the model, or drops
-/// them (`None`).
-fn use_heads(
-    engine: &Rc<RefCell<Engine>>,
-    name: String,
-    bytes: Option<Vec<u8>>,
-) -> Result<Option<HeadsInfo>, String> {
-    let Some(bytes) = bytes else {
-        engine.borrow_mut().heads = None;
-        return Ok(None);
-    };
-    let (model, _) = model_of(engine)?;
-    let base = engine
-        .borrow()
-        .base
-        .clone()
-        .ok_or("no model is loaded yet")?;
-    let heads = TagHeads::from_bytes(&bytes).map_err(|e| format!("{name}: {e}"))?;
-    heads
-        .check_base(&base)
-        .map_err(|e| format!("{name}: {e}"))?;
-    check_names(&heads.names(), &model.config().tags).map_err(|e| format!("{name}: {e}"))?;
-    let info = HeadsInfo {
-        name,
-        tags: heads.names(),
-        thresholds: heads.heads.iter().map(|h| h.threshold).collect(),
-        cv_roc_auc: heads.heads.iter().map(|h| h.report.cv_roc_auc).collect(),
-        warnings: heads
-            .heads
-            .iter()
-            .map(|h| h.report.warnings.clone())
-            .collect(),
-        file: bytes,
-    };
-    engine.borrow_mut().heads = Some(heads);
-    Ok(Some(info))
 }
 
 async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {

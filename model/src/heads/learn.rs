@@ -30,10 +30,15 @@ pub struct TagExamples {
     pub labels: Vec<Option<bool>>,
 }
 
-/// The L2 penalties tried (on standardised features; the loss is a weighted mean).
-pub const PENALTIES: [f64; 3] = [0.01, 0.1, 1.0];
+/// The L2 penalties tried (on standardised features; the loss is a weighted mean). The large
+/// ones matter with few examples: as the penalty grows the weights turn towards the difference
+/// of the two classes' mean embeddings (a prototype classifier), which the few-shot benchmark
+/// found best at 5–10 examples; smaller ones win with more (scripts/fewshot/results.md).
+pub const PENALTIES: [f64; 5] = [0.1, 1.0, 10.0, 100.0, 1000.0];
+/// Cross-validated ROC-AUCs this close count as equal when the penalty is chosen.
+pub const SAME_AUC: f64 = 0.01;
 /// The penalty used when there are too few examples to cross-validate.
-pub const DEFAULT_PENALTY: f64 = 0.1;
+pub const DEFAULT_PENALTY: f64 = 10.0;
 /// Folds of the cross-validation (fewer when a class has fewer examples).
 pub const FOLDS: usize = 5;
 /// Fewer examples of a class than this gets a warning: the report's ROC-AUC is a rough guide.
@@ -105,18 +110,24 @@ fn learn_head(examples: &[Example], dim: usize, tag: &TagExamples) -> Result<Tag
     let folds = FOLDS.min(positives).min(negatives);
     let (l2, cv_roc_auc, threshold) = if folds >= 2 {
         let assignment = fold_of(&used, folds);
-        let mut best: Option<(f64, f64, f64)> = None;
-        for l2 in PENALTIES {
-            let scores = out_of_fold(examples, &scaling, &used, &assignment, folds, l2);
-            let labels: Vec<f32> = used.iter().map(|(_, l)| f32::from(u8::from(*l))).collect();
-            let scores32: Vec<f32> = scores.iter().map(|&s| s as f32).collect();
-            let auc = roc_auc(&labels, &scores32).unwrap_or(0.5);
-            // Ties go to the larger penalty (later in the list): the smoother head.
-            if best.is_none_or(|(_, b, _)| auc >= b) {
-                best = Some((l2, auc, best_threshold(&used, &scores)));
-            }
-        }
-        let (l2, auc, threshold) = best.expect("PENALTIES is not empty");
+        let labels: Vec<f32> = used.iter().map(|(_, l)| f32::from(u8::from(*l))).collect();
+        let tried: Vec<(f64, f64, f64)> = PENALTIES
+            .iter()
+            .map(|&l2| {
+                let scores = out_of_fold(examples, &scaling, &used, &assignment, folds, l2);
+                let scores32: Vec<f32> = scores.iter().map(|&s| s as f32).collect();
+                let auc = roc_auc(&labels, &scores32).unwrap_or(0.5);
+                (l2, auc, best_threshold(&used, &scores))
+            })
+            .collect();
+        // The largest penalty within SAME_AUC of the best: a few examples' cross-validation
+        // cannot tell closer heads apart, and the smoother head generalised better.
+        let top = tried.iter().fold(0.0f64, |m, t| m.max(t.1));
+        let &(l2, auc, threshold) = tried
+            .iter()
+            .rev()
+            .find(|t| t.1 >= top - SAME_AUC)
+            .expect("PENALTIES is not empty");
         (l2, Some(auc), threshold)
     } else {
         warnings.push(String::from(

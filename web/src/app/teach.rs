@@ -53,7 +53,7 @@ pub fn Teach(
                             <td>{tag.clone()}</td>
                             <td>{auc}</td>
                             <td>{format!("{:.2}", h.thresholds[i])}</td>
-                            <td class="note">{warnings}</td>
+                            <td class="warnings">{warnings}</td>
                         </tr>
                     }
                 })

@@ -35,6 +35,13 @@ impl Controller {
         if name.is_empty() || examples.is_empty() {
             return self.fail("give the tag a name and at least one example".into());
         }
+        let model_tags = self
+            .model
+            .with_untracked(|m| m.as_ref().map(|m| m.tags.clone()).unwrap_or_default());
+        if let Err(e) = modnet::heads::check_names(std::slice::from_ref(&name), &model_tags) {
+            self.teaching.set(Some(format!("not learned: {e}")));
+            return self.fail(e.to_string());
+        }
         self.error.set(None);
         let mut skipped = Vec::new();
         let mut decoded = Vec::new();
@@ -55,6 +62,7 @@ impl Controller {
         self.job.set_value(job);
         self.teach_job.set_value(job);
         let first = self.taught.with_value(Vec::len);
+        self.teach_start.set_value(first);
         let count = decoded.len();
         self.taught.update_value(|t| {
             t.extend(decoded.iter().map(|(tag, _)| TaughtExample {
@@ -74,10 +82,10 @@ impl Controller {
             self.first_engine(|e| e.embed(job, first + i, samples));
         }
         if count == 0 {
-            self.fail(format!(
-                "none of the examples could be read{}",
-                self.teach_note.get_value()
-            ));
+            let note = self.teach_note.get_value();
+            let message = format!("none of the examples could be read{note}");
+            self.teach_failed(&message);
+            self.fail(message);
         }
     }
 
@@ -182,6 +190,15 @@ impl Controller {
         {
             self.fail(e);
         }
+    }
+
+    /// Learning failed (or an example could not be embedded): this attempt's examples are
+    /// dropped, those of the tags learned before stay.
+    pub(super) fn teach_failed(self, message: &str) {
+        let start = self.teach_start.get_value();
+        self.taught.update_value(|t| t.truncate(start));
+        self.teach_job.set_value(0);
+        self.teaching.set(Some(format!("not learned: {message}")));
     }
 
     /// A new model: the heads and examples taught belong to the old one.
