@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::calibrate::Calibration;
 use super::logistic::{self, Logistic, Rows};
 use super::{HeadReport, TagHead};
 use crate::error::ModelError;
@@ -108,36 +109,40 @@ fn learn_head(examples: &[Example], dim: usize, tag: &TagExamples) -> Result<Tag
         ));
     }
     let folds = FOLDS.min(positives).min(negatives);
-    let (l2, cv_roc_auc, threshold) = if folds >= 2 {
+    let (l2, cv_roc_auc, threshold, calibration) = if folds >= 2 {
         let assignment = fold_of(&used, folds);
         let labels: Vec<f32> = used.iter().map(|(_, l)| f32::from(u8::from(*l))).collect();
-        let tried: Vec<(f64, f64, f64)> = PENALTIES
+        let tried: Vec<(f64, f64, Vec<Vec<f64>>)> = PENALTIES
             .iter()
             .map(|&l2| {
-                let scores = out_of_fold(examples, &scaling, &used, &assignment, folds, l2);
+                let logits = out_of_fold(examples, &scaling, &used, &assignment, folds, l2);
+                let scores = Calibration::IDENTITY.clip_scores(&logits);
                 let scores32: Vec<f32> = scores.iter().map(|&s| s as f32).collect();
-                let auc = roc_auc(&labels, &scores32).unwrap_or(0.5);
-                (l2, auc, best_threshold(&used, &scores))
+                (l2, roc_auc(&labels, &scores32).unwrap_or(0.5), logits)
             })
             .collect();
         // The largest penalty within SAME_AUC of the best: a few examples' cross-validation
         // cannot tell closer heads apart, and the smoother head generalised better.
         let top = tried.iter().fold(0.0f64, |m, t| m.max(t.1));
-        let &(l2, auc, threshold) = tried
-            .iter()
+        let (l2, auc, logits) = tried
+            .into_iter()
             .rev()
             .find(|t| t.1 >= top - SAME_AUC)
             .expect("PENALTIES is not empty");
-        (l2, Some(auc), threshold)
+        // Probabilities scaled to what the cross-validation found; the threshold on those.
+        let calibration = Calibration::fit(&logits, &used);
+        let threshold = best_threshold(&used, &calibration.clip_scores(&logits));
+        (l2, Some(auc), threshold, calibration)
     } else {
         warnings.push(String::from(
             "too few examples to cross-validate: no ROC-AUC, threshold 0.5",
         ));
-        (DEFAULT_PENALTY, None, 0.5)
+        (DEFAULT_PENALTY, None, 0.5, Calibration::IDENTITY)
     };
     let all: Vec<usize> = (0..used.len()).collect();
     let fitted = fit_on(examples, &scaling, &used, &all, l2);
     let (weight, bias) = scaling.unscale(&fitted);
+    let (weight, bias) = calibrated(weight, bias, calibration);
     Ok(TagHead {
         name: tag.name.clone(),
         weight,
@@ -266,7 +271,7 @@ fn fold_of(used: &[(usize, bool)], folds: usize) -> Vec<usize> {
     assignment
 }
 
-/// Each used example's score (mean chunk probability) from the fit that did not see it.
+/// Each used example's chunk logits from the fit that did not see it.
 fn out_of_fold(
     examples: &[Example],
     scaling: &Scaling,
@@ -274,24 +279,32 @@ fn out_of_fold(
     assignment: &[usize],
     folds: usize,
     l2: f64,
-) -> Vec<f64> {
-    let mut scores = vec![0.0; used.len()];
+) -> Vec<Vec<f64>> {
+    let mut logits = vec![Vec::new(); used.len()];
     let mut row = Vec::with_capacity(scaling.dim);
     for fold in 0..folds {
         let train: Vec<usize> = (0..used.len()).filter(|&m| assignment[m] != fold).collect();
         let model = fit_on(examples, scaling, used, &train, l2);
         for m in (0..used.len()).filter(|&m| assignment[m] == fold) {
-            let chunks = &examples[used[m].0].chunks;
-            let mut sum = 0.0;
-            for raw in chunks.chunks_exact(scaling.dim) {
+            for raw in examples[used[m].0].chunks.chunks_exact(scaling.dim) {
                 row.clear();
                 scaling.row(raw, &mut row);
-                sum += model.probability(&row);
+                logits[m].push(model.logit(&row));
             }
-            scores[m] = sum / (chunks.len() / scaling.dim) as f64;
         }
     }
-    scores
+    logits
+}
+
+/// A head's raw weights and bias with its calibration folded in.
+fn calibrated(weight: Vec<f32>, bias: f32, c: Calibration) -> (Vec<f32>, f32) {
+    (
+        weight
+            .iter()
+            .map(|&w| (f64::from(w) * c.scale) as f32)
+            .collect(),
+        (f64::from(bias) * c.scale + c.shift) as f32,
+    )
 }
 
 /// The threshold with the best balanced accuracy on the out-of-fold scores (midway between two

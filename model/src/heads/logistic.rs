@@ -40,7 +40,12 @@ pub fn sigmoid(t: f64) -> f64 {
 impl Logistic {
     /// The probability of one row.
     pub fn probability(&self, row: &[f64]) -> f64 {
-        sigmoid(dot(&self.w, row) + self.b)
+        sigmoid(self.logit(row))
+    }
+
+    /// The logit of one row.
+    pub fn logit(&self, row: &[f64]) -> f64 {
+        dot(&self.w, row) + self.b
     }
 }
 

@@ -7,6 +7,7 @@
 //! the model's tags. Heads are tied to the model they were learned on ([`BaseModel`]): the
 //! embeddings of another model mean something else, so its heads are refused by name.
 
+mod calibrate;
 pub mod file;
 pub mod learn;
 mod logistic;

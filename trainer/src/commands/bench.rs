@@ -117,10 +117,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let train_clips = crate::data::mtat::train_list().len();
     let epoch = train_clips as f64 / slower;
     println!(
-        "{summary}, {:.1} s chunks, batch {batch}, {} steps, convolutions on a GPU: {:?}",
+        "{summary}, {:.1} s chunks, batch {batch}, {} steps, convolutions on a GPU: {:?}, \
+         burn's autotune {}",
         config.sample_rate.seconds(chunk),
         args.steps,
-        args.device.gpu_conv
+        args.device.gpu_conv,
+        if cfg!(feature = "autotune") {
+            "on (fusion off)"
+        } else {
+            "off"
+        }
     );
     println!("| measure | value |");
     println!("|---|---:|");
