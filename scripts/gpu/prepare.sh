@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Issue 39's GPU measurements, step 1 (here, on a machine without a GPU): the binaries that
+# scripts/gpu/measure.sh runs on a lent GPU, in gpu-carry/ (git-ignored), gzipped so that both
+# fit the device tool's 64 MiB carry (86 MB stripped each, ~23 MB gzipped):
+#   trainer.gz           release build, default features (wgpu), burn's autotune off
+#   trainer-autotune.gz  the same with `--features autotune` (fusion stays off: burn#5257)
+# CUDA is not built here: burn's CUDA runtime downloads an LLVM bundle at build time, and this
+# machine reaches only the package registries (scripts/check-cuda.sh compile-checks it).
+# Then, with a device lent: run(command="bash scripts/gpu/measure.sh", carry=["gpu-carry"]).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+target=${CARGO_TARGET_DIR:-target}
+mkdir -p gpu-carry
+build() {
+  local name=$1; shift
+  cargo build --release -p trainer "$@"
+  strip -o "gpu-carry/$name" "$target/release/trainer"
+  gzip -9 -f "gpu-carry/$name"
+}
+build trainer
+build trainer-autotune --features autotune
+git rev-parse HEAD > gpu-carry/commit
+ls -la gpu-carry
+du -cb gpu-carry/* | tail -1 | awk '{ if ($1 > 64 * 1024 * 1024) { print "over the 64 MiB carry: " $1; exit 1 } }'
