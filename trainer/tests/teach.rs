@@ -154,3 +154,28 @@ fn wrong_heads_names_and_outputs_are_refused_with_a_sentence() {
         "{e}"
     );
 }
+
+#[test]
+fn a_label_csv_teaches_and_its_mistakes_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    examples(root);
+    // Paths relative to the CSV; an empty cell leaves a file out of that tag.
+    let mut csv = String::from("path,bright,dull\n");
+    for i in 0..6 {
+        csv.push_str(&format!("high/h{i}.wav,1,0\nlow/l{i}.wav,0,{}\n", if i == 0 { "" } else { "1" }));
+    }
+    let labels = root.join("labels.csv");
+    std::fs::write(&labels, &csv).unwrap();
+    let heads = root.join("heads.safetensors");
+    let out = ok(&["teach", "--labels", s(&labels), "--out", s(&heads)]);
+    assert!(out.contains("| bright | 6 | 6 |"), "{out}");
+    assert!(out.contains("| dull | 5 | 6 |"), "{out}");
+    std::fs::write(&labels, "path,bright\nhigh/h0.wav,yes\n").unwrap();
+    let bad = trainer(&["teach", "--labels", s(&labels), "--out", s(&heads)]);
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(e.contains("line 2, column 'bright': 'yes' is not 1, 0 or empty"), "{e}");
+    std::fs::write(&labels, "file,bright\nhigh/h0.wav,1\n").unwrap();
+    let bad = trainer(&["teach", "--labels", s(&labels), "--out", s(&heads)]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no `path` column"));
+}
