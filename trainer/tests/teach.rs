@@ -163,7 +163,10 @@ fn a_label_csv_teaches_and_its_mistakes_are_named() {
     // Paths relative to the CSV; an empty cell leaves a file out of that tag.
     let mut csv = String::from("path,bright,dull\n");
     for i in 0..6 {
-        csv.push_str(&format!("high/h{i}.wav,1,0\nlow/l{i}.wav,0,{}\n", if i == 0 { "" } else { "1" }));
+        csv.push_str(&format!(
+            "high/h{i}.wav,1,0\nlow/l{i}.wav,0,{}\n",
+            if i == 0 { "" } else { "1" }
+        ));
     }
     let labels = root.join("labels.csv");
     std::fs::write(&labels, &csv).unwrap();
@@ -174,7 +177,10 @@ fn a_label_csv_teaches_and_its_mistakes_are_named() {
     std::fs::write(&labels, "path,bright\nhigh/h0.wav,yes\n").unwrap();
     let bad = trainer(&["teach", "--labels", s(&labels), "--out", s(&heads)]);
     let e = String::from_utf8_lossy(&bad.stderr);
-    assert!(e.contains("line 2, column 'bright': 'yes' is not 1, 0 or empty"), "{e}");
+    assert!(
+        e.contains("line 2, column 'bright': 'yes' is not 1, 0 or empty"),
+        "{e}"
+    );
     std::fs::write(&labels, "file,bright\nhigh/h0.wav,1\n").unwrap();
     let bad = trainer(&["teach", "--labels", s(&labels), "--out", s(&heads)]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no `path` column"));
