@@ -22,6 +22,9 @@ pub struct Inside {
     pub modulation: Tensor<4>,
     /// Tag probabilities: `[batch, n_tags]`.
     pub probabilities: Tensor<2>,
+    /// The pooled embeddings the probabilities came from (what the user's tag heads read):
+    /// `[batch, width₇]`.
+    pub embeddings: Tensor<2>,
 }
 
 /// ModNet, SincModNet or the max-pool baseline, as its [`ModNetConfig`] says.
@@ -99,7 +102,8 @@ impl ModNet {
         Ok(self.frontend.forward(waveform))
     }
 
-    /// The band envelopes, the modulation representation and the tag probabilities in one pass
+    /// The band envelopes, the modulation representation, the tag probabilities and the pooled
+    /// embeddings in one pass
     /// (what a page shows of a chunk: [`ModNet::filterbank`], [`ModNet::modulation`] and
     /// [`ModNet::probabilities`] would run the front-end three times).
     ///
@@ -109,11 +113,13 @@ impl ModNet {
         self.check_waveform(&waveform)?;
         let filterbank = self.frontend.filterbank(waveform);
         let modulation = self.frontend.modulation(filterbank.clone());
-        let probabilities = sigmoid(self.resnet.forward(modulation.clone()));
+        let embeddings = self.resnet.features(modulation.clone());
+        let probabilities = sigmoid(self.resnet.classify(embeddings.clone()));
         Ok(Inside {
             filterbank,
             modulation,
             probabilities,
+            embeddings,
         })
     }
 

@@ -401,6 +401,17 @@ test('listening live to a fake microphone (CPU engine)', { timeout: 600_000 }, a
   try {
     await page.goto(`${url}?backend=cpu`);
     await page.waitForFunction(() => document.querySelector('#model-line')?.textContent.startsWith('model:'), null, { timeout: 300_000 });
+    // A tag of the user's own (a head file of `trainer teach`) is heard live too.
+    mkdirSync(join(work, 'live-low'), { recursive: true });
+    mkdirSync(join(work, 'live-high'), { recursive: true });
+    for (let i = 0; i < 4; i++) {
+      makeTone(join(work, 'live-low', `${i}.wav`), 3.5, 55 + 10 * i);
+      makeTone(join(work, 'live-high', `${i}.wav`), 3.5, 1800 + 300 * i);
+    }
+    const heads = join(work, 'live-heads.safetensors');
+    execFileSync(trainer, ['teach', '--tag', `bass=${join(work, 'live-low')}`, '--tag', `treble=${join(work, 'live-high')}`, '--out', heads, '--backend', 'flex']);
+    await page.setInputFiles('#heads-input', heads);
+    await page.waitForSelector('#heads-table tr[data-tag="bass"]', { timeout: 120_000 });
     await page.click('#listen-button');
     await page.waitForSelector('#live-tags li', { timeout: 120_000 });
     // Snapshots of the live tags for 30 s: the file's two halves (12 s each) pass by.
@@ -416,7 +427,8 @@ test('listening live to a fake microphone (CPU engine)', { timeout: 600_000 }, a
     assert.ok(tagged >= 10, `windows tagged in ~30 s: ${stats.text}`);
     assert.ok(latency > 0, stats.text);
     assert.ok(median > 0 && median <= longest, `model times: median ${median}, longest ${longest}`);
-    assert.ok(snapshots.every((s) => Object.keys(s).length === 10), 'ten live tags, each a probability');
+    assert.ok(snapshots.every((s) => Object.keys(s).length === 12), 'ten live tags and the user\'s two, each a probability');
+    assert.ok(snapshots.every((s) => 'user:bass' in s && 'user:treble' in s), 'the user\'s tags are heard live');
     assert.ok(snapshots.every((s) => Object.values(s).every((p) => p >= 0 && p <= 1)));
     // The tags change when the sound does: the largest change of a shared tag between two
     // snapshots, or a different best tag.

@@ -361,7 +361,12 @@ async fn listen(
     let started = js_sys::Date::now();
     let wave = Tensor::<2>::from_data(TensorData::new(samples, [1, chunk]), &device);
     let inside = model.inside(wave).map_err(|e| e.to_string())?;
-    let probabilities = read(inside.probabilities.clone()).await?;
+    let mut probabilities = read(inside.probabilities.clone()).await?;
+    // The user's tags follow the model's, as in a clip's batches.
+    let heads = engine.borrow().heads.clone();
+    if let Some(heads) = heads {
+        probabilities.extend(heads.probabilities(&read(inside.embeddings.clone()).await?));
+    }
     let start = usize::try_from(start).unwrap_or(usize::MAX);
     let pictures = chunk_pictures(engine, inside, job, start, started).await?;
     Ok(Heard {

@@ -166,7 +166,7 @@ pub struct ChunkPictures {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Heard {
     pub job: u32,
-    /// The chunk's probabilities, in tag order.
+    /// The chunk's probabilities, in tag order (the model's, then the user's).
     pub probabilities: Vec<f32>,
     /// The front-end's pictures of the chunk (`start`: samples since listening began).
     pub pictures: ChunkPictures,

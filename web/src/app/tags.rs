@@ -14,7 +14,7 @@ const TOP_TAGS: usize = 5;
 const LIVE_TAGS: usize = 10;
 
 /// Live listening: the button, how it goes (window filling, hop, latency, dropped windows) and
-/// the best tags of the last window heard.
+/// the best tags of the last window heard, with all of the user's.
 #[component]
 pub fn Listen(
     #[prop(into)] listening: Signal<Option<Listening>>,
@@ -48,10 +48,19 @@ pub fn Listen(
         let names = tags.get();
         let mut order: Vec<usize> = (0..p.len()).collect();
         order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+        let mine = |i: &usize| names.get(*i).is_some_and(|n| n.starts_with(USER_PREFIX));
+        // The model's best tags, then every one of the user's, whatever its probability.
+        let theirs: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|i| !mine(i))
+            .take(LIVE_TAGS)
+            .collect();
+        let yours = (0..p.len()).filter(mine);
         Some(
-            order
+            theirs
                 .into_iter()
-                .take(LIVE_TAGS)
+                .chain(yours)
                 .map(|i| {
                     let (tag, value) = (names.get(i).cloned().unwrap_or_default(), p[i]);
                     let key = tag.clone();

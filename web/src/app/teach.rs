@@ -39,6 +39,18 @@ pub fn Teach(
         }
         input.set_value("");
     };
+    // Files dropped on a button become that input's files, as if chosen.
+    let drop_into = move |input: NodeRef<html::Input>| {
+        move |ev: leptos::ev::DragEvent| {
+            ev.prevent_default();
+            if let (Some(input), Some(files)) =
+                (input.get(), ev.data_transfer().and_then(|d| d.files()))
+            {
+                input.set_files(Some(&files));
+            }
+        }
+    };
+    let allow_drop = |ev: leptos::ev::DragEvent| ev.prevent_default();
     let learned = move || {
         heads.get().map(|h| {
             let rows = h
@@ -70,15 +82,17 @@ pub fn Teach(
         <section id="teach">
             <h2>"Teach a tag"</h2>
             <p class="note">
-                "Name a tag of your own and give a few files that have it (and, if you like, some that "
-                "do not). The model's embeddings of them train a small classifier here in the "
+                "Name a tag of your own and choose (or drop on the buttons) a few files that have it "
+                "and, if you like, some that do not. The model's embeddings of them train a small classifier here in the "
                 "browser; your earlier tags' examples count as counter-examples. Nothing is uploaded."
             </p>
             <input id="teach-name" type="text" placeholder="tag name" node_ref=name/>
-            <label class="button secondary">"examples…"
+            <label class="button secondary" on:dragover=allow_drop on:drop=drop_into(examples)>
+                "examples…"
                 <input id="teach-examples" type="file" multiple accept="audio/*" node_ref=examples/>
             </label>
-            <label class="button secondary">"counter-examples…"
+            <label class="button secondary" on:dragover=allow_drop on:drop=drop_into(counter)>
+                "counter-examples…"
                 <input id="teach-counter" type="file" multiple accept="audio/*" node_ref=counter/>
             </label>
             <button id="teach-button" class="button" on:click=teach>"teach"</button>
