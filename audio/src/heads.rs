@@ -7,32 +7,34 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use modnet::heads::{BaseModel, Example, TagExamples, check_names, learn_heads};
+use modnet::heads::{BaseModel, Example, TagExamples, check_names};
 use modnet::{ModNet, TagHeads};
 
 use crate::embeddings::embed_signal;
-use crate::files::{path_text, read_bounded};
+use crate::files::read_bounded;
 use crate::library;
 use crate::signal::Signal;
 
 /// The largest head file read (a thousand tags of 128 features is 0.5 MB).
 pub const MAX_HEADS_BYTES: u64 = 64 << 20;
 
-/// The heads in `path`, refused with a sentence naming the file when they are damaged, were
-/// learned on another model than `model`, or name one of `model`'s own tags.
-pub fn load_heads(path: &Path, model: &ModNet) -> Result<TagHeads> {
+/// The heads in `path`, refused with a sentence naming the file when it is not a head file.
+pub fn read_heads(path: &Path) -> Result<TagHeads> {
     let bytes = read_bounded(path, "the head file", MAX_HEADS_BYTES)?;
-    let heads = TagHeads::from_bytes(&bytes).with_context(|| path.display().to_string())?;
+    TagHeads::from_bytes(&bytes).with_context(|| path.display().to_string())
+}
+
+/// The heads in `path` for `model`: [`read_heads`], then refused by name when they were
+/// learned on another model or name one of `model`'s own tags.
+pub fn load_heads(path: &Path, model: &ModNet) -> Result<TagHeads> {
+    let heads = read_heads(path)?;
     check_heads(&heads, model).with_context(|| path.display().to_string())?;
     Ok(heads)
 }
 
-/// Refuses heads that do not belong to `model`: another base model, a name of its own tags, or
-/// another embedding width.
+/// Refuses heads that do not belong to `model` ([`TagHeads::check_for`]).
 pub fn check_heads(heads: &TagHeads, model: &ModNet) -> Result<()> {
-    heads.check_base(&BaseModel::of(model)?)?;
-    check_names(&heads.names(), &model.config().tags)?;
-    Ok(())
+    Ok(heads.check_for(&BaseModel::of(model)?, &model.config().tags)?)
 }
 
 /// Which files teach which tags: per file, per tag, an example (`Some(true)`), a
@@ -195,15 +197,11 @@ impl Teaching {
         Ok(Embedded {
             examples,
             tags,
-            dim: embedding_width(model),
+            dim: model.pooled_width(),
             base: BaseModel::of(model)?,
+            model_tags: model.config().tags.clone(),
             skipped: self.skipped,
         })
-    }
-
-    /// The files' names as reports show them.
-    pub fn file_names(&self) -> Vec<String> {
-        self.files.iter().map(|f| path_text(f)).collect()
     }
 }
 
@@ -215,8 +213,9 @@ pub struct Embedded {
     pub tags: Vec<TagExamples>,
     /// Features per chunk.
     pub dim: usize,
-    /// The model that embedded them.
+    /// The model that embedded them, and its own tags.
     pub base: BaseModel,
+    pub model_tags: Vec<String>,
     /// Files that could not be read, each with its error.
     pub skipped: Vec<String>,
 }
@@ -224,16 +223,14 @@ pub struct Embedded {
 impl Embedded {
     /// The heads, one per tag.
     pub fn learn(&self) -> Result<TagHeads> {
-        Ok(TagHeads {
-            base: self.base.clone(),
-            heads: learn_heads(&self.examples, self.dim, &self.tags)?,
-        })
+        Ok(TagHeads::learn(
+            self.base.clone(),
+            &self.model_tags,
+            &self.examples,
+            self.dim,
+            &self.tags,
+        )?)
     }
-}
-
-/// The width of the pooled embeddings (the last ResNet layer's channels).
-pub fn embedding_width(model: &ModNet) -> usize {
-    model.config().resnet.widths.widths()[6]
 }
 
 /// The pooled embeddings of a signal's timeline chunks, as one example.

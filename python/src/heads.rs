@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 use modnet::TagHeads;
-use modnet::heads::{Example, TagExamples};
-use modnet_audio::files::{OutputKind, check_writable, read_bounded, write_atomically};
-use modnet_audio::heads::MAX_HEADS_BYTES;
+use modnet_audio::files::{OutputKind, check_writable, write_atomically};
+use modnet_audio::heads::read_heads;
 use numpy::{PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -27,9 +26,7 @@ impl Heads {
     /// Reads a head file (`trainer teach --out`, `Heads.save`).
     #[staticmethod]
     pub(crate) fn load(path: PathBuf) -> PyResult<Self> {
-        let bytes = read_bounded(&path, "the head file", MAX_HEADS_BYTES).map_err(tagging_error)?;
-        let heads = TagHeads::from_bytes(&bytes)
-            .map_err(|e| TaggingError::new_err(format!("{}: {e}", path.display())))?;
+        let heads = read_heads(&path).map_err(tagging_error)?;
         Ok(Self { heads })
     }
 
@@ -142,52 +139,19 @@ pub(crate) fn _heads(bytes: &[u8]) -> PyResult<Heads> {
         .map_err(|e| TaggingError::new_err(e.to_string()))
 }
 
-/// `Tagger.learn_heads`' arguments as examples and labels: `embeddings` a list of `[chunks, D]`
-/// (or `[D]`) arrays, `labels` tag → one of True / False / None per example.
-pub(crate) fn examples_from_py(
-    embeddings: &Bound<'_, PyAny>,
-    labels: &Bound<'_, PyDict>,
-    dim: usize,
-) -> PyResult<(Vec<Example>, Vec<TagExamples>)> {
-    let np = embeddings.py().import("numpy")?;
-    let mut examples = Vec::new();
-    for (i, item) in embeddings.try_iter()?.enumerate() {
-        let array = np.call_method1("ascontiguousarray", (item?, "float32"))?;
-        let array = np.call_method1("atleast_2d", (array,))?;
-        let array: PyReadonlyArray2<'_, f32> = array.extract().map_err(|_| {
-            TaggingError::new_err(format!(
-                "embeddings[{i}] is not a [chunks, {dim}] or [{dim}] array"
-            ))
-        })?;
-        if array.shape()[1] != dim || array.shape()[0] == 0 {
-            return Err(TaggingError::new_err(format!(
-                "embeddings[{i}] is {:?}; this model's pooled embeddings have {dim} features",
-                array.shape()
-            )));
-        }
-        examples.push(Example {
-            chunks: array.as_slice()?.to_vec(),
-        });
+/// `Tagger(heads=…)`'s argument: `Heads`, the path of a head file, or None.
+pub(crate) fn heads_from_py(
+    py: Python<'_>,
+    heads: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<Py<Heads>>> {
+    let Some(h) = heads.filter(|h| !h.is_none()) else {
+        return Ok(None);
+    };
+    if let Ok(h) = h.cast::<Heads>() {
+        return Ok(Some(h.clone().unbind()));
     }
-    let mut tags = Vec::new();
-    for (name, values) in labels.iter() {
-        let name: String = name.extract()?;
-        let values: Vec<Option<bool>> = values.extract().map_err(|_| {
-            TaggingError::new_err(format!(
-                "labels['{name}'] must be a list of True, False or None, one per example"
-            ))
-        })?;
-        if values.len() != examples.len() {
-            return Err(TaggingError::new_err(format!(
-                "labels['{name}'] has {} entries for {} examples",
-                values.len(),
-                examples.len()
-            )));
-        }
-        tags.push(TagExamples {
-            name,
-            labels: values,
-        });
-    }
-    Ok((examples, tags))
+    let path: PathBuf = h
+        .extract()
+        .map_err(|_| TaggingError::new_err("heads must be a Heads or the path of a head file"))?;
+    Ok(Some(Py::new(py, Heads::load(path)?)?))
 }

@@ -4,10 +4,12 @@
 //! `trainer embed` (so the numbers are the same). The GIL is released while audio is decoded and
 //! the model runs.
 
+mod calls;
 mod heads;
 mod input;
 mod results;
 mod tagger;
+mod teach;
 
 use pyo3::prelude::*;
 

@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use burn::tensor::Device;
-use modnet::{EmbeddingLayer, FilterOrder, ModNet, RESPONSE_POINTS, TagGroup, TagHeads};
+use modnet::{
+    EmbeddingLayer, FilterOrder, ModNet, RESPONSE_POINTS, SampleRate, TagGroup, TagHeads,
+};
 use modnet_audio::backend::{Backend, device};
 use modnet_audio::files::load_model;
 use modnet_audio::signal::Signal;
@@ -16,11 +17,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::heads::{Heads, examples_from_py};
+use crate::calls::{many, on_signal};
+use crate::heads::{Heads, heads_from_py};
 use crate::input::Audio;
 use crate::results::{Embedding, Pictures, TagResult};
-use crate::{TaggingError, tagging_error};
-use modnet::heads::{Example, TagExamples};
+use crate::tagging_error;
 
 /// A music tagger: the built-in model (SincModNet distilled from an MTAT-trained teacher, the 50
 /// MagnaTagATune tags; see MODEL_CARD.md) or any weights file written by `trainer train` or
@@ -55,6 +56,13 @@ pub struct State {
     heads: Option<TagHeads>,
 }
 
+impl State {
+    /// The model's sample rate (every signal is resampled to it).
+    fn rate(&self) -> SampleRate {
+        self.model.config().sample_rate
+    }
+}
+
 impl std::ops::Deref for Tagger {
     type Target = State;
 
@@ -73,19 +81,7 @@ impl Tagger {
         backend: &str,
         heads: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let heads_given: Option<Py<Heads>> = match heads {
-            None => None,
-            Some(h) if h.is_none() => None,
-            Some(h) => Some(match h.cast::<Heads>() {
-                Ok(h) => h.clone().unbind(),
-                Err(_) => {
-                    let path: PathBuf = h.extract().map_err(|_| {
-                        TaggingError::new_err("heads must be a Heads or the path of a head file")
-                    })?;
-                    Py::new(py, Heads::load(path)?)?
-                }
-            }),
-        };
+        let heads_given = heads_from_py(py, heads)?;
         let heads = heads_given.as_ref().map(|h| h.get().heads.clone());
         let chosen = match Backend::named(backend) {
             Some(Backend::Flex) => Backend::Flex,
@@ -196,9 +192,13 @@ impl Tagger {
         sample_rate: Option<&Bound<'_, PyAny>>,
         timeline: bool,
     ) -> PyResult<TagResult> {
-        self.on_signal(py, audio, sample_rate, |samples, audio, stop| {
-            self.tag_result(samples, audio, timeline, stop)
-        })
+        on_signal(
+            py,
+            self.rate(),
+            audio,
+            sample_rate,
+            |samples, audio, stop| self.tag_result(samples, audio, timeline, stop),
+        )
     }
 
     /// Tags many files as `trainer tag --csv` does a library: `jobs` files decoded side by side
@@ -217,7 +217,7 @@ impl Tagger {
         timeline: bool,
         progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Vec<Py<PyAny>>> {
-        self.many(py, &paths, jobs, progress, |samples, audio| {
+        many(py, self.rate(), &paths, jobs, progress, |samples, audio| {
             self.tag_result(samples, audio, timeline, &AtomicBool::new(false))
         })
     }
@@ -235,7 +235,7 @@ impl Tagger {
         progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Vec<Py<PyAny>>> {
         let chosen = EmbeddingLayer::parse(layer).map_err(PyValueError::new_err)?;
-        self.many(py, &paths, jobs, progress, |samples, _| {
+        many(py, self.rate(), &paths, jobs, progress, |samples, _| {
             self.embedding(samples, chosen)
         })
     }
@@ -251,7 +251,7 @@ impl Tagger {
         layer: &str,
     ) -> PyResult<Embedding> {
         let chosen = EmbeddingLayer::parse(layer).map_err(PyValueError::new_err)?;
-        self.on_signal(py, audio, sample_rate, |samples, _, _| {
+        on_signal(py, self.rate(), audio, sample_rate, |samples, _, _| {
             self.embedding(samples, chosen)
         })
     }
@@ -276,7 +276,7 @@ impl Tagger {
         if columns == Some(0) {
             return Err(PyValueError::new_err("columns must be at least 1"));
         }
-        self.on_signal(py, audio, sample_rate, |samples, _, _| {
+        on_signal(py, self.rate(), audio, sample_rate, |samples, _, _| {
             self.pictures(samples, start, columns)
         })
     }
@@ -300,67 +300,14 @@ impl Tagger {
         negatives: Option<&Bound<'_, PyAny>>,
         sample_rate: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Heads> {
-        let mut audio = Vec::new();
-        let mut owners: Vec<Option<usize>> = Vec::new();
-        let mut names = Vec::new();
-        for (t, (name, items)) in examples.iter().enumerate() {
-            names.push(name.extract::<String>()?);
-            for item in items.try_iter()? {
-                audio.push(Audio::from_py(&item?, sample_rate)?);
-                owners.push(Some(t));
-            }
-        }
-        if let Some(negatives) = negatives.filter(|n| !n.is_none()) {
-            for item in negatives.try_iter()? {
-                audio.push(Audio::from_py(&item?, sample_rate)?);
-                owners.push(None);
-            }
-        }
-        modnet::heads::check_names(&names, &self.model.config().tags)
-            .map_err(|e| TaggingError::new_err(e.to_string()))?;
-        let rate = self.model.config().sample_rate;
-        let embedded: Vec<anyhow::Result<Example>> = py.detach(|| {
-            audio
-                .iter()
-                .map(|a| {
-                    a.signal(rate)
-                        .and_then(|s| {
-                            modnet_audio::heads::embed_example(&self.model, &s, &self.device)
-                        })
-                        .map_err(|e| anyhow::anyhow!("{}: {e:#}", a.name()))
-                })
-                .collect()
-        });
-        let (mut kept, mut owners_kept, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-        for (result, owner) in embedded.into_iter().zip(owners) {
-            match result {
-                Ok(example) => {
-                    kept.push(example);
-                    owners_kept.push(owner);
-                }
-                Err(e) => skipped.push(format!("{e:#}")),
-            }
-        }
-        if !skipped.is_empty() {
-            let warnings = py.import("warnings")?;
-            warnings.call_method1(
-                "warn",
-                (format!(
-                    "skipped {} examples that cannot be read: {}",
-                    skipped.len(),
-                    skipped.join("; ")
-                ),),
-            )?;
-        }
-        let tags: Vec<TagExamples> = names
-            .into_iter()
-            .enumerate()
-            .map(|(t, name)| TagExamples {
-                name,
-                labels: owners_kept.iter().map(|o| Some(*o == Some(t))).collect(),
-            })
-            .collect();
-        self.learn(py, kept, tags)
+        crate::teach::teach(
+            &self.model,
+            &self.device,
+            py,
+            examples,
+            negatives,
+            sample_rate,
+        )
     }
 
     /// Learns your own tags from embeddings you already have (`Tagger.embed(...).chunks` of
@@ -373,12 +320,7 @@ impl Tagger {
         embeddings: &Bound<'_, PyAny>,
         labels: &Bound<'_, PyDict>,
     ) -> PyResult<Heads> {
-        let dim = modnet_audio::heads::embedding_width(&self.model);
-        let (examples, tags) = examples_from_py(embeddings, labels, dim)?;
-        let names: Vec<String> = tags.iter().map(|t| t.name.clone()).collect();
-        modnet::heads::check_names(&names, &self.model.config().tags)
-            .map_err(|e| TaggingError::new_err(e.to_string()))?;
-        self.learn(py, examples, tags)
+        crate::teach::learn_heads(&self.model, py, embeddings, labels)
     }
 
     fn __repr__(&self) -> String {
@@ -404,127 +346,6 @@ impl Tagger {
 }
 
 impl Tagger {
-    /// Heads for `examples` and `tags`, learned with the GIL released.
-    fn learn(
-        &self,
-        py: Python<'_>,
-        examples: Vec<Example>,
-        tags: Vec<TagExamples>,
-    ) -> PyResult<Heads> {
-        let dim = modnet_audio::heads::embedding_width(&self.model);
-        py.detach(|| {
-            let heads = modnet::heads::learn_heads(&examples, dim, &tags)?;
-            Ok(Heads {
-                heads: TagHeads {
-                    base: modnet::BaseModel::of(&self.model)?,
-                    heads,
-                },
-            })
-        })
-        .map_err(|e: modnet::ModelError| TaggingError::new_err(e.to_string()))
-    }
-
-    /// `work` on the audio argument as a signal at the model's rate (and the argument, for
-    /// its name), with the GIL released; any error becomes a [`crate::TaggingError`] that
-    /// names the audio. The work runs on a thread of its own while this one watches for
-    /// Ctrl-C: then `stop` is set, the work gives up at its next batch, and the call raises
-    /// `KeyboardInterrupt` (a 20-minute array took 4.7 s with Ctrl-C ignored).
-    fn on_signal<T: Send>(
-        &self,
-        py: Python<'_>,
-        audio: &Bound<'_, PyAny>,
-        sample_rate: Option<&Bound<'_, PyAny>>,
-        work: impl FnOnce(&Signal, &Audio, &AtomicBool) -> anyhow::Result<T> + Send,
-    ) -> PyResult<T> {
-        let audio = Audio::from_py(audio, sample_rate)?;
-        let stop = AtomicBool::new(false);
-        let mut interrupt = None;
-        let outcome = py.detach(|| {
-            std::thread::scope(|scope| {
-                let (done, finished) = std::sync::mpsc::channel();
-                let (audio, stop) = (&audio, &stop);
-                scope.spawn(move || {
-                    let outcome = audio
-                        .signal(self.model.config().sample_rate)
-                        .and_then(|samples| work(&samples, audio, stop));
-                    let _ = done.send(outcome);
-                });
-                loop {
-                    match finished.recv_timeout(std::time::Duration::from_millis(50)) {
-                        Ok(outcome) => return outcome,
-                        Err(RecvTimeoutError::Disconnected) => {
-                            return Err(anyhow::anyhow!(
-                                "the tagging thread ended without a result"
-                            ));
-                        }
-                        Err(RecvTimeoutError::Timeout) => {}
-                    }
-                    if interrupt.is_none()
-                        && let Err(e) = Python::attach(|py| py.check_signals())
-                    {
-                        stop.store(true, Ordering::Relaxed);
-                        interrupt = Some(e);
-                    }
-                }
-            })
-        });
-        if let Some(e) = interrupt {
-            return Err(e);
-        }
-        outcome
-            .map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))
-            .map_err(tagging_error)
-    }
-
-    /// `one` on each of `paths`, `jobs` files decoded side by side (default: one per core) and
-    /// worked on in order, the GIL released; each entry a result or the file's error as a
-    /// value; `progress(done, total)` after each file; Ctrl-C between groups.
-    fn many<T: pyo3::PyClass + Into<pyo3::PyClassInitializer<T>> + Send>(
-        &self,
-        py: Python<'_>,
-        paths: &[PathBuf],
-        jobs: Option<usize>,
-        progress: Option<Bound<'_, PyAny>>,
-        one: impl Fn(&Signal, &Audio) -> anyhow::Result<T> + Sync,
-    ) -> PyResult<Vec<Py<PyAny>>> {
-        use rayon::prelude::*;
-        if jobs == Some(0) {
-            return Err(crate::TaggingError::new_err("jobs must be at least 1"));
-        }
-        let jobs =
-            jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let rate = self.model.config().sample_rate;
-        let mut out = Vec::with_capacity(paths.len());
-        for group in paths.chunks(jobs) {
-            let results: Vec<anyhow::Result<T>> = py.detach(|| {
-                let decoded: Vec<_> = group
-                    .par_iter()
-                    .map(|path| Audio::File(path.clone()))
-                    .map(|audio| (audio.signal(rate), audio))
-                    .collect();
-                decoded
-                    .into_iter()
-                    .map(|(samples, audio)| {
-                        samples.and_then(|s| {
-                            one(&s, &audio).map_err(|e| anyhow::anyhow!("{}: {e:#}", audio.name()))
-                        })
-                    })
-                    .collect()
-            });
-            for result in results {
-                out.push(match result {
-                    Ok(value) => Py::new(py, value)?.into_any(),
-                    Err(e) => tagging_error(e).into_value(py).into_any(),
-                });
-                if let Some(progress) = &progress {
-                    progress.call1((out.len(), paths.len()))?;
-                }
-            }
-            py.check_signals()?;
-        }
-        Ok(out)
-    }
-
     /// A signal's embeddings at `layer`.
     fn embedding(&self, samples: &Signal, layer: EmbeddingLayer) -> anyhow::Result<Embedding> {
         let e = embeddings::embed_signal(&self.model, samples, layer, &self.device)?;
@@ -544,7 +365,7 @@ impl Tagger {
         timeline: bool,
         stop: &AtomicBool,
     ) -> anyhow::Result<TagResult> {
-        let rate = self.model.config().sample_rate;
+        let rate = self.rate();
         let with_timeline = timeline && tagger::has_timeline(&self.model, samples.len());
         let tags = tagger::tag_signal_until(
             &self.model,

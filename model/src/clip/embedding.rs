@@ -43,6 +43,11 @@ impl EmbeddingLayer {
 }
 
 impl ModNet {
+    /// Values in a [`EmbeddingLayer::Pooled`] embedding: the last ResNet layer's width.
+    pub fn pooled_width(&self) -> usize {
+        self.config().resnet.widths.widths()[6]
+    }
+
     /// Embeddings of a batch of chunks.
     ///
     /// - input: `[batch, samples]`

@@ -127,6 +127,30 @@ impl TagHeads {
         self.heads.first().map_or(0, |h| h.weight.len())
     }
 
+    /// Heads learned from `examples` (`dim` features a chunk) for `tags`, on the model `base`
+    /// whose own tags are `model_tags` (a user's tag may not take one of their names).
+    pub fn learn(
+        base: BaseModel,
+        model_tags: &[String],
+        examples: &[Example],
+        dim: usize,
+        tags: &[TagExamples],
+    ) -> Result<Self, ModelError> {
+        let names: Vec<String> = tags.iter().map(|t| t.name.clone()).collect();
+        check_names(&names, model_tags)?;
+        Ok(Self {
+            base,
+            heads: learn_heads(examples, dim, tags)?,
+        })
+    }
+
+    /// Refuses heads that do not belong to the model `base` whose own tags are `model_tags`:
+    /// learned on another model, or naming one of its tags.
+    pub fn check_for(&self, base: &BaseModel, model_tags: &[String]) -> Result<(), ModelError> {
+        self.check_base(base)?;
+        check_names(&self.names(), model_tags)
+    }
+
     /// Refuses heads learned on another model than `model` (by identity).
     pub fn check_base(&self, model: &BaseModel) -> Result<(), ModelError> {
         if self.base.sha256 == model.sha256 {

@@ -249,3 +249,34 @@ fn learn_report() -> HeadReport {
         warnings: Vec::new(),
     }
 }
+
+/// `learn` and `check_for` refuse a tag named as one of the model's, and `check_for` heads of
+/// another model.
+#[test]
+fn heads_are_learned_and_checked_for_one_model() {
+    let labels: Vec<bool> = (0..6).map(|i| i % 2 == 0).collect();
+    let data = examples(&labels, 1, 3, 2.0);
+    let base = BaseModel::of_weights("m".into(), b"w");
+    let model_tags = ["piano".to_string()];
+    let e = TagHeads::learn(
+        base.clone(),
+        &model_tags,
+        &data,
+        3,
+        &[tag("Piano", &labels)],
+    );
+    assert!(e.unwrap_err().to_string().contains("the model's own tag"));
+    let heads =
+        TagHeads::learn(base.clone(), &model_tags, &data, 3, &[tag("keys", &labels)]).unwrap();
+    assert!(heads.check_for(&base, &model_tags).is_ok());
+    let e = heads.check_for(&base, &["keys".to_string()]).unwrap_err();
+    assert!(e.to_string().contains("the model's own tag 'keys'"), "{e}");
+    let other = BaseModel::of_weights("m".into(), b"other");
+    assert!(
+        heads
+            .check_for(&other, &model_tags)
+            .unwrap_err()
+            .to_string()
+            .contains("another model")
+    );
+}

@@ -4,8 +4,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use modnet::heads::{Example, TagExamples, check_names, learn_heads};
-use modnet::{ChunkPlan, EmbeddingLayer, TagHeads};
+use modnet::heads::{Example, TagExamples};
+use modnet::{BaseModel, ChunkPlan, EmbeddingLayer, ModNet, TagHeads};
 
 use super::{Engine, model_of, read};
 use crate::messages::HeadsInfo;
@@ -30,21 +30,24 @@ pub(super) async fn embed(
     Ok(out)
 }
 
-/// Heads learned from embedded examples, as a head file.
-pub(super) fn learn(
-    engine: &Rc<RefCell<Engine>>,
-    examples: Vec<Vec<f32>>,
-    tags: Vec<(String, Vec<Option<bool>>)>,
-) -> Result<Vec<u8>, String> {
+/// The loaded model and its identity.
+fn model_and_base(engine: &Rc<RefCell<Engine>>) -> Result<(ModNet, BaseModel), String> {
     let (model, _) = model_of(engine)?;
     let base = engine
         .borrow()
         .base
         .clone()
         .ok_or("no model is loaded yet")?;
-    let names: Vec<String> = tags.iter().map(|(n, _)| n.clone()).collect();
-    check_names(&names, &model.config().tags).map_err(|e| e.to_string())?;
-    let dim = model.config().resnet.widths.widths()[6];
+    Ok((model, base))
+}
+
+/// Heads learned from embedded examples, as a head file.
+pub(super) fn learn(
+    engine: &Rc<RefCell<Engine>>,
+    examples: Vec<Vec<f32>>,
+    tags: Vec<(String, Vec<Option<bool>>)>,
+) -> Result<Vec<u8>, String> {
+    let (model, base) = model_and_base(engine)?;
     let examples: Vec<Example> = examples
         .into_iter()
         .map(|chunks| Example { chunks })
@@ -53,10 +56,15 @@ pub(super) fn learn(
         .into_iter()
         .map(|(name, labels)| TagExamples { name, labels })
         .collect();
-    let heads = learn_heads(&examples, dim, &tags).map_err(|e| e.to_string())?;
-    TagHeads { base, heads }
-        .to_bytes()
-        .map_err(|e| e.to_string())
+    TagHeads::learn(
+        base,
+        &model.config().tags,
+        &examples,
+        model.pooled_width(),
+        &tags,
+    )
+    .and_then(|heads| heads.to_bytes())
+    .map_err(|e| e.to_string())
 }
 
 /// Takes heads (a head file's bytes) for the user's tags, checked against the model, or drops
@@ -70,17 +78,10 @@ pub(super) fn use_heads(
         engine.borrow_mut().heads = None;
         return Ok(None);
     };
-    let (model, _) = model_of(engine)?;
-    let base = engine
-        .borrow()
-        .base
-        .clone()
-        .ok_or("no model is loaded yet")?;
-    let heads = TagHeads::from_bytes(&bytes).map_err(|e| format!("{name}: {e}"))?;
-    heads
-        .check_base(&base)
+    let (model, base) = model_and_base(engine)?;
+    let heads = TagHeads::from_bytes(&bytes)
+        .and_then(|heads| heads.check_for(&base, &model.config().tags).map(|()| heads))
         .map_err(|e| format!("{name}: {e}"))?;
-    check_names(&heads.names(), &model.config().tags).map_err(|e| format!("{name}: {e}"))?;
     let info = HeadsInfo {
         name,
         tags: heads.names(),
