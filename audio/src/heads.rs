@@ -149,6 +149,9 @@ impl Teaching {
             }
             teaching.files.push(file);
         }
+        if teaching.files.is_empty() {
+            bail!("{}: no rows, so no files to learn from", path.display());
+        }
         teaching.tags = names
             .into_iter()
             .zip(labels)
@@ -184,7 +187,11 @@ impl Teaching {
             progress(i + 1, self.files.len());
         }
         if examples.is_empty() {
-            bail!("none of the {} files could be read", self.files.len());
+            bail!(
+                "none of the {} files could be read: {}",
+                self.files.len(),
+                self.skipped.join("; ")
+            );
         }
         let tags = self
             .tags

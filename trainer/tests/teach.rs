@@ -184,4 +184,18 @@ fn a_label_csv_teaches_and_its_mistakes_are_named() {
     std::fs::write(&labels, "file,bright\nhigh/h0.wav,1\n").unwrap();
     let bad = trainer(&["teach", "--labels", s(&labels), "--out", s(&heads)]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no `path` column"));
+    std::fs::write(&labels, "path,bright\n").unwrap();
+    let bad = trainer(&["teach", "--labels", s(&labels), "--out", s(&heads)]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no rows"));
+    // Nothing readable: each file is named with its error.
+    std::fs::write(root.join("broken.wav"), b"RIFF nonsense").unwrap();
+    std::fs::write(&labels, "path,bright\nbroken.wav,1\nmissing.wav,0\n").unwrap();
+    let bad = trainer(&["teach", "--labels", s(&labels), "--out", s(&heads)]);
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        e.contains("none of the 2 files could be read")
+            && e.contains("broken.wav")
+            && e.contains("missing.wav"),
+        "{e}"
+    );
 }
