@@ -107,8 +107,9 @@ class Heads:
         """Per tag, the probability from which a clip has it (chosen by cross-validation)."""
     @property
     def report(self) -> list[dict[str, object]]:
-        """Per tag: tag, examples, counter_examples, folds, cv_roc_auc (None without
-        cross-validation), l2, threshold, warnings."""
+        """Per tag: tag, examples, counter_examples, background (clips of the model's
+        background set that stood in for counter-examples), folds, cv_roc_auc (None without cross-validation), l2,
+        threshold, warnings."""
     @property
     def base(self) -> tuple[str, str]:
         """The model they were learned on: its summary and its weights' SHA-256."""
@@ -140,18 +141,22 @@ class Tagger:
         examples: dict[str, Sequence[Audio]],
         negatives: Optional[Sequence[Audio]] = None,
         sample_rate: Optional[float] = None,
+        background: bool = True,
     ) -> Heads:
         """Learns your own tags from audio: `examples` maps each tag to its examples (paths,
         or arrays at `sample_rate`); a tag's counter-examples are `negatives` and the other
-        tags' examples. Unreadable examples are skipped with a warning."""
+        tags' examples, and for a tag with none (with `background`, on the built-in model) its
+        background set of clips of many kinds of music. Unreadable examples are skipped with a
+        warning."""
     def learn_heads(
         self,
         embeddings: Sequence[npt.ArrayLike],
         labels: dict[str, Sequence[Optional[bool]]],
+        background: bool = True,
     ) -> Heads:
         """Learns your own tags from this model's pooled embeddings (`embed(...).chunks`), one
         `[chunks, D]` array per example; `labels` maps each tag to True / False / None per
-        example."""
+        example; `background` as for `teach`."""
     @property
     def tags(self) -> list[str]:
         """The vocabulary, in the order of every probability array."""

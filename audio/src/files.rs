@@ -358,6 +358,11 @@ fn check_float32(bytes: &[u8]) -> Result<()> {
 pub const BUILTIN_WEIGHTS: &[u8] =
     include_bytes!("../../weights/modnet-mtat-distilled.safetensors");
 
+/// The built-in model's background set (`scripts/fewshot/background.py`): embeddings of clips
+/// of many kinds of music, counter-examples of every tag taught on the built-in model.
+pub const BUILTIN_BACKGROUND: &[u8] =
+    include_bytes!("../../weights/modnet-mtat-distilled-background.safetensors");
+
 /// The weights file's model, or the built-in one, on `device`.
 pub fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) -> Result<ModNet> {
     match weights {

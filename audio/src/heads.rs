@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use modnet::heads::{BaseModel, Example, TagExamples, check_names};
+use modnet::heads::{Background, BaseModel, Example, TagExamples, check_names};
 use modnet::{ModNet, TagHeads};
 
 use crate::embeddings::embed_signal;
-use crate::files::read_bounded;
+use crate::files::{BUILTIN_BACKGROUND, read_bounded};
 use crate::library;
 use crate::signal::Signal;
 
@@ -228,16 +228,26 @@ pub struct Embedded {
 }
 
 impl Embedded {
-    /// The heads, one per tag.
-    pub fn learn(&self) -> Result<TagHeads> {
+    /// The heads, one per tag, with `background`'s clips as counter-examples of every tag
+    /// (when it is this model's: [`background_for`]).
+    pub fn learn(&self, background: Option<&Background>) -> Result<TagHeads> {
         Ok(TagHeads::learn(
             self.base.clone(),
             &self.model_tags,
             &self.examples,
             self.dim,
             &self.tags,
+            background,
         )?)
     }
+}
+
+/// The background set of the model `base`: the built-in model has one
+/// ([`BUILTIN_BACKGROUND`]); other weights have none.
+pub fn background_for(base: &BaseModel) -> Result<Option<Background>> {
+    let set = Background::from_bytes(BUILTIN_BACKGROUND)
+        .map_err(|e| anyhow::anyhow!("the built-in background set is damaged: {e}"))?;
+    Ok(set.belongs_to(base).then_some(set))
 }
 
 /// The pooled embeddings of a signal's timeline chunks, as one example.

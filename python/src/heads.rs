@@ -50,8 +50,9 @@ impl Heads {
         self.heads.heads.iter().map(|h| h.threshold).collect()
     }
 
-    /// Per tag, how it was learned: examples, counter_examples, folds, cv_roc_auc (None
-    /// without cross-validation), l2, warnings.
+    /// Per tag, how it was learned: examples, counter_examples, background (clips of the
+    /// model's background set that stood in for counter-examples), folds, cv_roc_auc (None without cross-validation),
+    /// l2, warnings.
     #[getter]
     fn report<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         self.heads
@@ -63,6 +64,7 @@ impl Heads {
                 d.set_item("tag", &h.name)?;
                 d.set_item("examples", r.examples)?;
                 d.set_item("counter_examples", r.counter_examples)?;
+                d.set_item("background", r.background)?;
                 d.set_item("folds", r.folds)?;
                 d.set_item("cv_roc_auc", r.cv_roc_auc)?;
                 d.set_item("l2", r.l2)?;

@@ -290,15 +290,19 @@ impl Tagger {
     /// Learns your own tags from audio: `examples` maps each tag to its examples (paths or
     /// arrays at `sample_rate`); a tag's counter-examples are `negatives` and the other tags'
     /// examples. Each example is embedded (pooled, per chunk) and a head learned per tag as
-    /// `trainer teach` does; examples that cannot be read are skipped with a warning. Returns
-    /// `Heads` (see `Heads.report` for each tag's cross-validated ROC-AUC).
-    #[pyo3(signature = (examples, negatives = None, sample_rate = None))]
+    /// `trainer teach` does; examples that cannot be read are skipped with a warning. With
+    /// `background` (the default) the built-in model's background set (clips of many kinds of
+    /// music) stands in for the counter-examples of a tag that has none, so that one tag needs
+    /// no negatives; other weights have none. Returns `Heads` (see `Heads.report` for each
+    /// tag's cross-validated ROC-AUC).
+    #[pyo3(signature = (examples, negatives = None, sample_rate = None, background = true))]
     fn teach(
         &self,
         py: Python<'_>,
         examples: &Bound<'_, PyDict>,
         negatives: Option<&Bound<'_, PyAny>>,
         sample_rate: Option<&Bound<'_, PyAny>>,
+        background: bool,
     ) -> PyResult<Heads> {
         crate::teach::teach(
             &self.model,
@@ -307,20 +311,23 @@ impl Tagger {
             examples,
             negatives,
             sample_rate,
+            background,
         )
     }
 
     /// Learns your own tags from embeddings you already have (`Tagger.embed(...).chunks` of
     /// this model): `embeddings` a list of `[chunks, D]` (or `[D]`) arrays, one per example;
     /// `labels` maps each tag to one True (has it), False (does not) or None (not used) per
-    /// example. Returns `Heads`.
+    /// example; `background` as for `teach`. Returns `Heads`.
+    #[pyo3(signature = (embeddings, labels, background = true))]
     fn learn_heads(
         &self,
         py: Python<'_>,
         embeddings: &Bound<'_, PyAny>,
         labels: &Bound<'_, PyDict>,
+        background: bool,
     ) -> PyResult<Heads> {
-        crate::teach::learn_heads(&self.model, py, embeddings, labels)
+        crate::teach::learn_heads(&self.model, py, embeddings, labels, background)
     }
 
     fn __repr__(&self) -> String {

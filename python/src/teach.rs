@@ -22,6 +22,7 @@ pub(crate) fn teach(
     examples: &Bound<'_, PyDict>,
     negatives: Option<&Bound<'_, PyAny>>,
     sample_rate: Option<&Bound<'_, PyAny>>,
+    background: bool,
 ) -> PyResult<Heads> {
     let mut audio = Vec::new();
     let mut owners: Vec<Option<usize>> = Vec::new();
@@ -81,7 +82,7 @@ pub(crate) fn teach(
             labels: owners_kept.iter().map(|o| Some(*o == Some(t))).collect(),
         })
         .collect();
-    learn(model, py, kept, tags)
+    learn(model, py, kept, tags, background)
 }
 
 /// [`crate::tagger::Tagger::learn_heads`]: heads from embeddings and labels.
@@ -90,30 +91,39 @@ pub(crate) fn learn_heads(
     py: Python<'_>,
     embeddings: &Bound<'_, PyAny>,
     labels: &Bound<'_, PyDict>,
+    background: bool,
 ) -> PyResult<Heads> {
     let (examples, tags) = examples_from_py(embeddings, labels, model.pooled_width())?;
-    learn(model, py, examples, tags)
+    learn(model, py, examples, tags, background)
 }
 
-/// Heads for `examples` and `tags` on the tagger's model, learned with the GIL released.
+/// Heads for `examples` and `tags` on the tagger's model, learned with the GIL released (the
+/// model's background set standing in for a tag without counter-examples, when asked and the
+/// model has one).
 fn learn(
     model: &ModNet,
     py: Python<'_>,
     examples: Vec<Example>,
     tags: Vec<TagExamples>,
+    background: bool,
 ) -> PyResult<Heads> {
     py.detach(|| {
         let base = BaseModel::of(model)?;
-        TagHeads::learn(
+        let set = match background {
+            true => modnet_audio::heads::background_for(&base)?,
+            false => None,
+        };
+        Ok::<_, anyhow::Error>(TagHeads::learn(
             base,
             &model.config().tags,
             &examples,
             model.pooled_width(),
             &tags,
-        )
+            set.as_ref(),
+        )?)
     })
     .map(|heads| Heads { heads })
-    .map_err(|e| TaggingError::new_err(e.to_string()))
+    .map_err(|e| TaggingError::new_err(format!("{e:#}")))
 }
 
 /// `Tagger.learn_heads`' arguments as examples and labels: `embeddings` a list of `[chunks, D]`

@@ -66,13 +66,19 @@ def test_heads_from_embeddings_predict_what_tag_gives(tagger):
         tagger.learn_heads(embeddings, {"x": [True, False, None]})
     with pytest.raises(modnet_tagger.TaggingError, match="features"):
         tagger.learn_heads([np.zeros((1, 7), np.float32)], {"x": [True]})
+    # A tag with no counter-examples is learned against the built-in model's background set.
+    alone = tagger.learn_heads(embeddings[:5], {"bright": [True] * 5})
+    report = alone.report[0]
+    assert report["counter_examples"] == 0 and report["background"] >= 100, report
+    assert report["cv_roc_auc"] is not None and report["cv_roc_auc"] > 0.9, report
+    assert heads.report[0]["background"] == 0, "a tag with counter-examples leaves it out"
 
 
 def test_bad_heads_and_names_are_refused_with_a_sentence(tagger, heads, tmp_path):
     with pytest.raises(modnet_tagger.TaggingError, match="the model's own tag 'piano'"):
         tagger.teach({"Piano": [tone(300)], "other": [tone(3000)]}, sample_rate=RATE)
     with pytest.raises(modnet_tagger.TaggingError, match="no counter-examples"):
-        tagger.teach({"alone": [tone(300), tone(400)]}, sample_rate=RATE)
+        tagger.teach({"alone": [tone(300), tone(400)]}, sample_rate=RATE, background=False)
     # Heads of another model: the base's digest changed (same length).
     other = heads.__reduce__()[1][0].replace(heads.base[1][:12].encode(), b"0" * 12)
     foreign = modnet_tagger._heads(other)

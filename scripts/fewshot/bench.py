@@ -11,8 +11,10 @@ half and everything is scored on the other, then the other way round (the figure
 of both directions). For each tag and k, `draws` heads
 learn from k random positive and k random negative patches (`Tagger.learn_heads`, the same code
 as `trainer teach`); each is scored by ROC-AUC over the held-out patches, as is the built-in
-model's probability for the tag. Writes results.md (the table) and fewshot.png (the curves) to
---out. Needs numpy, matplotlib and the modnet_tagger wheel.
+model's probability for the tag. The same again at k = ALONE with no counter-examples: the
+built-in model's background set (scripts/fewshot/background.py; other packages) stands in.
+Writes results.md (the table) and fewshot.png (the curves) to --out. Needs numpy, matplotlib
+and the modnet_tagger wheel.
 """
 
 import argparse
@@ -26,6 +28,7 @@ import modnet_tagger
 
 TAGS = ["techno", "classical", "drums", "piano", "rock"]
 KS = [5, 10, 20, 50]
+ALONE = 10
 TRUTH = 0.5
 
 
@@ -98,7 +101,7 @@ def main():
         t = tagger.tags.index(tag)
         truth = teachers[:, t] > TRUTH
         row = {"tag": tag, "positives": int(truth.sum()), "patches": len(truth)}
-        builtin, scores = [], {k: [] for k in KS}
+        builtin, scores, alone = [], {k: [] for k in KS}, []
         for side in (0, 1):  # learn on one half, score on the other; then the other way
             pool_pos = np.flatnonzero((half == side) & truth)
             pool_neg = np.flatnonzero((half == side) & ~truth)
@@ -113,7 +116,12 @@ def main():
                                                {f"my {tag}": [True] * k + [False] * k})
                     times.append((2 * k, time.perf_counter() - started))
                     scores[k].append(roc_auc(truth[test], heads.predict(embeddings[test])[:, 0]))
+                    if k == ALONE:  # the same examples, no counter-examples: the background
+                        heads = tagger.learn_heads([embeddings[i] for i in chosen[:k]], {f"my {tag}": [True] * k})
+                        assert heads.report[0]["background"] > 0
+                        alone.append(roc_auc(truth[test], heads.predict(embeddings[test])[:, 0]))
         row["builtin"] = float(np.mean(builtin))
+        row["alone"] = (float(np.mean(alone)), float(np.std(alone)))
         # A k that only one half has enough examples for is reported from that direction (marked).
         for k in KS:
             row[k] = (float(np.mean(scores[k])), float(np.std(scores[k])), len(scores[k]) < 2 * args.draws) if scores[k] else None
@@ -125,17 +133,22 @@ def main():
 def write(out: Path, rows, times, draws):
     lines = [
         "| tag | patches with the tag (of all) | built-in | "
-        + " | ".join(f"k = {k}" for k in KS) + " | k = 10 − built-in | k = 50 − built-in |",
-        "|---|---:|---:|" + "---:|" * len(KS) + "---:|---:|",
+        + " | ".join(f"k = {k}" for k in KS) + " | k = 10 − built-in | k = 50 − built-in "
+        f"| k = {ALONE}, no counter-examples² |",
+        "|---|---:|---:|" + "---:|" * len(KS) + "---:|---:|---:|",
     ]
     for r in rows:
         cells = [f"{r[k][0]:.3f} ± {r[k][1]:.3f}{'¹' if r[k][2] else ''}" if r[k] else "—" for k in KS]
         gap = lambda k: f"{r[k][0] - r['builtin']:+.3f}" if r[k] else "—"  # noqa: E731
         lines.append(f"| {r['tag']} | {r['positives']} ({r['patches']}) | "
-                     f"{r['builtin']:.3f} | " + " | ".join(cells) + f" | {gap(10)} | {gap(50)} |")
+                     f"{r['builtin']:.3f} | " + " | ".join(cells) + f" | {gap(10)} | {gap(50)} "
+                     f"| {r['alone'][0]:.3f} ± {r['alone'][1]:.3f} |")
     slowest = {n: max(s for m, s in times if m == n) for n in sorted({m for m, _ in times})}
     lines.append("")
     lines.append("¹ one direction only: the other half holds fewer than k patches with the tag.")
+    lines.append("")
+    lines.append(f"² the same {ALONE} examples with no counter-examples: the built-in model's background set "
+                 "(clips of ten other packages of the corpus) stands in for them.")
     lines.append("")
     lines.append(f"ROC-AUC on the held-out half's patches (truth: the teachers' mean > {TRUTH}), mean ± sd "
                  f"over {draws} draws of k examples and k counter-examples in each direction; learning one head (cross-validation included), slowest of the "
@@ -155,12 +168,14 @@ def write(out: Path, rows, times, draws):
         ax.errorbar(ks, [r[k][0] for k in ks], yerr=[r[k][1] for k in ks], marker="o", color=colour,
                     capsize=3, label=f"{r['tag']} (head)")
         ax.axhline(r["builtin"], color=colour, linestyle="--", linewidth=1)
+        ax.plot([ALONE], [r["alone"][0]], marker="x", color=colour, linestyle="none")
     ax.set_xscale("log")
     ax.set_xticks(KS, [str(k) for k in KS])
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("examples of the tag (and as many counter-examples)")
     ax.set_ylabel("ROC-AUC on held-out patches")
-    ax.set_title("Your own tag from k examples vs the built-in tag (dashed)")
+    ax.set_title("Your own tag from k examples vs the built-in tag (dashed);\n"
+                 f"× at k = {ALONE}: no counter-examples, the background set instead", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -35,18 +35,21 @@ PACKAGES = [
     "colobot-common-sounds",
 ]
 # Where an archive holds the music (as fetch.sh unpacks it).
-ARCHIVES = {"ufoai-music": ("usr/share/games/ufoai/base/0music.pk3", "music/*")}
+ARCHIVES = {
+    "ufoai-music": ("usr/share/games/ufoai/base/0music.pk3", "music/*"),
+    "nexuiz-music": ("usr/share/games/nexuiz/data/music.pk3", "sound/cdtracks/*"),
+}
 CHUNK = int(corpus.CHUNK_SECONDS * corpus.SR)
 assert not RESERVED & set(PACKAGES)
 
 
-def fetch(work: Path):
+def fetch(work: Path, packages=PACKAGES):
     debs = work / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in PACKAGES if not list(debs.glob(f"{p}_*.deb"))]
+    missing = [p for p in packages if not list(debs.glob(f"{p}_*.deb"))]
     if missing:
         subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True)
-    for p in PACKAGES:
+    for p in packages:
         target = work / "pkgs" / p
         if (target / ".done").exists():
             continue

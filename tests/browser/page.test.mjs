@@ -401,6 +401,18 @@ test('listening live to a fake microphone (CPU engine)', { timeout: 600_000 }, a
   try {
     await page.goto(`${url}?backend=cpu`);
     await page.waitForFunction(() => document.querySelector('#model-line')?.textContent.startsWith('model:'), null, { timeout: 300_000 });
+    // A tag taught from one example recorded from the microphone and no counter-examples: the
+    // built-in model's background set stands in for them.
+    await page.click('#record-example');
+    await page.waitForFunction(() => /stop recording \((3|4)\./.test(document.querySelector('#record-example').textContent), null, { timeout: 60_000 });
+    await page.click('#record-example');
+    const recorded = await page.$eval('#recorded', (e) => e.textContent);
+    const seconds = Number(/recorded: 1 example \((\d+\.\d) s\), 0 counter-examples/.exec(recorded)?.[1]);
+    assert.ok(seconds >= 3 && seconds < 6, recorded);
+    await page.fill('#teach-name', 'heard');
+    await page.click('#teach-button');
+    await page.waitForSelector('#heads-table tr[data-tag="heard"]', { timeout: 120_000 });
+    assert.equal(await page.$('#recorded'), null, 'a recording is used once, by the tag it taught');
     // A tag of the user's own (a head file of `trainer teach`) is heard live too.
     mkdirSync(join(work, 'live-low'), { recursive: true });
     mkdirSync(join(work, 'live-high'), { recursive: true });

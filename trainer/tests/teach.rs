@@ -25,6 +25,18 @@ fn examples(root: &Path) {
     }
 }
 
+/// The clips of the background set `teach` says it used ("… background set, 408 clips …").
+fn background_clips(out: &str) -> usize {
+    out.lines()
+        .find_map(|l| {
+            l.split_once("the built-in model's background set, ")
+                .map(|(_, n)| n)
+        })
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no background set reported:\n{out}"))
+}
+
 fn user_tags(json: &str) -> Vec<serde_json::Value> {
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
     v[0]["user_tags"].as_array().unwrap().clone()
@@ -41,7 +53,8 @@ fn taught_tags_are_found_in_new_files_and_tables() {
     let high = format!("high={}", s(&root.join("high")));
     let low = format!("low tone={}", s(&root.join("low")));
     let out = ok(&["teach", "--tag", &high, "--tag", &low, "--out", s(&heads)]);
-    assert!(out.contains("| high | 6 | 6 | 5 |"), "{out}");
+    // Six examples, six counter-examples (the other tag's), so no background set.
+    assert!(out.contains("| high | 6 | 6 | 0 | 5 |"), "{out}");
     assert!(
         out.contains("skipped (1") && out.contains("broken.wav"),
         "{out}"
@@ -49,7 +62,7 @@ fn taught_tags_are_found_in_new_files_and_tables() {
     let auc: f64 = out
         .lines()
         .find(|l| l.starts_with("| high |"))
-        .and_then(|l| l.split('|').nth(5))
+        .and_then(|l| l.split('|').nth(6))
         .and_then(|v| v.trim().parse().ok())
         .unwrap();
     assert!(auc > 0.9, "cross-validated ROC-AUC {auc}\n{out}");
@@ -129,9 +142,16 @@ fn wrong_heads_names_and_outputs_are_refused_with_a_sentence() {
     let heads = root.join("heads.safetensors");
     let e = error(&["teach", "--tag", &piano, "--tag", &low, "--out", s(&heads)]);
     assert!(e.contains("the model's own tag 'piano'"), "{e}");
-    // One tag and no counter-examples.
+    // One tag, no counter-examples and no background set.
     let high = format!("high={}", s(&root.join("high")));
-    let e = error(&["teach", "--tag", &high, "--out", s(&heads)]);
+    let e = error(&[
+        "teach",
+        "--tag",
+        &high,
+        "--no-background",
+        "--out",
+        s(&heads),
+    ]);
     assert!(e.contains("no counter-examples"), "{e}");
     // The output is a user's file, not a head file: untouched.
     let e = error(&["teach", "--tag", &high, "--tag", &low, "--out", s(&song)]);
@@ -197,5 +217,37 @@ fn a_label_csv_teaches_and_its_mistakes_are_named() {
             && e.contains("broken.wav")
             && e.contains("missing.wav"),
         "{e}"
+    );
+}
+
+/// One tag and no counter-examples: the built-in model's background set stands in, and the
+/// head tells a new example from a sound unlike it.
+#[test]
+fn one_tag_learns_against_the_background_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    examples(root);
+    let heads = root.join("heads.safetensors");
+    let high = format!("high={}", s(&root.join("high")));
+    let out = ok(&["teach", "--tag", &high, "--out", s(&heads)]);
+    let background = background_clips(&out);
+    assert!(background >= 100, "{out}");
+    assert!(
+        out.contains(&format!("| high | 6 | 0 | {background} | 5 |")),
+        "{out}"
+    );
+    let new_high = root.join("new-high.wav");
+    let new_low = root.join("new-low.wav");
+    write_wav(&new_high, 7.0, 44_100, 2500.0, 2);
+    write_wav(&new_low, 7.0, 44_100, 150.0, 2);
+    let p = |f: &Path| {
+        user_tags(&ok(&["tag", s(f), "--heads", s(&heads), "--json"]))[0]["probability"]
+            .as_f64()
+            .unwrap()
+    };
+    let (on_high, on_low) = (p(&new_high), p(&new_low));
+    assert!(
+        on_high > 0.5 && on_high > on_low,
+        "high tone {on_high}, low tone {on_low}"
     );
 }

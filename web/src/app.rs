@@ -54,6 +54,8 @@ pub fn App() -> impl IntoView {
     let on_teach = Callback::new(move |(name, examples, counter): TeachRequest| {
         spawn_local(page.teach(name, examples, counter))
     });
+    let on_record = Callback::new(move |example: bool| spawn_local(page.toggle_recording(example)));
+    let on_clear_recordings = Callback::new(move |()| page.clear_recordings());
     let on_heads_file = Callback::new(move |file: File| spawn_local(page.open_heads(file)));
     let on_download = Callback::new(move |()| page.download_heads());
     // The model's tags, then the user's (marked), in the order of every probability row.
@@ -85,7 +87,8 @@ pub fn App() -> impl IntoView {
             <Results tags=tags.get_untracked() thresholds=thresholds() result
                 clip_name=clip_name().unwrap_or_default()/>
         })}
-        <Teach heads=page.heads teaching=page.teaching on_teach on_heads_file on_download/>
+        <Teach heads=page.heads teaching=page.teaching recording=page.recording
+            recorded=page.recorded on_teach on_record on_clear_recordings on_heads_file on_download/>
         {move || {
             let clip = page.clip.get()?;
             let model = page.model.get()?;

@@ -140,14 +140,16 @@ impl EngineClient {
         job: u32,
         examples: Vec<Vec<f32>>,
         tags: Vec<(String, Vec<Option<bool>>)>,
+        background: Option<&[u8]>,
     ) -> Result<(), String> {
+        let payload = background.map(|b| Uint8Array::from(b).into());
         self.post(
             &ToEngine::Learn {
                 job,
                 examples,
                 tags,
             },
-            None,
+            payload,
         )
     }
 

@@ -13,7 +13,7 @@ use crate::audio;
 use crate::browser::{fetch_bytes, file_bytes, now_millis};
 use crate::client::EngineClient;
 use crate::clip_job::{Clip, ClipJob, TagResult};
-use crate::listen::{Listening, LiveSession};
+use crate::listen::{Listening, LiveSession, Microphone};
 use crate::messages::{
     BatchProbabilities, ChunkPictures, EngineKind, FromEngine, HeadsInfo, ModelInfo,
 };
@@ -21,7 +21,10 @@ use crate::pool::{EnginePool, preferred_kind};
 use modnet::{ClipTagging, SampleRate};
 
 mod live;
+mod record;
 mod teach;
+
+pub use record::{Recorded, Recording};
 
 /// The built-in weights (the repository's `weights/`, copied next to the page by trunk).
 const DEFAULT_WEIGHTS: &str = "modnet-mtat-distilled.safetensors";
@@ -72,6 +75,13 @@ pub struct Controller {
     teach_note: StoredValue<String>,
     /// The first example of the attempt being learned (dropped again if it fails).
     teach_start: StoredValue<usize>,
+    /// The built-in model's background set file, once fetched (empty: it could not be).
+    background: StoredValue<Option<Vec<u8>>>,
+    /// A recording from the microphone under way, and those kept for the next teaching.
+    pub recording: RwSignal<Option<record::Recording>>,
+    pub recorded: RwSignal<Vec<record::Recorded>>,
+    recorder: StoredValue<Option<Microphone>, LocalStorage>,
+    record_buffer: StoredValue<Vec<f32>>,
     live: StoredValue<Option<LiveSession>, LocalStorage>,
     engines: StoredValue<EnginePool, LocalStorage>,
     tagging: StoredValue<Option<ClipJob>, LocalStorage>,
@@ -106,6 +116,11 @@ impl Controller {
             teach_job: StoredValue::new(0),
             teach_note: StoredValue::new(String::new()),
             teach_start: StoredValue::new(0),
+            background: StoredValue::new(None),
+            recording: RwSignal::new(None),
+            recorded: RwSignal::new(Vec::new()),
+            recorder: StoredValue::new_local(None),
+            record_buffer: StoredValue::new(Vec::new()),
             live: StoredValue::new_local(None),
             engines: StoredValue::new_local(EnginePool::default()),
             tagging: StoredValue::new_local(None),

@@ -210,7 +210,11 @@ async fn handle(
             examples,
             tags,
         } => {
-            let file = learn(engine, examples, tags)?;
+            let background = payload(event)
+                .dyn_into::<Uint8Array>()
+                .ok()
+                .map(|b| b.to_vec());
+            let file = learn(engine, examples, tags, background.as_deref())?;
             post.send(&FromEngine::Learned { job, file });
         }
         ToEngine::Heads { name } => {

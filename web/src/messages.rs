@@ -39,7 +39,8 @@ pub enum ToEngine {
     /// at the model's rate): its timeline chunks, as `trainer teach` embeds a file.
     Embed { job: u32, example: usize },
     /// Learn heads from embedded examples: one `chunks × dim` row-major list per example, and
-    /// per tag its name and one label per example (`modnet::heads::learn_heads`).
+    /// per tag its name and one label per example (`modnet::heads::learn_heads`); payload, if
+    /// any: the built-in model's background set file, used when it is the loaded model's.
     Learn {
         job: u32,
         examples: Vec<Vec<f32>>,

@@ -134,7 +134,7 @@ impl TagHeads {
     }
 }
 
-fn insert<M: Extend<(String, String)>>(map: &mut M, key: &str, value: String) {
+pub(super) fn insert<M: Extend<(String, String)>>(map: &mut M, key: &str, value: String) {
     map.extend([(key.to_string(), value)]);
 }
 
@@ -172,6 +172,7 @@ fn report_json(r: &HeadReport) -> Value {
     json!({
         "examples": r.examples,
         "counter_examples": r.counter_examples,
+        "background": r.background,
         "folds": r.folds,
         "cv_roc_auc": r.cv_roc_auc,
         "l2": r.l2,
@@ -186,6 +187,7 @@ fn report_from_json(v: &Value) -> HeadReport {
     HeadReport {
         examples: count("examples"),
         counter_examples: count("counter_examples"),
+        background: count("background"),
         folds: count("folds"),
         cv_roc_auc: v.get("cv_roc_auc").and_then(Value::as_f64),
         l2: v.get("l2").and_then(Value::as_f64).unwrap_or(0.0),

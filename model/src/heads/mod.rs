@@ -7,6 +7,7 @@
 //! the model's tags. Heads are tied to the model they were learned on ([`BaseModel`]): the
 //! embeddings of another model mean something else, so its heads are refused by name.
 
+pub mod background;
 mod calibrate;
 pub mod file;
 pub mod learn;
@@ -25,6 +26,7 @@ use crate::clip::protocol::ChunkBatch;
 use crate::error::ModelError;
 use crate::model::ModNet;
 
+pub use background::Background;
 pub use learn::{Example, TagExamples, learn_heads};
 
 /// How the user's tags are marked where they stand beside the model's (table columns, top
@@ -38,11 +40,15 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub struct HeadReport {
     /// Examples that have the tag.
     pub examples: usize,
-    /// Examples that do not.
+    /// Examples that do not (the user's).
     pub counter_examples: usize,
+    /// Clips of the model's background set that stood in for counter-examples (0: the user
+    /// gave some).
+    pub background: usize,
     /// Folds of the cross-validation (0: too few examples to cross-validate).
     pub folds: usize,
-    /// The cross-validated ROC-AUC over examples (`None` without cross-validation).
+    /// The cross-validated ROC-AUC over examples (`None` without cross-validation): against
+    /// the background set's clips when they stood in for counter-examples.
     pub cv_roc_auc: Option<f64>,
     /// The L2 penalty chosen.
     pub l2: f64,
@@ -128,19 +134,23 @@ impl TagHeads {
     }
 
     /// Heads learned from `examples` (`dim` features a chunk) for `tags`, on the model `base`
-    /// whose own tags are `model_tags` (a user's tag may not take one of their names).
+    /// whose own tags are `model_tags` (a user's tag may not take one of their names). The
+    /// clips of `background` stand in for the counter-examples of a tag that has none, when
+    /// the set is `base`'s (another model's is left out: its embeddings mean nothing here).
     pub fn learn(
         base: BaseModel,
         model_tags: &[String],
         examples: &[Example],
         dim: usize,
         tags: &[TagExamples],
+        background: Option<&Background>,
     ) -> Result<Self, ModelError> {
         let names: Vec<String> = tags.iter().map(|t| t.name.clone()).collect();
         check_names(&names, model_tags)?;
+        let background = background.filter(|b| b.belongs_to(&base));
         Ok(Self {
+            heads: learn_heads(examples, dim, tags, background)?,
             base,
-            heads: learn_heads(examples, dim, tags)?,
         })
     }
 

@@ -38,7 +38,7 @@ fn tag(name: &str, labels: &[bool]) -> TagExamples {
 fn a_head_learns_a_direction_and_cross_validates_it() {
     let labels: Vec<bool> = (0..30).map(|i| i % 3 == 0).collect();
     let data = examples(&labels, 4, 6, 1.5);
-    let heads = learn_heads(&data, 6, &[tag("bright", &labels)]).unwrap();
+    let heads = learn_heads(&data, 6, &[tag("bright", &labels)], None).unwrap();
     let head = &heads[0];
     assert_eq!(
         (head.report.examples, head.report.counter_examples),
@@ -83,11 +83,11 @@ fn head_threshold(heads: &TagHeads) -> f32 {
 #[test]
 fn one_sided_and_tiny_example_sets_are_refused_or_warned() {
     let data = examples(&[true, true, false], 2, 3, 1.0);
-    let e = learn_heads(&data, 3, &[tag("a", &[true, true, true])]).unwrap_err();
+    let e = learn_heads(&data, 3, &[tag("a", &[true, true, true])], None).unwrap_err();
     assert!(e.to_string().contains("no counter-examples"), "{e}");
-    let e = learn_heads(&data, 3, &[tag("a", &[false, false, false])]).unwrap_err();
+    let e = learn_heads(&data, 3, &[tag("a", &[false, false, false])], None).unwrap_err();
     assert!(e.to_string().contains("no examples"), "{e}");
-    let heads = learn_heads(&data, 3, &[tag("a", &[true, true, false])]).unwrap();
+    let heads = learn_heads(&data, 3, &[tag("a", &[true, true, false])], None).unwrap();
     let report = &heads[0].report;
     assert_eq!((report.folds, report.cv_roc_auc), (0, None));
     assert!(report.warnings.iter().any(|w| w.contains("cross-validate")));
@@ -100,7 +100,7 @@ fn one_sided_and_tiny_example_sets_are_refused_or_warned() {
     let ragged = vec![Example {
         chunks: vec![1.0; 5],
     }];
-    let e = learn_heads(&ragged, 3, &[tag("a", &[true])]).unwrap_err();
+    let e = learn_heads(&ragged, 3, &[tag("a", &[true])], None).unwrap_err();
     assert!(e.to_string().contains("whole number"), "{e}");
 }
 
@@ -131,7 +131,7 @@ fn head_files_round_trip_and_damaged_ones_are_refused() {
     let data = examples(&labels, 2, 4, 2.0);
     let heads = TagHeads {
         base: BaseModel::of_weights("SincModNet".into(), b"weights"),
-        heads: learn_heads(&data, 4, &[tag("x", &labels), tag("y z", &labels)]).unwrap(),
+        heads: learn_heads(&data, 4, &[tag("x", &labels), tag("y z", &labels)], None).unwrap(),
     };
     let bytes = heads.to_bytes().unwrap();
     assert_eq!(
@@ -243,6 +243,7 @@ fn learn_report() -> HeadReport {
     HeadReport {
         examples: 1,
         counter_examples: 1,
+        background: 0,
         folds: 0,
         cv_roc_auc: None,
         l2: 0.1,
@@ -264,10 +265,18 @@ fn heads_are_learned_and_checked_for_one_model() {
         &data,
         3,
         &[tag("Piano", &labels)],
+        None,
     );
     assert!(e.unwrap_err().to_string().contains("the model's own tag"));
-    let heads =
-        TagHeads::learn(base.clone(), &model_tags, &data, 3, &[tag("keys", &labels)]).unwrap();
+    let heads = TagHeads::learn(
+        base.clone(),
+        &model_tags,
+        &data,
+        3,
+        &[tag("keys", &labels)],
+        None,
+    )
+    .unwrap();
     assert!(heads.check_for(&base, &model_tags).is_ok());
     let e = heads.check_for(&base, &["keys".to_string()]).unwrap_err();
     assert!(e.to_string().contains("the model's own tag 'keys'"), "{e}");
@@ -279,4 +288,67 @@ fn heads_are_learned_and_checked_for_one_model() {
             .to_string()
             .contains("another model")
     );
+}
+
+/// A background of `clips` clips like the examples without the tag, of the model `base`.
+fn background(base: &BaseModel, clips: usize, dim: usize) -> Background {
+    let rows = examples(&vec![false; clips], 1, dim, 2.0);
+    Background {
+        base: base.clone(),
+        dim,
+        embeddings: rows.into_iter().flat_map(|e| e.chunks).collect(),
+        source: "test clips".into(),
+    }
+}
+
+/// With no counter-example, the model's background set stands in (and is reported); another
+/// model's is left out, and the tag is refused with a sentence.
+#[test]
+fn a_background_stands_in_for_counter_examples() {
+    let base = BaseModel::of_weights("m".into(), b"w");
+    let data = examples(&[true; 6], 1, 3, 2.0);
+    let only = [tag("keys", &[true; 6])];
+    let set = background(&base, 40, 3);
+    let heads = TagHeads::learn(base.clone(), &[], &data, 3, &only, Some(&set)).unwrap();
+    let report = &heads.heads[0].report;
+    assert_eq!((report.examples, report.counter_examples), (6, 0));
+    assert_eq!((report.background, report.folds), (40, 5));
+    // A clip like the examples scores above one like the background.
+    let probe = examples(&[true, false], 1, 3, 2.0);
+    let p = heads.probabilities(&[probe[0].chunks.clone(), probe[1].chunks.clone()].concat());
+    assert!(p[0] > 0.5 && p[1] < 0.5, "{p:?}");
+    // With counter-examples of its own, a tag leaves the background out.
+    let labels = [
+        true, true, true, true, true, false, false, false, false, false,
+    ];
+    let data10 = examples(&labels, 1, 3, 2.0);
+    let heads = learn_heads(&data10, 3, &[tag("keys", &labels)], Some(&set)).unwrap();
+    assert_eq!(heads[0].report.background, 0);
+    assert_eq!(heads[0].report.counter_examples, 5);
+    let other = background(&BaseModel::of_weights("m".into(), b"other"), 40, 3);
+    let e = TagHeads::learn(base.clone(), &[], &data, 3, &only, Some(&other)).unwrap_err();
+    assert!(e.to_string().contains("no counter-examples"), "{e}");
+    let e = learn_heads(&data, 3, &only, Some(&background(&base, 4, 2))).unwrap_err();
+    assert!(e.to_string().contains("2 features a clip"), "{e}");
+}
+
+#[test]
+fn background_files_round_trip_and_damage_is_refused() {
+    let set = background(&BaseModel::of_weights("m".into(), b"w"), 7, 3);
+    let bytes = set.to_bytes().unwrap();
+    assert_eq!(Background::from_bytes(&bytes).unwrap(), set);
+    assert_eq!(
+        set.to_bytes().unwrap(),
+        bytes,
+        "the same set, the same bytes"
+    );
+    let e = Background::from_bytes(&bytes[..bytes.len() - 3]).unwrap_err();
+    assert!(e.to_string().contains("not a background file"), "{e}");
+    let labels = [true, false, true, false];
+    let heads = TagHeads {
+        base: set.base.clone(),
+        heads: learn_heads(&examples(&labels, 1, 3, 2.0), 3, &[tag("a", &labels)], None).unwrap(),
+    };
+    let e = Background::from_bytes(&heads.to_bytes().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("'modnet-heads/1'"), "{e}");
 }

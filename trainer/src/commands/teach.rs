@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{DeviceArgs, WeightsArgs};
 use modnet_audio::files::{OutputKind, check_writable, write_atomically};
-use modnet_audio::heads::Teaching;
+use modnet_audio::heads::{Teaching, background_for};
 
 #[derive(Args)]
 pub struct TeachArgs {
@@ -22,13 +22,19 @@ pub struct TeachArgs {
     /// counter-examples are the `--negatives` and the other tags' examples.
     #[arg(long = "tag", value_parser = tag_folder, conflicts_with = "labels")]
     pub tags: Vec<(String, PathBuf)>,
-    /// A folder of counter-examples for every tag (needed with a single `--tag`).
+    /// A folder of counter-examples for every tag (needed with a single `--tag` when there is
+    /// no background set: `--no-background`, or weights other than the built-in ones).
     #[arg(long, requires = "tags")]
     pub negatives: Option<PathBuf>,
     /// A label CSV instead of folders: a `path` column (relative to the CSV's folder) and one
     /// column per tag holding 1 (has it), 0 (does not) or nothing (not used for that tag).
     #[arg(long)]
     pub labels: Option<PathBuf>,
+    /// Refuse a tag without counter-examples instead of learning it against the built-in
+    /// model's background set (clips of many kinds of music), which by default stands in for
+    /// them (a tag with counter-examples of its own never uses it).
+    #[arg(long)]
+    pub no_background: bool,
     /// Where to write the heads (safetensors; an existing file is replaced only if it is a head
     /// file).
     #[arg(long)]
@@ -66,18 +72,30 @@ pub fn run(args: &TeachArgs) -> Result<ExitCode> {
     );
     let embedded = teaching.embed(&model, &device, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
+    let background = match args.no_background {
+        true => None,
+        false => background_for(&embedded.base)?,
+    };
     let started = Instant::now();
-    let heads = embedded.learn()?;
+    let heads = embedded.learn(background.as_ref())?;
     let learning = started.elapsed();
     write_atomically(&args.out, &heads.to_bytes()?)?;
-    println!("| tag | examples | counter-examples | folds | CV ROC-AUC | threshold | L2 |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    if let Some(set) = background.filter(|_| heads.heads.iter().any(|h| h.report.background > 0)) {
+        println!(
+            "counter-examples of tags without any: the built-in model's background set, {}\n",
+            set.source
+        );
+    }
+    println!(
+        "| tag | examples | counter-examples | background | folds | CV ROC-AUC | threshold | L2 |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for head in &heads.heads {
         let r = &head.report;
         let auc = r.cv_roc_auc.map_or("—".to_string(), |a| format!("{a:.3}"));
         println!(
-            "| {} | {} | {} | {} | {auc} | {:.3} | {} |",
-            head.name, r.examples, r.counter_examples, r.folds, head.threshold, r.l2
+            "| {} | {} | {} | {} | {} | {auc} | {:.3} | {} |",
+            head.name, r.examples, r.counter_examples, r.background, r.folds, head.threshold, r.l2
         );
     }
     for head in &heads.heads {

@@ -5,6 +5,7 @@ use leptos::html;
 use leptos::prelude::*;
 use web_sys::File;
 
+use crate::controller::{Recorded, Recording};
 use crate::messages::HeadsInfo;
 
 /// What the teach button hands over: the name, the examples, the counter-examples.
@@ -17,11 +18,62 @@ fn files_of(input: Option<web_sys::HtmlInputElement>) -> Vec<File> {
     (0..list.length()).filter_map(|i| list.get(i)).collect()
 }
 
+/// "record an example" / "record a counter-example", or "stop" with the seconds heard while
+/// that one records.
+#[component]
+fn RecordButton(
+    #[prop(into)] recording: Signal<Option<Recording>>,
+    example: bool,
+    on_record: Callback<bool>,
+) -> impl IntoView {
+    let label = move || match recording.get() {
+        Some(r) if r.example == example => format!("stop recording ({:.1} s)", r.seconds),
+        _ if example => "record an example".into(),
+        _ => "record a counter-example".into(),
+    };
+    let busy = move || recording.get().is_some_and(|r| r.example != example);
+    view! {
+        <button id=if example { "record-example" } else { "record-counter" }
+            class="button secondary" disabled=busy on:click=move |_| on_record.run(example)>
+            {label}
+        </button>
+    }
+}
+
+/// What has been recorded and not yet taught.
+fn recorded_line(recorded: &[Recorded]) -> Option<String> {
+    if recorded.is_empty() {
+        return None;
+    }
+    let list = |example: bool| {
+        let seconds: Vec<String> = recorded
+            .iter()
+            .filter(|r| r.example == example)
+            .map(|r| format!("{:.1} s", r.seconds))
+            .collect();
+        let noun = if example {
+            "example"
+        } else {
+            "counter-example"
+        };
+        let plural = if seconds.len() == 1 { "" } else { "s" };
+        match seconds.is_empty() {
+            true => format!("0 {noun}s"),
+            false => format!("{} {noun}{plural} ({})", seconds.len(), seconds.join(", ")),
+        }
+    };
+    Some(format!("recorded: {}, {}", list(true), list(false)))
+}
+
 #[component]
 pub fn Teach(
     #[prop(into)] heads: Signal<Option<HeadsInfo>>,
     #[prop(into)] teaching: Signal<Option<String>>,
+    #[prop(into)] recording: Signal<Option<Recording>>,
+    #[prop(into)] recorded: Signal<Vec<Recorded>>,
     on_teach: Callback<TeachRequest>,
+    on_record: Callback<bool>,
+    on_clear_recordings: Callback<()>,
     on_heads_file: Callback<File>,
     on_download: Callback<()>,
 ) -> impl IntoView {
@@ -82,9 +134,11 @@ pub fn Teach(
         <section id="teach">
             <h2>"Teach a tag"</h2>
             <p class="note">
-                "Name a tag of your own and choose (or drop on the buttons) a few files that have it "
-                "and, if you like, some that do not. The model's embeddings of them train a small classifier here in the "
-                "browser; your earlier tags' examples count as counter-examples. Nothing is uploaded."
+                "Name a tag of your own and choose (or drop on the buttons, or record from the "
+                "microphone) a few files that have it and, if you like, some that do not. The model's embeddings of them train a small classifier here in the "
+                "browser; your earlier tags' examples count as counter-examples, and with none, clips "
+                "of many kinds of music that come with the built-in model stand in. Nothing is "
+                "uploaded."
             </p>
             <input id="teach-name" type="text" placeholder="tag name" node_ref=name/>
             <label class="button secondary" on:dragover=allow_drop on:drop=drop_into(examples)>
@@ -95,7 +149,15 @@ pub fn Teach(
                 "counter-examples…"
                 <input id="teach-counter" type="file" multiple accept="audio/*" node_ref=counter/>
             </label>
+            <RecordButton recording example=true on_record/>
+            <RecordButton recording example=false on_record/>
             <button id="teach-button" class="button" on:click=teach>"teach"</button>
+            {move || recorded.with(|r| recorded_line(r)).map(|line| view! {
+                <p id="recorded">{line}" "
+                    <button id="recorded-clear" class="button secondary"
+                        on:click=move |_| on_clear_recordings.run(())>"forget them"</button>
+                </p>
+            })}
             <p id="teach-status">{move || teaching.get().unwrap_or_default()}</p>
             {learned}
             <button id="heads-download" class="button secondary"

@@ -4,15 +4,19 @@
 
 use js_sys::Uint8Array;
 use leptos::prelude::*;
+use wasm_bindgen_futures::spawn_local;
 use web_sys::File;
 
 use super::Controller;
 use crate::audio;
-use crate::browser::{download_bytes, file_bytes};
+use crate::browser::{download_bytes, fetch_bytes, file_bytes};
 use crate::messages::HeadsInfo;
 
 /// The name the page gives heads it learned.
 const TAUGHT_HERE: &str = "your tags (taught here)";
+/// The built-in model's background set (the repository's `weights/`, copied next to the page by
+/// trunk): clips of many kinds of music, counter-examples of every tag taught.
+const BACKGROUND: &str = "modnet-mtat-distilled-background.safetensors";
 /// The name of the downloaded head file.
 const DOWNLOAD_NAME: &str = "my-tags.safetensors";
 
@@ -32,7 +36,8 @@ impl Controller {
         let Some((_, rate, _)) = self.model_shape() else {
             return self.fail("no model is loaded yet".into());
         };
-        if name.is_empty() || examples.is_empty() {
+        let recorded = self.recorded.get_untracked();
+        if name.is_empty() || (examples.is_empty() && !recorded.iter().any(|r| r.example)) {
             return self.fail("give the tag a name and at least one example".into());
         }
         let model_tags = self
@@ -58,6 +63,11 @@ impl Controller {
                 Err(e) => skipped.push(format!("{}: {e}", file.name())),
             }
         }
+        // Recordings count as files do; they are kept until the tag is learned.
+        decoded.extend(recorded.iter().map(|r| {
+            let tag = r.example.then(|| name.clone());
+            (tag, r.samples.to_vec())
+        }));
         let job = self.job.get_value() + 1;
         self.job.set_value(job);
         self.teach_job.set_value(job);
@@ -126,12 +136,28 @@ impl Controller {
         let examples = taught.into_iter().filter_map(|e| e.embeddings).collect();
         self.teaching
             .set(Some(format!("learning…{}", self.teach_note.get_value())));
-        self.first_engine(|e| e.learn(job, examples, tags));
+        spawn_local(async move {
+            let background = self.background().await;
+            let background = (!background.is_empty()).then_some(background.as_slice());
+            self.first_engine(|e| e.learn(job, examples, tags, background));
+        });
+    }
+
+    /// The built-in model's background set file, fetched once (empty when it cannot be: heads
+    /// are then learned from the user's counter-examples alone).
+    async fn background(self) -> Vec<u8> {
+        if let Some(bytes) = self.background.get_value() {
+            return bytes;
+        }
+        let bytes = fetch_bytes(BACKGROUND).await.unwrap_or_default();
+        self.background.set_value(Some(bytes.clone()));
+        bytes
     }
 
     /// Heads learned: every engine gets them.
     pub(super) fn on_learned(self, job: u32, file: Vec<u8>) {
         if job == self.teach_job.get_value() {
+            self.clear_recordings();
             self.use_heads(TAUGHT_HERE.into(), Some(file));
         }
     }

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use modnet::heads::{Example, TagExamples};
+use modnet::heads::{Background, Example, TagExamples};
 use modnet::{BaseModel, ChunkPlan, EmbeddingLayer, ModNet, TagHeads};
 
 use super::{Engine, model_of, read};
@@ -41,13 +41,20 @@ fn model_and_base(engine: &Rc<RefCell<Engine>>) -> Result<(ModNet, BaseModel), S
     Ok((model, base))
 }
 
-/// Heads learned from embedded examples, as a head file.
+/// Heads learned from embedded examples, as a head file; the clips of `background` (a background
+/// set file) stand in for the counter-examples of a tag without any, when it is the loaded
+/// model's.
 pub(super) fn learn(
     engine: &Rc<RefCell<Engine>>,
     examples: Vec<Vec<f32>>,
     tags: Vec<(String, Vec<Option<bool>>)>,
+    background: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     let (model, base) = model_and_base(engine)?;
+    let background = background
+        .map(Background::from_bytes)
+        .transpose()
+        .map_err(|e| format!("the built-in model's background set: {e}"))?;
     let examples: Vec<Example> = examples
         .into_iter()
         .map(|chunks| Example { chunks })
@@ -62,6 +69,7 @@ pub(super) fn learn(
         &examples,
         model.pooled_width(),
         &tags,
+        background.as_ref(),
     )
     .and_then(|heads| heads.to_bytes())
     .map_err(|e| e.to_string())
