@@ -5,7 +5,8 @@
 #
 # Measured: `trainer bench` (training and forward clips/s) of the paper preset at batch 16 and 4,
 # and of the built-in model's configuration at batch 16, through wgpu, for each convolution route
-# (`--gpu-conv direct|unfolded`) with burn's autotune off and on; `trainer tag` of a fixture on
+# (`--gpu-conv direct|unfolded|implicit-gemm`) with burn's autotune off and on (implicit-gemm
+# also in f16, which Vulkan's cooperative matrices take); `trainer tag` of a fixture on
 # wgpu against Flex (each binary); PyTorch's twin (model/benches/torch_modnet.py) on CUDA when
 # torch is installed there. Each run has its own time limit so that one hang loses one row.
 set -uo pipefail
@@ -23,32 +24,33 @@ DEADLINE=${DEADLINE:-480}
 # SMOKE=1: every row on a tiny model, to check this script on a machine without a GPU (lavapipe).
 SMOKE=${SMOKE:-0}
 rows=()
-bench() {  # binary, label, bench arguments…
-  local bin=$1 label=$2; shift 2
+bench() {  # binary, label, route (--gpu-conv), float type (--float), bench arguments…
+  local bin=$1 label=$2 conv=$3 float=$4; shift 4
   local file="$OUT/bench-$bin-${label// /_}.md"
-  local conv=${*: -1}
-  if ((SECONDS > DEADLINE)); then rows+=("| $bin | $label | skipped (time) | |"); return; fi
-  if [[ $SMOKE == 1 ]]; then set -- --preset small --chunk-seconds 1 --batch-size 2 --gpu-conv "$conv"; fi
-  timeout 120 "bin/$bin" bench --backend wgpu --steps "$STEPS" "$@" > "$file" 2>&1
-  local train forward
+  if ((SECONDS > DEADLINE)); then rows+=("| $bin | $label | skipped (time) | | |"); return; fi
+  if [[ $SMOKE == 1 ]]; then set -- --preset small --chunk-seconds 1 --batch-size 2; fi
+  timeout 120 "bin/$bin" bench --backend wgpu --steps "$STEPS" --gpu-conv "$conv" --float "$float" "$@" > "$file" 2>&1
+  local train forward passes
   train=$(grep -m1 '^| training, clips/s' "$file" | awk -F'|' '{print $3}')
   forward=$(grep -m1 '^| forward, clips/s' "$file" | awk -F'|' '{print $3}')
-  rows+=("| $bin | $label | ${train:-failed} | ${forward:-failed} |")
+  passes=$(grep -m1 '^| convolution passes by implicit GEMM' "$file" | awk -F'|' '{print $3}')
+  rows+=("| $bin | $label | ${train:-failed} | ${forward:-failed} | ${passes:-} |")
   echo "${rows[-1]}"
 }
 for bin in trainer trainer-autotune; do
-  for conv in direct unfolded; do
-    bench "$bin" "paper b16 $conv" --preset sincmodnet --batch-size 16 --gpu-conv "$conv"
-    bench "$bin" "built-in b16 $conv" --preset sincmodnet --widths 64x128 --chunk-seconds 3 --batch-size 16 --gpu-conv "$conv"
+  for conv in direct unfolded implicit-gemm; do
+    bench "$bin" "paper b16 $conv" "$conv" f32 --preset sincmodnet --batch-size 16
+    bench "$bin" "built-in b16 $conv" "$conv" f32 --preset sincmodnet --widths 64x128 --chunk-seconds 3 --batch-size 16
   done
-  bench "$bin" "paper b4 direct" --preset sincmodnet --batch-size 4 --gpu-conv direct
+  bench "$bin" "paper b16 implicit-gemm f16" implicit-gemm f16 --preset sincmodnet --batch-size 16
+  bench "$bin" "paper b4 direct" direct f32 --preset sincmodnet --batch-size 4
 done
 # Agreement with Flex on a real clip (a 15 s reference fixture, decoded the same way).
 clip=tests/fixtures/reference/ufoai-music-music__David04-10.ogg
 for bin in trainer trainer-autotune; do
   ((SECONDS > DEADLINE)) && break
   timeout 60 "bin/$bin" tag "$clip" --json --backend flex > "$OUT/tag-$bin-flex.json" 2>/dev/null
-  for conv in direct unfolded; do
+  for conv in direct unfolded implicit-gemm; do
     timeout 60 "bin/$bin" tag "$clip" --json --backend wgpu --gpu-conv "$conv" > "$OUT/tag-$bin-wgpu-$conv.json" 2>/dev/null
     python3 - "$OUT/tag-$bin-flex.json" "$OUT/tag-$bin-wgpu-$conv.json" <<'PY' | tee -a "$OUT/agreement.txt"
 import json, sys
@@ -72,7 +74,7 @@ else
   echo "no PyTorch with CUDA on this machine" | tee "$OUT/torch.txt"
 fi
 {
-  echo "| binary | configuration | training clips/s | forward clips/s |"
-  echo "|---|---|---:|---:|"
+  echo "| binary | configuration | training clips/s | forward clips/s | passes by implicit GEMM / direct |"
+  echo "|---|---|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
 } | tee "$OUT/summary.md"

@@ -23,6 +23,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use modnet::GpuConvolution;
+use modnet::kernels::conv2d::cube;
 use modnet::{ModNet, ModNetConfig, ResNetConfig, ResNetWidths};
 use modnet_audio::backend::{Backend, adapters, device};
 use trainer::evaluate::bce_with_logits;
@@ -194,8 +195,13 @@ fn wgpu_agrees_with_flex_forward_and_training() {
     let weights = config().init(&flex).unwrap().to_bytes().unwrap();
     let (logits_cpu, losses_cpu, after_cpu) = run(&weights, &flex, GpuConvolution::Direct);
     let grads_cpu = gradients(&weights, &flex, GpuConvolution::Direct);
-    for route in [GpuConvolution::Direct, GpuConvolution::Unfolded] {
+    for route in [
+        GpuConvolution::Direct,
+        GpuConvolution::Unfolded,
+        GpuConvolution::ImplicitGemm,
+    ] {
         eprintln!("convolutions on wgpu: {route:?}");
+        let before = cube::passes();
         agrees(
             &weights,
             &gpu,
@@ -203,7 +209,88 @@ fn wgpu_agrees_with_flex_forward_and_training() {
             (&logits_cpu, &losses_cpu, &after_cpu),
             &grads_cpu,
         );
+        // The implicit-GEMM route ran the project's extension (by implicit GEMM where the
+        // device can, else by burn's direct kernels); the other routes never do.
+        let (implicit, direct) = cube::passes();
+        let ran = implicit + direct - before.0 - before.1;
+        match route {
+            GpuConvolution::ImplicitGemm => assert!(ran > 0, "the extension never ran"),
+            _ => assert_eq!(ran, 0, "{route:?} ran the extension"),
+        }
     }
+}
+
+/// The GPU extension's convolution and both gradients at the model's kinds of shapes (3×3 with
+/// padding, odd sizes, one-row filterbank kernels; batch 1 and 16) against burn's on Flex.
+#[test]
+fn the_gpu_convolution_extension_matches_flex() {
+    let gpu = wgpu_device();
+    let available = cube::implicit_gemm_on(&gpu, burn::tensor::FloatDType::F32);
+    eprintln!("implicit GEMM on this device: {available}");
+    let before = cube::passes();
+    // (batch, c_in, h, w, c_out, kh, kw, padding)
+    let shapes = [
+        (1, 3, 7, 9, 5, 3, 3, [1, 1]),
+        (16, 8, 6, 5, 4, 3, 3, [1, 1]),
+        (2, 1, 4, 50, 6, 1, 9, [0, 4]),
+        (3, 5, 9, 11, 7, 3, 3, [0, 0]),
+    ];
+    for (n, c, h, w, co, kh, kw, padding) in shapes {
+        let x = pseudo_random(n * c * h * w, 1);
+        let k = pseudo_random(co * c * kh * kw, 2);
+        let b = pseudo_random(co, 3);
+        let run = |device: &Device, route: GpuConvolution| {
+            let device = device.clone().autodiff();
+            let x = Tensor::<4>::from_data(TensorData::new(x.clone(), [n, c, h, w]), &device)
+                .require_grad();
+            let k = Tensor::<4>::from_data(TensorData::new(k.clone(), [co, c, kh, kw]), &device)
+                .require_grad();
+            let b = Tensor::<1>::from_data(TensorData::new(b.clone(), [co]), &device);
+            let y = modnet::kernels::conv2d(x.clone(), k.clone(), Some(b), padding, route);
+            // A weighting of the outputs, so that each output's gradient differs.
+            let seen = Tensor::<4>::from_data(
+                TensorData::new(pseudo_random(y.dims().iter().product(), 4), y.dims()),
+                &device,
+            );
+            let grads = (y.clone() * seen).sum().backward();
+            let dx = x.grad(&grads).unwrap();
+            let dk = k.grad(&grads).unwrap();
+            [values(y), values(dx), values(dk)]
+        };
+        let flex = run(&Device::flex(), GpuConvolution::Direct);
+        let ours = run(&gpu, GpuConvolution::ImplicitGemm);
+        for (what, (a, b)) in ["output", "input gradient", "weight gradient"]
+            .iter()
+            .zip(flex.iter().zip(&ours))
+        {
+            let relative = distance(a, b) / distance(a, &vec![0.0; a.len()]);
+            eprintln!("| {n}×{c}×{h}×{w} * {co}×{kh}×{kw} | {what} | {relative:.1e} |");
+            assert!(
+                relative <= 1e-4,
+                "{what} at {n}×{c}×{h}×{w}: relative {relative}"
+            );
+        }
+    }
+    let (implicit, direct) = cube::passes();
+    let ran = if available {
+        implicit - before.0
+    } else {
+        direct - before.1
+    };
+    assert!(ran >= 3 * shapes.len(), "the extension ran {ran} passes");
+}
+
+/// Values in [-1, 1), different for each `seed`.
+fn pseudo_random(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
 }
 
 /// Logits, gradients, 5 gradient steps' losses and the weights after them on `gpu` against Flex's.

@@ -45,7 +45,7 @@ impl WeightsArgs {
     }
 }
 
-/// `--gpu-conv direct|unfolded`: how convolutions run on a GPU, parsed straight into the model
+/// `--gpu-conv direct|unfolded|implicit-gemm`: how convolutions run on a GPU, parsed straight into the model
 /// crate's setting (`modnet::GpuConvolution`, set on the model); the CPU backends ignore it.
 fn gpu_convolution_parser() -> impl clap::builder::TypedValueParser<Value = GpuConvolution> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
@@ -57,9 +57,15 @@ fn gpu_convolution_parser() -> impl clap::builder::TypedValueParser<Value = GpuC
             "one matrix multiply over the unfolded input, gradients as matrix multiplies too: \
              an experiment until measured on a real GPU (see the README)",
         ),
+        PossibleValue::new("implicit-gemm").help(
+            "burn-cubecl's implicit-GEMM kernels, forward and both gradients, on tensor cores \
+             (TF32 on CUDA) where the GPU has them, else burn's direct kernels: an experiment \
+             until measured on a real GPU (see the README)",
+        ),
     ])
     .map(|name| match name.as_str() {
         "unfolded" => GpuConvolution::Unfolded,
+        "implicit-gemm" => GpuConvolution::ImplicitGemm,
         _ => GpuConvolution::Direct,
     })
 }

@@ -138,6 +138,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         );
     }
     println!("| forward, clips/s | {forward_rate:.2} |");
+    #[cfg(any(feature = "wgpu", feature = "cuda"))]
+    if args.device.gpu_conv == modnet::GpuConvolution::ImplicitGemm {
+        let (implicit, direct) = modnet::kernels::conv2d::cube::passes();
+        println!(
+            "| convolution passes by implicit GEMM / by direct kernels (device without \
+             cooperative matrices, or a shape it refuses) | {implicit} / {direct} |"
+        );
+    }
     println!(
         "| data path alone ({} loader threads), clips/s | {data_rate:.0} |",
         args.loader_workers

@@ -1,17 +1,20 @@
 //! The convolution as a burn operation: a backend-extension trait (burn's own operations as the
-//! default bodies), implemented for Flex on [`super::direct`]'s kernels. Its autodiff side is
-//! `backward.rs`.
+//! default bodies), implemented for Flex on [`super::direct`]'s kernels and for burn's cubecl
+//! backend on its implicit-GEMM kernels (`cube.rs`). Its autodiff side is `backward.rs`.
 
 use burn::backend::TensorMetadata;
-use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Flex, backend_extension};
+use burn::backend::{Backend, backend_extension};
 use burn::tensor::Tensor;
-
-use super::direct;
-use super::shape::ConvShape;
-use crate::kernels::flex::{flex, values};
+#[cfg(feature = "cpu-kernels")]
+use {
+    super::direct,
+    super::shape::ConvShape,
+    crate::kernels::flex::{flex, values},
+    burn::backend::Flex,
+    burn::backend::flex::FlexTensor,
+};
 
 /// [`ConvKernels::modnet_conv2d`] on burn tensors (the caller checked that ours runs).
 pub(super) fn conv2d(
@@ -32,8 +35,13 @@ pub(super) fn conv2d(
 
 /// Convolutions at stride 1 with zero padding `(ph, pw)`, no groups or dilation. The default
 /// bodies are burn's own operations; Flex overrides them with [`super::direct`]'s kernels (on `f32`
-/// tensors: the wrappers in `kernels` call these only then).
-#[backend_extension(Flex, Autodiff: cfg(feature = "cpu-kernels-autodiff"))]
+/// tensors: the wrappers in `kernels` call these only then), burn's cubecl backend with its
+/// implicit-GEMM kernels (`cube.rs`).
+#[backend_extension(
+    Flex: cfg(feature = "cpu-kernels"),
+    Cube: cfg(feature = "gpu-kernels"),
+    Autodiff: cfg(any(feature = "cpu-kernels-autodiff", feature = "gpu-kernels"))
+)]
 pub trait ConvKernels: Backend {
     /// `x` `[n, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]`, `bias` `[c_out]` →
     /// `[n, c_out, oh, ow]`.
@@ -78,14 +86,16 @@ pub trait ConvKernels: Backend {
     }
 }
 
-fn options(ph: usize, pw: usize) -> ConvOptions<2> {
+pub(super) fn options(ph: usize, pw: usize) -> ConvOptions<2> {
     ConvOptions::new([1, 1], [ph, pw], [1, 1], 1)
 }
 
+#[cfg(feature = "cpu-kernels")]
 fn shape_of(x: &FlexTensor, weight: &FlexTensor, ph: usize, pw: usize) -> ConvShape {
     ConvShape::of(x.shape().dims::<4>(), weight.shape().dims::<4>(), [ph, pw])
 }
 
+#[cfg(feature = "cpu-kernels")]
 impl ConvKernels for Flex {
     fn modnet_conv2d(
         x: FloatTensor<Self>,

@@ -6,7 +6,9 @@
 //!   feature;
 //! - burn's cubecl runtimes (wgpu, CUDA) natively, when the model's [`GpuConvolution`] is
 //!   [`GpuConvolution::Unfolded`]: the unfolded form ([`unfolded`]), matrix multiplies forward
-//!   and backward;
+//!   and backward; when it is [`GpuConvolution::ImplicitGemm`]: burn-cubecl's implicit-GEMM
+//!   kernels on tensor cores ([`cube`], the same extension with its own backward), with the
+//!   `gpu-kernels` feature;
 //! - elsewhere (NdArray, a GPU by default, WebGPU in the browser): burn's own.
 //!
 //! The unfolded form is opt-in until it is measured on a real GPU: burn's direct kernels trained
@@ -14,11 +16,13 @@
 //! the unfolded form was written against that, but the only Vulkan device it has run on is
 //! lavapipe on 2 CPU cores, where it trained as fast as the direct kernels and tagged slower.
 
-#[cfg(feature = "cpu-kernels-autodiff")]
+#[cfg(any(feature = "cpu-kernels-autodiff", feature = "gpu-kernels"))]
 mod backward;
+#[cfg(feature = "gpu-kernels")]
+pub mod cube;
 #[cfg(feature = "cpu-kernels")]
 pub(crate) mod direct;
-#[cfg(feature = "cpu-kernels")]
+#[cfg(any(feature = "cpu-kernels", feature = "gpu-kernels"))]
 mod extension;
 #[cfg(feature = "cpu-kernels")]
 pub(crate) mod shape;
@@ -30,7 +34,7 @@ pub(crate) mod winograd;
 #[cfg(feature = "cpu-kernels")]
 mod winograd_f4;
 
-#[cfg(feature = "cpu-kernels")]
+#[cfg(any(feature = "cpu-kernels", feature = "gpu-kernels"))]
 pub use extension::ConvKernels;
 
 use burn::tensor::Tensor;
@@ -44,6 +48,10 @@ pub enum GpuConvolution {
     Direct,
     /// One matrix multiply over the unfolded input ([`unfolded`]).
     Unfolded,
+    /// burn-cubecl's implicit-GEMM kernels for the forward pass and both gradients, where the
+    /// device has cooperative matrices (tensor cores), else burn's direct kernels (`cube.rs`;
+    /// needs the `gpu-kernels` feature, without which it is [`GpuConvolution::Direct`]).
+    ImplicitGemm,
 }
 
 /// A stride-1 convolution with zero padding `[ph, pw]`, by the route the device and `gpu` pick.
@@ -63,6 +71,14 @@ pub fn conv2d(
         && unfolded::fits(x.dims(), weight.dims(), padding)
     {
         return unfolded::conv2d(x, weight, bias, padding);
+    }
+    #[cfg(feature = "gpu-kernels")]
+    if !cfg!(target_arch = "wasm32")
+        && gpu == GpuConvolution::ImplicitGemm
+        && unfolded::on_cubecl(&x)
+    {
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));
+        return extension::conv2d(x, weight, bias, padding);
     }
     #[cfg(feature = "cpu-kernels")]
     if super::runs_ours(&x) && worth_it(&x, &weight, padding) {
