@@ -6,8 +6,8 @@
 //! of the input by the output gradient); with autotune it times every candidate per shape and
 //! has given wrong results with fusion (tracel-ai/burn#5257, #5352).
 //!
-//! A device without cooperative matrices (Vulkan without the extension for `f32`, lavapipe)
-//! cannot launch them: [`implicit_gemm_available`] asks it once, with a small convolution, and
+//! A device without cooperative matrices cannot launch them — through wgpu's WGSL shaders cubecl
+//! has none, and Vulkan has no TF32 for `f32` anyway; lavapipe has none at all —: [`implicit_gemm_available`] asks it once, with a small convolution, and
 //! there these methods run burn's direct kernels instead, so that the route's wiring (this
 //! extension and its backward) is the same and is tested against Flex on lavapipe.
 
@@ -36,8 +36,8 @@ std::thread_local! {
 }
 
 /// Whether `device` launches burn-cubecl's implicit-GEMM convolutions on `dtype` (it has
-/// cooperative matrices for it: CUDA's tensor cores take `f32` as TF32; Vulkan's extension, where
-/// a driver has it, `f16`), asked once per device and type with a small convolution.
+/// cooperative matrices for it: CUDA's tensor cores take `f32` as TF32), asked once per device
+/// and type with a small convolution.
 pub fn implicit_gemm_available(device: &CubeDevice, dtype: FloatDType) -> bool {
     let key = alloc::format!("{device:?} {dtype:?}");
     let mut known = AVAILABLE.lock().unwrap_or_else(|e| e.into_inner());
