@@ -227,8 +227,12 @@ impl Controller {
         self.teaching.set(Some(format!("not learned: {message}")));
     }
 
-    /// A new model: the heads and examples taught belong to the old one.
+    /// A new model: the heads, the examples taught and the recordings (at its sample rate)
+    /// belong to the old one.
     pub(super) fn forget_heads(self) {
+        self.recorder.set_value(None);
+        self.recording.set(None);
+        self.clear_recordings();
         self.taught.set_value(Vec::new());
         self.teach_job.set_value(0);
         self.teaching.set(None);
