@@ -412,6 +412,8 @@ test('listening live to a fake microphone (CPU engine)', { timeout: 600_000 }, a
     await page.fill('#teach-name', 'heard');
     await page.click('#teach-button');
     await page.waitForSelector('#heads-table tr[data-tag="heard"]', { timeout: 120_000 });
+    const said = await page.$eval('#heads-table tr[data-tag="heard"] .warnings', (e) => e.textContent);
+    assert.match(said, /background set \(\d+ clips/, said);
     assert.equal(await page.$('#recorded'), null, 'a recording is used once, by the tag it taught');
     // A tag of the user's own (a head file of `trainer teach`) is heard live too.
     mkdirSync(join(work, 'live-low'), { recursive: true });

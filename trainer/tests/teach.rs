@@ -236,6 +236,10 @@ fn one_tag_learns_against_the_background_set() {
         out.contains(&format!("| high | 6 | 0 | {background} | 5 |")),
         "{out}"
     );
+    assert!(
+        out.contains("warning: high: no counter-examples of its own"),
+        "{out}"
+    );
     let new_high = root.join("new-high.wav");
     let new_low = root.join("new-low.wav");
     write_wav(&new_high, 7.0, 44_100, 2500.0, 2);

@@ -134,6 +134,13 @@ fn learn_head(
     }
     let scaling = Scaling::of(examples, &used, dim);
     let mut warnings = Vec::new();
+    if background > 0 {
+        warnings.push(format!(
+            "no counter-examples of its own: learned against the model's background set \
+             ({background} clips of many kinds of music), so music of this kind in it counts \
+             against the tag; counter-examples of your own do better"
+        ));
+    }
     if positives < FEW_EXAMPLES || negatives + background < FEW_EXAMPLES {
         warnings.push(format!(
             "only {positives} examples and {negatives} counter-examples: the head is a rough \

@@ -313,6 +313,10 @@ fn a_background_stands_in_for_counter_examples() {
     let report = &heads.heads[0].report;
     assert_eq!((report.examples, report.counter_examples), (6, 0));
     assert_eq!((report.background, report.folds), (40, 5));
+    assert!(
+        report.warnings[0].contains("background set (40 clips"),
+        "{report:?}"
+    );
     // A clip like the examples scores above one like the background.
     let probe = examples(&[true, false], 1, 3, 2.0);
     let p = heads.probabilities(&[probe[0].chunks.clone(), probe[1].chunks.clone()].concat());
