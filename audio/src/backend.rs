@@ -274,7 +274,38 @@ fn wgpu() -> Result<Device> {
 
 #[cfg(feature = "cuda")]
 fn cuda() -> Result<Device> {
-    Ok(Device::cuda(0))
+    let device = Device::cuda(0);
+    // cubecl-cuda loads the driver (libcuda) and NVRTC at first use and panics when it cannot
+    // (on its server thread): one small tensor read back here turns that into a sentence. The
+    // panics' reports are kept meanwhile, the first being the reason (the hook is process-wide;
+    // nothing else runs this early).
+    let probe = device.clone();
+    let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kept = reports.clone();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
+        if let (Some(text), Ok(mut kept)) = (text, kept.lock()) {
+            kept.push(text);
+        }
+    }));
+    let opened = std::panic::catch_unwind(move || {
+        burn::tensor::Tensor::<1>::zeros([1], &probe).into_data();
+    });
+    std::panic::set_hook(hook);
+    opened.map_err(|_| {
+        let reports = reports.lock().map(|r| r.clone()).unwrap_or_default();
+        let why = reports.first().map_or("no reason given", String::as_str);
+        anyhow!(
+            "no CUDA device could be opened ({why}): it needs an NVIDIA GPU, its driver's \
+             libcuda and CUDA's libnvrtc, which are loaded when the program runs"
+        )
+    })?;
+    Ok(device)
 }
 
 #[cfg(not(feature = "cuda"))]
