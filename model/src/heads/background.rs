@@ -16,7 +16,6 @@ use alloc::vec::Vec;
 
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
-use serde_json::{Value, json};
 
 use super::BaseModel;
 use crate::error::ModelError;
@@ -62,10 +61,7 @@ impl Background {
         let mut metadata = Default::default();
         for (key, value) in [
             (FORMAT_KEY, BACKGROUND_FORMAT.to_string()),
-            (
-                BASE_KEY,
-                json!({"summary": self.base.summary, "sha256": self.base.sha256}).to_string(),
-            ),
+            (BASE_KEY, self.base.to_json()),
             (SOURCE_KEY, self.source.clone()),
         ] {
             super::file::insert(&mut metadata, key, value);
@@ -91,17 +87,8 @@ impl Background {
                 "its format is '{format}', and this version reads '{BACKGROUND_FORMAT}'"
             )));
         }
-        let base: Value = serde_json::from_str(get(BASE_KEY)?).map_err(error)?;
-        let text = |key: &str| {
-            base.get(key)
-                .and_then(Value::as_str)
-                .map(String::from)
-                .ok_or_else(|| error(format!("{BASE_KEY} has no {key}")))
-        };
-        let base = BaseModel {
-            summary: text("summary")?,
-            sha256: text("sha256")?,
-        };
+        let base =
+            BaseModel::from_json(get(BASE_KEY)?).map_err(|e| error(format!("{BASE_KEY} {e}")))?;
         let view = file.tensor("embeddings").map_err(error)?;
         let shape = view.shape().to_vec();
         if view.dtype() != Dtype::F32 || shape.len() != 2 || shape[0] == 0 || shape[1] == 0 {
@@ -110,14 +97,8 @@ impl Background {
                 view.dtype()
             )));
         }
-        let embeddings: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        if embeddings.iter().any(|v| !v.is_finite()) {
-            return Err(error("its embeddings hold NaN or infinity"));
-        }
+        let embeddings = super::file::finite_f32s(view.data())
+            .ok_or_else(|| error("its embeddings hold NaN or infinity"))?;
         Ok(Self {
             base,
             dim: shape[1],

@@ -57,10 +57,7 @@ impl TagHeads {
             (FORMAT_KEY, HEADS_FORMAT.to_string()),
             (TAGS_KEY, json!(self.names()).to_string()),
             (LAYER_KEY, Self::LAYER.name().to_string()),
-            (
-                BASE_KEY,
-                json!({"summary": self.base.summary, "sha256": self.base.sha256}).to_string(),
-            ),
+            (BASE_KEY, self.base.to_json()),
             (TRAINING_KEY, Value::Array(training).to_string()),
         ] {
             insert(&mut metadata, key, value);
@@ -95,17 +92,8 @@ impl TagHeads {
         }
         let names: Vec<String> = serde_json::from_str(get(TAGS_KEY)?)
             .map_err(|e| error(format!("{TAGS_KEY} is not a list of names ({e})")))?;
-        let base: Value = serde_json::from_str(get(BASE_KEY)?).map_err(error)?;
-        let text = |v: &Value, key: &str| {
-            v.get(key)
-                .and_then(Value::as_str)
-                .map(String::from)
-                .ok_or_else(|| error(format!("{BASE_KEY} has no {key}")))
-        };
-        let base = BaseModel {
-            summary: text(&base, "summary")?,
-            sha256: text(&base, "sha256")?,
-        };
+        let base =
+            BaseModel::from_json(get(BASE_KEY)?).map_err(|e| error(format!("{BASE_KEY} {e}")))?;
         let training: Vec<Value> = serde_json::from_str(get(TRAINING_KEY)?).map_err(error)?;
         let rows = names.len();
         let weight = floats(&file, "weight", rows, None)?;
@@ -157,15 +145,17 @@ fn floats(
             view.dtype()
         )));
     }
-    let values: Vec<f32> = view
-        .data()
+    finite_f32s(view.data())
+        .ok_or_else(|| error(format!("the tensor {name} holds NaN or infinity")))
+}
+
+/// Little-endian float32 values, or `None` when one is NaN or infinite.
+pub(super) fn finite_f32s(data: &[u8]) -> Option<Vec<f32>> {
+    let values: Vec<f32> = data
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    if values.iter().any(|v| !v.is_finite()) {
-        return Err(error(format!("the tensor {name} holds NaN or infinity")));
-    }
-    Ok(values)
+    values.iter().all(|v| v.is_finite()).then_some(values)
 }
 
 fn report_json(r: &HeadReport) -> Value {

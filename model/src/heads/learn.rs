@@ -2,6 +2,7 @@
 //! standardised embeddings, the penalty and the decision threshold chosen by cross-validation
 //! over whole examples (no chunk of a held-out example is ever seen by its fold's fit).
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -75,12 +76,18 @@ pub fn learn_heads(
         }
     }
     let own = examples.len();
-    let mut all = examples.to_vec();
-    if let Some(b) = background {
-        all.extend(b.embeddings.chunks_exact(dim).map(|row| Example {
-            chunks: row.to_vec(),
-        }));
-    }
+    // The examples are copied beside the background's clips only when a tag will use them.
+    let lacks_counter = |t: &TagExamples| !t.labels.contains(&Some(false));
+    let all: Cow<'_, [Example]> = match background {
+        Some(b) if tags.iter().any(lacks_counter) => {
+            let mut all = examples.to_vec();
+            all.extend(b.embeddings.chunks_exact(dim).map(|row| Example {
+                chunks: row.to_vec(),
+            }));
+            Cow::Owned(all)
+        }
+        _ => Cow::Borrowed(examples),
+    };
     tags.iter()
         .map(|tag| learn_head(&all, own, dim, tag))
         .collect()

@@ -16,7 +16,7 @@ mod logistic;
 mod tests;
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use burn::tensor::Tensor;
@@ -94,6 +94,26 @@ impl BaseModel {
         let digest = sha2::Sha256::digest(bytes);
         let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
         Self { summary, sha256 }
+    }
+
+    /// The identity as files store it: `{"summary": …, "sha256": …}`.
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::json!({"summary": self.summary, "sha256": self.sha256}).to_string()
+    }
+
+    /// The identity from [`BaseModel::to_json`]'s text; the error says what is missing.
+    pub(crate) fn from_json(text: &str) -> Result<Self, String> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("{e}"))?;
+        let field = |key: &str| {
+            v.get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(String::from)
+                .ok_or_else(|| format!("has no {key}"))
+        };
+        Ok(Self {
+            summary: field("summary")?,
+            sha256: field("sha256")?,
+        })
     }
 
     /// The first 12 hex digits, as sentences show it.
