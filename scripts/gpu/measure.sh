@@ -5,11 +5,13 @@
 #
 # Measured, most important first (rows past the deadline are skipped and say so):
 # - `trainer bench` (training and forward clips/s) through CUDA of the paper preset at batch 16
-#   for each convolution route (`--gpu-conv implicit-gemm|direct|unfolded`), the built-in
-#   model's configuration, and burn's autotune (the second binary);
+#   for each convolution route (`--gpu-conv cudnn|implicit-gemm|direct|unfolded`, and `auto`'s
+#   choice), the built-in model's configuration, and burn's autotune (the second binary);
 # - PyTorch's twin (model/benches/torch_modnet.py) on the same GPU, batch 16 and 4, when torch
 #   with CUDA is installed there;
 # - `trainer tag` of a fixture on CUDA (each route) and wgpu against Flex;
+# - one epoch of `train` (a small synthetic job) on Flex and on CUDA by each fast route: the
+#   losses side by side; the default synthetic job on CUDA (clips/s, ROC-AUC);
 # - the same `bench` rows through wgpu (direct, unfolded, autotune).
 # Each run has its own time limit so that one hang loses one row.
 set -uo pipefail
@@ -44,19 +46,22 @@ bench() {  # binary, backend, label, route (--gpu-conv), bench arguments…
   local train forward passes
   train=$(grep -m1 '^| training, clips/s' "$file" | awk -F'|' '{print $3}')
   forward=$(grep -m1 '^| forward, clips/s' "$file" | awk -F'|' '{print $3}')
-  passes=$(grep -m1 '^| convolution passes by implicit GEMM' "$file" | awk -F'|' '{print $3}')
+  passes=$(grep -m1 '^| convolution passes by' "$file" | awk -F'|' '{print $3}')
+  chose=$(grep -m1 '^gpu-conv auto:' "$file")
+  [[ -n $chose ]] && echo "$label: $chose" >> "$OUT/auto.txt"
   rows+=("| $bin | $backend | $label | ${train:-failed} | ${forward:-failed} | ${passes:-} |")
   echo "${rows[-1]}"
 }
 paper=(--preset sincmodnet --batch-size 16)
 builtin=(--preset sincmodnet --widths 64x128 --chunk-seconds 3 --batch-size 16)
-for conv in implicit-gemm direct unfolded; do
+for conv in cudnn implicit-gemm direct unfolded; do
   bench trainer cuda "paper b16 $conv" "$conv" "${paper[@]}"
 done
+bench trainer cuda "built-in b16 cudnn" cudnn "${builtin[@]}"
 bench trainer cuda "built-in b16 implicit-gemm" implicit-gemm "${builtin[@]}"
-bench trainer cuda "built-in b16 direct" direct "${builtin[@]}"
+bench trainer cuda "paper b4 cudnn" cudnn --preset sincmodnet --batch-size 4
+bench trainer cuda "paper b16 auto" auto "${paper[@]}"
 bench trainer-autotune cuda "paper b16 autotune" direct "${paper[@]}"
-bench trainer cuda "paper b4 implicit-gemm" implicit-gemm --preset sincmodnet --batch-size 4
 # PyTorch on the same GPU, when the machine has it.
 if ((SECONDS > DEADLINE)); then
   echo "PyTorch skipped (time)" | tee "$OUT/torch.txt"
@@ -84,15 +89,30 @@ except Exception as e:
 PY
 }
 timeout 60 bin/trainer tag "$clip" --json --backend flex > "$OUT/tag-flex.json" 2>/dev/null
-for conv in implicit-gemm direct; do agree cuda "$conv"; done
+for conv in cudnn implicit-gemm direct; do agree cuda "$conv"; done
 agree wgpu direct
+# One epoch of a small synthetic job on Flex and on CUDA: the epoch's losses side by side.
+learn() {  # backend, route
+  ((SECONDS > DEADLINE)) && return
+  local run="$OUT/train-$1-$2"
+  timeout 90 bin/trainer train --out "$run" --epochs 1 --synth-clips 64 16 16 --backend "$1" \
+    --gpu-conv "$2" > "$run.log" 2>&1
+  echo "$1 $2: $(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))[0]; print('train loss', r.get('train_loss'), 'valid loss', r.get('valid_loss'))" "$run/log.json" 2>&1)" | tee -a "$OUT/train-agreement.txt"
+}
+learn flex direct
+for conv in cudnn implicit-gemm; do learn cuda "$conv"; done
+# The default job (README's first command) on CUDA, `--gpu-conv auto`.
+if ((SECONDS <= DEADLINE)); then
+  timeout 150 bin/trainer train --out "$OUT/default-cuda" --backend cuda > "$OUT/default-cuda.log" 2>&1
+  tail -5 "$OUT/default-cuda.log" | tee "$OUT/default-cuda.txt"
+fi
 # The same through wgpu (Vulkan): its WGSL shaders reach no matrix units.
 bench trainer wgpu "paper b16 direct" direct "${paper[@]}"
 bench trainer wgpu "paper b16 unfolded" unfolded "${paper[@]}"
 bench trainer wgpu "built-in b16 direct" direct "${builtin[@]}"
 bench trainer-autotune wgpu "paper b16 autotune" direct "${paper[@]}"
 {
-  echo "| binary | backend | configuration | training clips/s | forward clips/s | passes by implicit GEMM / direct |"
+  echo "| binary | backend | configuration | training clips/s | forward clips/s | passes by cuDNN / implicit GEMM / direct |"
   echo "|---|---|---|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
 } | tee "$OUT/summary.md"

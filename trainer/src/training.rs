@@ -60,7 +60,9 @@ fn train_in(args: TrainArgs, out: &RunFiles) -> Result<ExitCode> {
         checkpoint_minutes: args.checkpoint_minutes,
         init_weights: args.init_weights.clone(),
         keep_epochs: args.keep_epochs,
-        gpu_convolution: args.device.gpu_conv,
+        gpu_convolution: args
+            .device
+            .training_route(&config, args.batch_size as usize, &device)?,
     };
     let cache_dir = args.data.cache_dir();
     train(

@@ -199,6 +199,7 @@ fn wgpu_agrees_with_flex_forward_and_training() {
         GpuConvolution::Direct,
         GpuConvolution::Unfolded,
         GpuConvolution::ImplicitGemm,
+        GpuConvolution::Cudnn,
     ] {
         eprintln!("convolutions on wgpu: {route:?}");
         let before = cube::passes();
@@ -209,12 +210,16 @@ fn wgpu_agrees_with_flex_forward_and_training() {
             (&logits_cpu, &losses_cpu, &after_cpu),
             &grads_cpu,
         );
-        // The implicit-GEMM route ran the project's extension (by implicit GEMM where the
-        // device can, else by burn's direct kernels); the other routes never do.
-        let (implicit, direct) = cube::passes();
-        let ran = implicit + direct - before.0 - before.1;
+        // The implicit-GEMM and cuDNN routes ran the project's extension (cuDNN's route, off
+        // CUDA, by implicit GEMM where the device can, else by burn's direct kernels); the
+        // other routes never do.
+        let after = cube::passes();
+        let ran = after.implicit_gemm + after.direct - before.implicit_gemm - before.direct;
+        assert_eq!(after.cudnn, before.cudnn, "cuDNN ran on a wgpu device");
         match route {
-            GpuConvolution::ImplicitGemm => assert!(ran > 0, "the extension never ran"),
+            GpuConvolution::ImplicitGemm | GpuConvolution::Cudnn => {
+                assert!(ran > 0, "{route:?}: the extension never ran")
+            }
             _ => assert_eq!(ran, 0, "{route:?} ran the extension"),
         }
     }
@@ -271,11 +276,11 @@ fn the_gpu_convolution_extension_matches_flex() {
             );
         }
     }
-    let (implicit, direct) = cube::passes();
+    let after = cube::passes();
     let ran = if available {
-        implicit - before.0
+        after.implicit_gemm - before.implicit_gemm
     } else {
-        direct - before.1
+        after.direct - before.direct
     };
     assert!(ran >= 3 * shapes.len(), "the extension ran {ran} passes");
 }
@@ -378,7 +383,23 @@ fn tag_and_train_run_on_wgpu() {
     let wav = dir.path().join("tone.wav");
     write_wav(&wav, 3.5, 16_000, 440.0, 1);
     let probabilities = |backend: &str| -> Vec<f64> {
-        let out = ok(&["tag", s(&wav), "--json", "--backend", backend]);
+        let out = trainer(&["tag", s(&wav), "--json", "--backend", backend]);
+        assert!(out.status.success(), "tag on {backend} failed");
+        // `--gpu-conv auto` (the default) timed the routes on the GPU and said which it kept;
+        // on the CPU there is nothing to choose.
+        let err = String::from_utf8_lossy(&out.stderr);
+        let chose = err.lines().find(|l| l.starts_with("gpu-conv auto:"));
+        match backend {
+            "wgpu" => {
+                let line = chose.unwrap_or_else(|| panic!("no route chosen on wgpu: {err}"));
+                assert!(
+                    line.contains("direct") && line.contains("unfolded") && line.contains(" → "),
+                    "{line}"
+                );
+            }
+            _ => assert!(chose.is_none(), "routes timed on the CPU: {err}"),
+        }
+        let out = String::from_utf8_lossy(&out.stdout);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         v[0]["probabilities"]
             .as_array()
@@ -424,6 +445,29 @@ fn tag_and_train_run_on_wgpu() {
         "alarming lines that mean nothing: {err}"
     );
     assert!(run.join("best.safetensors").exists());
+}
+
+/// `--gpu-conv cudnn` where cuDNN cannot run is refused with a sentence naming the flag (this
+/// machine has no NVIDIA GPU; without the CUDA build there is no cuDNN route at all).
+#[test]
+fn cudnn_is_refused_where_it_cannot_run() {
+    for backend in ["flex", "wgpu"] {
+        let out = trainer(&[
+            "bench",
+            "--backend",
+            backend,
+            "--gpu-conv",
+            "cudnn",
+            "--steps",
+            "1",
+        ]);
+        assert!(!out.status.success(), "cudnn accepted on {backend}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--gpu-conv cudnn:") && err.contains("cuDNN"),
+            "{backend}: {err}"
+        );
+    }
 }
 
 /// `auto` names the device it chose and why, in one line.

@@ -4,8 +4,12 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use burn::tensor::{Distribution, Tensor};
 use clap::Args;
+use modnet::clip::read_back;
 use modnet::{GpuConvolution, ModNet};
+
+use super::route::{self, GpuConvChoice};
 use modnet_audio::backend::{Backend, device};
 use modnet_audio::files::load_model;
 
@@ -15,9 +19,9 @@ pub(crate) struct DeviceArgs {
     /// Compute device.
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub(crate) backend: Backend,
-    /// How convolutions run on a GPU (an experiment: see the README).
-    #[arg(long, value_parser = gpu_convolution_parser(), default_value = "direct")]
-    pub(crate) gpu_conv: GpuConvolution,
+    /// How convolutions run on a GPU (see the README's GPU section); the CPU ignores it.
+    #[arg(long, value_parser = route::parser(), default_value = "auto")]
+    pub(crate) gpu_conv: GpuConvChoice,
 }
 
 impl DeviceArgs {
@@ -37,35 +41,67 @@ pub(crate) struct WeightsArgs {
 }
 
 impl WeightsArgs {
-    /// The model on `device`, its convolutions on a GPU as `on` says.
+    /// The model on `device`, its convolutions on a GPU as `on` says (`auto`: the fastest
+    /// route at a forward pass of [`TIMED_BATCH`] chunks).
     pub(crate) fn load(&self, on: &DeviceArgs, device: &burn::tensor::Device) -> Result<ModNet> {
         let mut model = load_model(self.weights.as_deref(), device)?;
-        model.set_gpu_convolution(on.gpu_conv);
+        let chunk = model.config().chunk_samples;
+        let x = Tensor::<2>::random(
+            [TIMED_BATCH, chunk],
+            Distribution::Uniform(-0.5, 0.5),
+            device,
+        );
+        let work = format!("forward pass of {TIMED_BATCH} chunks");
+        let route = on.gpu_conv.resolve(device, &work, |route| {
+            let mut timed = model.clone();
+            timed.set_gpu_convolution(route);
+            read_back::values(timed.probabilities(x.clone())?)?;
+            Ok(())
+        })?;
+        model.set_gpu_convolution(route);
         Ok(model)
     }
 }
 
-/// `--gpu-conv direct|unfolded|implicit-gemm`: how convolutions run on a GPU, parsed straight into the model
-/// crate's setting (`modnet::GpuConvolution`, set on the model); the CPU backends ignore it.
-fn gpu_convolution_parser() -> impl clap::builder::TypedValueParser<Value = GpuConvolution> {
-    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-    PossibleValuesParser::new([
-        PossibleValue::new("direct").help(
-            "burn's own convolution (without autotune: direct kernels, forward and backward)",
-        ),
-        PossibleValue::new("unfolded").help(
-            "one matrix multiply over the unfolded input, gradients as matrix multiplies too: \
-             an experiment until measured on a real GPU (see the README)",
-        ),
-        PossibleValue::new("implicit-gemm").help(
-            "burn-cubecl's implicit-GEMM kernels, forward and both gradients, on tensor cores \
-             (TF32 on CUDA) where the GPU has them, else burn's direct kernels: an experiment \
-             until measured on a real GPU (see the README)",
-        ),
-    ])
-    .map(|name| match name.as_str() {
-        "unfolded" => GpuConvolution::Unfolded,
-        "implicit-gemm" => GpuConvolution::ImplicitGemm,
-        _ => GpuConvolution::Direct,
-    })
+/// Chunks in the forward pass `--gpu-conv auto` times for the commands that tag.
+const TIMED_BATCH: usize = 4;
+
+impl DeviceArgs {
+    /// The route of `--gpu-conv` for training `config` at `batch` chunks on `device` (`auto`:
+    /// the fastest at a training step — forward, loss, backward — of a new model).
+    pub(crate) fn training_route(
+        &self,
+        config: &modnet::ModNetConfig,
+        batch: usize,
+        device: &burn::tensor::Device,
+    ) -> Result<GpuConvolution> {
+        let train_device = device.clone().autodiff();
+        let x = Tensor::<2>::random(
+            [batch, config.chunk_samples],
+            Distribution::Uniform(-0.5, 0.5),
+            &train_device,
+        );
+        let work = format!("training step of {batch} chunks");
+        // One new model for every route and run (made at the first: CPU devices time nothing).
+        let model = std::cell::OnceCell::new();
+        self.gpu_conv.resolve(device, &work, |route| {
+            let mut timed: ModNet = match model.get() {
+                Some(m) => ModNet::clone(m),
+                None => {
+                    let m = config.init(&train_device)?;
+                    let _ = model.set(m.clone());
+                    m
+                }
+            };
+            timed.set_gpu_convolution(route);
+            let loss = timed.forward(x.clone())?.powi_scalar(2).mean();
+            let grads = loss.backward();
+            // The step's work done (a GPU queues it), while its gradients are still held.
+            train_device
+                .sync()
+                .map_err(|e| anyhow::anyhow!("a timed training step: {e:?}"))?;
+            drop(grads);
+            Ok(())
+        })
+    }
 }

@@ -11,8 +11,10 @@ use modnet::{
 };
 
 mod device;
+mod route;
 
 pub(crate) use device::{DeviceArgs, WeightsArgs};
+pub(crate) use route::name as route_name;
 
 use crate::data::loader;
 use crate::data::{Dataset, folder, mtat, synth};

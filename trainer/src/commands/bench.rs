@@ -50,8 +50,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let mut device = args.device.device()?;
     set_precision(&mut device, args.float)?;
     let (batch, chunk) = (args.batch_size, config.chunk_samples);
+    let route = args.device.training_route(&config, batch, &device)?;
     let mut model = config.init(&device)?;
-    model.set_gpu_convolution(args.device.gpu_conv);
+    model.set_gpu_convolution(route);
     let summary = model.summary();
 
     let x = Tensor::<2>::random([batch, chunk], Distribution::Uniform(-0.5, 0.5), &device);
@@ -69,7 +70,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let train_device = device.clone().autodiff();
     let mut model = Some({
         let mut model = config.init(&train_device)?;
-        model.set_gpu_convolution(args.device.gpu_conv);
+        model.set_gpu_convolution(route);
         model
     });
     let mut optim = AdamConfig::new().init();
@@ -117,11 +118,11 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let train_clips = crate::data::mtat::train_list().len();
     let epoch = train_clips as f64 / slower;
     println!(
-        "{summary}, {:.1} s chunks, batch {batch}, {} steps, convolutions on a GPU: {:?}, \
+        "{summary}, {:.1} s chunks, batch {batch}, {} steps, convolutions on a GPU: {}, \
          burn's autotune {}",
         config.sample_rate.seconds(chunk),
         args.steps,
-        args.device.gpu_conv,
+        crate::args::route_name(route),
         if cfg!(feature = "autotune") {
             "on (fusion off)"
         } else {
@@ -139,11 +140,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     }
     println!("| forward, clips/s | {forward_rate:.2} |");
     #[cfg(any(feature = "wgpu", feature = "cuda"))]
-    if args.device.gpu_conv == modnet::GpuConvolution::ImplicitGemm {
-        let (implicit, direct) = modnet::kernels::conv2d::cube::passes();
+    if matches!(
+        route,
+        modnet::GpuConvolution::ImplicitGemm | modnet::GpuConvolution::Cudnn
+    ) {
+        let passes = modnet::kernels::conv2d::cube::passes();
         println!(
-            "| convolution passes by implicit GEMM / by direct kernels (device without \
-             cooperative matrices, or a shape it refuses) | {implicit} / {direct} |"
+            "| convolution passes by cuDNN / implicit GEMM / direct kernels | {} / {} / {} |",
+            passes.cudnn, passes.implicit_gemm, passes.direct
         );
     }
     println!(

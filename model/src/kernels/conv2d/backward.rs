@@ -9,6 +9,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 
+use super::GpuConvolution;
 use super::extension::ConvKernels;
 
 /// Our backward for [`ConvKernels::modnet_conv2d`]: the three gradients by the inner
@@ -17,7 +18,7 @@ use super::extension::ConvKernels;
 struct ConvBackward;
 
 impl<B: ConvKernels> Backward<B, 3> for ConvBackward {
-    type State = (NodeId, NodeId, usize, usize);
+    type State = (NodeId, NodeId, usize, usize, GpuConvolution);
 
     fn backward(
         self,
@@ -27,15 +28,16 @@ impl<B: ConvKernels> Backward<B, 3> for ConvBackward {
     ) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let dy = grads.consume::<B>(&ops.node);
-        let (x_state, weight_state, ph, pw) = ops.state;
+        let (x_state, weight_state, ph, pw, route) = ops.state;
         let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
         let weight = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
         if let Some(node) = node_x {
-            let dx = B::modnet_conv2d_input_grad(x.clone(), weight.clone(), dy.clone(), ph, pw);
+            let dx =
+                B::modnet_conv2d_input_grad(x.clone(), weight.clone(), dy.clone(), ph, pw, route);
             grads.register::<B>(node.id, dx);
         }
         if let Some(node) = node_weight {
-            let dw = B::modnet_conv2d_weight_grad(x, weight, dy.clone(), ph, pw);
+            let dw = B::modnet_conv2d_weight_grad(x, weight, dy.clone(), ph, pw, route);
             grads.register::<B>(node.id, dw);
         }
         if let Some(node) = node_bias {
@@ -51,6 +53,7 @@ impl<B: ConvKernels, C: CheckpointStrategy> ConvKernels for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         ph: usize,
         pw: usize,
+        route: GpuConvolution,
     ) -> FloatTensor<Self> {
         match ConvBackward
             .prepare::<C>([x.node(), weight.node(), bias.node()])
@@ -66,8 +69,9 @@ impl<B: ConvKernels, C: CheckpointStrategy> ConvKernels for Autodiff<B, C> {
                     bias.into_primitive(),
                     ph,
                     pw,
+                    route,
                 );
-                prep.finish((x_state, weight_state, ph, pw), out)
+                prep.finish((x_state, weight_state, ph, pw, route), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::modnet_conv2d(
                 x.into_primitive(),
@@ -75,6 +79,7 @@ impl<B: ConvKernels, C: CheckpointStrategy> ConvKernels for Autodiff<B, C> {
                 bias.into_primitive(),
                 ph,
                 pw,
+                route,
             )),
         }
     }

@@ -24,15 +24,35 @@ use burn_cubecl::kernel::conv::{
 };
 use burn_cubecl::{CubeBackend, CubeDevice};
 
+use super::GpuConvolution;
 use super::extension::{ConvKernels, options};
 
 /// Devices (and float types) asked whether they launch implicit-GEMM kernels, with the answer.
 static AVAILABLE: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
 std::thread_local! {
-    /// Passes (forward or a gradient) this extension ran on this thread (per thread, so that
-    /// tests running side by side count their own): by implicit GEMM, and by burn's direct
-    /// kernels.
-    static PASSES: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// Passes (forward or a gradient) this extension ran on this thread, by route (per thread,
+    /// so that tests running side by side count their own).
+    static PASSES: Cell<Passes> = const { Cell::new(Passes { cudnn: 0, implicit_gemm: 0, direct: 0 }) };
+}
+
+/// How many passes (forward or a gradient) ran by each route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Passes {
+    /// By cuDNN ([`GpuConvolution::Cudnn`] on CUDA, where libcudnn was found).
+    pub cudnn: usize,
+    /// By burn-cubecl's implicit-GEMM kernels.
+    pub implicit_gemm: usize,
+    /// By burn's direct kernels (a device without cooperative matrices, or a shape the
+    /// implicit GEMM refuses).
+    pub direct: usize,
+}
+
+fn count(route: impl Fn(&mut Passes) -> &mut usize) {
+    PASSES.with(|p| {
+        let mut passes = p.get();
+        *route(&mut passes) += 1;
+        p.set(passes);
+    });
 }
 
 /// Whether `device` launches burn-cubecl's implicit-GEMM convolutions on `dtype` (it has
@@ -71,33 +91,69 @@ pub fn implicit_gemm_on(device: &burn::tensor::Device, dtype: FloatDType) -> boo
     }
 }
 
-/// How many passes (forward or a gradient) this thread has run through this extension: by
-/// implicit GEMM, and by burn's direct kernels (for tests and `bench`).
-pub fn passes() -> (usize, usize) {
+/// How many passes (forward or a gradient) this thread has run through this extension, by
+/// route (for tests and `bench`).
+pub fn passes() -> Passes {
     PASSES.with(Cell::get)
 }
 
-/// One pass by implicit GEMM where `device` launches it and the kernel takes the shapes, else
-/// by burn's direct kernels (a shape the implicit GEMM refuses costs one refused setup).
+/// A pass by cuDNN's route's answer where `route` is [`GpuConvolution::Cudnn`] and it has one
+/// (`cudnn` gives `None` off CUDA, off `f32`, without libcudnn), else by implicit GEMM where
+/// `device` launches it and the kernel takes the shapes, else by burn's direct kernels (a shape
+/// the implicit GEMM refuses costs one refused setup).
 fn pass<E: core::fmt::Debug>(
     x: &FloatTensor<CubeBackend>,
+    route: GpuConvolution,
     name: &str,
     shapes: [&Shape; 2],
+    cudnn: impl FnOnce() -> Option<Result<FloatTensor<CubeBackend>, String>>,
     run: impl Fn(ConvStrategy) -> Result<FloatTensor<CubeBackend>, E>,
 ) -> FloatTensor<CubeBackend> {
+    if route == GpuConvolution::Cudnn {
+        match cudnn() {
+            Some(Ok(out)) => {
+                count(|p| &mut p.cudnn);
+                return out;
+            }
+            Some(Err(why)) => say_once(why),
+            None => {}
+        }
+    }
     if implicit_gemm_available(&x.device, x.dtype.into())
         && let Ok(out) = run(ConvStrategy::ImplicitGemm)
     {
-        PASSES.with(|p| p.set((p.get().0 + 1, p.get().1)));
+        count(|p| &mut p.implicit_gemm);
         return out;
     }
-    PASSES.with(|p| p.set((p.get().0, p.get().1 + 1)));
+    count(|p| &mut p.direct);
     run(ConvStrategy::Direct).unwrap_or_else(|e| {
         panic!(
             "the GPU convolution's {name} could not run on {:?} and {:?}: {e:?}",
             shapes[0], shapes[1]
         )
     })
+}
+
+/// Says on stderr, once per distinct sentence, why cuDNN did not take a pass (it then goes by
+/// implicit GEMM).
+fn say_once(why: String) {
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.contains(&why) {
+        std::eprintln!("warning: {why}; this pass goes by implicit GEMM instead");
+        said.push(why);
+    }
+}
+
+/// `route`'s cuDNN pass, where this build has cuDNN's route.
+macro_rules! cudnn {
+    ($pass:ident($($arg:expr),*)) => {{
+        #[cfg(feature = "cudnn")]
+        let run = || super::cudnn::$pass($($arg),*);
+        #[cfg(not(feature = "cudnn"))]
+        let run = || None;
+        run
+    }};
 }
 
 impl ConvKernels for CubeBackend {
@@ -107,9 +163,11 @@ impl ConvKernels for CubeBackend {
         bias: FloatTensor<Self>,
         ph: usize,
         pw: usize,
+        route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let (xs, ws) = (x.shape(), weight.shape());
-        pass(&x, "forward pass", [&xs, &ws], |strategy| {
+        let cudnn = cudnn!(forward(&x, &weight, &bias, ph, pw));
+        pass(&x, route, "forward pass", [&xs, &ws], cudnn, |strategy| {
             conv_forward::<2>(
                 x.clone(),
                 weight.clone(),
@@ -126,9 +184,11 @@ impl ConvKernels for CubeBackend {
         dy: FloatTensor<Self>,
         ph: usize,
         pw: usize,
+        route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let (xs, ws) = (x.shape(), weight.shape());
-        pass(&x, "input gradient", [&xs, &ws], |strategy| {
+        let cudnn = cudnn!(input_grad(&x, &weight, &dy, ph, pw));
+        pass(&x, route, "input gradient", [&xs, &ws], cudnn, |strategy| {
             conv_data_backward::<2>(
                 dy.clone(),
                 weight.clone(),
@@ -145,10 +205,25 @@ impl ConvKernels for CubeBackend {
         dy: FloatTensor<Self>,
         ph: usize,
         pw: usize,
+        route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let (xs, ws) = (x.shape(), weight.shape());
-        pass(&x, "weight gradient", [&xs, &ws], |strategy| {
-            conv_weight_backward::<2>(x.clone(), dy.clone(), ws.clone(), options(ph, pw), strategy)
-        })
+        let cudnn = cudnn!(weight_grad(&x, &weight, &dy, ph, pw));
+        pass(
+            &x,
+            route,
+            "weight gradient",
+            [&xs, &ws],
+            cudnn,
+            |strategy| {
+                conv_weight_backward::<2>(
+                    x.clone(),
+                    dy.clone(),
+                    ws.clone(),
+                    options(ph, pw),
+                    strategy,
+                )
+            },
+        )
     }
 }

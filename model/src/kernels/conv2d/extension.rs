@@ -7,6 +7,8 @@ use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, backend_extension};
 use burn::tensor::Tensor;
+
+use super::GpuConvolution;
 #[cfg(feature = "cpu-kernels")]
 use {
     super::direct,
@@ -22,6 +24,7 @@ pub(super) fn conv2d(
     weight: Tensor<4>,
     bias: Tensor<1>,
     [ph, pw]: [usize; 2],
+    route: GpuConvolution,
 ) -> Tensor<4> {
     let out = <burn::backend::Dispatch as ConvKernels>::modnet_conv2d(
         x.into_dispatch(),
@@ -29,12 +32,14 @@ pub(super) fn conv2d(
         bias.into_dispatch(),
         ph,
         pw,
+        route,
     );
     Tensor::from_dispatch(out)
 }
 
-/// Convolutions at stride 1 with zero padding `(ph, pw)`, no groups or dilation. The default
-/// bodies are burn's own operations; Flex overrides them with [`super::direct`]'s kernels (on `f32`
+/// Convolutions at stride 1 with zero padding `(ph, pw)`, no groups or dilation, `route` saying
+/// how a GPU runs them (the CPU ignores it; the backward keeps it). The default bodies are burn's
+/// own operations; Flex overrides them with [`super::direct`]'s kernels (on `f32`
 /// tensors: the wrappers in `kernels` call these only then), burn's cubecl backend with its
 /// implicit-GEMM kernels (`cube.rs`).
 #[backend_extension(
@@ -51,6 +56,7 @@ pub trait ConvKernels: Backend {
         bias: FloatTensor<Self>,
         ph: usize,
         pw: usize,
+        _route: GpuConvolution,
     ) -> FloatTensor<Self> {
         Self::conv2d(x, weight, Some(bias), options(ph, pw))
     }
@@ -62,6 +68,7 @@ pub trait ConvKernels: Backend {
         dy: FloatTensor<Self>,
         ph: usize,
         pw: usize,
+        _route: GpuConvolution,
     ) -> FloatTensor<Self> {
         Self::conv2d_x_backward(x, weight, dy, options(ph, pw))
     }
@@ -73,6 +80,7 @@ pub trait ConvKernels: Backend {
         dy: FloatTensor<Self>,
         ph: usize,
         pw: usize,
+        _route: GpuConvolution,
     ) -> FloatTensor<Self> {
         Self::conv2d_weight_backward(x, weight, dy, options(ph, pw))
     }
@@ -103,6 +111,7 @@ impl ConvKernels for Flex {
         bias: FloatTensor<Self>,
         ph: usize,
         pw: usize,
+        _route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let s = shape_of(&x, &weight, ph, pw);
         let out = direct::forward(&values(&x), &values(&weight), Some(&values(&bias)), &s);
@@ -115,6 +124,7 @@ impl ConvKernels for Flex {
         dy: FloatTensor<Self>,
         ph: usize,
         pw: usize,
+        _route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let s = shape_of(&x, &weight, ph, pw);
         flex(
@@ -129,6 +139,7 @@ impl ConvKernels for Flex {
         dy: FloatTensor<Self>,
         ph: usize,
         pw: usize,
+        _route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let s = shape_of(&x, &weight, ph, pw);
         flex(

@@ -8,7 +8,8 @@
 //!   [`GpuConvolution::Unfolded`]: the unfolded form ([`unfolded`]), matrix multiplies forward
 //!   and backward; when it is [`GpuConvolution::ImplicitGemm`]: burn-cubecl's implicit-GEMM
 //!   kernels on tensor cores ([`cube`], the same extension with its own backward), with the
-//!   `gpu-kernels` feature;
+//!   `gpu-kernels` feature; when it is [`GpuConvolution::Cudnn`] on CUDA: NVIDIA's cuDNN
+//!   (`cudnn`, through the same extension), with the `cudnn` feature;
 //! - elsewhere (NdArray, a GPU by default, WebGPU in the browser): burn's own.
 //!
 //! The unfolded form is opt-in until it is measured on a real GPU: burn's direct kernels trained
@@ -20,6 +21,8 @@
 mod backward;
 #[cfg(feature = "gpu-kernels")]
 pub mod cube;
+#[cfg(feature = "cudnn")]
+pub mod cudnn;
 #[cfg(feature = "cpu-kernels")]
 pub(crate) mod direct;
 #[cfg(any(feature = "cpu-kernels", feature = "gpu-kernels"))]
@@ -52,6 +55,42 @@ pub enum GpuConvolution {
     /// device has cooperative matrices (tensor cores), else burn's direct kernels (`cube.rs`;
     /// needs the `gpu-kernels` feature, without which it is [`GpuConvolution::Direct`]).
     ImplicitGemm,
+    /// NVIDIA's cuDNN for the forward pass and both gradients on a CUDA device (`cudnn.rs`, the
+    /// `cudnn` feature; TF32 allowed, as PyTorch does; algorithms found by timing once per
+    /// shape, as PyTorch's `cudnn.benchmark`), else as [`GpuConvolution::ImplicitGemm`].
+    Cudnn,
+}
+
+impl GpuConvolution {
+    /// Why this route cannot run on `device` at all, in a sentence; `None` where it can. Only
+    /// cuDNN's route is refused (off CUDA, or without libcudnn): the others fall back by design
+    /// (the implicit GEMM to the direct kernels without cooperative matrices, the unfolded form
+    /// to burn's where it would not fit, every route to the CPU's kernels on the CPU).
+    pub fn refusal(self, device: &burn::tensor::Device) -> Option<alloc::string::String> {
+        use alloc::string::ToString;
+        if self != GpuConvolution::Cudnn {
+            return None;
+        }
+        #[cfg(feature = "cudnn")]
+        {
+            use burn::backend::DispatchDevice;
+            match device.clone().inner().as_dispatch() {
+                DispatchDevice::Cube(burn_cubecl::CubeDevice::Cuda(_)) => cudnn::available().err(),
+                _ => Some(
+                    "cuDNN runs on NVIDIA GPUs through CUDA, and this device is not one"
+                        .to_string(),
+                ),
+            }
+        }
+        #[cfg(not(feature = "cudnn"))]
+        {
+            let _ = device;
+            Some(
+                "this build has no cuDNN route (it comes with the CUDA build, the `cudnn` feature)"
+                    .to_string(),
+            )
+        }
+    }
 }
 
 /// A stride-1 convolution with zero padding `[ph, pw]`, by the route the device and `gpu` pick.
@@ -74,16 +113,16 @@ pub fn conv2d(
     }
     #[cfg(feature = "gpu-kernels")]
     if !cfg!(target_arch = "wasm32")
-        && gpu == GpuConvolution::ImplicitGemm
+        && matches!(gpu, GpuConvolution::ImplicitGemm | GpuConvolution::Cudnn)
         && unfolded::on_cubecl(&x)
     {
         let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));
-        return extension::conv2d(x, weight, bias, padding);
+        return extension::conv2d(x, weight, bias, padding, gpu);
     }
     #[cfg(feature = "cpu-kernels")]
     if super::runs_ours(&x) && worth_it(&x, &weight, padding) {
         let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));
-        return extension::conv2d(x, weight, bias, padding);
+        return extension::conv2d(x, weight, bias, padding, gpu);
     }
     burn::tensor::module::conv2d(
         x,

@@ -1364,6 +1364,11 @@ impl ServerStorage for CudaServer {
         // whatever was there before.
         self.streams.ensure_written([&binding].into_iter())?;
         let mut command = self.command(stream_id, [&binding].into_iter())?;
-        Ok(command.managed_resource(binding)?)
+        // The stream the request resolved on, now ordered behind the binding's own: where a
+        // caller's own launches on this resource belong.
+        let stream = command.stream().sys;
+        let mut resource = command.managed_resource(binding)?;
+        resource.resource_mut().stream = stream;
+        Ok(resource)
     }
 }

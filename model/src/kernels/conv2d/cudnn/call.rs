@@ -1,0 +1,385 @@
+//! One cuDNN convolution call: its descriptors, the algorithm chosen for its shape (once per
+//! device, pass and shape), and the launch on a stream given by the caller. Raw pointers in,
+//! cuDNN's own status out; [`super`] owns the buffers.
+
+use core::cell::RefCell;
+use core::ffi::c_void;
+use core::mem::MaybeUninit;
+use std::format;
+use std::string::String;
+use std::sync::Mutex;
+use std::vec::Vec;
+
+use burn::backend::Shape;
+use cudarc::cudnn::result;
+use cudarc::cudnn::sys::{self, cudnnConvolutionMode_t as Mode, cudnnDataType_t as Data};
+use cudarc::driver::sys::CUstream;
+
+use super::MAX_WORKSPACE;
+
+/// Which of the convolution's passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// `y = conv(x, w)`.
+    Forward,
+    /// The input's gradient (cuDNN's "backward data").
+    Data,
+    /// The weight's gradient (cuDNN's "backward filter").
+    Filter,
+}
+
+/// A stride-1 convolution's sizes: input `[n, c_in, h, w]`, weight `[c_out, c_in, kh, kw]`, zero
+/// padding `ph`, `pw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    pub n: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub ph: usize,
+    pub pw: usize,
+}
+
+impl Dims {
+    pub fn of(x: Shape, weight: Shape, ph: usize, pw: usize) -> Self {
+        let [n, c_in, h, w] = x.dims::<4>();
+        let [c_out, _, kh, kw] = weight.dims::<4>();
+        Self {
+            n,
+            c_in,
+            h,
+            w,
+            c_out,
+            kh,
+            kw,
+            ph,
+            pw,
+        }
+    }
+    pub fn oh(&self) -> usize {
+        self.h + 2 * self.ph + 1 - self.kh
+    }
+    pub fn ow(&self) -> usize {
+        self.w + 2 * self.pw + 1 - self.kw
+    }
+}
+
+/// An algorithm of one of the passes.
+#[derive(Debug, Clone, Copy)]
+enum Algo {
+    Forward(sys::cudnnConvolutionFwdAlgo_t),
+    Data(sys::cudnnConvolutionBwdDataAlgo_t),
+    Filter(sys::cudnnConvolutionBwdFilterAlgo_t),
+}
+
+/// The algorithm cuDNN chose for a pass and shape, its math type and its workspace in bytes.
+#[derive(Debug, Clone, Copy)]
+struct Choice {
+    algo: Algo,
+    math: sys::cudnnMathType_t,
+    workspace: usize,
+}
+
+type Key = (usize, Pass, Dims);
+static CHOSEN: Mutex<Vec<(Key, Choice)>> = Mutex::new(Vec::new());
+
+/// A handle per thread and device (cuDNN's handles are not shared between threads).
+struct Handle(sys::cudnnHandle_t);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: created by `create_handle` and dropped once.
+        let _ = unsafe { result::destroy_handle(self.0) };
+    }
+}
+
+std::thread_local! {
+    static HANDLES: RefCell<Vec<(usize, Handle)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `device`'s primary context (the one cubecl-cuda uses) made current on this thread, and this
+/// thread's handle on it.
+fn handle(device: usize) -> Result<sys::cudnnHandle_t, String> {
+    let driver = |e: cudarc::driver::DriverError| format!("CUDA refused device {device}: {e:?}");
+    // SAFETY: the device exists (cubecl opened it); retaining its primary context again only
+    // counts one more reference to the context cubecl already holds.
+    unsafe {
+        let dev = cudarc::driver::result::device::get(device as i32).map_err(driver)?;
+        let ctx = cudarc::driver::result::primary_ctx::retain(dev).map_err(driver)?;
+        cudarc::driver::result::ctx::set_current(ctx).map_err(driver)?;
+        // The extra reference is let go at once: cubecl's keeps the context alive.
+        let _ = cudarc::driver::result::primary_ctx::release(dev);
+    }
+    HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        if let Some((_, h)) = handles.iter().find(|(d, _)| *d == device) {
+            return Ok(h.0);
+        }
+        let h = result::create_handle().map_err(|e| format!("cuDNN could not start: {e:?}"))?;
+        handles.push((device, Handle(h)));
+        Ok(h)
+    })
+}
+
+/// The descriptors of one shape: input, weight, output, bias, convolution.
+struct Descriptors {
+    x: sys::cudnnTensorDescriptor_t,
+    w: sys::cudnnFilterDescriptor_t,
+    y: sys::cudnnTensorDescriptor_t,
+    bias: sys::cudnnTensorDescriptor_t,
+    conv: sys::cudnnConvolutionDescriptor_t,
+}
+
+impl Descriptors {
+    fn new(d: &Dims) -> Result<Self, result::CudnnError> {
+        let nchw = sys::cudnnTensorFormat_t::CUDNN_TENSOR_NCHW;
+        let i = |v: usize| v as i32;
+        let descriptors = Self {
+            x: result::create_tensor_descriptor()?,
+            w: result::create_filter_descriptor()?,
+            y: result::create_tensor_descriptor()?,
+            bias: result::create_tensor_descriptor()?,
+            conv: result::create_convolution_descriptor()?,
+        };
+        // SAFETY: each descriptor was just created, and is destroyed by `drop`.
+        unsafe {
+            let f32 = Data::CUDNN_DATA_FLOAT;
+            result::set_tensor4d_descriptor(
+                descriptors.x,
+                nchw,
+                f32,
+                [d.n, d.c_in, d.h, d.w].map(i),
+            )?;
+            result::set_filter4d_descriptor(
+                descriptors.w,
+                f32,
+                nchw,
+                [d.c_out, d.c_in, d.kh, d.kw].map(i),
+            )?;
+            result::set_tensor4d_descriptor(
+                descriptors.y,
+                nchw,
+                f32,
+                [d.n, d.c_out, d.oh(), d.ow()].map(i),
+            )?;
+            result::set_tensor4d_descriptor(
+                descriptors.bias,
+                nchw,
+                f32,
+                [1, d.c_out, 1, 1].map(i),
+            )?;
+            let (ph, pw) = (i(d.ph), i(d.pw));
+            result::set_convolution2d_descriptor(
+                descriptors.conv,
+                ph,
+                pw,
+                1,
+                1,
+                1,
+                1,
+                Mode::CUDNN_CROSS_CORRELATION,
+                f32,
+            )?;
+        }
+        Ok(descriptors)
+    }
+}
+
+impl Drop for Descriptors {
+    fn drop(&mut self) {
+        // SAFETY: created in `new`, destroyed once.
+        unsafe {
+            let _ = result::destroy_tensor_descriptor(self.x);
+            let _ = result::destroy_filter_descriptor(self.w);
+            let _ = result::destroy_tensor_descriptor(self.y);
+            let _ = result::destroy_tensor_descriptor(self.bias);
+            let _ = result::destroy_convolution_descriptor(self.conv);
+        }
+    }
+}
+
+/// A pass ready to launch: descriptors set, algorithm and math type chosen.
+pub struct Call {
+    handle: sys::cudnnHandle_t,
+    pass: Pass,
+    descriptors: Descriptors,
+    algo: Algo,
+    /// Workspace the algorithm needs, in bytes.
+    pub workspace: usize,
+}
+
+impl Call {
+    pub fn new(device: usize, pass: Pass, dims: Dims) -> Result<Self, String> {
+        let handle = handle(device)?;
+        let refused =
+            |e: result::CudnnError| format!("cuDNN refused the {pass:?} pass of {dims:?}: {e:?}");
+        let descriptors = Descriptors::new(&dims).map_err(refused)?;
+        let key = (device, pass, dims);
+        let known = CHOSEN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, c)| *c);
+        let choice = match known {
+            Some(choice) => choice,
+            None => {
+                let choice = choose(handle, pass, &descriptors).map_err(refused)?;
+                CHOSEN
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((key, choice));
+                choice
+            }
+        };
+        // SAFETY: the descriptor is live.
+        unsafe { result::set_convolution_math_type(descriptors.conv, choice.math) }
+            .map_err(refused)?;
+        Ok(Self {
+            handle,
+            pass,
+            descriptors,
+            algo: choice.algo,
+            workspace: choice.workspace,
+        })
+    }
+
+    /// Launches the pass on `stream`: `inputs` are (forward) x and weight, (data) weight and
+    /// the output's gradient, (filter) x and the output's gradient; `bias` is added to the
+    /// forward pass's output.
+    ///
+    /// # Safety
+    /// Every pointer addresses a live, contiguous `f32` buffer of the pass's shape on the
+    /// handle's device, and `workspace` at least [`Call::workspace`] bytes, until the stream
+    /// has run the work.
+    pub unsafe fn launch(
+        &self,
+        stream: CUstream,
+        [a, b]: [*mut c_void; 2],
+        out: *mut c_void,
+        bias: Option<*mut c_void>,
+        workspace: *mut c_void,
+    ) -> Result<(), result::CudnnError> {
+        let (one, zero) = (1.0f32, 0.0f32);
+        let (one, zero) = (
+            &one as *const f32 as *const c_void,
+            &zero as *const f32 as *const c_void,
+        );
+        let d = &self.descriptors;
+        let ws = self.workspace;
+        unsafe {
+            result::set_stream(self.handle, stream as sys::cudaStream_t)?;
+            match self.algo {
+                Algo::Forward(algo) => {
+                    result::convolution_forward(
+                        self.handle,
+                        one,
+                        d.x,
+                        a,
+                        d.w,
+                        b,
+                        d.conv,
+                        algo,
+                        workspace,
+                        ws,
+                        zero,
+                        d.y,
+                        out,
+                    )?;
+                    if let Some(bias) = bias {
+                        sys::cudnnAddTensor(self.handle, one, d.bias, bias, one, d.y, out)
+                            .result()?;
+                    }
+                }
+                Algo::Data(algo) => result::convolution_backward_data(
+                    self.handle,
+                    one,
+                    d.w,
+                    a,
+                    d.y,
+                    b,
+                    d.conv,
+                    algo,
+                    workspace,
+                    ws,
+                    zero,
+                    d.x,
+                    out,
+                )?,
+                Algo::Filter(algo) => result::convolution_backward_filter(
+                    self.handle,
+                    one,
+                    d.x,
+                    a,
+                    d.y,
+                    b,
+                    d.conv,
+                    algo,
+                    workspace,
+                    ws,
+                    zero,
+                    d.w,
+                    out,
+                )?,
+            }
+        }
+        debug_assert!(matches!(
+            (self.pass, self.algo),
+            (Pass::Forward, Algo::Forward(_))
+                | (Pass::Data, Algo::Data(_))
+                | (Pass::Filter, Algo::Filter(_))
+        ));
+        Ok(())
+    }
+}
+
+/// Up to this many candidates are asked of cuDNN's heuristics.
+const CANDIDATES: usize = 8;
+
+/// cuDNN's first choice by its heuristics whose workspace fits [`MAX_WORKSPACE`].
+fn choose(
+    handle: sys::cudnnHandle_t,
+    pass: Pass,
+    d: &Descriptors,
+) -> Result<Choice, result::CudnnError> {
+    let mut count = 0;
+    let not_supported = result::CudnnError(sys::cudnnStatus_t::CUDNN_STATUS_NOT_SUPPORTED);
+    // SAFETY: the descriptors are live; cuDNN writes at most CANDIDATES results.
+    unsafe {
+        macro_rules! first_fitting {
+            ($perf:ty, $get:ident, $size:ident, $variant:ident, ($($desc:expr),*)) => {{
+                let mut perf: [MaybeUninit<$perf>; CANDIDATES] = [const { MaybeUninit::uninit() }; CANDIDATES];
+                result::$get(handle, $($desc),*, CANDIDATES as i32, &mut count, perf.as_mut_ptr().cast())?;
+                let found = perf[..count.max(0) as usize].iter().map(|p| p.assume_init()).filter(|p| p.status == sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS).find(|p| p.memory <= MAX_WORKSPACE).ok_or(not_supported)?;
+                let workspace = result::$size(handle, $($desc),*, found.algo)?;
+                Choice { algo: Algo::$variant(found.algo), math: found.mathType, workspace }
+            }};
+        }
+        Ok(match pass {
+            Pass::Forward => first_fitting!(
+                sys::cudnnConvolutionFwdAlgoPerf_t,
+                get_convolution_forward_algorithm,
+                get_convolution_forward_workspace_size,
+                Forward,
+                (d.x, d.w, d.conv, d.y)
+            ),
+            Pass::Data => first_fitting!(
+                sys::cudnnConvolutionBwdDataAlgoPerf_t,
+                get_convolution_backward_data_algorithm,
+                get_convolution_backward_data_workspace_size,
+                Data,
+                (d.w, d.y, d.conv, d.x)
+            ),
+            Pass::Filter => first_fitting!(
+                sys::cudnnConvolutionBwdFilterAlgoPerf_t,
+                get_convolution_backward_filter_algorithm,
+                get_convolution_backward_filter_workspace_size,
+                Filter,
+                (d.x, d.y, d.conv, d.w)
+            ),
+        })
+    }
+}
