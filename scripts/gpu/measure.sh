@@ -9,6 +9,7 @@
 #   choice), the built-in model's configuration, and burn's autotune (the second binary);
 # - PyTorch's twin (model/benches/torch_modnet.py) on the same GPU, batch 16 and 4, when torch
 #   with CUDA is installed there;
+# - `bench --layers` on CUDA: each convolution of the paper preset, each pass, each route (ms);
 # - `trainer tag` of a fixture on CUDA (each route) and wgpu against Flex;
 # - one epoch of `train` (a small synthetic job) on Flex and on CUDA by each fast route: the
 #   losses side by side; the default synthetic job on CUDA (clips/s, ROC-AUC);
@@ -72,6 +73,12 @@ elif python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; th
   done
 else
   echo "no PyTorch with CUDA on this machine" | tee "$OUT/torch.txt"
+fi
+# Each distinct convolution of the paper preset, each pass, by each route CUDA takes (ms).
+if ((SECONDS <= DEADLINE)); then
+  layer_args=("${paper[@]}"); [[ $SMOKE == 1 ]] && layer_args=(--preset small --chunk-seconds 1 --batch-size 2)
+  timeout 150 bin/trainer bench --backend cuda --steps 1 --gpu-conv direct --layers "${layer_args[@]}" > "$OUT/layers-cuda.md" 2>&1
+  grep '^| [0-9]' "$OUT/layers-cuda.md" | head -60
 fi
 # Agreement with Flex on a real clip (a 15 s reference fixture, decoded the same way).
 clip=tests/fixtures/reference/ufoai-music-music__David04-10.ogg

@@ -1166,6 +1166,7 @@ fn bench_prints_throughput_and_the_epoch_cost() {
         "2",
         "--chunk-seconds",
         "1",
+        "--layers",
     ]);
     for row in [
         "| training, clips/s |",
@@ -1216,4 +1217,19 @@ fn bench_prints_throughput_and_the_epoch_cost() {
         losses.len() == 2 && losses.iter().all(|l| l.is_finite()),
         "{out}"
     );
+    // `--layers`: each distinct convolution the forward pass ran (the ResNet's 3×3 ones on
+    // Flex), on the CPU's one route, with three times in milliseconds.
+    let layers: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains("| cpu |"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    assert!(layers.len() >= 4, "too few convolutions timed: {out}");
+    for row in &layers {
+        assert!(row[2].ends_with("×3×3"), "not a 3×3 convolution: {row:?}");
+        for ms in &row[6..9] {
+            let ms: f64 = ms.parse().unwrap_or(f64::NAN);
+            assert!(ms.is_finite() && ms >= 0.0, "{row:?}");
+        }
+    }
 }

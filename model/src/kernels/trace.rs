@@ -65,3 +65,43 @@ pub fn runs(route: Route) -> u64 {
         0
     }
 }
+
+/// A convolution's shapes as [`super::conv2d`] saw them: input, weight, padding.
+pub type ConvShapes = ([usize; 4], [usize; 4], [usize; 2]);
+
+#[cfg(feature = "std")]
+std::thread_local! {
+    /// While recording: each distinct convolution this thread ran, with how many times.
+    static CONVS: core::cell::RefCell<Option<alloc::vec::Vec<(ConvShapes, usize)>>> =
+        const { core::cell::RefCell::new(None) };
+}
+
+/// Starts recording the convolutions this thread runs (forgetting any recorded before).
+pub fn record_convolutions() {
+    #[cfg(feature = "std")]
+    CONVS.with(|c| *c.borrow_mut() = Some(alloc::vec::Vec::new()));
+}
+
+/// Stops recording, and gives the distinct convolutions recorded with how many times each ran,
+/// in the order first seen (`bench --layers` times each).
+pub fn recorded_convolutions() -> alloc::vec::Vec<(ConvShapes, usize)> {
+    #[cfg(feature = "std")]
+    return CONVS.with(|c| c.borrow_mut().take().unwrap_or_default());
+    #[cfg(not(feature = "std"))]
+    alloc::vec::Vec::new()
+}
+
+/// Notes one convolution, while recording.
+pub(crate) fn saw_convolution(shapes: ConvShapes) {
+    #[cfg(feature = "std")]
+    CONVS.with(|c| {
+        if let Some(seen) = c.borrow_mut().as_mut() {
+            match seen.iter_mut().find(|(s, _)| *s == shapes) {
+                Some((_, times)) => *times += 1,
+                None => seen.push((shapes, 1)),
+            }
+        }
+    });
+    #[cfg(not(feature = "std"))]
+    let _ = shapes;
+}

@@ -52,7 +52,7 @@ pub(crate) fn name(route: GpuConvolution) -> &'static str {
 
 /// The routes worth timing on `device`: none off a GPU; the implicit GEMM only where the device
 /// launches it (else it is the direct kernels again); cuDNN only where it can run.
-fn candidates(device: &Device) -> Vec<GpuConvolution> {
+pub(crate) fn candidates(device: &Device) -> Vec<GpuConvolution> {
     if !modnet::kernels::conv2d::unfolded::on_cubecl(&burn::tensor::Tensor::<1>::zeros([1], device))
     {
         return Vec::new();

@@ -41,6 +41,10 @@ pub struct BenchArgs {
     /// Threads of the data path (as `train --loader-workers`).
     #[arg(long, default_value_t = loader::DEFAULT_WORKERS, value_parser = positive_usize)]
     pub(crate) loader_workers: usize,
+    /// Then time each distinct convolution of the model, each pass (forward, input gradient,
+    /// weight gradient), by each route this device can take: a table of milliseconds.
+    #[arg(long)]
+    pub(crate) layers: bool,
 }
 
 /// Runs the command.
@@ -167,6 +171,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         "| 200 epochs (the paper's budget) | {} |",
         span(200.0 * epoch)
     );
+    if args.layers {
+        super::bench_layers::print(&config, batch, &device)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

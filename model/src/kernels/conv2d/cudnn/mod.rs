@@ -193,3 +193,43 @@ fn run(
 fn describe(pass: Pass, dims: &Dims, e: CudnnError) -> String {
     format!("cuDNN refused the {pass:?} pass of {dims:?}: {e:?}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::call::Dims;
+
+    /// Where libcudnn loads, its version; where it does not (this project's CI), a sentence
+    /// that names the library and how to get it.
+    #[test]
+    fn availability_is_a_version_or_a_sentence_naming_the_library() {
+        match super::available() {
+            Ok(version) => assert!(version.starts_with("cuDNN "), "{version}"),
+            Err(why) => {
+                assert!(why.contains("libcudnn.so"), "{why}");
+                assert!(why.contains("LD_LIBRARY_PATH"), "{why}");
+            }
+        }
+    }
+
+    /// The output sizes cuDNN's descriptors are given: stride 1, zero padding.
+    #[test]
+    fn output_sizes_are_a_stride_one_convolution() {
+        let dims = |h, w, kh, kw, ph, pw| Dims {
+            n: 2,
+            c_in: 3,
+            h,
+            w,
+            c_out: 4,
+            kh,
+            kw,
+            ph,
+            pw,
+        };
+        let same = dims(7, 9, 3, 3, 1, 1);
+        assert_eq!((same.oh(), same.ow()), (7, 9));
+        let valid = dims(7, 9, 3, 3, 0, 0);
+        assert_eq!((valid.oh(), valid.ow()), (5, 7));
+        let row = dims(4, 50, 1, 9, 0, 4);
+        assert_eq!((row.oh(), row.ow()), (4, 50));
+    }
+}

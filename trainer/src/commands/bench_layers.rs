@@ -1,0 +1,110 @@
+//! `bench --layers`: each distinct convolution of the model (its shapes as a forward pass runs
+//! them), each pass, by each route this device can take — milliseconds in a table, so that a
+//! GPU's time can be followed to the layer and pass that spends it.
+
+use std::time::Instant;
+
+use anyhow::{Result, anyhow};
+use burn::tensor::{Device, Distribution, Tensor};
+use modnet::clip::read_back;
+use modnet::kernels::trace::{record_convolutions, recorded_convolutions};
+use modnet::{GpuConvolution, ModNetConfig};
+
+use crate::args::{route_candidates, route_name};
+
+/// Prints the table for `config` at `batch` chunks on `device`.
+pub(crate) fn print(config: &ModNetConfig, batch: usize, device: &Device) -> Result<()> {
+    let model = config.init(device)?;
+    let x = Tensor::<2>::random(
+        [batch, config.chunk_samples],
+        Distribution::Uniform(-0.5, 0.5),
+        device,
+    );
+    record_convolutions();
+    let logits = model.forward(x);
+    let convolutions = recorded_convolutions();
+    read_back::values(logits?)?;
+    // On the CPU there is one route (the project's kernels); `direct` stands for it.
+    let gpu_routes = route_candidates(device);
+    let routes = if gpu_routes.is_empty() {
+        vec![(GpuConvolution::Direct, "cpu")]
+    } else {
+        gpu_routes.into_iter().map(|r| (r, route_name(r))).collect()
+    };
+    println!();
+    println!(
+        "| input | weight | padding | runs per forward | route | forward ms | input gradient ms \
+         | weight gradient ms |"
+    );
+    println!("|---|---|---|---:|---|---:|---:|---:|");
+    let shape = |d: [usize; 4]| format!("{}×{}×{}×{}", d[0], d[1], d[2], d[3]);
+    for ((xs, ws, padding), runs) in convolutions {
+        for &(route, label) in &routes {
+            let [forward, input, weight] = time_passes(xs, ws, padding, route, device)?;
+            println!(
+                "| {} | {} | {}×{} | {runs} | {label} | {forward:.2} | {input:.2} | {weight:.2} |",
+                shape(xs),
+                shape(ws),
+                padding[0],
+                padding[1],
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds of the forward pass, the input gradient and the weight gradient of one
+/// convolution by `route` (each gradient: a backward asking for it alone, less the forward).
+fn time_passes(
+    xs: [usize; 4],
+    ws: [usize; 4],
+    padding: [usize; 2],
+    route: GpuConvolution,
+    device: &Device,
+) -> Result<[f64; 3]> {
+    let random = |dims: [usize; 4], device: &Device| {
+        Tensor::<4>::random(dims, Distribution::Uniform(-0.5, 0.5), device)
+    };
+    let sync = |device: &Device| device.sync().map_err(|e| anyhow!("a timed pass: {e:?}"));
+    let (x, w) = (random(xs, device), random(ws, device));
+    let forward = best_of_three(|| {
+        let y = modnet::kernels::conv2d(x.clone(), w.clone(), None, padding, route);
+        sync(device)?;
+        drop(y);
+        Ok(())
+    })?;
+    let train = device.clone().autodiff();
+    let (x, w) = (random(xs, &train), random(ws, &train));
+    let backward = |of_input: bool| {
+        best_of_three(|| {
+            let (x, w) = if of_input {
+                (x.clone().require_grad(), w.clone())
+            } else {
+                (x.clone(), w.clone().require_grad())
+            };
+            let y = modnet::kernels::conv2d(x, w, None, padding, route);
+            let grads = y.sum().backward();
+            sync(&train)?;
+            drop(grads);
+            Ok(())
+        })
+    };
+    let (input, weight) = (backward(true)?, backward(false)?);
+    Ok([
+        forward,
+        (input - forward).max(0.0),
+        (weight - forward).max(0.0),
+    ])
+}
+
+/// The best of three timed runs after an untimed one (which compiles a GPU's kernels), in ms.
+fn best_of_three(run: impl Fn() -> Result<()>) -> Result<f64> {
+    run()?;
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let started = Instant::now();
+        run()?;
+        best = best.min(started.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(best)
+}
