@@ -8,7 +8,7 @@
 #     and choose.sh's rule for which weights ship
 #   the Python package and its Ray example (a local Ray cluster)     pytest python/tests
 #   the web page in headless Chromium, WebGPU and CPU               tests/browser (node --test)
-# The CUDA build's compile check is scripts/check-cuda.sh (5 minutes; not part of this run).
+#   the CUDA build compiles, and the cuDNN module's tests             scripts/check-cuda.sh
 #
 # What outlives the clone, in MODNET_CACHE (default ~/.cache/modnet-rs): sccache and its
 # compiler cache, the build folder (cargo's target, CARGO_TARGET_DIR) and the Python venvs. A
@@ -92,6 +92,12 @@ CARGO_TARGET_DIR=$cache/target-no-std cargo check -p modnet --no-default-feature
   --target wasm32-unknown-unknown > target/install-logs/no-std.log 2>&1 &
 no_std_check=$!
 
+step "the CUDA build compiles (and the cuDNN module's tests), in the background"
+# Its own build folder too (burn with CUDA shares no artifacts with the tests' build); needs no
+# GPU and no CUDA toolkit (patches/cubecl-cuda).
+CARGO_TARGET_DIR=$cache/target-cuda bash scripts/check-cuda.sh > target/install-logs/cuda.log 2>&1 &
+cuda_check=$!
+
 step "the Rust tests' build (the longest step: it starts before any install is awaited)"
 # --timings: which crates and links the build spent its time on, in $CARGO_TARGET_DIR/cargo-timings.
 cargo test --workspace --exclude modnet-web --no-run --timings
@@ -110,6 +116,7 @@ if [[ -z ${VK_DRIVER_FILES:-} && -f $lavapipe ]]; then
 fi
 cargo test --workspace --exclude modnet-web
 wait $no_std_check || { cat target/install-logs/no-std.log >&2; echo "error: the no_std check failed" >&2; exit 1; }
+wait $cuda_check || { cat target/install-logs/cuda.log >&2; echo "error: the CUDA build's check failed" >&2; exit 1; }
 
 step "the Python package (a maturin wheel in $venv; pytest, with the Ray example)"
 # The wheel is built in the dev profile and with the `test-build` feature (`wgpu`, and the
