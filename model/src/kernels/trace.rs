@@ -1,6 +1,7 @@
 //! Which of the project's CPU kernels ran on this thread, counted per kernel route: tests read
 //! it to show that a comparison with burn compared *our* kernel (had the dispatch fallen back to
-//! burn's, both sides would be burn's and agree), and that other backends keep burn's.
+//! burn's, both sides would be burn's and agree), and that other backends keep burn's. And, on
+//! request, which convolutions ran (any device): `bench --layers` times each.
 //!
 //! A thread-local counter (with `std`; without it nothing is counted): the kernels are entered
 //! on the caller's thread (Flex computes eagerly, and burn's autodiff runs the backward on the

@@ -104,6 +104,7 @@ pub fn conv2d(
     padding: [usize; 2],
     gpu: GpuConvolution,
 ) -> Tensor<4> {
+    #[cfg(feature = "cpu-kernels")]
     super::trace::saw_convolution((x.dims(), weight.dims(), padding));
     if !cfg!(target_arch = "wasm32")
         && gpu == GpuConvolution::Unfolded
