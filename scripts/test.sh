@@ -93,9 +93,10 @@ CARGO_TARGET_DIR=$cache/target-no-std cargo check -p modnet --no-default-feature
 no_std_check=$!
 
 step "the CUDA build compiles (and the cuDNN module's tests), in the background"
-# Its own build folder too (burn with CUDA shares no artifacts with the tests' build); needs no
-# GPU and no CUDA toolkit (patches/cubecl-cuda).
-CARGO_TARGET_DIR=$cache/target-cuda bash scripts/check-cuda.sh > target/install-logs/cuda.log 2>&1 &
+# Its own build folder too (burn with CUDA shares no artifacts with the tests' build), run from a
+# copy of the tree at a fixed place so that a new clone does not compile burn again (see the
+# script); needs no GPU and no CUDA toolkit (patches/cubecl-cuda).
+MODNET_CUDA_TREE=$cache/cuda-tree CARGO_TARGET_DIR=$cache/target-cuda bash scripts/check-cuda.sh > target/install-logs/cuda.log 2>&1 &
 cuda_check=$!
 
 step "the Rust tests' build (the longest step: it starts before any install is awaited)"
