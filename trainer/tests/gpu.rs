@@ -447,6 +447,46 @@ fn tag_and_train_run_on_wgpu() {
     assert!(run.join("best.safetensors").exists());
 }
 
+/// `bench --layers` on wgpu: every convolution of a small model (the front-end's one-row ones
+/// and the ResNet's 3×3 ones, at their shapes and paddings), each pass, by each route lavapipe
+/// takes, timed and held to Flex's values within 1e-4 relative.
+#[test]
+fn every_route_on_wgpu_matches_flex_at_the_models_shapes() {
+    wgpu_device();
+    let out = ok(&[
+        "bench",
+        "--backend",
+        "wgpu",
+        "--preset",
+        "small",
+        "--chunk-seconds",
+        "1",
+        "--batch-size",
+        "2",
+        "--steps",
+        "1",
+        "--layers",
+    ]);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("| 2×"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    for route in ["direct", "unfolded"] {
+        let of_route: Vec<_> = rows.iter().filter(|r| r[5] == route).collect();
+        assert!(
+            of_route.iter().any(|r| r[2].contains("×1×")) && of_route.len() >= 6,
+            "{route}: the front-end's and the ResNet's convolutions were not all timed: {out}"
+        );
+        for row in of_route {
+            for apart in row[9].split(" / ") {
+                let apart: f64 = apart.parse().unwrap_or(f64::NAN);
+                assert!(apart <= 1e-4, "{route} {row:?}");
+            }
+        }
+    }
+}
+
 /// `--gpu-conv cudnn` where cuDNN cannot run is refused with a sentence naming the flag (this
 /// machine has no NVIDIA GPU; without the CUDA build there is no cuDNN route at all).
 #[test]

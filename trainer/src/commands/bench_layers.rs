@@ -1,11 +1,12 @@
 //! `bench --layers`: each distinct convolution of the model (its shapes as a forward pass runs
 //! them), each pass, by each route this device can take — milliseconds in a table, so that a
-//! GPU's time can be followed to the layer and pass that spends it.
+//! GPU's time can be followed to the layer and pass that spends it — and how far each route's
+//! three passes are from Flex's at those shapes (one image: the CPU's reference stays cheap).
 
 use std::time::Instant;
 
 use anyhow::{Result, anyhow};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use modnet::clip::read_back;
 use modnet::kernels::trace::{record_convolutions, recorded_convolutions};
 use modnet::{GpuConvolution, ModNetConfig};
@@ -34,19 +35,29 @@ pub(crate) fn print(config: &ModNetConfig, batch: usize, device: &Device) -> Res
     println!();
     println!(
         "| input | weight | padding | runs per forward | route | forward ms | input gradient ms \
-         | weight gradient ms |"
+         | weight gradient ms | relative distance to Flex, batch 1 (output / input gradient / \
+         weight gradient) |"
     );
-    println!("|---|---|---|---:|---|---:|---:|---:|");
+    println!("|---|---|---|---:|---|---:|---:|---:|---|");
     let shape = |d: [usize; 4]| format!("{}×{}×{}×{}", d[0], d[1], d[2], d[3]);
     for ((xs, ws, padding), runs) in convolutions {
+        let flex = passes_of_one_image(xs, ws, padding, GpuConvolution::Direct, &Device::flex())?;
         for &(route, label) in &routes {
             let [forward, input, weight] = time_passes(xs, ws, padding, route, device)?;
+            let ours = passes_of_one_image(xs, ws, padding, route, device)?;
+            let apart: Vec<String> = flex
+                .iter()
+                .zip(&ours)
+                .map(|(a, b)| format!("{:.1e}", relative_distance(a, b)))
+                .collect();
             println!(
-                "| {} | {} | {}×{} | {runs} | {label} | {forward:.2} | {input:.2} | {weight:.2} |",
+                "| {} | {} | {}×{} | {runs} | {label} | {forward:.2} | {input:.2} | {weight:.2} \
+                 | {} |",
                 shape(xs),
                 shape(ws),
                 padding[0],
                 padding[1],
+                apart.join(" / "),
             );
         }
     }
@@ -95,6 +106,60 @@ fn time_passes(
         (input - forward).max(0.0),
         (weight - forward).max(0.0),
     ])
+}
+
+/// The output, input gradient and weight gradient of one convolution of the first image of
+/// `xs`, by `route` on `device`, from fixed inputs (the gradients of a fixed weighting of the
+/// outputs, so that each output's gradient differs).
+fn passes_of_one_image(
+    xs: [usize; 4],
+    ws: [usize; 4],
+    padding: [usize; 2],
+    route: GpuConvolution,
+    device: &Device,
+) -> Result<[Vec<f32>; 3]> {
+    let xs = [1, xs[1], xs[2], xs[3]];
+    let train = device.clone().autodiff();
+    let fixed = |dims: [usize; 4], seed: u64| {
+        let values = fixed_values(dims.iter().product(), seed);
+        Tensor::<4>::from_data(TensorData::new(values, dims), &train)
+    };
+    let x = fixed(xs, 1).require_grad();
+    let w = fixed(ws, 2).require_grad();
+    let y = modnet::kernels::conv2d(x.clone(), w.clone(), None, padding, route);
+    let weighting = fixed(y.dims(), 3);
+    let grads = (y.clone() * weighting).sum().backward();
+    let missing = || anyhow!("a convolution's gradient was not computed");
+    let dx = x.grad(&grads).ok_or_else(missing)?;
+    let dw = w.grad(&grads).ok_or_else(missing)?;
+    Ok([
+        read_back::values(y)?,
+        read_back::values(dx)?,
+        read_back::values(dw)?,
+    ])
+}
+
+/// `len` values in [-1, 1), the same for the same `seed` on every machine.
+fn fixed_values(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// |a − b| / |a| (Euclidean norms); infinite for values of different sizes.
+fn relative_distance(a: &[f32], b: &[f32]) -> f64 {
+    if a.len() != b.len() {
+        return f64::INFINITY;
+    }
+    let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+    let apart = norm(&mut a.iter().zip(b).map(|(x, y)| (*x - *y) as f64));
+    apart / norm(&mut a.iter().map(|x| *x as f64)).max(f64::MIN_POSITIVE)
 }
 
 /// The best of three timed runs after an untimed one (which compiles a GPU's kernels), in ms.
