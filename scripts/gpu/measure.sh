@@ -5,8 +5,9 @@
 #
 # Measured, most important first (rows past the deadline are skipped and say so):
 # - `trainer bench` (training and forward clips/s) through CUDA of the paper preset at batch 16
-#   for each convolution route (`--gpu-conv cudnn|implicit-gemm|direct|unfolded`, and `auto`'s
-#   choice), the built-in model's configuration, and burn's autotune (the second binary);
+#   by cuDNN and by implicit GEMM, then PyTorch's twin, then cuDNN with its heuristics' algorithms,
+#   the built-in model's configuration, batch 4, the direct and unfolded routes, `auto`'s choice
+#   and burn's autotune (the second binary);
 # - PyTorch's twin (model/benches/torch_modnet.py) on the same GPU, batch 16 and 4, when torch
 #   with CUDA is installed there;
 # - `bench --layers` on CUDA: each convolution of the paper preset, each pass, each route (ms);
@@ -55,25 +56,31 @@ bench() {  # binary, backend, label, route (--gpu-conv), bench arguments…
 }
 paper=(--preset sincmodnet --batch-size 16)
 builtin=(--preset sincmodnet --widths 64x128 --chunk-seconds 3 --batch-size 16)
-for conv in cudnn implicit-gemm direct unfolded; do
-  bench trainer cuda "paper b16 $conv" "$conv" "${paper[@]}"
-done
+# PyTorch on the same GPU, when the machine has it (early: the ratios need it).
+torch_rows() {
+  if ((SECONDS > DEADLINE)); then
+    echo "PyTorch skipped (time)" | tee "$OUT/torch.txt"
+  elif python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+    for batch in 16 4; do
+      timeout 60 python3 model/benches/torch_modnet.py paper 16 sinc cuda "$batch" > "$OUT/torch-paper-b$batch.txt" 2>&1
+      echo "PyTorch paper batch $batch: $(tail -2 "$OUT/torch-paper-b$batch.txt" | tr '\n' ' ')" | tee -a "$OUT/torch.txt"
+    done
+  else
+    echo "no PyTorch with CUDA on this machine" | tee "$OUT/torch.txt"
+  fi
+}
+# Most important first: a row past the deadline is skipped.
+bench trainer cuda "paper b16 cudnn" cudnn "${paper[@]}"
+bench trainer cuda "paper b16 implicit-gemm" implicit-gemm "${paper[@]}"
+torch_rows
+MODNET_CUDNN_ALGORITHMS=heuristic bench trainer cuda "paper b16 cudnn heuristic" cudnn "${paper[@]}"
 bench trainer cuda "built-in b16 cudnn" cudnn "${builtin[@]}"
-bench trainer cuda "built-in b16 implicit-gemm" implicit-gemm "${builtin[@]}"
 bench trainer cuda "paper b4 cudnn" cudnn --preset sincmodnet --batch-size 4
+bench trainer cuda "paper b16 direct" direct "${paper[@]}"
+bench trainer cuda "paper b16 unfolded" unfolded "${paper[@]}"
+bench trainer cuda "built-in b16 implicit-gemm" implicit-gemm "${builtin[@]}"
 bench trainer cuda "paper b16 auto" auto "${paper[@]}"
 bench trainer-autotune cuda "paper b16 autotune" direct "${paper[@]}"
-# PyTorch on the same GPU, when the machine has it.
-if ((SECONDS > DEADLINE)); then
-  echo "PyTorch skipped (time)" | tee "$OUT/torch.txt"
-elif python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-  for batch in 16 4; do
-    timeout 60 python3 model/benches/torch_modnet.py paper 16 sinc cuda "$batch" > "$OUT/torch-paper-b$batch.txt" 2>&1
-    echo "PyTorch paper batch $batch: $(tail -2 "$OUT/torch-paper-b$batch.txt" | tr '\n' ' ')" | tee -a "$OUT/torch.txt"
-  done
-else
-  echo "no PyTorch with CUDA on this machine" | tee "$OUT/torch.txt"
-fi
 # Each distinct convolution of the paper preset, each pass, by each route CUDA takes (ms).
 if ((SECONDS <= DEADLINE)); then
   layer_args=("${paper[@]}"); [[ $SMOKE == 1 ]] && layer_args=(--preset small --chunk-seconds 1 --batch-size 2)

@@ -336,23 +336,55 @@ impl Call {
     }
 }
 
-/// Up to this many candidates are asked of cuDNN's heuristics.
+/// Up to this many candidates are asked of cuDNN.
 const CANDIDATES: usize = 8;
 
-/// cuDNN's first choice by its heuristics whose workspace fits [`MAX_WORKSPACE`].
+/// How a pass's algorithm is chosen: cuDNN runs every candidate once and the fastest is kept
+/// (`Timed`, what PyTorch's `cudnn.benchmark` does; cuDNN allocates its own buffers for it), or
+/// its heuristics' first choice (`Heuristic`). `MODNET_CUDNN_ALGORITHMS=heuristic` asks for
+/// the second; a timing cuDNN refuses falls back to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Selection {
+    Timed,
+    Heuristic,
+}
+
+/// cuDNN's fastest (timed) or first (heuristic) candidate whose workspace fits [`MAX_WORKSPACE`].
 fn choose(
+    handle: sys::cudnnHandle_t,
+    pass: Pass,
+    d: &Descriptors,
+) -> Result<Choice, result::CudnnError> {
+    let heuristic = std::env::var("MODNET_CUDNN_ALGORITHMS").is_ok_and(|v| v == "heuristic");
+    if !heuristic && let Ok(choice) = choose_by(Selection::Timed, handle, pass, d) {
+        return Ok(choice);
+    }
+    choose_by(Selection::Heuristic, handle, pass, d)
+}
+
+fn choose_by(
+    selection: Selection,
     handle: sys::cudnnHandle_t,
     pass: Pass,
     d: &Descriptors,
 ) -> Result<Choice, result::CudnnError> {
     let mut count = 0;
     let not_supported = result::CudnnError(sys::cudnnStatus_t::CUDNN_STATUS_NOT_SUPPORTED);
-    // SAFETY: the descriptors are live; cuDNN writes at most CANDIDATES results.
+    let timed = selection == Selection::Timed;
+    // SAFETY: the descriptors are live; cuDNN writes at most CANDIDATES results, sorted by its
+    // estimate (heuristics) or its measured time (timed).
     unsafe {
         macro_rules! first_fitting {
-            ($perf:ty, $get:ident, $size:ident, $variant:ident, ($($desc:expr),*)) => {{
+            ($perf:ty, $find:ident, $get:ident, $size:ident, $variant:ident, ($($desc:expr),*)) => {{
                 let mut perf: [MaybeUninit<$perf>; CANDIDATES] = [const { MaybeUninit::uninit() }; CANDIDATES];
-                result::$get(handle, $($desc),*, CANDIDATES as i32, &mut count, perf.as_mut_ptr().cast())?;
+                let asked = CANDIDATES as i32;
+                let out = perf.as_mut_ptr().cast();
+                let status = if timed {
+                    sys::$find(handle, $($desc),*, asked, &mut count, out)
+                } else {
+                    sys::$get(handle, $($desc),*, asked, &mut count, out)
+                };
+                status.result()?;
                 let found = perf[..count.max(0) as usize].iter().map(|p| p.assume_init()).filter(|p| p.status == sys::cudnnStatus_t::CUDNN_STATUS_SUCCESS).find(|p| p.memory <= MAX_WORKSPACE).ok_or(not_supported)?;
                 let workspace = result::$size(handle, $($desc),*, found.algo)?;
                 Choice { algo: Algo::$variant(found.algo), math: found.mathType, workspace }
@@ -361,21 +393,24 @@ fn choose(
         Ok(match pass {
             Pass::Forward => first_fitting!(
                 sys::cudnnConvolutionFwdAlgoPerf_t,
-                get_convolution_forward_algorithm,
+                cudnnFindConvolutionForwardAlgorithm,
+                cudnnGetConvolutionForwardAlgorithm_v7,
                 get_convolution_forward_workspace_size,
                 Forward,
                 (d.x, d.w, d.conv, d.y)
             ),
             Pass::Data => first_fitting!(
                 sys::cudnnConvolutionBwdDataAlgoPerf_t,
-                get_convolution_backward_data_algorithm,
+                cudnnFindConvolutionBackwardDataAlgorithm,
+                cudnnGetConvolutionBackwardDataAlgorithm_v7,
                 get_convolution_backward_data_workspace_size,
                 Data,
                 (d.w, d.y, d.conv, d.x)
             ),
             Pass::Filter => first_fitting!(
                 sys::cudnnConvolutionBwdFilterAlgoPerf_t,
-                get_convolution_backward_filter_algorithm,
+                cudnnFindConvolutionBackwardFilterAlgorithm,
+                cudnnGetConvolutionBackwardFilterAlgorithm_v7,
                 get_convolution_backward_filter_workspace_size,
                 Filter,
                 (d.x, d.y, d.conv, d.w)

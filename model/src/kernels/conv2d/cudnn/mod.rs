@@ -7,10 +7,10 @@
 //! - libcudnn (cuDNN 8 or 9) is loaded when first used, through cudarc's bindings; where it is
 //!   missing, [`available`] says so in a sentence naming it, and the passes go by implicit GEMM.
 //! - TF32 is allowed (cuDNN's default math), as PyTorch allows it for convolutions by default.
-//! - The algorithm of each pass and shape is cuDNN's first choice by its heuristics
-//!   (`cudnnGet…Algorithm_v7`) whose workspace fits [`MAX_WORKSPACE`], asked once per shape.
-//!   PyTorch's twin times them (`cudnn.benchmark`); doing so too is left until this route has
-//!   been measured on a GPU.
+//! - The algorithm of each pass and shape is the fastest of cuDNN's candidates, timed once per
+//!   shape by cuDNN itself (`cudnnFind…Algorithm`, as PyTorch's `cudnn.benchmark`, which its twin
+//!   turns on), among those whose workspace fits [`MAX_WORKSPACE`]; where the timing is refused,
+//!   or with `MODNET_CUDNN_ALGORITHMS=heuristic`, its heuristics' first choice.
 
 use core::ffi::c_void;
 use std::format;
