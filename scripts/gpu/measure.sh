@@ -13,7 +13,8 @@
 # - `bench --layers` on CUDA: each convolution of the paper preset, each pass, each route (ms);
 # - `trainer tag` of a fixture on CUDA (each route) and wgpu against Flex;
 # - one epoch of `train` (a small synthetic job) on Flex and on CUDA by each fast route: the
-#   losses side by side; the default synthetic job on CUDA (clips/s, ROC-AUC);
+#   losses side by side; the default synthetic job and the built-in model's configuration on
+#   synthetic clips, on CUDA (clips/s, ROC-AUC);
 # - the same `bench` rows through wgpu (direct, unfolded, autotune).
 # Each run has its own time limit so that one hang loses one row.
 set -uo pipefail
@@ -82,8 +83,8 @@ bench trainer cuda "built-in b16 implicit-gemm" implicit-gemm "${builtin[@]}"
 bench trainer cuda "paper b16 auto" auto "${paper[@]}"
 bench trainer-autotune cuda "paper b16 autotune" direct "${paper[@]}"
 # Each distinct convolution of the paper preset, each pass, by each route CUDA takes (ms).
+layer_args=("${paper[@]}"); [[ $SMOKE == 1 ]] && layer_args=(--preset small --chunk-seconds 1 --batch-size 2)
 if ((SECONDS <= DEADLINE)); then
-  layer_args=("${paper[@]}"); [[ $SMOKE == 1 ]] && layer_args=(--preset small --chunk-seconds 1 --batch-size 2)
   timeout 150 bin/trainer bench --backend cuda --steps 1 --gpu-conv direct --layers "${layer_args[@]}" > "$OUT/layers-cuda.md" 2>&1
   grep '^| [0-9]' "$OUT/layers-cuda.md" | head -60
 fi
@@ -120,11 +121,22 @@ if ((SECONDS <= DEADLINE)); then
   timeout 150 bin/trainer train --out "$OUT/default-cuda" --backend cuda > "$OUT/default-cuda.log" 2>&1
   tail -5 "$OUT/default-cuda.log" | tee "$OUT/default-cuda.txt"
 fi
+# The built-in model's configuration trained on synthetic clips on CUDA (clips/s, ROC-AUC).
+if ((SECONDS <= DEADLINE)); then
+  timeout 120 bin/trainer train --out "$OUT/builtin-cuda" --backend cuda --preset sincmodnet \
+    --widths 64x128 --chunk-seconds 3 --synth-seconds 4 --batch-size 16 --epochs 3 \
+    > "$OUT/builtin-cuda.log" 2>&1
+  tail -5 "$OUT/builtin-cuda.log" | tee "$OUT/builtin-cuda.txt"
+fi
 # The same through wgpu (Vulkan): its WGSL shaders reach no matrix units.
 bench trainer wgpu "paper b16 direct" direct "${paper[@]}"
 bench trainer wgpu "paper b16 unfolded" unfolded "${paper[@]}"
 bench trainer wgpu "built-in b16 direct" direct "${builtin[@]}"
 bench trainer-autotune wgpu "paper b16 autotune" direct "${paper[@]}"
+# Each convolution through wgpu, each pass and route, with its distance to Flex.
+if ((SECONDS <= DEADLINE)); then
+  timeout 100 bin/trainer bench --backend wgpu --steps 1 --gpu-conv direct --layers "${layer_args[@]}" > "$OUT/layers-wgpu.md" 2>&1
+fi
 {
   echo "| binary | backend | configuration | training clips/s | forward clips/s | passes by cuDNN / implicit GEMM / direct |"
   echo "|---|---|---|---:|---:|---:|"
