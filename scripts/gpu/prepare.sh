@@ -9,6 +9,10 @@
 # Then, with a device lent: run(command="bash scripts/gpu/measure.sh", carry=["gpu-carry"]).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Without a toolkit cudarc binds the newest CUDA driver API it knows (13.4), which a machine's
+# older driver may lack symbols of; CUDA 12.4's API (cubecl compiles against it) runs on every
+# driver from 550 on. CUDARC_CUDA_VERSION=13040 builds for the newest instead.
+export CUDARC_CUDA_VERSION=${CUDARC_CUDA_VERSION:-12040}
 target=${CARGO_TARGET_DIR:-target}
 mkdir -p gpu-carry
 build() {
