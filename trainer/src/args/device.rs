@@ -46,13 +46,11 @@ impl WeightsArgs {
     pub(crate) fn load(&self, on: &DeviceArgs, device: &burn::tensor::Device) -> Result<ModNet> {
         let mut model = load_model(self.weights.as_deref(), device)?;
         let chunk = model.config().chunk_samples;
-        let x = Tensor::<2>::random(
-            [TIMED_BATCH, chunk],
-            Distribution::Uniform(-0.5, 0.5),
-            device,
-        );
         let work = format!("forward pass of {TIMED_BATCH} chunks");
+        // Made at the first timed run: nothing is timed on the CPU.
+        let x = std::cell::OnceCell::new();
         let route = on.gpu_conv.resolve(device, &work, |route| {
+            let x = x.get_or_init(|| random_chunks(TIMED_BATCH, chunk, device));
             let mut timed = model.clone();
             timed.set_gpu_convolution(route);
             read_back::values(timed.probabilities(x.clone())?)?;
@@ -66,6 +64,11 @@ impl WeightsArgs {
 /// Chunks in the forward pass `--gpu-conv auto` times for the commands that tag.
 const TIMED_BATCH: usize = 4;
 
+/// `batch` chunks of `samples` of noise, the input of the timed runs.
+fn random_chunks(batch: usize, samples: usize, device: &burn::tensor::Device) -> Tensor<2> {
+    Tensor::random([batch, samples], Distribution::Uniform(-0.5, 0.5), device)
+}
+
 impl DeviceArgs {
     /// The route of `--gpu-conv` for training `config` at `batch` chunks on `device` (`auto`:
     /// the fastest at a training step — forward, loss, backward — of a new model).
@@ -76,15 +79,13 @@ impl DeviceArgs {
         device: &burn::tensor::Device,
     ) -> Result<GpuConvolution> {
         let train_device = device.clone().autodiff();
-        let x = Tensor::<2>::random(
-            [batch, config.chunk_samples],
-            Distribution::Uniform(-0.5, 0.5),
-            &train_device,
-        );
         let work = format!("training step of {batch} chunks");
-        // One new model for every route and run (made at the first: CPU devices time nothing).
+        // One input and one new model for every route and run, made at the first (nothing is
+        // timed on the CPU).
+        let x = std::cell::OnceCell::new();
         let model = std::cell::OnceCell::new();
         self.gpu_conv.resolve(device, &work, |route| {
+            let x = x.get_or_init(|| random_chunks(batch, config.chunk_samples, &train_device));
             let mut timed: ModNet = match model.get() {
                 Some(m) => ModNet::clone(m),
                 None => {

@@ -149,7 +149,7 @@ fn say_once(why: String) {
 macro_rules! cudnn {
     ($pass:ident($($arg:expr),*)) => {{
         #[cfg(feature = "cudnn")]
-        let run = || super::cudnn::$pass($($arg),*);
+        let run = || super::cudnn::pass(super::cudnn::Pass::$pass, $($arg),*);
         #[cfg(not(feature = "cudnn"))]
         let run = || None;
         run
@@ -166,7 +166,7 @@ impl ConvKernels for CubeBackend {
         route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let (xs, ws) = (x.shape(), weight.shape());
-        let cudnn = cudnn!(forward(&x, &weight, &bias, ph, pw));
+        let cudnn = cudnn!(Forward(&x, &weight, &bias, ph, pw));
         pass(&x, route, "forward pass", [&xs, &ws], cudnn, |strategy| {
             conv_forward::<2>(
                 x.clone(),
@@ -187,7 +187,7 @@ impl ConvKernels for CubeBackend {
         route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let (xs, ws) = (x.shape(), weight.shape());
-        let cudnn = cudnn!(input_grad(&x, &weight, &dy, ph, pw));
+        let cudnn = cudnn!(Data(&x, &weight, &dy, ph, pw));
         pass(&x, route, "input gradient", [&xs, &ws], cudnn, |strategy| {
             conv_data_backward::<2>(
                 dy.clone(),
@@ -208,7 +208,7 @@ impl ConvKernels for CubeBackend {
         route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let (xs, ws) = (x.shape(), weight.shape());
-        let cudnn = cudnn!(weight_grad(&x, &weight, &dy, ph, pw));
+        let cudnn = cudnn!(Filter(&x, &weight, &dy, ph, pw));
         pass(
             &x,
             route,

@@ -1,5 +1,5 @@
 //! The geometry of one convolution, shared by the direct kernel (`conv.rs`), Winograd's
-//! (`winograd.rs`) and the burn extension: its own file, so that neither kernel imports the other
+//! (`winograd.rs`), the burn extension and cuDNN's descriptors (`cudnn/`): its own file, so that neither kernel imports the other
 //! for it.
 
 /// The geometry of one convolution.

@@ -10,12 +10,12 @@ use std::string::String;
 use std::sync::Mutex;
 use std::vec::Vec;
 
-use burn::backend::Shape;
 use cudarc::cudnn::result;
 use cudarc::cudnn::sys::{self, cudnnConvolutionMode_t as Mode, cudnnDataType_t as Data};
 use cudarc::driver::sys::CUstream;
 
 use super::MAX_WORKSPACE;
+use crate::kernels::conv2d::shape::ConvShape;
 
 /// Which of the convolution's passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,45 +26,6 @@ pub enum Pass {
     Data,
     /// The weight's gradient (cuDNN's "backward filter").
     Filter,
-}
-
-/// A stride-1 convolution's sizes: input `[n, c_in, h, w]`, weight `[c_out, c_in, kh, kw]`, zero
-/// padding `ph`, `pw`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dims {
-    pub n: usize,
-    pub c_in: usize,
-    pub h: usize,
-    pub w: usize,
-    pub c_out: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub ph: usize,
-    pub pw: usize,
-}
-
-impl Dims {
-    pub fn of(x: Shape, weight: Shape, ph: usize, pw: usize) -> Self {
-        let [n, c_in, h, w] = x.dims::<4>();
-        let [c_out, _, kh, kw] = weight.dims::<4>();
-        Self {
-            n,
-            c_in,
-            h,
-            w,
-            c_out,
-            kh,
-            kw,
-            ph,
-            pw,
-        }
-    }
-    pub fn oh(&self) -> usize {
-        self.h + 2 * self.ph + 1 - self.kh
-    }
-    pub fn ow(&self) -> usize {
-        self.w + 2 * self.pw + 1 - self.kw
-    }
 }
 
 /// An algorithm of one of the passes.
@@ -83,16 +44,20 @@ struct Choice {
     workspace: usize,
 }
 
-type Key = (usize, Pass, Dims);
+type Key = (usize, Pass, ConvShape);
 static CHOSEN: Mutex<Vec<(Key, Choice)>> = Mutex::new(Vec::new());
 
-/// A handle per thread and device (cuDNN's handles are not shared between threads).
-struct Handle(sys::cudnnHandle_t);
+/// A handle per thread and device (cuDNN's handles are not shared between threads), with the
+/// device's primary context (the one cubecl-cuda uses), retained once for the thread's life.
+struct Handle {
+    handle: sys::cudnnHandle_t,
+    context: cudarc::driver::sys::CUcontext,
+}
 
 impl Drop for Handle {
     fn drop(&mut self) {
         // SAFETY: created by `create_handle` and dropped once.
-        let _ = unsafe { result::destroy_handle(self.0) };
+        let _ = unsafe { result::destroy_handle(self.handle) };
     }
 }
 
@@ -100,27 +65,28 @@ std::thread_local! {
     static HANDLES: RefCell<Vec<(usize, Handle)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `device`'s primary context (the one cubecl-cuda uses) made current on this thread, and this
-/// thread's handle on it.
+/// This thread's handle on `device`, its context made current (cuDNN's calls run in it).
 fn handle(device: usize) -> Result<sys::cudnnHandle_t, String> {
     let driver = |e: cudarc::driver::DriverError| format!("CUDA refused device {device}: {e:?}");
-    // SAFETY: the device exists (cubecl opened it); retaining its primary context again only
-    // counts one more reference to the context cubecl already holds.
-    unsafe {
-        let dev = cudarc::driver::result::device::get(device as i32).map_err(driver)?;
-        let ctx = cudarc::driver::result::primary_ctx::retain(dev).map_err(driver)?;
-        cudarc::driver::result::ctx::set_current(ctx).map_err(driver)?;
-        // The extra reference is let go at once: cubecl's keeps the context alive.
-        let _ = cudarc::driver::result::primary_ctx::release(dev);
-    }
     HANDLES.with(|handles| {
         let mut handles = handles.borrow_mut();
         if let Some((_, h)) = handles.iter().find(|(d, _)| *d == device) {
-            return Ok(h.0);
+            // SAFETY: a context retained below, never released while the thread lives.
+            unsafe { cudarc::driver::result::ctx::set_current(h.context) }.map_err(driver)?;
+            return Ok(h.handle);
         }
-        let h = result::create_handle().map_err(|e| format!("cuDNN could not start: {e:?}"))?;
-        handles.push((device, Handle(h)));
-        Ok(h)
+        // SAFETY: the device exists (cubecl opened it); retaining its primary context counts
+        // one more reference to the context cubecl already holds.
+        let context = unsafe {
+            let dev = cudarc::driver::result::device::get(device as i32).map_err(driver)?;
+            let context = cudarc::driver::result::primary_ctx::retain(dev).map_err(driver)?;
+            cudarc::driver::result::ctx::set_current(context).map_err(driver)?;
+            context
+        };
+        let handle =
+            result::create_handle().map_err(|e| format!("cuDNN could not start: {e:?}"))?;
+        handles.push((device, Handle { handle, context }));
+        Ok(handle)
     })
 }
 
@@ -134,7 +100,7 @@ struct Descriptors {
 }
 
 impl Descriptors {
-    fn new(d: &Dims) -> Result<Self, result::CudnnError> {
+    fn new(d: &ConvShape) -> Result<Self, result::CudnnError> {
         let nchw = sys::cudnnTensorFormat_t::CUDNN_TENSOR_NCHW;
         let i = |v: usize| v as i32;
         let descriptors = Self {
@@ -151,7 +117,7 @@ impl Descriptors {
                 descriptors.x,
                 nchw,
                 f32,
-                [d.n, d.c_in, d.h, d.w].map(i),
+                [d.batch, d.c_in, d.h, d.w].map(i),
             )?;
             result::set_filter4d_descriptor(
                 descriptors.w,
@@ -163,7 +129,7 @@ impl Descriptors {
                 descriptors.y,
                 nchw,
                 f32,
-                [d.n, d.c_out, d.oh(), d.ow()].map(i),
+                [d.batch, d.c_out, d.oh(), d.ow()].map(i),
             )?;
             result::set_tensor4d_descriptor(
                 descriptors.bias,
@@ -212,7 +178,7 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn new(device: usize, pass: Pass, dims: Dims) -> Result<Self, String> {
+    pub fn new(device: usize, pass: Pass, dims: ConvShape) -> Result<Self, String> {
         let handle = handle(device)?;
         let refused =
             |e: result::CudnnError| format!("cuDNN refused the {pass:?} pass of {dims:?}: {e:?}");

@@ -27,7 +27,10 @@ use cudarc::cudnn::result::{self, CudnnError};
 
 mod call;
 
-use call::{Call, Dims, Pass};
+use call::Call;
+pub use call::Pass;
+
+use super::shape::ConvShape;
 
 /// The largest workspace an algorithm may ask for (bytes); PyTorch lets cuDNN take what it wants.
 pub const MAX_WORKSPACE: usize = 1 << 30;
@@ -74,53 +77,41 @@ fn cuda_f32(x: &CubeTensor) -> Option<usize> {
     }
 }
 
-/// The forward pass (`None` where cuDNN does not apply: not CUDA, not `f32`, or no library).
-pub fn forward(
+/// One pass of the convolution of `x` by `weight` (padding `ph`, `pw`) by cuDNN — `None` where
+/// cuDNN does not apply (not CUDA, not `f32`, or no library). `other` is the bias for the
+/// forward pass and the output's gradient for both gradients.
+pub fn pass(
+    pass: Pass,
     x: &CubeTensor,
     weight: &CubeTensor,
-    bias: &CubeTensor,
+    other: &CubeTensor,
     ph: usize,
     pw: usize,
 ) -> Option<Result<CubeTensor, String>> {
     let device = applies(x)?;
-    let dims = Dims::of(x.shape(), weight.shape(), ph, pw);
-    let out_shape = [dims.n, dims.c_out, dims.oh(), dims.ow()];
-    Some(run(
-        device,
-        Pass::Forward,
-        dims,
-        out_shape,
-        [x, weight],
-        Some(bias),
-    ))
-}
-
-/// The gradient for the input, from the output's gradient `dy`.
-pub fn input_grad(
-    x: &CubeTensor,
-    weight: &CubeTensor,
-    dy: &CubeTensor,
-    ph: usize,
-    pw: usize,
-) -> Option<Result<CubeTensor, String>> {
-    let device = applies(x)?;
-    let dims = Dims::of(x.shape(), weight.shape(), ph, pw);
-    let out_shape = [dims.n, dims.c_in, dims.h, dims.w];
-    Some(run(device, Pass::Data, dims, out_shape, [weight, dy], None))
-}
-
-/// The gradient for the weight.
-pub fn weight_grad(
-    x: &CubeTensor,
-    weight: &CubeTensor,
-    dy: &CubeTensor,
-    ph: usize,
-    pw: usize,
-) -> Option<Result<CubeTensor, String>> {
-    let device = applies(x)?;
-    let dims = Dims::of(x.shape(), weight.shape(), ph, pw);
-    let out_shape = [dims.c_out, dims.c_in, dims.kh, dims.kw];
-    Some(run(device, Pass::Filter, dims, out_shape, [x, dy], None))
+    let s = ConvShape::of(x.shape().dims(), weight.shape().dims(), [ph, pw]);
+    Some(match pass {
+        Pass::Forward => {
+            let out = [s.batch, s.c_out, s.oh(), s.ow()];
+            run(device, pass, s, out, [x, weight], Some(other))
+        }
+        Pass::Data => run(
+            device,
+            pass,
+            s,
+            [s.batch, s.c_in, s.h, s.w],
+            [weight, other],
+            None,
+        ),
+        Pass::Filter => run(
+            device,
+            pass,
+            s,
+            [s.c_out, s.c_in, s.kh, s.kw],
+            [x, other],
+            None,
+        ),
+    })
 }
 
 fn applies(x: &CubeTensor) -> Option<usize> {
@@ -135,7 +126,7 @@ fn applies(x: &CubeTensor) -> Option<usize> {
 fn run(
     device: usize,
     pass: Pass,
-    dims: Dims,
+    dims: ConvShape,
     out_shape: [usize; 4],
     inputs: [&CubeTensor; 2],
     bias: Option<&CubeTensor>,
@@ -190,13 +181,13 @@ fn run(
     Ok(out)
 }
 
-fn describe(pass: Pass, dims: &Dims, e: CudnnError) -> String {
+fn describe(pass: Pass, dims: &ConvShape, e: CudnnError) -> String {
     format!("cuDNN refused the {pass:?} pass of {dims:?}: {e:?}")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::call::Dims;
+    use super::ConvShape;
 
     /// Where libcudnn loads, its version; where it does not (this project's CI), a sentence
     /// that names the library and how to get it.
@@ -214,17 +205,7 @@ mod tests {
     /// The output sizes cuDNN's descriptors are given: stride 1, zero padding.
     #[test]
     fn output_sizes_are_a_stride_one_convolution() {
-        let dims = |h, w, kh, kw, ph, pw| Dims {
-            n: 2,
-            c_in: 3,
-            h,
-            w,
-            c_out: 4,
-            kh,
-            kw,
-            ph,
-            pw,
-        };
+        let dims = |h, w, kh, kw, ph, pw| ConvShape::of([2, 3, h, w], [4, 3, kh, kw], [ph, pw]);
         let same = dims(7, 9, 3, 3, 1, 1);
         assert_eq!((same.oh(), same.ow()), (7, 9));
         let valid = dims(7, 9, 3, 3, 0, 0);
