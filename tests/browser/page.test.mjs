@@ -208,6 +208,22 @@ for (const mode of ['webgpu', 'cpu']) {
       if (mode === 'webgpu') assert.equal(backend, 'wgpu (WebGPU)', 'WebGPU should run with --enable-unsafe-webgpu');
       else assert.equal(backend, 'Flex (CPU)', 'without WebGPU the page falls back to the CPU engine');
       figures.push([`page load to model ready, ${mode}`, `${loadSeconds.toFixed(1)} s`]);
+      // The WebGPU engine times its convolution routes on the loaded model and runs the
+      // fastest (the tags below are checked on that route); the CPU engine has none to choose.
+      const convolutions = await page.$eval('#convolutions', (e) => ({ route: e.dataset.route, timed: e.dataset.timed, text: e.textContent }))
+        .catch(() => null);
+      if (mode === 'webgpu') {
+        assert.ok(convolutions, 'the WebGPU engine says how its convolutions run');
+        const timed = Object.fromEntries(convolutions.timed.split(',').map((p) => p.split(':')).map(([r, ms]) => [r, Number(ms)]));
+        assert.deepEqual(Object.keys(timed).sort(), ['direct', 'unfolded'], convolutions.timed);
+        for (const ms of Object.values(timed)) assert.ok(ms > 0 && Number.isFinite(ms), convolutions.timed);
+        const fastest = Object.keys(timed).reduce((a, b) => (timed[a] <= timed[b] ? a : b));
+        assert.equal(convolutions.route, fastest, `the fastest route runs: ${convolutions.text}`);
+        figures.push([`WebGPU convolution routes timed at load (SwiftShader; ms per forward pass of 4 chunks)`,
+          Object.entries(timed).map(([r, ms]) => `${r} ${ms.toFixed(0)}`).join(', ') + ` → ${fastest}`]);
+      } else {
+        assert.equal(convolutions, null, 'the CPU engine has no convolution route to show');
+      }
 
       // A wav: tags, pictures, agreement with the native trainer.
       const [clip, clipName, clipWords, expected] = mode === 'webgpu'

@@ -9,7 +9,8 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{File, HtmlCanvasElement};
 
 use crate::controller::{Controller, DEFAULT_WEIGHTS_NAME};
-use crate::messages::ModelInfo;
+use crate::messages::{Convolutions, ModelInfo};
+use modnet::TAG_BATCH;
 
 mod pictures;
 mod tags;
@@ -130,6 +131,11 @@ fn Header(
                     |d| format!("backend: {d}"),
                 )}
             </p>
+            {move || model.with(|m| m.as_ref()?.convolutions.clone()).map(|c| view! {
+                <p id="convolutions" class="note" data-route=c.route.name() data-timed=timed_data(&c)>
+                    {convolutions_line(&c)}
+                </p>
+            })}
             <Show when=built_in>
                 <p id="model-card" class="note">
                     "Built-in model: the paper's SincModNet front-end with a small ResNet, distilled from "
@@ -142,6 +148,38 @@ fn Header(
             </Show>
         </header>
     }
+}
+
+/// One line: the WebGPU engine's convolution route, and the times that chose it.
+fn convolutions_line(c: &Convolutions) -> String {
+    let why = if c.timed.is_empty() {
+        "asked for by the address".to_string()
+    } else {
+        let times: Vec<String> = c
+            .timed
+            .iter()
+            .map(|(route, ms)| format!("{} {ms:.0} ms", route.name()))
+            .collect();
+        format!(
+            "the fastest on this GPU per forward pass of {TAG_BATCH} chunks: {}",
+            times.join(", ")
+        )
+    };
+    let note = c
+        .note
+        .as_ref()
+        .map_or_else(String::new, |n| format!("; {n}"));
+    format!("convolutions: {} ({why}){note}", c.route.name())
+}
+
+/// The times of [`convolutions_line`] for scripts: `route:ms` pairs, comma-separated.
+fn timed_data(c: &Convolutions) -> String {
+    let pairs: Vec<String> = c
+        .timed
+        .iter()
+        .map(|(route, ms)| format!("{}:{ms}", route.name()))
+        .collect();
+    pairs.join(",")
 }
 
 /// Where files come in: drop or choose an audio file, or load weights.

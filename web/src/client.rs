@@ -111,9 +111,13 @@ impl EngineClient {
     }
 
     /// Loads a weights file.
-    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
+    pub fn load(&self, name: &str, bytes: &[u8], gpu_conv: Option<&str>) -> Result<(), String> {
         let payload = Uint8Array::from(bytes);
-        self.post(&ToEngine::Load { name: name.into() }, Some(payload.into()))
+        let request = ToEngine::Load {
+            name: name.into(),
+            gpu_conv: gpu_conv.map(str::to_string),
+        };
+        self.post(&request, Some(payload.into()))
     }
 
     /// Runs `share` of the batches of a clip of mono samples at the model's rate.

@@ -25,6 +25,7 @@ use crate::messages::{
     Share, ToEngine,
 };
 
+mod convolutions;
 mod teach;
 
 use teach::{embed, learn, use_heads};
@@ -165,12 +166,12 @@ async fn handle(
     post: &Poster,
 ) -> Result<(), String> {
     match request {
-        ToEngine::Load { name } => {
+        ToEngine::Load { name, gpu_conv } => {
             let bytes = payload(event)
                 .dyn_into::<Uint8Array>()
                 .map_err(|_| "no weights file in the request".to_string())?
                 .to_vec();
-            let info = load(engine, &bytes, name).await?;
+            let info = load(engine, &bytes, name, gpu_conv.as_deref()).await?;
             post.send(&FromEngine::Model(info));
         }
         ToEngine::Tag { job, share } => {
@@ -235,15 +236,22 @@ async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Loads the weights file `bytes`; on a GPU, its convolutions by the route `gpu_conv` names or
+/// the fastest there.
 async fn load(
     engine: &Rc<RefCell<Engine>>,
     bytes: &[u8],
     name: String,
+    gpu_conv: Option<&str>,
 ) -> Result<ModelInfo, String> {
     let device = engine.borrow().device.clone();
-    let model = ModNet::from_bytes(bytes, &device)
+    let mut model = ModNet::from_bytes(bytes, &device)
         .map_err(|e| format!("{name} is not a modnet weights file: {e}"))?
         .for_inference();
+    let convolutions = convolutions::choose(&model, &device, gpu_conv).await?;
+    if let Some(c) = &convolutions {
+        model.set_gpu_convolution(c.route);
+    }
     let tensors = model.response_tensors();
     let modulation = match tensors.modulation_kernels {
         Some(kernels) => Some((
@@ -271,6 +279,7 @@ async fn load(
         sample_rate: config.sample_rate,
         filterbank: responses.filterbank.ordered_by_centre(),
         modulation: responses.modulation.as_ref().map(|r| r.ordered_by_centre()),
+        convolutions,
     };
     let mut e = engine.borrow_mut();
     e.order = FilterOrder::of(&responses);

@@ -4,7 +4,7 @@
 //! travel beside them as typed arrays, so that a 10-minute track is not turned into a JS
 //! array of ten million numbers.
 
-use modnet::{FilterResponses, Picture, SampleRate};
+use modnet::{FilterResponses, GpuConvolution, Picture, SampleRate};
 use serde::{Deserialize, Serialize};
 
 /// Which engine build, and so which compute device: the page starts one, the worker runs it.
@@ -24,8 +24,13 @@ pub const PAYLOAD: &str = "payload";
 /// Page → engine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ToEngine {
-    /// Load a weights file (payload: its bytes) and replace the current model.
-    Load { name: String },
+    /// Load a weights file (payload: its bytes) and replace the current model; on a GPU, its
+    /// convolutions run by the route named `gpu_conv` (the address's `?gpu-conv=`), or by the
+    /// fastest, timed there, when it names none.
+    Load {
+        name: String,
+        gpu_conv: Option<String>,
+    },
     /// Run `share` of the batches of a clip (payload: mono samples at the model's rate): the
     /// clip protocol's evaluation chunks and timeline ([`modnet::ClipTagging`]). The engine
     /// keeps the samples for [`ToEngine::Pictures`].
@@ -99,6 +104,21 @@ pub struct ModelInfo {
     /// Frequency responses of the modulation filters (0 … frame rate / 2), by centre
     /// frequency; none for the max-pool baseline.
     pub modulation: Option<FilterResponses>,
+    /// How its convolutions run on the GPU (none on the CPU engine).
+    pub convolutions: Option<Convolutions>,
+}
+
+/// The convolution route the WebGPU engine runs, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Convolutions {
+    /// The route.
+    pub route: GpuConvolution,
+    /// Each route this engine has, with its milliseconds per forward pass of
+    /// [`modnet::TAG_BATCH`] chunks on this GPU, when they were timed (not when the address
+    /// named one).
+    pub timed: Vec<(GpuConvolution, f64)>,
+    /// Why the address's `?gpu-conv=` was not followed, when it was not.
+    pub note: Option<String>,
 }
 
 /// The user's tags the engines run beside the model's.

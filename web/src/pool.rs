@@ -50,9 +50,13 @@ impl EnginePool {
         self.engines.first().map_or(Ok(()), f)
     }
 
-    /// Gives every engine the weights.
+    /// Gives every engine the weights, and the convolution route the address asks the GPU for
+    /// (`?gpu-conv=direct|unfolded`; the engine times them when it names none).
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
-        self.engines.iter().try_for_each(|e| e.load(name, bytes))
+        let gpu_conv = address_option("gpu-conv");
+        self.engines
+            .iter()
+            .try_for_each(|e| e.load(name, bytes, gpu_conv.as_deref()))
     }
 
     /// Gives every engine the user's heads (a head file), or none.

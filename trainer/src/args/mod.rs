@@ -14,7 +14,6 @@ mod device;
 mod route;
 
 pub(crate) use device::{DeviceArgs, WeightsArgs};
-pub(crate) use route::{candidates as route_candidates, name as route_name};
 
 use crate::data::loader;
 use crate::data::{Dataset, folder, mtat, synth};

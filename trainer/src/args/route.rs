@@ -17,55 +17,23 @@ pub(crate) enum GpuConvChoice {
     Auto,
 }
 
-/// Every route with its flag name and what it is.
-pub(crate) const ROUTES: [(&str, GpuConvolution, &str); 4] = [
-    (
-        "direct",
-        GpuConvolution::Direct,
-        "burn's own convolution (without autotune: direct kernels, forward and backward)",
-    ),
-    (
-        "unfolded",
-        GpuConvolution::Unfolded,
-        "one matrix multiply over the unfolded input, gradients as matrix multiplies too",
-    ),
-    (
-        "implicit-gemm",
-        GpuConvolution::ImplicitGemm,
-        "burn-cubecl's implicit-GEMM kernels, forward and both gradients, on tensor cores \
-         (TF32 on CUDA) where the GPU has them, else burn's direct kernels",
-    ),
-    (
-        "cudnn",
-        GpuConvolution::Cudnn,
-        "NVIDIA's cuDNN, forward and both gradients (CUDA only; TF32, as PyTorch)",
-    ),
-];
-
-/// The flag name of `route`.
-pub(crate) fn name(route: GpuConvolution) -> &'static str {
-    ROUTES
-        .iter()
-        .find(|(_, r, _)| *r == route)
-        .map_or("direct", |(n, _, _)| n)
-}
-
-/// The routes worth timing on `device`: none off a GPU; the implicit GEMM only where the device
-/// launches it (else it is the direct kernels again); cuDNN only where it can run.
-pub(crate) fn candidates(device: &Device) -> Vec<GpuConvolution> {
-    if !modnet::kernels::conv2d::unfolded::on_cubecl(&burn::tensor::Tensor::<1>::zeros([1], device))
-    {
-        return Vec::new();
+/// What each route is, for `--help`.
+fn help(route: GpuConvolution) -> &'static str {
+    match route {
+        GpuConvolution::Direct => {
+            "burn's own convolution (without autotune: direct kernels, forward and backward)"
+        }
+        GpuConvolution::Unfolded => {
+            "one matrix multiply over the unfolded input, gradients as matrix multiplies too"
+        }
+        GpuConvolution::ImplicitGemm => {
+            "burn-cubecl's implicit-GEMM kernels, forward and both gradients, on tensor cores \
+             (TF32 on CUDA) where the GPU has them, else burn's direct kernels"
+        }
+        GpuConvolution::Cudnn => {
+            "NVIDIA's cuDNN, forward and both gradients (CUDA only; TF32, as PyTorch)"
+        }
     }
-    let mut routes = vec![GpuConvolution::Direct, GpuConvolution::Unfolded];
-    #[cfg(any(feature = "wgpu", feature = "cuda"))]
-    if modnet::kernels::conv2d::cube::implicit_gemm_on(device, burn::tensor::FloatDType::F32) {
-        routes.push(GpuConvolution::ImplicitGemm);
-    }
-    if GpuConvolution::Cudnn.refusal(device).is_none() {
-        routes.push(GpuConvolution::Cudnn);
-    }
-    routes
 }
 
 impl GpuConvChoice {
@@ -82,11 +50,11 @@ impl GpuConvChoice {
         let routes = match self {
             GpuConvChoice::Route(route) => {
                 if let Some(why) = route.refusal(device) {
-                    bail!("--gpu-conv {}: {why}", name(route));
+                    bail!("--gpu-conv {}: {why}", route.name());
                 }
                 return Ok(route);
             }
-            GpuConvChoice::Auto => candidates(device),
+            GpuConvChoice::Auto => GpuConvolution::candidates(device),
         };
         if routes.is_empty() {
             return Ok(GpuConvolution::Direct);
@@ -105,8 +73,8 @@ impl GpuConvChoice {
             };
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(once)) {
                 Ok(Ok(seconds)) => timed.push((route, seconds)),
-                Ok(Err(e)) => eprintln!("gpu-conv auto: {} failed ({e:#}); left out", name(route)),
-                Err(_) => eprintln!("gpu-conv auto: {} panicked; left out", name(route)),
+                Ok(Err(e)) => eprintln!("gpu-conv auto: {} failed ({e:#}); left out", route.name()),
+                Err(_) => eprintln!("gpu-conv auto: {} panicked; left out", route.name()),
             }
         }
         let Some(&(fastest, _)) = timed.iter().min_by(|a, b| a.1.total_cmp(&b.1)) else {
@@ -114,12 +82,12 @@ impl GpuConvChoice {
         };
         let table: Vec<String> = timed
             .iter()
-            .map(|(r, s)| format!("{} {:.1} ms", name(*r), s * 1e3))
+            .map(|(r, s)| format!("{} {:.1} ms", r.name(), s * 1e3))
             .collect();
         eprintln!(
             "gpu-conv auto: {} per {work} → {}",
             table.join(", "),
-            name(fastest)
+            fastest.name()
         );
         Ok(fastest)
     }
@@ -132,15 +100,10 @@ pub(crate) fn parser() -> impl clap::builder::TypedValueParser<Value = GpuConvCh
         "time each route this GPU can take on the command's own work and keep the fastest \
          (on the CPU: nothing to choose)",
     );
-    let named = ROUTES
-        .iter()
-        .map(|(name, _, help)| PossibleValue::new(name).help(help));
+    let named = GpuConvolution::ALL
+        .into_iter()
+        .map(|route| PossibleValue::new(route.name()).help(help(route)));
     PossibleValuesParser::new(std::iter::once(auto).chain(named)).map(|flag| {
-        ROUTES
-            .iter()
-            .find(|(name, _, _)| *name == flag)
-            .map_or(GpuConvChoice::Auto, |(_, route, _)| {
-                GpuConvChoice::Route(*route)
-            })
+        GpuConvolution::from_name(&flag).map_or(GpuConvChoice::Auto, GpuConvChoice::Route)
     })
 }

@@ -126,7 +126,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
          burn's autotune {}",
         config.sample_rate.seconds(chunk),
         args.steps,
-        crate::args::route_name(route),
+        route.name(),
         if cfg!(feature = "autotune") {
             "on (fusion off)"
         } else {

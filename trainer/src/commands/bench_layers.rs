@@ -11,8 +11,6 @@ use modnet::clip::read_back;
 use modnet::kernels::trace::{record_convolutions, recorded_convolutions};
 use modnet::{GpuConvolution, ModNetConfig};
 
-use crate::args::{route_candidates, route_name};
-
 /// Prints the table for `config` at `batch` chunks on `device`.
 pub(crate) fn print(config: &ModNetConfig, batch: usize, device: &Device) -> Result<()> {
     let model = config.init(device)?;
@@ -26,11 +24,11 @@ pub(crate) fn print(config: &ModNetConfig, batch: usize, device: &Device) -> Res
     let convolutions = recorded_convolutions();
     read_back::values(logits?)?;
     // On the CPU there is one route (the project's kernels); `direct` stands for it.
-    let gpu_routes = route_candidates(device);
+    let gpu_routes = GpuConvolution::candidates(device);
     let routes = if gpu_routes.is_empty() {
         vec![(GpuConvolution::Direct, "cpu")]
     } else {
-        gpu_routes.into_iter().map(|r| (r, route_name(r))).collect()
+        gpu_routes.into_iter().map(|r| (r, r.name())).collect()
     };
     println!();
     println!(

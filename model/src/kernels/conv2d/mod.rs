@@ -10,12 +10,12 @@
 //!   kernels on tensor cores ([`cube`], the same extension with its own backward), with the
 //!   `gpu-kernels` feature; when it is [`GpuConvolution::Cudnn`] on CUDA: NVIDIA's cuDNN
 //!   (`cudnn`, through the same extension), with the `cudnn` feature;
-//! - elsewhere (NdArray, a GPU by default, WebGPU in the browser): burn's own.
+//! - elsewhere (NdArray, a GPU by default): burn's own.
 //!
-//! The unfolded form is opt-in until it is measured on a real GPU: burn's direct kernels trained
-//! the paper preset at 7.8 clips/s on an NVIDIA H200 (wgpu on Vulkan; PyTorch there: 264), and
-//! the unfolded form was written against that, but the only Vulkan device it has run on is
-//! lavapipe on 2 CPU cores, where it trained as fast as the direct kernels and tagged slower.
+//! Which GPU route is fastest depends on the GPU and the model, so the programs time them on the
+//! device at hand ([`GpuConvolution::candidates`]): the trainer's `--gpu-conv auto`, and the
+//! web page's WebGPU engine when it loads a model (there the candidates are burn's own and the
+//! unfolded form: the browser's WGSL has no cooperative matrices, and cuDNN no browser).
 
 #[cfg(any(feature = "cpu-kernels-autodiff", feature = "gpu-kernels"))]
 mod backward;
@@ -46,6 +46,7 @@ use burn::tensor::Tensor;
 /// How convolutions run on a GPU (burn's cubecl runtimes): a setting of the model
 /// ([`crate::ModNet::set_gpu_convolution`]), not of its weights; the CPU backends ignore it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum GpuConvolution {
     /// burn's own convolution (without autotune: direct kernels, forward and backward).
     #[default]
@@ -63,6 +64,50 @@ pub enum GpuConvolution {
 }
 
 impl GpuConvolution {
+    /// Every route, in the order they are timed.
+    pub const ALL: [GpuConvolution; 4] = [
+        GpuConvolution::Direct,
+        GpuConvolution::Unfolded,
+        GpuConvolution::ImplicitGemm,
+        GpuConvolution::Cudnn,
+    ];
+
+    /// The route's name, as the trainer's `--gpu-conv` and the page's `?gpu-conv=` take it.
+    pub fn name(self) -> &'static str {
+        match self {
+            GpuConvolution::Direct => "direct",
+            GpuConvolution::Unfolded => "unfolded",
+            GpuConvolution::ImplicitGemm => "implicit-gemm",
+            GpuConvolution::Cudnn => "cudnn",
+        }
+    }
+
+    /// The route named `name` ([`GpuConvolution::name`]).
+    pub fn from_name(name: &str) -> Option<GpuConvolution> {
+        Self::ALL.into_iter().find(|route| route.name() == name)
+    }
+
+    /// The routes worth timing on `device`: none off burn's cubecl runtimes (the CPU runs its
+    /// own kernels whatever the route); burn's own and the unfolded form on every GPU; the
+    /// implicit GEMM only where the device launches it (else it is the direct kernels again);
+    /// cuDNN only where it can run ([`GpuConvolution::refusal`]).
+    pub fn candidates(device: &burn::tensor::Device) -> alloc::vec::Vec<GpuConvolution> {
+        if !unfolded::on_cubecl(&Tensor::<1>::zeros([1], device)) {
+            return alloc::vec::Vec::new();
+        }
+        let mut routes = alloc::vec![GpuConvolution::Direct, GpuConvolution::Unfolded];
+        #[cfg(feature = "gpu-kernels")]
+        if !cfg!(target_arch = "wasm32")
+            && cube::implicit_gemm_on(device, burn::tensor::FloatDType::F32)
+        {
+            routes.push(GpuConvolution::ImplicitGemm);
+        }
+        if GpuConvolution::Cudnn.refusal(device).is_none() {
+            routes.push(GpuConvolution::Cudnn);
+        }
+        routes
+    }
+
     /// Why this route cannot run on `device` at all, in a sentence; `None` where it can. Only
     /// cuDNN's route is refused (off CUDA, or without libcudnn): the others fall back by design
     /// (the implicit GEMM to the direct kernels without cooperative matrices, the unfolded form
@@ -107,8 +152,7 @@ pub fn conv2d(
 ) -> Tensor<4> {
     #[cfg(feature = "cpu-kernels")]
     super::trace::saw_convolution((x.dims(), weight.dims(), padding));
-    if !cfg!(target_arch = "wasm32")
-        && gpu == GpuConvolution::Unfolded
+    if gpu == GpuConvolution::Unfolded
         && unfolded::on_cubecl(&x)
         && unfolded::fits(x.dims(), weight.dims(), padding)
     {

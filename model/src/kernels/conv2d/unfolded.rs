@@ -1,6 +1,6 @@
 //! A stride-1 convolution as one matrix multiply over the unfolded input (im2col), in burn's
-//! tensor operations: an opt-in route for the GPU backends (burn's cubecl runtimes: wgpu, CUDA;
-//! see [`super`]).
+//! tensor operations: a route for the GPU backends (burn's cubecl runtimes: wgpu, CUDA, WebGPU in
+//! the browser), taken where it is timed fastest (see [`super`]).
 //!
 //! Built without autotune (this project leaves it off: with fusion it computed wrong results on
 //! wgpu/Vulkan, tracel-ai/burn#5257), burn's cubecl backends run a convolution as a direct

@@ -1,0 +1,79 @@
+//! How the WebGPU engine runs the model's convolutions: the route the address names
+//! (`?gpu-conv=`), or the fastest of the routes this GPU has ([`GpuConvolution::candidates`]:
+//! burn's own and the unfolded form), timed on the model just loaded, as the trainer's
+//! `--gpu-conv auto` does for the commands that tag. Which is faster depends on the GPU, so it is
+//! measured where the page runs rather than decided here.
+
+use burn::tensor::{Device, Distribution, Tensor};
+use modnet::{GpuConvolution, ModNet, TAG_BATCH};
+use wasm_bindgen::JsCast;
+use web_sys::WorkerGlobalScope;
+
+use super::read;
+use crate::messages::Convolutions;
+
+/// The route for `model` on `device`: `asked` when it names a route this device has, else the
+/// fastest at a forward pass of [`TAG_BATCH`] chunks, timed once after an untimed pass of one
+/// chunk (it compiles the route's shaders) — few runs, as a software GPU takes seconds for
+/// each. `None` on the CPU (nothing to choose).
+pub(super) async fn choose(
+    model: &ModNet,
+    device: &Device,
+    asked: Option<&str>,
+) -> Result<Option<Convolutions>, String> {
+    let routes = GpuConvolution::candidates(device);
+    if routes.is_empty() {
+        return Ok(None);
+    }
+    let note = match asked.map(|name| (name, GpuConvolution::from_name(name))) {
+        Some((_, Some(route))) if routes.contains(&route) => {
+            return Ok(Some(Convolutions {
+                route,
+                timed: Vec::new(),
+                note: None,
+            }));
+        }
+        Some((name, _)) => {
+            let names: Vec<&str> = routes.iter().map(|r| r.name()).collect();
+            Some(format!(
+                "?gpu-conv={name} is not a route of this engine ({}): each was timed instead",
+                names.join(", ")
+            ))
+        }
+        None => None,
+    };
+    let chunk = model.config().chunk_samples;
+    let chunks =
+        |n: usize| Tensor::<2>::random([n, chunk], Distribution::Uniform(-0.5, 0.5), device);
+    let (one, batch) = (chunks(1), chunks(TAG_BATCH));
+    let mut timed = Vec::with_capacity(routes.len());
+    for route in routes {
+        let mut model = model.clone();
+        model.set_gpu_convolution(route);
+        // The first run compiles the route's shaders; one chunk does that as well as a batch.
+        forward(&model, &one).await?;
+        let started = now();
+        forward(&model, &batch).await?;
+        timed.push((route, now() - started));
+    }
+    let route = timed
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(GpuConvolution::Direct, |(route, _)| *route);
+    Ok(Some(Convolutions { route, timed, note }))
+}
+
+/// One forward pass of `x`, waited for (its probabilities read back).
+async fn forward(model: &ModNet, x: &Tensor<2>) -> Result<(), String> {
+    let probabilities = model.probabilities(x.clone()).map_err(|e| e.to_string())?;
+    read(probabilities).await.map(drop)
+}
+
+/// Milliseconds from the worker's clock (sub-millisecond where the browser allows).
+fn now() -> f64 {
+    js_sys::global()
+        .dyn_into::<WorkerGlobalScope>()
+        .ok()
+        .and_then(|scope| scope.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now())
+}
