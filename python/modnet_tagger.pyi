@@ -122,8 +122,11 @@ class Tagger:
     see MODEL_CARD.md) or a weights file of `trainer train` / `trainer export`.
 
     `backend`: "flex" (the CPU, the default); a wheel built with the `wgpu` feature also
-    takes "auto" (a GPU through wgpu when there is one) and "wgpu". Safe to share between
-    threads; each call releases the GIL."""
+    takes "auto" (a GPU through wgpu when there is one) and "wgpu". `gpu_conv`: how the
+    model's convolutions run on a GPU, as the trainer's `--gpu-conv` — "auto" (the default)
+    times each route the GPU can take at a forward pass of 4 chunks and keeps the fastest, or
+    a route by name ("direct", "unfolded", "implicit-gemm"); the CPU has nothing to choose.
+    Safe to share between threads; each call releases the GIL."""
 
     weights: str
     """The weights file, or "built-in"."""
@@ -132,7 +135,16 @@ class Tagger:
         weights: Optional[Union[str, os.PathLike[str]]] = None,
         backend: str = "flex",
         heads: Optional[Union[Heads, str, os.PathLike[str]]] = None,
+        gpu_conv: str = "auto",
     ) -> "Tagger": ...
+    @property
+    def gpu_conv(self) -> Optional[str]:
+        """The route the GPU runs the model's convolutions by (`gpu_conv`, or the fastest
+        where it was "auto"), or None on the CPU."""
+    @property
+    def gpu_conv_times(self) -> dict[str, float]:
+        """Where `gpu_conv="auto"` timed the routes on a GPU: each route's milliseconds per
+        forward pass of 4 chunks; else empty."""
     @property
     def heads(self) -> Optional[Heads]:
         """The user's tags this tagger adds (`heads=`), or None."""

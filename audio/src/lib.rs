@@ -22,6 +22,7 @@ pub mod ogg_streams;
 pub mod pictures;
 pub mod resample;
 pub mod rf64;
+pub mod route;
 pub mod signal;
 pub mod stated_rate;
 pub mod tables;

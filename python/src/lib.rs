@@ -8,6 +8,7 @@ mod calls;
 mod heads;
 mod input;
 mod results;
+mod route;
 mod tagger;
 mod teach;
 

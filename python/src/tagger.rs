@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use burn::tensor::Device;
 use modnet::{
-    EmbeddingLayer, FilterOrder, ModNet, RESPONSE_POINTS, SampleRate, TagGroup, TagHeads,
+    EmbeddingLayer, FilterOrder, GpuConvolution, ModNet, RESPONSE_POINTS, SampleRate, TagGroup,
+    TagHeads,
 };
 use modnet_audio::backend::{Backend, device};
 use modnet_audio::files::load_model;
@@ -21,18 +22,22 @@ use crate::calls::{many, on_signal};
 use crate::heads::{Heads, heads_from_py};
 use crate::input::Audio;
 use crate::results::{Embedding, Pictures, TagResult};
+use crate::route::{self, GpuRoute};
 use crate::tagging_error;
 
 /// A music tagger: the built-in model (SincModNet distilled from an MTAT-trained teacher, the 50
 /// MagnaTagATune tags; see MODEL_CARD.md) or any weights file written by `trainer train` or
 /// `trainer export`.
 ///
-/// `Tagger(weights=None, backend="flex", heads=None)`: `heads` (a `Heads`, or the path of a
-/// head file from `trainer teach`) adds your own tags after the model's, named `user:TAG`.
-/// `backend` is `"flex"` (the CPU), or, in a wheel
+/// `Tagger(weights=None, backend="flex", heads=None, gpu_conv="auto")`: `heads` (a `Heads`, or
+/// the path of a head file from `trainer teach`) adds your own tags after the model's, named
+/// `user:TAG`. `backend` is `"flex"` (the CPU), or, in a wheel
 /// built with the `wgpu` feature, `"auto"` (a GPU through wgpu when there is one, else the
-/// CPU) or `"wgpu"`. A tagger is safe to share between threads; each call releases the GIL
-/// while it decodes and runs the model.
+/// CPU) or `"wgpu"`. `gpu_conv` is how the model's convolutions run on a GPU, as the trainer's
+/// `--gpu-conv`: `"auto"` times each route the GPU can take at a forward pass of 4 chunks and
+/// keeps the fastest, or a route by name (`"direct"`, `"unfolded"`, `"implicit-gemm"`); the
+/// CPU has nothing to choose. A tagger is safe to share between threads; each call releases
+/// the GIL while it decodes and runs the model.
 #[pyclass(frozen, module = "modnet_tagger")]
 pub struct Tagger {
     /// Boxed: burn's device and model hold 64-byte-aligned values, and Python places objects
@@ -42,6 +47,8 @@ pub struct Tagger {
     /// name): shown, and used to make it again when unpickled in another process.
     weights_path: Option<PathBuf>,
     backend: String,
+    /// `gpu_conv` as given (a route's name or "auto": timed again where it is unpickled).
+    gpu_conv_given: String,
     /// The user's heads as given (sent along when pickled).
     heads_given: Option<Py<Heads>>,
 }
@@ -54,6 +61,8 @@ pub struct State {
     tags: Arc<Vec<String>>,
     order: FilterOrder,
     heads: Option<TagHeads>,
+    /// How the GPU runs convolutions.
+    gpu: GpuRoute,
 }
 
 impl State {
@@ -74,13 +83,16 @@ impl std::ops::Deref for Tagger {
 #[pymethods]
 impl Tagger {
     #[new]
-    #[pyo3(signature = (weights = None, backend = "flex", heads = None))]
+    #[pyo3(signature = (weights = None, backend = "flex", heads = None, gpu_conv = "auto"))]
     fn new(
         py: Python<'_>,
         weights: Option<PathBuf>,
         backend: &str,
         heads: Option<&Bound<'_, PyAny>>,
+        gpu_conv: &str,
     ) -> PyResult<Self> {
+        let asked = route::parse(gpu_conv)?;
+        let given = gpu_conv.to_string();
         let heads_given = heads_from_py(py, heads)?;
         let heads = heads_given.as_ref().map(|h| h.get().heads.clone());
         let chosen = match Backend::named(backend) {
@@ -102,7 +114,11 @@ impl Tagger {
         };
         py.detach(|| {
             let device = device(chosen)?;
-            let model = load_model(weights.as_deref(), &device)?;
+            let mut model = load_model(weights.as_deref(), &device)?;
+            let gpu = route::choose(asked, &model, &device)?;
+            if let Some(route) = gpu.route {
+                model.set_gpu_convolution(route);
+            }
             let responses = model
                 .filter_responses(RESPONSE_POINTS)
                 .context("reading the learned filters")?;
@@ -114,6 +130,7 @@ impl Tagger {
             Ok(Self {
                 weights_path: weights.clone(),
                 backend: backend.to_string(),
+                gpu_conv_given: given,
                 heads_given,
                 state: Box::new(State {
                     tags: Arc::new(tags),
@@ -121,10 +138,30 @@ impl Tagger {
                     model,
                     device,
                     heads,
+                    gpu,
                 }),
             })
         })
         .map_err(tagging_error)
+    }
+
+    /// The route the GPU runs the model's convolutions by (`gpu_conv`, or the fastest where it
+    /// was "auto"), or None on the CPU.
+    #[getter]
+    fn gpu_conv(&self) -> Option<&'static str> {
+        self.gpu.route.map(GpuConvolution::name)
+    }
+
+    /// Where `gpu_conv="auto"` timed the routes on a GPU: each route's milliseconds per forward
+    /// pass of 4 chunks (best of two, after a run that compiles its kernels); else empty.
+    #[getter]
+    fn gpu_conv_times<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        // In the order they were timed.
+        let times = PyDict::new(py);
+        for (route, seconds) in &self.gpu.times {
+            times.set_item(route.name(), seconds * 1e3)?;
+        }
+        Ok(times)
     }
 
     /// The weights file, or "built-in".
@@ -341,14 +378,17 @@ impl Tagger {
         slf: &Bound<'py, Self>,
     ) -> (
         Bound<'py, pyo3::types::PyType>,
-        (Option<PathBuf>, String, Option<Py<Heads>>),
+        (Option<PathBuf>, String, Option<Py<Heads>>, String),
     ) {
         let me = slf.get();
         let heads = me.heads_given.as_ref().map(|h| h.clone_ref(slf.py()));
-        (
-            slf.get_type(),
-            (me.weights_path.clone(), me.backend.clone(), heads),
-        )
+        let made_with = (
+            me.weights_path.clone(),
+            me.backend.clone(),
+            heads,
+            me.gpu_conv_given.clone(),
+        );
+        (slf.get_type(), made_with)
     }
 }
 

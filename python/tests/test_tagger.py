@@ -150,6 +150,32 @@ def test_bad_input_raises_the_cli_message(tagger, trainer, tmp_path):
             modnet_tagger.Tagger(backend="wgpu")
     # "auto" takes the CPU when there is no GPU (as on CI; Mesa's lavapipe is not a GPU).
     assert modnet_tagger.Tagger(backend="auto").tag(clips_path(tmp_path)).probabilities.shape == (50,)
+    with pytest.raises(ValueError, match='gpu_conv must be "auto" or a route .*"unfolded".*not "fast"'):
+        modnet_tagger.Tagger(gpu_conv="fast")
+    # As the trainer's --gpu-conv cudnn: refused where it cannot run (this wheel has no CUDA).
+    with pytest.raises(modnet_tagger.TaggingError, match="cudnn.*cuDNN"):
+        modnet_tagger.Tagger(gpu_conv="cudnn")
+
+
+def test_gpu_conv_is_timed_on_a_gpu_and_absent_on_the_cpu(tagger, clips):
+    """`gpu_conv="auto"` times the routes on a GPU and keeps the fastest; the CPU has none."""
+    assert tagger.gpu_conv is None and tagger.gpu_conv_times == {}
+    assert modnet_tagger.Tagger(gpu_conv="unfolded").gpu_conv is None, "the CPU ignores a route"
+    if "wgpu" not in modnet_tagger.BACKENDS:
+        pytest.skip("a CPU-only wheel has no GPU route (scripts/test.sh builds the wgpu one)")
+    # The test wheel has wgpu; CI runs it on Mesa's lavapipe (VK_DRIVER_FILES), a Vulkan device.
+    gpu = modnet_tagger.Tagger(backend="wgpu")
+    times = gpu.gpu_conv_times
+    assert sorted(times) == ["direct", "unfolded"], times
+    assert all(ms > 0 for ms in times.values()), times
+    assert gpu.gpu_conv == min(times, key=times.get)
+    path = clips["short"][0]
+    assert np.allclose(gpu.tag(path).probabilities, tagger.tag(path).probabilities, atol=1e-3)
+    named = modnet_tagger.Tagger(backend="wgpu", gpu_conv="direct")
+    assert named.gpu_conv == "direct" and named.gpu_conv_times == {}
+    # Made again by pickle with the route as given ("direct" here: nothing timed).
+    import pickle
+    assert pickle.loads(pickle.dumps(named)).gpu_conv == "direct"
 
 
 def clips_path(folder):

@@ -4,14 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use burn::tensor::{Distribution, Tensor};
 use clap::Args;
-use modnet::clip::read_back;
 use modnet::{GpuConvolution, ModNet};
 
-use super::route::{self, GpuConvChoice};
+use super::route::{self as choice, GpuConvChoice};
 use modnet_audio::backend::{Backend, device};
 use modnet_audio::files::load_model;
+use modnet_audio::route;
 
 /// Which device computes, and how convolutions run on a GPU.
 #[derive(Args, Clone, Debug)]
@@ -20,7 +19,7 @@ pub(crate) struct DeviceArgs {
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub(crate) backend: Backend,
     /// How convolutions run on a GPU (see the README's GPU section); the CPU ignores it.
-    #[arg(long, value_parser = route::parser(), default_value = "auto")]
+    #[arg(long, value_parser = choice::parser(), default_value = "auto")]
     pub(crate) gpu_conv: GpuConvChoice,
 }
 
@@ -42,31 +41,15 @@ pub(crate) struct WeightsArgs {
 
 impl WeightsArgs {
     /// The model on `device`, its convolutions on a GPU as `on` says (`auto`: the fastest
-    /// route at a forward pass of [`TIMED_BATCH`] chunks).
+    /// route at a forward pass of a clip's batch, [`route::time_tagging`]).
     pub(crate) fn load(&self, on: &DeviceArgs, device: &burn::tensor::Device) -> Result<ModNet> {
         let mut model = load_model(self.weights.as_deref(), device)?;
-        let chunk = model.config().chunk_samples;
-        let work = format!("forward pass of {TIMED_BATCH} chunks");
-        // Made at the first timed run: nothing is timed on the CPU.
-        let x = std::cell::OnceCell::new();
-        let route = on.gpu_conv.resolve(device, &work, |route| {
-            let x = x.get_or_init(|| random_chunks(TIMED_BATCH, chunk, device));
-            let mut timed = model.clone();
-            timed.set_gpu_convolution(route);
-            read_back::values(timed.probabilities(x.clone())?)?;
-            Ok(())
+        let route = on.gpu_conv.resolve(device, &route::tagging_work(), || {
+            route::time_tagging(&model, device)
         })?;
         model.set_gpu_convolution(route);
         Ok(model)
     }
-}
-
-/// Chunks in the forward pass `--gpu-conv auto` times for the commands that tag.
-const TIMED_BATCH: usize = 4;
-
-/// `batch` chunks of `samples` of noise, the input of the timed runs.
-fn random_chunks(batch: usize, samples: usize, device: &burn::tensor::Device) -> Tensor<2> {
-    Tensor::random([batch, samples], Distribution::Uniform(-0.5, 0.5), device)
 }
 
 impl DeviceArgs {
@@ -84,25 +67,27 @@ impl DeviceArgs {
         // timed on the CPU).
         let x = std::cell::OnceCell::new();
         let model = std::cell::OnceCell::new();
-        self.gpu_conv.resolve(device, &work, |route| {
-            let x = x.get_or_init(|| random_chunks(batch, config.chunk_samples, &train_device));
-            let mut timed: ModNet = match model.get() {
-                Some(m) => ModNet::clone(m),
-                None => {
-                    let m = config.init(&train_device)?;
-                    let _ = model.set(m.clone());
-                    m
-                }
-            };
-            timed.set_gpu_convolution(route);
-            let loss = timed.forward(x.clone())?.powi_scalar(2).mean();
-            let grads = loss.backward();
-            // The step's work done (a GPU queues it), while its gradients are still held.
-            train_device
-                .sync()
-                .map_err(|e| anyhow::anyhow!("a timed training step: {e:?}"))?;
-            drop(grads);
-            Ok(())
+        self.gpu_conv.resolve(device, &work, || {
+            route::time_routes(device, |route| {
+                let x = x.get_or_init(|| route::noise(batch, config.chunk_samples, &train_device));
+                let mut timed: ModNet = match model.get() {
+                    Some(m) => ModNet::clone(m),
+                    None => {
+                        let m = config.init(&train_device)?;
+                        let _ = model.set(m.clone());
+                        m
+                    }
+                };
+                timed.set_gpu_convolution(route);
+                let loss = timed.forward(x.clone())?.powi_scalar(2).mean();
+                let grads = loss.backward();
+                // The step's work done (a GPU queues it), while its gradients are still held.
+                train_device
+                    .sync()
+                    .map_err(|e| anyhow::anyhow!("a timed training step: {e:?}"))?;
+                drop(grads);
+                Ok(())
+            })
         })
     }
 }

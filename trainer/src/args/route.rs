@@ -2,11 +2,10 @@
 //! times each route this device can take on the command's own work (a training step for
 //! `train` and `bench`, a forward pass for the commands that tag) and keeps the fastest.
 
-use std::time::Instant;
-
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use modnet::GpuConvolution;
+use modnet_audio::route::RouteTimes;
 
 /// What `--gpu-conv` asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,58 +37,30 @@ fn help(route: GpuConvolution) -> &'static str {
 
 impl GpuConvChoice {
     /// The route to use on `device`: the one asked for (refused with a sentence where it cannot
-    /// run there at all), or under `auto` the fastest of [`candidates`] at `step` — one untimed
-    /// run (it compiles the route's kernels), then the best of two timed ones. A route whose
-    /// step fails or panics is left out, with a line saying so.
+    /// run there at all), or under `auto` the fastest as `time` measures it at `work` (what
+    /// was timed is said in one line, a route left out in another; on the CPU nothing is timed
+    /// and the route is irrelevant).
     pub(crate) fn resolve(
         self,
         device: &Device,
         work: &str,
-        step: impl Fn(GpuConvolution) -> Result<()>,
+        time: impl FnOnce() -> Result<Option<RouteTimes>>,
     ) -> Result<GpuConvolution> {
-        let routes = match self {
-            GpuConvChoice::Route(route) => {
-                if let Some(why) = route.refusal(device) {
-                    bail!("--gpu-conv {}: {why}", route.name());
-                }
-                return Ok(route);
+        if let GpuConvChoice::Route(route) = self {
+            if let Some(why) = route.refusal(device) {
+                bail!("--gpu-conv {}: {why}", route.name());
             }
-            GpuConvChoice::Auto => GpuConvolution::candidates(device),
-        };
-        if routes.is_empty() {
+            return Ok(route);
+        }
+        let times = time().context("--gpu-conv auto")?;
+        let Some(times) = times else {
             return Ok(GpuConvolution::Direct);
-        }
-        let mut timed = Vec::new();
-        for route in routes {
-            let once = || -> Result<f64> {
-                step(route)?;
-                let mut best = f64::INFINITY;
-                for _ in 0..2 {
-                    let started = Instant::now();
-                    step(route)?;
-                    best = best.min(started.elapsed().as_secs_f64());
-                }
-                Ok(best)
-            };
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(once)) {
-                Ok(Ok(seconds)) => timed.push((route, seconds)),
-                Ok(Err(e)) => eprintln!("gpu-conv auto: {} failed ({e:#}); left out", route.name()),
-                Err(_) => eprintln!("gpu-conv auto: {} panicked; left out", route.name()),
-            }
-        }
-        let Some(&(fastest, _)) = timed.iter().min_by(|a, b| a.1.total_cmp(&b.1)) else {
-            bail!("--gpu-conv auto: no convolution route ran on this device");
         };
-        let table: Vec<String> = timed
-            .iter()
-            .map(|(r, s)| format!("{} {:.1} ms", r.name(), s * 1e3))
-            .collect();
-        eprintln!(
-            "gpu-conv auto: {} per {work} → {}",
-            table.join(", "),
-            fastest.name()
-        );
-        Ok(fastest)
+        for (route, why) in &times.left_out {
+            eprintln!("gpu-conv auto: {} {why}; left out", route.name());
+        }
+        eprintln!("{}", times.line(work));
+        Ok(times.fastest)
     }
 }
 

@@ -1,0 +1,63 @@
+//! `Tagger(gpu_conv=...)`: how the model's convolutions run on a GPU, as the trainer's
+//! `--gpu-conv` (the timing itself is `modnet_audio::route`'s, shared with the trainer).
+
+use burn::tensor::Device;
+use modnet::{GpuConvolution, ModNet};
+use pyo3::PyResult;
+use pyo3::exceptions::PyValueError;
+
+/// `gpu_conv` read: `None` for "auto", else the route it names; anything else is refused
+/// with the names it takes.
+pub(crate) fn parse(gpu_conv: &str) -> PyResult<Option<GpuConvolution>> {
+    if gpu_conv == "auto" {
+        return Ok(None);
+    }
+    GpuConvolution::from_name(gpu_conv)
+        .map(Some)
+        .ok_or_else(|| {
+            let names: Vec<String> = GpuConvolution::ALL
+                .iter()
+                .map(|r| format!("{:?}", r.name()))
+                .collect();
+            PyValueError::new_err(format!(
+                "gpu_conv must be \"auto\" or a route ({}), not {gpu_conv:?}",
+                names.join(", ")
+            ))
+        })
+}
+
+/// How a tagger's GPU runs convolutions.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GpuRoute {
+    /// The route (none on the CPU).
+    pub(crate) route: Option<GpuConvolution>,
+    /// Each route's seconds per forward pass, where `auto` timed them.
+    pub(crate) times: Vec<(GpuConvolution, f64)>,
+}
+
+/// The route the GPU runs convolutions by: `asked`, refused where it cannot run there, or
+/// the fastest timed at a forward pass of a clip's batch; none on the CPU (nothing to choose:
+/// `asked` is only checked).
+pub(crate) fn choose(
+    asked: Option<GpuConvolution>,
+    model: &ModNet,
+    device: &Device,
+) -> anyhow::Result<GpuRoute> {
+    let on_gpu = !GpuConvolution::candidates(device).is_empty();
+    match asked {
+        Some(route) => match route.refusal(device) {
+            Some(why) => anyhow::bail!("gpu_conv={:?}: {why}", route.name()),
+            None => Ok(GpuRoute {
+                route: on_gpu.then_some(route),
+                times: Vec::new(),
+            }),
+        },
+        None => Ok(match modnet_audio::route::time_tagging(model, device)? {
+            Some(timed) => GpuRoute {
+                route: Some(timed.fastest),
+                times: timed.timed,
+            },
+            None => GpuRoute::default(),
+        }),
+    }
+}
