@@ -225,10 +225,12 @@ fn wgpu_agrees_with_flex_forward_and_training() {
     }
 }
 
-/// The GPU extension's convolution and both gradients at the model's kinds of shapes (3×3 with
-/// padding, odd sizes, one-row filterbank kernels; batch 1 and 16) against burn's on Flex.
+/// Every GPU route's convolution and both gradients at the model's kinds of shapes (3×3 with
+/// padding, odd sizes, one-row filterbank kernels; batch 1 and 16) against burn's on Flex:
+/// burn's own, the unfolded form, and the project's extension (implicit GEMM where the device
+/// launches it, else the direct kernels).
 #[test]
-fn the_gpu_convolution_extension_matches_flex() {
+fn every_gpu_route_matches_flex_at_batch_1_and_16() {
     let gpu = wgpu_device();
     let available = cube::implicit_gemm_on(&gpu, burn::tensor::FloatDType::F32);
     eprintln!("implicit GEMM on this device: {available}");
@@ -263,17 +265,26 @@ fn the_gpu_convolution_extension_matches_flex() {
             [values(y), values(dx), values(dk)]
         };
         let flex = run(&Device::flex(), GpuConvolution::Direct);
-        let ours = run(&gpu, GpuConvolution::ImplicitGemm);
-        for (what, (a, b)) in ["output", "input gradient", "weight gradient"]
-            .iter()
-            .zip(flex.iter().zip(&ours))
-        {
-            let relative = distance(a, b) / distance(a, &vec![0.0; a.len()]);
-            eprintln!("| {n}×{c}×{h}×{w} * {co}×{kh}×{kw} | {what} | {relative:.1e} |");
-            assert!(
-                relative <= 1e-4,
-                "{what} at {n}×{c}×{h}×{w}: relative {relative}"
-            );
+        for route in [
+            GpuConvolution::Direct,
+            GpuConvolution::Unfolded,
+            GpuConvolution::ImplicitGemm,
+        ] {
+            let ours = run(&gpu, route);
+            for (what, (a, b)) in ["output", "input gradient", "weight gradient"]
+                .iter()
+                .zip(flex.iter().zip(&ours))
+            {
+                let relative = distance(a, b) / distance(a, &vec![0.0; a.len()]);
+                let name = route.name();
+                eprintln!(
+                    "| {n}×{c}×{h}×{w} * {co}×{kh}×{kw} | {name} | {what} | {relative:.1e} |"
+                );
+                assert!(
+                    relative <= 1e-4,
+                    "{name}: {what} at {n}×{c}×{h}×{w}: relative {relative}"
+                );
+            }
         }
     }
     let after = cube::passes();
