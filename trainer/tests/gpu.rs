@@ -496,6 +496,22 @@ fn every_route_on_wgpu_matches_flex_at_the_models_shapes() {
             }
         }
     }
+    // The totals: each route's, and the fastest route's for each convolution and pass, which
+    // can be no slower than any one route's.
+    let total = |label: &str| -> f64 {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(&format!("| {label} | ")));
+        let row = row.unwrap_or_else(|| panic!("no total for {label}: {out}"));
+        row.split('|')
+            .nth(2)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let mixed = total("the fastest route for each convolution and pass");
+    for route in ["direct", "unfolded"] {
+        assert!(mixed > 0.0 && mixed <= total(route) + 1e-9, "{out}");
+    }
 }
 
 /// `--gpu-conv cudnn` where cuDNN cannot run is refused with a sentence naming the flag (this

@@ -38,10 +38,21 @@ pub(crate) fn print(config: &ModNetConfig, batch: usize, device: &Device) -> Res
     );
     println!("|---|---|---|---:|---|---:|---:|---:|---|");
     let shape = |d: [usize; 4]| format!("{}×{}×{}×{}", d[0], d[1], d[2], d[3]);
+    // Per route, the sum over the model's convolutions (each pass × its runs); and the sum
+    // of the fastest route's time for each convolution and pass, what choosing per layer and
+    // pass would give.
+    let mut totals = vec![0.0; routes.len()];
+    let mut fastest_each = 0.0;
     for ((xs, ws, padding), runs) in convolutions {
         let flex = passes_of_one_image(xs, ws, padding, GpuConvolution::Direct, &Device::flex())?;
-        for &(route, label) in &routes {
-            let [forward, input, weight] = time_passes(xs, ws, padding, route, device)?;
+        let mut best = [f64::INFINITY; 3];
+        for (i, &(route, label)) in routes.iter().enumerate() {
+            let passes = time_passes(xs, ws, padding, route, device)?;
+            totals[i] += runs as f64 * passes.iter().sum::<f64>();
+            for (b, p) in best.iter_mut().zip(passes) {
+                *b = b.min(p);
+            }
+            let [forward, input, weight] = passes;
             let ours = passes_of_one_image(xs, ws, padding, route, device)?;
             let apart: Vec<String> = flex
                 .iter()
@@ -58,6 +69,16 @@ pub(crate) fn print(config: &ModNetConfig, batch: usize, device: &Device) -> Res
                 apart.join(" / "),
             );
         }
+        fastest_each += runs as f64 * best.iter().sum::<f64>();
+    }
+    if routes.len() > 1 {
+        println!();
+        println!("| route | the model's convolutions, forward and both gradients, ms |");
+        println!("|---|---:|");
+        for ((_, label), total) in routes.iter().zip(&totals) {
+            println!("| {label} | {total:.2} |");
+        }
+        println!("| the fastest route for each convolution and pass | {fastest_each:.2} |");
     }
     Ok(())
 }
