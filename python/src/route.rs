@@ -3,8 +3,9 @@
 
 use burn::tensor::Device;
 use modnet::{GpuConvolution, ModNet};
-use pyo3::PyResult;
 use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 /// `gpu_conv` read: `None` for "auto", else the route it names; anything else is refused
 /// with the names it takes.
@@ -35,10 +36,33 @@ pub(crate) struct GpuRoute {
     pub(crate) times: Vec<(GpuConvolution, f64)>,
 }
 
-/// The route the GPU runs convolutions by: `asked`, refused where it cannot run there, or
-/// the fastest timed at a forward pass of a clip's batch; none on the CPU (nothing to choose:
-/// `asked` is only checked).
+impl GpuRoute {
+    /// The times as a Python dict of milliseconds, in the order they were timed.
+    pub(crate) fn times_in_ms<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let times = PyDict::new(py);
+        for (route, seconds) in &self.times {
+            times.set_item(route.name(), seconds * 1e3)?;
+        }
+        Ok(times)
+    }
+}
+
+/// The route `model`'s convolutions run by on the GPU, set on it: `asked`, refused where it
+/// cannot run there, or the fastest timed at a forward pass of a clip's batch; none on the
+/// CPU (nothing to choose: `asked` is only checked).
 pub(crate) fn choose(
+    asked: Option<GpuConvolution>,
+    model: &mut ModNet,
+    device: &Device,
+) -> anyhow::Result<GpuRoute> {
+    let gpu = route_for(asked, model, device)?;
+    if let Some(route) = gpu.route {
+        model.set_gpu_convolution(route);
+    }
+    Ok(gpu)
+}
+
+fn route_for(
     asked: Option<GpuConvolution>,
     model: &ModNet,
     device: &Device,

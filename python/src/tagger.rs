@@ -115,10 +115,7 @@ impl Tagger {
         py.detach(|| {
             let device = device(chosen)?;
             let mut model = load_model(weights.as_deref(), &device)?;
-            let gpu = route::choose(asked, &model, &device)?;
-            if let Some(route) = gpu.route {
-                model.set_gpu_convolution(route);
-            }
+            let gpu = route::choose(asked, &mut model, &device)?;
             let responses = model
                 .filter_responses(RESPONSE_POINTS)
                 .context("reading the learned filters")?;
@@ -156,12 +153,7 @@ impl Tagger {
     /// pass of 4 chunks (best of two, after a run that compiles its kernels); else empty.
     #[getter]
     fn gpu_conv_times<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        // In the order they were timed.
-        let times = PyDict::new(py);
-        for (route, seconds) in &self.gpu.times {
-            times.set_item(route.name(), seconds * 1e3)?;
-        }
-        Ok(times)
+        self.gpu.times_in_ms(py)
     }
 
     /// The weights file, or "built-in".
