@@ -1,6 +1,6 @@
 //! Picking the device: burn 0.22 chooses the backend at run time through `Device`. `auto` takes
-//! a real GPU through wgpu when one exists and Flex otherwise, and says which and why in one
-//! line.
+//! an NVIDIA GPU through CUDA in a CUDA build (where cuDNN's route is), else a real GPU through
+//! wgpu when one exists, else Flex, and says which and why in one line.
 
 use anyhow::{Result, anyhow, bail};
 use burn::tensor::{Device, FloatDType};
@@ -9,8 +9,8 @@ use burn::tensor::{Device, FloatDType};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Backend {
-    /// A GPU through wgpu when the machine has one (not a CPU adapter such as lavapipe:
-    /// Flex is faster there), otherwise Flex.
+    /// An NVIDIA GPU through CUDA in a CUDA build; else a GPU through wgpu when the machine
+    /// has one (not a CPU adapter such as lavapipe: Flex is faster there); otherwise Flex.
     Auto,
     /// wgpu (Vulkan, Metal, DX12); fails when no adapter exists. Takes a CPU adapter too.
     Wgpu,
@@ -200,6 +200,16 @@ fn preference(a: &Adapter) -> u8 {
     }
 }
 
+/// Whether `dir` lists an entry whose name starts with `prefix`.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn listed(dir: &str, prefix: &str) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(prefix))
+    })
+}
+
 /// Whether this machine may have a GPU: on Linux a GPU is a device node (`/dev/dri/renderD*`
 /// for Mesa and AMD, `/dev/nvidia*`, `/dev/dxg` under WSL); without one, listing wgpu's adapters
 /// would only load the Vulkan drivers (52 MB of llvmpipe and lavapipe kept resident for the
@@ -209,20 +219,33 @@ fn may_have_gpu() -> bool {
     if !cfg!(target_os = "linux") {
         return true;
     }
-    let listed = |dir: &str, prefix: &str| {
-        std::fs::read_dir(dir).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with(prefix))
-        })
-    };
     listed("/dev/dri", "renderD")
         || listed("/dev", "nvidia")
         || std::path::Path::new("/dev/dxg").exists()
 }
 
-#[cfg(feature = "wgpu")]
+/// `--backend auto`: in a CUDA build an NVIDIA GPU through CUDA first (where the driver has
+/// made its device nodes, `/dev/nvidia*` on Linux: elsewhere it is tried), as cuDNN's route
+/// and the tensor cores are there; else the wgpu side's choice.
 fn auto() -> Result<Device> {
+    #[cfg(feature = "cuda")]
+    if !cfg!(target_os = "linux") || listed("/dev", "nvidia") {
+        match cuda() {
+            Ok(device) => {
+                eprintln!(
+                    "device: CUDA on NVIDIA GPU 0 — this build has CUDA and the GPU answered \
+                     (`--backend wgpu` for wgpu)"
+                );
+                return Ok(device);
+            }
+            Err(e) => eprintln!("device: CUDA did not start ({e:#}); looking further"),
+        }
+    }
+    auto_without_cuda()
+}
+
+#[cfg(feature = "wgpu")]
+fn auto_without_cuda() -> Result<Device> {
     if !may_have_gpu() {
         eprintln!("device: Flex (CPU) — no GPU device on this machine (/dev/dri, /dev/nvidia*)");
         return Ok(Device::flex());
@@ -249,7 +272,7 @@ fn auto() -> Result<Device> {
 }
 
 #[cfg(not(feature = "wgpu"))]
-fn auto() -> Result<Device> {
+fn auto_without_cuda() -> Result<Device> {
     eprintln!("device: Flex (CPU) — this build has no wgpu backend (feature `wgpu`)");
     Ok(Device::flex())
 }
