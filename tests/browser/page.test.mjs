@@ -201,6 +201,12 @@ for (const mode of ['webgpu', 'cpu']) {
     try {
       const started = performance.now();
       await page.goto(url);
+      // While it loads the model, the WebGPU engine says which route it is timing (seconds a
+      // route on SwiftShader); the line goes once the model is in.
+      const timing = mode === 'webgpu'
+        ? await page.waitForSelector('#convolutions-timing', { timeout: 300_000 }).then((e) => e.textContent())
+        : null;
+      if (timing) assert.match(timing, /timing the routes on this GPU \((direct|unfolded), \d of 2\)/);
       await page.waitForFunction(() => document.querySelector('#model-line')?.textContent.startsWith('model:')
         && document.querySelector('#backend')?.dataset.backend, null, { timeout: 300_000 });
       const loadSeconds = (performance.now() - started) / 1000;
@@ -212,6 +218,7 @@ for (const mode of ['webgpu', 'cpu']) {
       // fastest (the tags below are checked on that route); the CPU engine has none to choose.
       const convolutions = await page.$eval('#convolutions', (e) => ({ route: e.dataset.route, timed: e.dataset.timed, text: e.textContent }))
         .catch(() => null);
+      assert.equal(await page.$('#convolutions-timing'), null, 'the timing line goes once the model is in');
       if (mode === 'webgpu') {
         assert.ok(convolutions, 'the WebGPU engine says how its convolutions run');
         const timed = Object.fromEntries(convolutions.timed.split(',').map((p) => p.split(':')).map(([r, ms]) => [r, Number(ms)]));

@@ -80,7 +80,7 @@ pub fn App() -> impl IntoView {
     let clip_name = move || page.clip.with(|c| c.as_ref().map(|c| c.name.clone()));
 
     view! {
-        <Header model=page.model device=page.device/>
+        <Header model=page.model device=page.device timing=page.timing/>
         <DropZone on_audio on_weights/>
         <Listen listening=page.listening live_tags=page.live_tags tags on_listen/>
         <StatusLine status=page.status error=page.error progress=page.progress/>
@@ -109,6 +109,7 @@ pub fn App() -> impl IntoView {
 fn Header(
     #[prop(into)] model: Signal<Option<ModelInfo>>,
     #[prop(into)] device: Signal<Option<String>>,
+    #[prop(into)] timing: Signal<Option<String>>,
 ) -> impl IntoView {
     let built_in =
         move || model.with(|m| m.as_ref().is_some_and(|m| m.name == DEFAULT_WEIGHTS_NAME));
@@ -131,6 +132,11 @@ fn Header(
                     |d| format!("backend: {d}"),
                 )}
             </p>
+            {move || timing.get().map(|t| view! {
+                <p id="convolutions-timing" class="note">
+                    {format!("convolutions: timing the routes on this GPU ({t})…")}
+                </p>
+            })}
             {move || model.with(|m| m.as_ref()?.convolutions.clone()).map(|c| view! {
                 <p id="convolutions" class="note" data-route=c.route.name() data-timed=timed_data(&c)>
                     {convolutions_line(&c)}

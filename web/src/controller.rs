@@ -45,6 +45,8 @@ pub struct Controller {
     gpu_note: RwSignal<Option<String>>,
     /// The loaded model.
     pub model: RwSignal<Option<ModelInfo>>,
+    /// What the WebGPU engine is timing while it loads a model ("unfolded, 2 of 2").
+    pub timing: RwSignal<Option<String>>,
     /// The decoded clip.
     pub clip: RwSignal<Option<Clip>>,
     /// Chunks done and to do while tagging.
@@ -101,6 +103,7 @@ impl Controller {
             device: RwSignal::new(None),
             gpu_note: RwSignal::new(None),
             model: RwSignal::new(None),
+            timing: RwSignal::new(None),
             clip: RwSignal::new(None),
             progress: RwSignal::new(None),
             result: RwSignal::new(None),
@@ -213,6 +216,13 @@ impl Controller {
                 if index != 0 => {}
             FromEngine::Ready { backend } => self.on_ready(backend),
             FromEngine::GpuUnavailable { reason } => self.fall_back(kind, reason),
+            FromEngine::TimingConvolutions {
+                route,
+                index,
+                count,
+            } => self
+                .timing
+                .set(Some(format!("{}, {index} of {count}", route.name()))),
             FromEngine::Model(info) => self.on_model(info),
             FromEngine::Batch(batch) => self.on_batch(batch),
             FromEngine::Pictures(pictures) => {
@@ -239,6 +249,7 @@ impl Controller {
                 }
                 // A rejected weights file leaves the previous model in place.
                 self.pending_weights.set_value(None);
+                self.timing.set(None);
                 self.fail(message);
             }
         }
@@ -264,6 +275,7 @@ impl Controller {
             self.pending_weights.set_value(None);
         }
         self.error.set(None);
+        self.timing.set(None);
         self.selected.set(0);
         // Live windows are cut for the model's chunk and rate: another model needs a new start.
         let same_input = self.model_shape().is_some_and(|(_, rate, chunk)| {

@@ -134,7 +134,7 @@ async fn handle(
                 .dyn_into::<Uint8Array>()
                 .map_err(|_| "no weights file in the request".to_string())?
                 .to_vec();
-            let info = load(engine, &bytes, name, gpu_conv.as_deref()).await?;
+            let info = load(engine, &bytes, name, gpu_conv.as_deref(), post).await?;
             post.send(&FromEngine::Model(info));
         }
         ToEngine::Tag { job, share } => {
@@ -200,18 +200,26 @@ async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
 }
 
 /// Loads the weights file `bytes`; on a GPU, its convolutions by the route `gpu_conv` names or
-/// the fastest there.
+/// the fastest there (each route's timing said to the page as it starts).
 async fn load(
     engine: &Rc<RefCell<Engine>>,
     bytes: &[u8],
     name: String,
     gpu_conv: Option<&str>,
+    post: &Poster,
 ) -> Result<ModelInfo, String> {
     let device = engine.borrow().device.clone();
     let mut model = ModNet::from_bytes(bytes, &device)
         .map_err(|e| format!("{name} is not a modnet weights file: {e}"))?
         .for_inference();
-    let convolutions = convolutions::choose(&model, &device, gpu_conv).await?;
+    let timing = |route, index, count| {
+        post.send(&FromEngine::TimingConvolutions {
+            route,
+            index,
+            count,
+        })
+    };
+    let convolutions = convolutions::choose(&model, &device, gpu_conv, timing).await?;
     if let Some(c) = &convolutions {
         model.set_gpu_convolution(c.route);
     }

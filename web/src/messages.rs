@@ -63,6 +63,13 @@ pub enum FromEngine {
     Ready { backend: String },
     /// WebGPU was asked for and could not be had: the page falls back to the CPU engine.
     GpuUnavailable { reason: String },
+    /// The WebGPU engine is timing convolution route `route`, the `index`-th (from 1) of
+    /// `count`, on the model it is loading.
+    TimingConvolutions {
+        route: GpuConvolution,
+        index: usize,
+        count: usize,
+    },
     /// A model was loaded.
     Model(ModelInfo),
     /// One batch of a clip's chunks, run (each as soon as it is: the page shows the clip's

@@ -16,10 +16,12 @@ use crate::messages::Convolutions;
 /// fastest at a forward pass of [`TAG_BATCH`] chunks, timed once after an untimed pass of one
 /// chunk (it compiles the route's shaders) — few runs, as a software GPU takes seconds for
 /// each. `None` on the CPU (nothing to choose).
+/// `timing(route, index, count)` is called as each route's timing starts.
 pub(super) async fn choose(
     model: &ModNet,
     device: &Device,
     asked: Option<&str>,
+    timing: impl Fn(GpuConvolution, usize, usize),
 ) -> Result<Option<Convolutions>, String> {
     let routes = GpuConvolution::candidates(device);
     if routes.is_empty() {
@@ -47,7 +49,9 @@ pub(super) async fn choose(
         |n: usize| Tensor::<2>::random([n, chunk], Distribution::Uniform(-0.5, 0.5), device);
     let (one, batch) = (chunks(1), chunks(TAG_BATCH));
     let mut timed = Vec::with_capacity(routes.len());
-    for route in routes {
+    let count = routes.len();
+    for (index, route) in routes.into_iter().enumerate() {
+        timing(route, index + 1, count);
         let mut model = model.clone();
         model.set_gpu_convolution(route);
         // The first run compiles the route's shaders; one chunk does that as well as a batch.
