@@ -85,6 +85,41 @@ pub fn time_routes(
     }))
 }
 
+/// How a GPU's convolution route was settled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settled {
+    /// The route; none off a GPU, where there is nothing to choose.
+    pub route: Option<GpuConvolution>,
+    /// The routes' times, where they were timed.
+    pub times: Option<RouteTimes>,
+}
+
+/// The route asked for, refused with a sentence where it cannot run on `device` at all, or,
+/// with none asked, the fastest as `time` measures it ([`time_routes`], [`time_tagging`]).
+/// The callers (the trainer's `--gpu-conv`, Python's `gpu_conv=`) name their argument in the
+/// error's context.
+pub fn settle(
+    asked: Option<GpuConvolution>,
+    device: &Device,
+    time: impl FnOnce() -> Result<Option<RouteTimes>>,
+) -> Result<Settled> {
+    if let Some(route) = asked {
+        if let Some(why) = route.refusal(device) {
+            bail!("{why}");
+        }
+        let on_gpu = !GpuConvolution::candidates(device).is_empty();
+        return Ok(Settled {
+            route: on_gpu.then_some(route),
+            times: None,
+        });
+    }
+    let times = time()?;
+    Ok(Settled {
+        route: times.as_ref().map(|t| t.fastest),
+        times,
+    })
+}
+
 /// What [`time_tagging`] times, in words: a forward pass of a clip's batch.
 pub fn tagging_work() -> String {
     format!("forward pass of {TAG_BATCH} chunks")
@@ -127,6 +162,23 @@ mod tests {
             0,
             "no step runs where there is nothing to choose"
         );
+    }
+
+    #[test]
+    fn a_route_asked_for_is_checked_not_timed() {
+        let flex = Device::flex();
+        let never = || -> Result<Option<RouteTimes>> { panic!("nothing is timed when asked") };
+        let settled = settle(Some(GpuConvolution::Unfolded), &flex, never).unwrap();
+        assert_eq!(
+            settled,
+            Settled {
+                route: None,
+                times: None
+            },
+            "the CPU has no route"
+        );
+        let refused = settle(Some(GpuConvolution::Cudnn), &flex, never).unwrap_err();
+        assert!(format!("{refused}").contains("cuDNN"), "{refused}");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! `Tagger(gpu_conv=...)`: how the model's convolutions run on a GPU, as the trainer's
 //! `--gpu-conv` (the timing itself is `modnet_audio::route`'s, shared with the trainer).
 
+use anyhow::Context;
 use burn::tensor::Device;
 use modnet::{GpuConvolution, ModNet};
+use modnet_audio::route;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -55,33 +57,14 @@ pub(crate) fn choose(
     model: &mut ModNet,
     device: &Device,
 ) -> anyhow::Result<GpuRoute> {
-    let gpu = route_for(asked, model, device)?;
-    if let Some(route) = gpu.route {
+    let argument = format!("gpu_conv={:?}", asked.map_or("auto", GpuConvolution::name));
+    let settled =
+        route::settle(asked, device, || route::time_tagging(model, device)).context(argument)?;
+    if let Some(route) = settled.route {
         model.set_gpu_convolution(route);
     }
-    Ok(gpu)
-}
-
-fn route_for(
-    asked: Option<GpuConvolution>,
-    model: &ModNet,
-    device: &Device,
-) -> anyhow::Result<GpuRoute> {
-    let on_gpu = !GpuConvolution::candidates(device).is_empty();
-    match asked {
-        Some(route) => match route.refusal(device) {
-            Some(why) => anyhow::bail!("gpu_conv={:?}: {why}", route.name()),
-            None => Ok(GpuRoute {
-                route: on_gpu.then_some(route),
-                times: Vec::new(),
-            }),
-        },
-        None => Ok(match modnet_audio::route::time_tagging(model, device)? {
-            Some(timed) => GpuRoute {
-                route: Some(timed.fastest),
-                times: timed.timed,
-            },
-            None => GpuRoute::default(),
-        }),
-    }
+    Ok(GpuRoute {
+        route: settled.route,
+        times: settled.times.map(|t| t.timed).unwrap_or_default(),
+    })
 }

@@ -26,6 +26,7 @@ use modnet::GpuConvolution;
 use modnet::kernels::conv2d::cube;
 use modnet::{ModNet, ModNetConfig, ResNetConfig, ResNetWidths};
 use modnet_audio::backend::{Backend, adapters, device};
+use trainer::commands::bench_layers::fixed_values;
 use trainer::evaluate::bce_with_logits;
 
 use crate::common::*;
@@ -243,9 +244,9 @@ fn every_gpu_route_matches_flex_at_batch_1_and_16() {
         (3, 5, 9, 11, 7, 3, 3, [0, 0]),
     ];
     for (n, c, h, w, co, kh, kw, padding) in shapes {
-        let x = pseudo_random(n * c * h * w, 1);
-        let k = pseudo_random(co * c * kh * kw, 2);
-        let b = pseudo_random(co, 3);
+        let x = fixed_values(n * c * h * w, 1);
+        let k = fixed_values(co * c * kh * kw, 2);
+        let b = fixed_values(co, 3);
         let run = |device: &Device, route: GpuConvolution| {
             let device = device.clone().autodiff();
             let x = Tensor::<4>::from_data(TensorData::new(x.clone(), [n, c, h, w]), &device)
@@ -256,7 +257,7 @@ fn every_gpu_route_matches_flex_at_batch_1_and_16() {
             let y = modnet::kernels::conv2d(x.clone(), k.clone(), Some(b), padding, route);
             // A weighting of the outputs, so that each output's gradient differs.
             let seen = Tensor::<4>::from_data(
-                TensorData::new(pseudo_random(y.dims().iter().product(), 4), y.dims()),
+                TensorData::new(fixed_values(y.dims().iter().product(), 4), y.dims()),
                 &device,
             );
             let grads = (y.clone() * seen).sum().backward();
@@ -294,19 +295,6 @@ fn every_gpu_route_matches_flex_at_batch_1_and_16() {
         after.direct - before.direct
     };
     assert!(ran >= 3 * shapes.len(), "the extension ran {ran} passes");
-}
-
-/// Values in [-1, 1), different for each `seed`.
-fn pseudo_random(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
 }
 
 /// Logits, gradients, 5 gradient steps' losses and the weights after them on `gpu` against Flex's.

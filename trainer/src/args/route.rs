@@ -2,10 +2,10 @@
 //! times each route this device can take on the command's own work (a training step for
 //! `train` and `bench`, a forward pass for the commands that tag) and keeps the fastest.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use burn::tensor::Device;
 use modnet::GpuConvolution;
-use modnet_audio::route::RouteTimes;
+use modnet_audio::route::{self, RouteTimes};
 
 /// What `--gpu-conv` asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,21 +46,21 @@ impl GpuConvChoice {
         work: &str,
         time: impl FnOnce() -> Result<Option<RouteTimes>>,
     ) -> Result<GpuConvolution> {
-        if let GpuConvChoice::Route(route) = self {
-            if let Some(why) = route.refusal(device) {
-                bail!("--gpu-conv {}: {why}", route.name());
-            }
-            return Ok(route);
-        }
-        let times = time().context("--gpu-conv auto")?;
-        let Some(times) = times else {
-            return Ok(GpuConvolution::Direct);
+        let asked = match self {
+            GpuConvChoice::Route(route) => Some(route),
+            GpuConvChoice::Auto => None,
         };
-        for (route, why) in &times.left_out {
-            eprintln!("gpu-conv auto: {} {why}; left out", route.name());
+        let flag = asked.map_or("auto", GpuConvolution::name);
+        let settled =
+            route::settle(asked, device, time).with_context(|| format!("--gpu-conv {flag}"))?;
+        if let Some(times) = &settled.times {
+            for (route, why) in &times.left_out {
+                eprintln!("gpu-conv auto: {} {why}; left out", route.name());
+            }
+            eprintln!("{}", times.line(work));
         }
-        eprintln!("{}", times.line(work));
-        Ok(times.fastest)
+        // Off a GPU the route is irrelevant: the one asked for is kept, to be shown.
+        Ok(settled.route.or(asked).unwrap_or(GpuConvolution::Direct))
     }
 }
 

@@ -158,8 +158,9 @@ fn passes_of_one_image(
     ])
 }
 
-/// `len` values in [-1, 1), the same for the same `seed` on every machine.
-fn fixed_values(len: usize, seed: u64) -> Vec<f32> {
+/// `len` values in [-1, 1), the same for the same `seed` on every machine (a 64-bit LCG: fixed
+/// inputs that do not come from a device's random generator; the wgpu tests use them too).
+pub fn fixed_values(len: usize, seed: u64) -> Vec<f32> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|_| {

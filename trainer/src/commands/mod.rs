@@ -2,7 +2,7 @@
 
 pub mod average;
 pub mod bench;
-mod bench_layers;
+pub mod bench_layers;
 pub mod embed;
 pub mod eval;
 pub mod export;

@@ -90,28 +90,12 @@ pub fn pass(
 ) -> Option<Result<CubeTensor, String>> {
     let device = applies(x)?;
     let s = ConvShape::of(x.shape().dims(), weight.shape().dims(), [ph, pw]);
-    Some(match pass {
-        Pass::Forward => {
-            let out = [s.batch, s.c_out, s.oh(), s.ow()];
-            run(device, pass, s, out, [x, weight], Some(other))
-        }
-        Pass::Data => run(
-            device,
-            pass,
-            s,
-            [s.batch, s.c_in, s.h, s.w],
-            [weight, other],
-            None,
-        ),
-        Pass::Filter => run(
-            device,
-            pass,
-            s,
-            [s.c_out, s.c_in, s.kh, s.kw],
-            [x, other],
-            None,
-        ),
-    })
+    let (out, inputs, bias) = match pass {
+        Pass::Forward => ([s.batch, s.c_out, s.oh(), s.ow()], [x, weight], Some(other)),
+        Pass::Data => ([s.batch, s.c_in, s.h, s.w], [weight, other], None),
+        Pass::Filter => ([s.c_out, s.c_in, s.kh, s.kw], [x, other], None),
+    };
+    Some(run(device, pass, s, out, inputs, bias))
 }
 
 fn applies(x: &CubeTensor) -> Option<usize> {
