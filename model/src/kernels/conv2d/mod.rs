@@ -110,8 +110,8 @@ impl GpuConvolution {
 
     /// Why this route cannot run on `device` at all, in a sentence; `None` where it can. Only
     /// cuDNN's route is refused (off CUDA, or without libcudnn): the others fall back by design
-    /// (the implicit GEMM to the direct kernels without cooperative matrices, the unfolded form
-    /// to burn's where it would not fit, every route to the CPU's kernels on the CPU).
+    /// (the implicit GEMM to the direct kernels without cooperative matrices, every route to the
+    /// CPU's kernels on the CPU).
     pub fn refusal(self, device: &burn::tensor::Device) -> Option<alloc::string::String> {
         use alloc::string::ToString;
         if self != GpuConvolution::Cudnn {
@@ -152,10 +152,7 @@ pub fn conv2d(
 ) -> Tensor<4> {
     #[cfg(feature = "cpu-kernels")]
     super::trace::saw_convolution((x.dims(), weight.dims(), padding));
-    if gpu == GpuConvolution::Unfolded
-        && unfolded::on_cubecl(&x)
-        && unfolded::fits(x.dims(), weight.dims(), padding)
-    {
+    if gpu == GpuConvolution::Unfolded && unfolded::on_cubecl(&x) {
         return unfolded::conv2d(x, weight, bias, padding);
     }
     #[cfg(feature = "gpu-kernels")]

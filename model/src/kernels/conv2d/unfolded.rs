@@ -11,15 +11,18 @@
 //! `grad · colsᵀ`, the input gradient `Wᵀ · grad`, folded back onto the input by the slices'
 //! backward.
 //!
-//! The unfolded input holds `kh·kw` copies of the input. It is built for a group of signals at
-//! a time, so that no tensor exceeds [`MAX_UNFOLDED_BYTES`] (GPUs cap a buffer's binding:
-//! lavapipe at 128 MiB, browsers by default too).
+//! The unfolded input holds `kh·kw` copies of the input, more than a GPU binds at once for the
+//! model's larger maps (GPUs cap a buffer's binding: lavapipe at 128 MiB, browsers by default
+//! too; one 5 s chunk at the paper preset's second layer unfolds to 91 MB). So it is built a
+//! tile at a time, none over [`MAX_UNFOLDED_BYTES`]: a group of whole signals where a signal
+//! fits, else bands of output rows of one signal, else pieces of one row ([`Tiles`]).
 
 use alloc::vec::Vec;
 use burn::tensor::Tensor;
 use burn::tensor::ops::PadMode;
+use core::ops::Range;
 
-/// The largest unfolded input built at once, in bytes.
+/// The largest unfolded tile built at once, in bytes.
 pub const MAX_UNFOLDED_BYTES: usize = 64 << 20;
 
 /// Whether `x` lives on one of burn's cubecl runtimes (a GPU through wgpu or CUDA, or a CPU
@@ -32,19 +35,72 @@ pub fn on_cubecl<const D: usize>(x: &Tensor<D>) -> bool {
     alloc::format!("{:?}", device.as_dispatch()).starts_with("Cube(")
 }
 
-/// Whether the unfolded form fits one signal within [`MAX_UNFOLDED_BYTES`]; where it does not,
-/// callers keep burn's convolution.
-pub fn fits(x: [usize; 4], weight: [usize; 4], [ph, pw]: [usize; 2]) -> bool {
-    let [_, c, h, w] = x;
-    let [_, _, kh, kw] = weight;
-    let (ho, wo) = (
-        (h + 2 * ph + 1).saturating_sub(kh),
-        (w + 2 * pw + 1).saturating_sub(kw),
-    );
-    c * kh * kw * ho * wo * 4 <= MAX_UNFOLDED_BYTES
+/// How an output of `n` signals of `ho × wo` positions is cut so that no tile's unfolded input
+/// (`k` values a position) exceeds a bound: tiles of `signals` signals × `rows` rows × `columns`
+/// columns, the last of each smaller where the sizes do not divide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiles {
+    /// Signals a tile.
+    pub signals: usize,
+    /// Output rows a tile.
+    pub rows: usize,
+    /// Output columns a tile.
+    pub columns: usize,
 }
 
-/// A stride-1 convolution with zero padding `[ph, pw]`.
+impl Tiles {
+    /// Tiles of `[n, k, ho, wo]` (signals, unfolded values a position, output rows, output
+    /// columns) within `max_bytes` of f32: whole signals where one fits, else whole rows, else
+    /// pieces of a row (one position at least, whatever the bound); as few as the bound allows,
+    /// and as even as they can be.
+    pub fn within([n, k, ho, wo]: [usize; 4], max_bytes: usize) -> Tiles {
+        let positions = (max_bytes / (k * 4).max(1)).max(1);
+        if ho * wo <= positions {
+            Tiles {
+                signals: even(n, positions / (ho * wo).max(1)),
+                rows: ho,
+                columns: wo,
+            }
+        } else if wo <= positions {
+            Tiles {
+                signals: 1,
+                rows: even(ho, positions / wo),
+                columns: wo,
+            }
+        } else {
+            Tiles {
+                signals: 1,
+                rows: 1,
+                columns: even(wo, positions),
+            }
+        }
+    }
+}
+
+/// The size of the fewest, most even parts of `len` no larger than `most` (at least 1).
+fn even(len: usize, most: usize) -> usize {
+    let parts = len.div_ceil(most.max(1)).max(1);
+    len.div_ceil(parts).max(1)
+}
+
+/// `0..len` cut into ranges of `step` (the last shorter).
+fn ranges(len: usize, step: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..len)
+        .step_by(step.max(1))
+        .map(move |start| start..(start + step).min(len))
+}
+
+/// `parts` joined along `dim`, without a copy where there is one part.
+fn join(parts: Vec<Tensor<4>>, dim: usize) -> Tensor<4> {
+    if parts.len() == 1 {
+        parts.into_iter().next().expect("one part")
+    } else {
+        Tensor::cat(parts, dim)
+    }
+}
+
+/// A stride-1 convolution with zero padding `[ph, pw]`, unfolded a tile of at most
+/// [`MAX_UNFOLDED_BYTES`] at a time.
 ///
 /// - x: `[n, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]`, bias: `[c_out]`
 /// - output: `[n, c_out, h + 2·ph − kh + 1, w + 2·pw − kw + 1]`
@@ -55,7 +111,25 @@ pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
+    padding: [usize; 2],
+) -> Tensor<4> {
+    conv2d_within(x, weight, bias, padding, MAX_UNFOLDED_BYTES)
+}
+
+/// [`conv2d`] with the tiles' bound in bytes given (tests give a small one, so that small
+/// inputs take the tiled paths).
+///
+/// - x: `[n, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]`, bias: `[c_out]`
+/// - output: `[n, c_out, h + 2·ph − kh + 1, w + 2·pw − kw + 1]`
+///
+/// # Panics
+/// If the kernel is larger than the padded input, or the channels differ.
+pub fn conv2d_within(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
     [ph, pw]: [usize; 2],
+    max_bytes: usize,
 ) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
     let [co, ci, kh, kw] = weight.dims();
@@ -73,27 +147,37 @@ pub fn conv2d(
     };
     // [1, c_out, c·kh·kw], in the order (channel, row, column) of the unfolded rows.
     let weight = weight.reshape([1, co, k]);
-    let group = (MAX_UNFOLDED_BYTES / (k * ho * wo * 4)).clamp(1, n);
-    let outputs: Vec<Tensor<3>> = (0..n)
-        .step_by(group)
-        .map(|start| {
-            let g = group.min(n - start);
-            let x = x.clone().narrow(0, start, g);
-            // kh·kw shifted windows: [g, c, kh·kw, ho, wo] → [g, c·kh·kw, ho·wo].
-            let windows: Vec<Tensor<4>> = (0..kh)
-                .flat_map(|i| (0..kw).map(move |j| (i, j)))
-                .map(|(i, j)| x.clone().slice([0..g, 0..c, i..i + ho, j..j + wo]))
-                .collect();
-            let cols = Tensor::stack::<5>(windows, 2).reshape([g, k, ho * wo]);
-            weight.clone().matmul(cols)
-        })
-        .collect();
-    let out = if outputs.len() == 1 {
-        outputs.into_iter().next().expect("one group")
-    } else {
-        Tensor::cat(outputs, 0)
-    }
-    .reshape([n, co, ho, wo]);
+    let tiles = Tiles::within([n, k, ho, wo], max_bytes);
+    // One tile: kh·kw shifted windows [g, c, kh·kw, rows, columns] → [g, c·kh·kw, positions].
+    let tile = |signals: Range<usize>, rows: Range<usize>, columns: Range<usize>| {
+        let (g, hb, wb) = (signals.len(), rows.len(), columns.len());
+        let windows: Vec<Tensor<4>> = (0..kh)
+            .flat_map(|i| (0..kw).map(move |j| (i, j)))
+            .map(|(i, j)| {
+                x.clone().slice([
+                    signals.clone(),
+                    0..c,
+                    rows.start + i..rows.end + i,
+                    columns.start + j..columns.end + j,
+                ])
+            })
+            .collect();
+        let cols = Tensor::stack::<5>(windows, 2).reshape([g, k, hb * wb]);
+        weight.clone().matmul(cols).reshape([g, co, hb, wb])
+    };
+    let out = join(
+        ranges(n, tiles.signals)
+            .map(|signals| {
+                let rows = ranges(ho, tiles.rows).map(|rows| {
+                    let pieces = ranges(wo, tiles.columns)
+                        .map(|columns| tile(signals.clone(), rows.clone(), columns));
+                    join(pieces.collect(), 3)
+                });
+                join(rows.collect(), 2)
+            })
+            .collect(),
+        0,
+    );
     match bias {
         Some(bias) => out + bias.reshape([1, co, 1, 1]),
         None => out,
@@ -107,8 +191,9 @@ mod tests {
     use burn::tensor::{Device, Distribution, Tolerance};
 
     /// Output and the gradients of input, kernels and bias against burn's convolution, for `x`
-    /// `[n, c, h, w]`, `c_out` kernels of `kh×kw` and padding `p` (relative 1e-4).
-    fn check(x: [usize; 4], c_out: usize, [kh, kw]: [usize; 2], p: [usize; 2]) {
+    /// `[n, c, h, w]`, `c_out` kernels of `kh×kw` and padding `p` (relative 1e-4), unfolded in
+    /// tiles of at most `max_bytes`.
+    fn check(x: [usize; 4], c_out: usize, [kh, kw]: [usize; 2], p: [usize; 2], max_bytes: usize) {
         let device = Device::flex().autodiff();
         let x = Tensor::<4>::random(x, Distribution::Normal(0.0, 1.0), &device);
         let w = Tensor::<4>::random(
@@ -128,7 +213,7 @@ mod tests {
                 b.clone().require_grad(),
             );
             let y = if ours {
-                conv2d(x.clone(), w.clone(), Some(b.clone()), p)
+                conv2d_within(x.clone(), w.clone(), Some(b.clone()), p, max_bytes)
             } else {
                 let options = ConvOptions::new([1, 1], p, [1, 1], 1);
                 burn::tensor::module::conv2d(x.clone(), w.clone(), Some(b.clone()), options)
@@ -159,14 +244,14 @@ mod tests {
 
     #[test]
     fn resnet_3x3_equals_burn_forward_and_backward() {
-        check([2, 5, 9, 13], 7, [3, 3], [1, 1]);
-        check([1, 3, 4, 5], 2, [3, 3], [1, 1]);
+        check([2, 5, 9, 13], 7, [3, 3], [1, 1], MAX_UNFOLDED_BYTES);
+        check([1, 3, 4, 5], 2, [3, 3], [1, 1], MAX_UNFOLDED_BYTES);
     }
 
     #[test]
     fn one_row_kernels_without_padding_equal_burn() {
         // The front-end's polyphase form: [batch, stride, rows, positions], one-row kernels.
-        check([3, 4, 2, 40], 6, [1, 8], [0, 0]);
+        check([3, 4, 2, 40], 6, [1, 8], [0, 0], MAX_UNFOLDED_BYTES);
     }
 
     #[test]
@@ -175,7 +260,46 @@ mod tests {
         // MAX_UNFOLDED_BYTES, so they are convolved in groups.
         let [n, c, h, w] = [30, 4, 120, 150];
         assert!(n * c * 9 * h * w * 4 > MAX_UNFOLDED_BYTES);
-        check([n, c, h, w], 3, [3, 3], [1, 1]);
+        check([n, c, h, w], 3, [3, 3], [1, 1], MAX_UNFOLDED_BYTES);
+    }
+
+    #[test]
+    fn bands_of_rows_and_pieces_of_rows_equal_burn() {
+        // 5·9 values a position, 4 bytes each: 900 bytes hold 5 positions (less than a row of
+        // 13: pieces of 5, 5 and 3), 4 000 bytes 22 (bands of one row of 13), 10 000 bytes 55
+        // (4 rows of 9 × 13 outputs: bands of 3).
+        for max_bytes in [900, 4_000, 10_000] {
+            check([2, 5, 9, 13], 7, [3, 3], [1, 1], max_bytes);
+        }
+        // The front-end's one-row kernels, a row cut into pieces.
+        check([2, 4, 2, 40], 6, [1, 8], [0, 0], 4 * 32 * 7);
+    }
+
+    #[test]
+    fn tiles_are_the_largest_within_the_bound() {
+        let tiles = |shape, max_bytes| {
+            let Tiles {
+                signals,
+                rows,
+                columns,
+            } = Tiles::within(shape, max_bytes);
+            [signals, rows, columns]
+        };
+        // The paper preset's second layer, batch 16: 2 304 values a position, 40 × 246
+        // positions (91 MB a signal; 29 rows fit the bound) → two bands of 20 rows.
+        let paper = [16, 2304, 40, 246];
+        assert_eq!(tiles(paper, MAX_UNFOLDED_BYTES), [1, 20, 246]);
+        assert!(29 * 246 * 2304 * 4 <= MAX_UNFOLDED_BYTES);
+        assert!(30 * 246 * 2304 * 4 > MAX_UNFOLDED_BYTES);
+        // Its third layer (23 MB a signal): two signals a tile, whole.
+        assert_eq!(tiles([16, 2304, 20, 123], MAX_UNFOLDED_BYTES), [2, 20, 123]);
+        // 7 signals of which 3 fit: tiles of 3 (the last of 1).
+        assert_eq!(tiles([7, 9, 2, 2], 3 * 4 * 9 * 4), [3, 2, 2]);
+        // Never more signals than there are, never an empty tile.
+        assert_eq!(tiles([3, 9, 2, 2], MAX_UNFOLDED_BYTES), [3, 2, 2]);
+        assert_eq!(tiles([3, 9, 2, 2], 1), [1, 1, 1]);
+        // A row longer than the bound: pieces of it.
+        assert_eq!(tiles([1, 10, 4, 100], 400), [1, 1, 10]);
     }
 
     #[test]
