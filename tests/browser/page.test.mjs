@@ -216,7 +216,7 @@ for (const mode of ['webgpu', 'cpu']) {
       figures.push([`page load to model ready, ${mode}`, `${loadSeconds.toFixed(1)} s`]);
       // The WebGPU engine times its convolution routes on the loaded model and runs the
       // fastest (the tags below are checked on that route); the CPU engine has none to choose.
-      const convolutions = await page.$eval('#convolutions', (e) => ({ route: e.dataset.route, timed: e.dataset.timed, text: e.textContent }))
+      const convolutions = await page.$eval('#convolutions', (e) => ({ route: e.dataset.route, timed: e.dataset.timed, earlier: e.dataset.earlier, text: e.textContent }))
         .catch(() => null);
       assert.equal(await page.$('#convolutions-timing'), null, 'the timing line goes once the model is in');
       if (mode === 'webgpu') {
@@ -228,6 +228,17 @@ for (const mode of ['webgpu', 'cpu']) {
         assert.equal(convolutions.route, fastest, `the fastest route runs: ${convolutions.text}`);
         figures.push([`WebGPU convolution routes timed at load (SwiftShader; ms per forward pass of 4 chunks)`,
           Object.entries(timed).map(([r, ms]) => `${r} ${ms.toFixed(0)}`).join(', ') + ` → ${fastest}`]);
+        assert.equal(convolutions.earlier, 'false', convolutions.text);
+        // A revisit (same browser, same GPU, same model) takes the remembered route without
+        // timing: the same route and the same times, said to be an earlier visit's.
+        const revisit = performance.now();
+        await page.reload();
+        await page.waitForFunction(() => document.querySelector('#model-line')?.textContent.startsWith('model:'),
+          null, { timeout: 300_000 });
+        const again = await page.$eval('#convolutions', (e) => ({ route: e.dataset.route, timed: e.dataset.timed, earlier: e.dataset.earlier, text: e.textContent }));
+        assert.deepEqual([again.route, again.timed, again.earlier], [convolutions.route, convolutions.timed, 'true'], again.text);
+        assert.match(again.text, /timed at an earlier visit/);
+        figures.push(['page load to model ready, webgpu, revisit (route remembered)', `${((performance.now() - revisit) / 1000).toFixed(1)} s`]);
       } else {
         assert.equal(convolutions, null, 'the CPU engine has no convolution route to show');
       }

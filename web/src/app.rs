@@ -138,7 +138,8 @@ fn Header(
                 </p>
             })}
             {move || model.with(|m| m.as_ref()?.convolutions.clone()).map(|c| view! {
-                <p id="convolutions" class="note" data-route=c.route.name() data-timed=timed_data(&c)>
+                <p id="convolutions" class="note" data-route=c.route.name() data-timed=timed_data(&c)
+                    data-earlier=c.earlier.to_string()>
                     {convolutions_line(&c)}
                 </p>
             })}
@@ -166,8 +167,13 @@ fn convolutions_line(c: &Convolutions) -> String {
             .iter()
             .map(|(route, ms)| format!("{} {ms:.0} ms", route.name()))
             .collect();
+        let when = if c.earlier {
+            ", timed at an earlier visit: ?gpu-conv=auto in the address times them again"
+        } else {
+            ""
+        };
         format!(
-            "the fastest on this GPU per forward pass of {TAG_BATCH} chunks: {}",
+            "the fastest on this GPU per forward pass of {TAG_BATCH} chunks: {}{when}",
             times.join(", ")
         )
     };

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker};
 
-use crate::messages::{BODY, EngineKind, FromEngine, PAYLOAD, Share, ToEngine};
+use crate::messages::{BODY, Convolutions, EngineKind, FromEngine, PAYLOAD, Share, ToEngine};
 
 impl EngineKind {
     fn loader(self) -> &'static str {
@@ -110,12 +110,20 @@ impl EngineClient {
             .map_err(|e| format!("the engine did not take the request: {e:?}"))
     }
 
-    /// Loads a weights file.
-    pub fn load(&self, name: &str, bytes: &[u8], gpu_conv: Option<&str>) -> Result<(), String> {
+    /// Loads a weights file; on a GPU, with the route the address names and those remembered
+    /// ([`ToEngine::Load`]).
+    pub fn load(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        gpu_conv: Option<&str>,
+        remembered: &[Convolutions],
+    ) -> Result<(), String> {
         let payload = Uint8Array::from(bytes);
         let request = ToEngine::Load {
             name: name.into(),
             gpu_conv: gpu_conv.map(str::to_string),
+            remembered: remembered.to_vec(),
         };
         self.post(&request, Some(payload.into()))
     }

@@ -18,6 +18,7 @@ use crate::messages::{
     BatchProbabilities, ChunkPictures, EngineKind, FromEngine, HeadsInfo, ModelInfo,
 };
 use crate::pool::{EnginePool, preferred_kind};
+use crate::route_memory;
 use modnet::{ClipTagging, SampleRate};
 
 mod live;
@@ -276,6 +277,9 @@ impl Controller {
         }
         self.error.set(None);
         self.timing.set(None);
+        if let Some(c) = &info.convolutions {
+            route_memory::keep(c);
+        }
         self.selected.set(0);
         // Live windows are cut for the model's chunk and rate: another model needs a new start.
         let same_input = self.model_shape().is_some_and(|(_, rate, chunk)| {

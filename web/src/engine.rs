@@ -48,7 +48,7 @@ pub fn run_worker(compute: EngineKind) {
     onmessage.forget();
     wasm_bindgen_futures::spawn_local(async move {
         let post = Poster(scope.clone());
-        let (device, backend) = match acquire(compute, &scope).await {
+        let (device, backend, adapter) = match acquire(compute, &scope).await {
             Ok(found) => found,
             Err(reason) => {
                 post.send(&FromEngine::GpuUnavailable { reason });
@@ -58,6 +58,7 @@ pub fn run_worker(compute: EngineKind) {
         post.send(&FromEngine::Ready { backend });
         let engine = Rc::new(RefCell::new(Engine {
             device,
+            adapter,
             model: None,
             order: FilterOrder::default(),
             samples: Vec::new(),
@@ -111,6 +112,8 @@ fn payload(event: &MessageEvent) -> JsValue {
 
 struct Engine {
     device: Device,
+    /// What the browser says of the GPU (empty on the CPU).
+    adapter: String,
     model: Option<ModNet>,
     /// The drawing order of the filters (rows and pictures, low to high).
     order: FilterOrder,
@@ -129,12 +132,20 @@ async fn handle(
     post: &Poster,
 ) -> Result<(), String> {
     match request {
-        ToEngine::Load { name, gpu_conv } => {
+        ToEngine::Load {
+            name,
+            gpu_conv,
+            remembered,
+        } => {
             let bytes = payload(event)
                 .dyn_into::<Uint8Array>()
                 .map_err(|_| "no weights file in the request".to_string())?
                 .to_vec();
-            let info = load(engine, &bytes, name, gpu_conv.as_deref(), post).await?;
+            let asked = convolutions::Asked {
+                name: gpu_conv.as_deref(),
+                remembered: &remembered,
+            };
+            let info = load(engine, &bytes, name, asked, post).await?;
             post.send(&FromEngine::Model(info));
         }
         ToEngine::Tag { job, share } => {
@@ -199,16 +210,19 @@ async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Loads the weights file `bytes`; on a GPU, its convolutions by the route `gpu_conv` names or
-/// the fastest there (each route's timing said to the page as it starts).
+/// Loads the weights file `bytes`; on a GPU, its convolutions by the route `asked` names or
+/// remembers, or the fastest there (each route's timing said to the page as it starts).
 async fn load(
     engine: &Rc<RefCell<Engine>>,
     bytes: &[u8],
     name: String,
-    gpu_conv: Option<&str>,
+    asked: convolutions::Asked<'_>,
     post: &Poster,
 ) -> Result<ModelInfo, String> {
-    let device = engine.borrow().device.clone();
+    let (device, adapter) = {
+        let e = engine.borrow();
+        (e.device.clone(), e.adapter.clone())
+    };
     let mut model = ModNet::from_bytes(bytes, &device)
         .map_err(|e| format!("{name} is not a modnet weights file: {e}"))?
         .for_inference();
@@ -219,7 +233,7 @@ async fn load(
             count,
         })
     };
-    let convolutions = convolutions::choose(&model, &device, gpu_conv, timing).await?;
+    let convolutions = convolutions::choose(&model, &device, &adapter, asked, timing).await?;
     if let Some(c) = &convolutions {
         model.set_gpu_convolution(c.route);
     }

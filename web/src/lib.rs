@@ -6,7 +6,8 @@
 //! - [`controller`]: the page's state and wiring; [`clip_job`]: a clip at the engines;
 //! - [`pool`] / [`client`] / [`engine`]: the model in web workers (Flex, or burn's wgpu on
 //!   WebGPU), talking through [`messages`];
-//! - [`browser`]: errors, the clock, files and the address's options;
+//! - [`browser`]: errors, the clock, files and the address's options; [`route_memory`]: the
+//!   WebGPU engine's convolution route, remembered across visits;
 //! - [`draw`]: canvas drawing.
 
 pub mod app;
@@ -20,3 +21,4 @@ pub mod engine;
 pub mod listen;
 pub mod messages;
 pub mod pool;
+pub mod route_memory;

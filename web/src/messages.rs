@@ -25,11 +25,13 @@ pub const PAYLOAD: &str = "payload";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ToEngine {
     /// Load a weights file (payload: its bytes) and replace the current model; on a GPU, its
-    /// convolutions run by the route named `gpu_conv` (the address's `?gpu-conv=`), or by the
-    /// fastest, timed there, when it names none.
+    /// convolutions run by the route named `gpu_conv` (the address's `?gpu-conv=`; `auto`
+    /// times them again), else by the route `remembered` holds for this GPU and model (timed
+    /// at an earlier visit, [`Convolutions::key`]), else by the fastest, timed there.
     Load {
         name: String,
         gpu_conv: Option<String>,
+        remembered: Vec<Convolutions>,
     },
     /// Run `share` of the batches of a clip (payload: mono samples at the model's rate): the
     /// clip protocol's evaluation chunks and timeline ([`modnet::ClipTagging`]). The engine
@@ -126,6 +128,10 @@ pub struct Convolutions {
     pub timed: Vec<(GpuConvolution, f64)>,
     /// Why the address's `?gpu-conv=` was not followed, when it was not.
     pub note: Option<String>,
+    /// The GPU and the model the route was chosen for: what the page remembers it by.
+    pub key: String,
+    /// Whether the times are an earlier visit's (the page remembered them), not this load's.
+    pub earlier: bool,
 }
 
 /// The user's tags the engines run beside the model's.

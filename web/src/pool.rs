@@ -7,6 +7,7 @@ use js_sys::Reflect;
 use crate::browser::address_option;
 use crate::client::EngineClient;
 use crate::messages::{EngineKind, FromEngine, Share};
+use crate::route_memory;
 
 /// The most CPU engines the page runs side by side (memory grows with each).
 const MAX_CPU_ENGINES: usize = 4;
@@ -50,13 +51,15 @@ impl EnginePool {
         self.engines.first().map_or(Ok(()), f)
     }
 
-    /// Gives every engine the weights, and the convolution route the address asks the GPU for
-    /// (`?gpu-conv=direct|unfolded`; the engine times them when it names none).
+    /// Gives every engine the weights, the convolution route the address asks the GPU for
+    /// (`?gpu-conv=direct|unfolded`, `auto` to time them again) and the routes remembered from
+    /// earlier visits ([`route_memory`]); the engine times them when neither answers.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
         let gpu_conv = address_option("gpu-conv");
+        let remembered = route_memory::recalled();
         self.engines
             .iter()
-            .try_for_each(|e| e.load(name, bytes, gpu_conv.as_deref()))
+            .try_for_each(|e| e.load(name, bytes, gpu_conv.as_deref(), &remembered))
     }
 
     /// Gives every engine the user's heads (a head file), or none.
