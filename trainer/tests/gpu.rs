@@ -214,21 +214,29 @@ fn wgpu_agrees_with_flex_forward_and_training() {
         // other routes never do.
         let after = cube::passes();
         let ran = after.implicit_gemm + after.direct - before.implicit_gemm - before.direct;
+        let unfolded = after.unfolded - before.unfolded;
         assert_eq!(after.cudnn, before.cudnn, "cuDNN ran on a wgpu device");
         match route {
             GpuConvolution::ImplicitGemm | GpuConvolution::Cudnn => {
-                assert!(ran > 0, "{route:?}: the extension never ran")
+                assert!(ran > 0 && unfolded == 0, "{route:?}: {before:?} → {after:?}")
             }
-            _ => assert_eq!(ran, 0, "{route:?} ran the extension"),
+            // The unfolded form's passes, with their own backward, through the extension.
+            GpuConvolution::Unfolded => {
+                assert!(unfolded > 0 && ran == 0, "{route:?}: {before:?} → {after:?}")
+            }
+            GpuConvolution::Direct => {
+                assert_eq!(ran + unfolded, 0, "{route:?} ran the extension")
+            }
         }
     }
 }
 
 /// Every GPU route's convolution and both gradients at the model's kinds of shapes (3×3 with
 /// padding, odd sizes, one-row filterbank kernels; batch 1 and 16) against burn's on Flex:
-/// burn's own, the unfolded form (whole, and in bands of two output rows, as the model's larger
-/// maps are unfolded), and the project's extension (implicit GEMM where the device launches it,
-/// else the direct kernels).
+/// burn's own, the unfolded form (through the project's extension with its own backward; and
+/// differentiated by burn's autodiff, as where the extension is not built, in bands of two output
+/// rows, as the model's larger maps are unfolded), and the extension's implicit GEMM (where the
+/// device launches it, else the direct kernels).
 #[test]
 fn every_gpu_route_matches_flex_at_batch_1_and_16() {
     let gpu = wgpu_device();
@@ -296,6 +304,8 @@ fn every_gpu_route_matches_flex_at_batch_1_and_16() {
         }
     }
     let after = cube::passes();
+    let unfolded = after.unfolded - before.unfolded;
+    assert!(unfolded >= 3 * shapes.len(), "unfolded passes: {unfolded}");
     let ran = if available {
         after.implicit_gemm - before.implicit_gemm
     } else {

@@ -1,5 +1,7 @@
-//! [`ConvKernels`] on burn's cubecl backend (wgpu, CUDA): the forward pass and both gradients as
-//! burn-cubecl's implicit-GEMM kernels, which run their matrix multiplies on the GPU's
+//! [`ConvKernels`] on burn's cubecl backend (wgpu, CUDA): for [`GpuConvolution::Unfolded`] the
+//! unfolded form's three passes (`unfolded.rs`: matrix multiplies, the input gradient folded back
+//! without autodiff's full-size gradient per window); otherwise the forward pass and both
+//! gradients as burn-cubecl's implicit-GEMM kernels, which run their matrix multiplies on the GPU's
 //! cooperative-matrix units (CUDA's tensor cores, TF32 for `f32` inputs as PyTorch does by
 //! default), reading the input's windows in place instead of unfolding it. burn without autotune
 //! never takes them (its default is the direct kernels, and the weight gradient a convolution
@@ -26,13 +28,16 @@ use burn_cubecl::{CubeBackend, CubeDevice};
 
 use super::GpuConvolution;
 use super::extension::{ConvKernels, options};
+use super::unfolded::{self, MAX_UNFOLDED_BYTES};
 
 /// Devices (and float types) asked whether they launch implicit-GEMM kernels, with the answer.
 static AVAILABLE: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
 std::thread_local! {
     /// Passes (forward or a gradient) this extension ran on this thread, by route (per thread,
     /// so that tests running side by side count their own).
-    static PASSES: Cell<Passes> = const { Cell::new(Passes { cudnn: 0, implicit_gemm: 0, direct: 0 }) };
+    static PASSES: Cell<Passes> = const {
+        Cell::new(Passes { cudnn: 0, implicit_gemm: 0, unfolded: 0, direct: 0 })
+    };
 }
 
 /// How many passes (forward or a gradient) ran by each route.
@@ -42,6 +47,8 @@ pub struct Passes {
     pub cudnn: usize,
     /// By burn-cubecl's implicit-GEMM kernels.
     pub implicit_gemm: usize,
+    /// By the unfolded form's matrix multiplies ([`GpuConvolution::Unfolded`], `unfolded.rs`).
+    pub unfolded: usize,
     /// By burn's direct kernels (a device without cooperative matrices, or a shape the
     /// implicit GEMM refuses).
     pub direct: usize,
@@ -165,6 +172,10 @@ impl ConvKernels for CubeBackend {
         pw: usize,
         route: GpuConvolution,
     ) -> FloatTensor<Self> {
+        if route == GpuConvolution::Unfolded {
+            count(|p| &mut p.unfolded);
+            return unfolded::forward::<Self>(x, weight, Some(bias), [ph, pw], MAX_UNFOLDED_BYTES);
+        }
         let (xs, ws) = (x.shape(), weight.shape());
         let cudnn = cudnn!(Forward(&x, &weight, &bias, ph, pw));
         pass(&x, route, "forward pass", [&xs, &ws], cudnn, |strategy| {
@@ -187,6 +198,16 @@ impl ConvKernels for CubeBackend {
         route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let (xs, ws) = (x.shape(), weight.shape());
+        if route == GpuConvolution::Unfolded {
+            count(|p| &mut p.unfolded);
+            return unfolded::input_grad::<Self>(
+                xs.dims(),
+                weight,
+                dy,
+                [ph, pw],
+                MAX_UNFOLDED_BYTES,
+            );
+        }
         let cudnn = cudnn!(Data(&x, &weight, &dy, ph, pw));
         pass(&x, route, "input gradient", [&xs, &ws], cudnn, |strategy| {
             conv_data_backward::<2>(
@@ -208,6 +229,10 @@ impl ConvKernels for CubeBackend {
         route: GpuConvolution,
     ) -> FloatTensor<Self> {
         let (xs, ws) = (x.shape(), weight.shape());
+        if route == GpuConvolution::Unfolded {
+            count(|p| &mut p.unfolded);
+            return unfolded::weight_grad::<Self>(x, ws.dims(), dy, [ph, pw], MAX_UNFOLDED_BYTES);
+        }
         let cudnn = cudnn!(Filter(&x, &weight, &dy, ph, pw));
         pass(
             &x,

@@ -6,7 +6,8 @@
 //!   feature;
 //! - burn's cubecl runtimes (wgpu, CUDA) natively, when the model's [`GpuConvolution`] is
 //!   [`GpuConvolution::Unfolded`]: the unfolded form ([`unfolded`]), matrix multiplies forward
-//!   and backward; when it is [`GpuConvolution::ImplicitGemm`]: burn-cubecl's implicit-GEMM
+//!   and backward (through the same extension with the `gpu-kernels` feature, else through
+//!   burn's autodiff); when it is [`GpuConvolution::ImplicitGemm`]: burn-cubecl's implicit-GEMM
 //!   kernels on tensor cores ([`cube`], the same extension with its own backward), with the
 //!   `gpu-kernels` feature; when it is [`GpuConvolution::Cudnn`] on CUDA: NVIDIA's cuDNN
 //!   (`cudnn`, through the same extension), with the `cudnn` feature;
@@ -152,16 +153,14 @@ pub fn conv2d(
 ) -> Tensor<4> {
     #[cfg(feature = "cpu-kernels")]
     super::trace::saw_convolution((x.dims(), weight.dims(), padding));
-    if gpu == GpuConvolution::Unfolded && unfolded::on_cubecl(&x) {
-        return unfolded::conv2d(x, weight, bias, padding);
-    }
     #[cfg(feature = "gpu-kernels")]
-    if !cfg!(target_arch = "wasm32")
-        && matches!(gpu, GpuConvolution::ImplicitGemm | GpuConvolution::Cudnn)
-        && unfolded::on_cubecl(&x)
-    {
+    if !cfg!(target_arch = "wasm32") && gpu != GpuConvolution::Direct && unfolded::on_cubecl(&x) {
         let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));
         return extension::conv2d(x, weight, bias, padding, gpu);
+    }
+    // Without the extension (the web page) the unfolded form goes through burn's autodiff.
+    if gpu == GpuConvolution::Unfolded && unfolded::on_cubecl(&x) {
+        return unfolded::conv2d(x, weight, bias, padding);
     }
     #[cfg(feature = "cpu-kernels")]
     if super::runs_ours(&x) && worth_it(&x, &weight, padding) {

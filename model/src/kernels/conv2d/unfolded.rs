@@ -1,25 +1,35 @@
 //! A stride-1 convolution as one matrix multiply over the unfolded input (im2col), in burn's
-//! tensor operations: a route for the GPU backends (burn's cubecl runtimes: wgpu, CUDA, WebGPU in
-//! the browser), taken where it is timed fastest (see [`super`]).
+//! backend operations: a route for the GPU backends (burn's cubecl runtimes: wgpu, CUDA, WebGPU
+//! in the browser), taken where it is timed fastest (see [`super`]).
 //!
 //! Built without autotune (this project leaves it off: with fusion it computed wrong results on
 //! wgpu/Vulkan, tracel-ai/burn#5257), burn's cubecl backends run a convolution as a direct
 //! kernel, one thread per output value, and its weight gradient as a convolution of the input
 //! by the output gradient. On an NVIDIA H200 through wgpu (Vulkan) that trained the paper preset
-//! at 7.8 clips/s (batch 4) where PyTorch on the same GPU trains 264. Here the convolution is
-//! `W · cols`, so autodiff derives the gradients as matrix multiplies too: the weight gradient
-//! `grad · colsᵀ`, the input gradient `Wᵀ · grad`, folded back onto the input by the slices'
-//! backward.
+//! at 7.8 clips/s (batch 4) where PyTorch on the same GPU trains 264. Here every pass is a
+//! matrix multiply: the output `W · cols` ([`forward`]), the weight gradient `dy · colsᵀ`
+//! ([`weight_grad`]), the input gradient `Wᵀ · dy` folded back onto the input ([`input_grad`],
+//! the unfolding's adjoint).
 //!
 //! The unfolded input holds `kh·kw` copies of the input, more than a GPU binds at once for the
 //! model's larger maps (GPUs cap a buffer's binding: lavapipe at 128 MiB, browsers by default
 //! too; one 5 s chunk at the paper preset's second layer unfolds to 91 MB). So it is built a
 //! tile at a time, none over [`MAX_UNFOLDED_BYTES`]: a group of whole signals where a signal
 //! fits, else bands of output rows of one signal, else pieces of one row ([`Tiles`]).
+//!
+//! The passes are written on a backend's tensors. On burn's cubecl backend they are the
+//! project's convolution extension's passes for [`super::GpuConvolution::Unfolded`] (`cube.rs`),
+//! whose backward calls [`input_grad`] and [`weight_grad`]; [`conv2d`] runs [`forward`] on burn
+//! tensors, so that burn's autodiff differentiates its slices and multiplies where the extension
+//! is not built (the web page, which never trains). Differentiated that way, each window's slice
+//! sends back a gradient the size of the whole input, `kh·kw` per tile: the explicit backward
+//! touches each unfolded value once.
 
 use alloc::vec::Vec;
-use burn::tensor::Tensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, TensorMetadata};
 use burn::tensor::ops::PadMode;
+use burn::tensor::{Slice, Tensor};
 use core::ops::Range;
 
 /// The largest unfolded tile built at once, in bytes.
@@ -84,23 +94,284 @@ fn even(len: usize, most: usize) -> usize {
 }
 
 /// `0..len` cut into ranges of `step` (the last shorter).
-fn ranges(len: usize, step: usize) -> impl Iterator<Item = Range<usize>> {
+fn ranges(len: usize, step: usize) -> impl Iterator<Item = Range<usize>> + Clone {
     (0..len)
         .step_by(step.max(1))
         .map(move |start| start..(start + step).min(len))
 }
 
-/// `parts` joined along `dim`, without a copy where there is one part.
-fn join(parts: Vec<Tensor<4>>, dim: usize) -> Tensor<4> {
-    if parts.len() == 1 {
-        parts.into_iter().next().expect("one part")
-    } else {
-        Tensor::cat(parts, dim)
+/// One convolution's sizes: input `[n, c, h, w]`, kernels `[co, c, kh, kw]`, zero padding
+/// `[ph, pw]`, output `[n, co, ho, wo]`, `k = c·kh·kw` unfolded values a position.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    x: [usize; 4],
+    co: usize,
+    kh: usize,
+    kw: usize,
+    padding: [usize; 2],
+    ho: usize,
+    wo: usize,
+    k: usize,
+}
+
+/// The output positions of one tile: its signals, rows and columns.
+#[derive(Debug, Clone)]
+struct Tile {
+    signals: Range<usize>,
+    rows: Range<usize>,
+    columns: Range<usize>,
+}
+
+impl Tile {
+    fn positions(&self) -> usize {
+        self.rows.len() * self.columns.len()
+    }
+
+    /// Where window `(i, j)` of this tile lies in the padded input, `c` channels.
+    fn window(&self, c: usize, (i, j): (usize, usize)) -> [Slice; 4] {
+        [
+            self.signals.clone().into(),
+            (0..c).into(),
+            (self.rows.start + i..self.rows.end + i).into(),
+            (self.columns.start + j..self.columns.end + j).into(),
+        ]
+    }
+
+    /// Where this tile lies in the output, `co` channels.
+    fn output(&self, co: usize) -> [Slice; 4] {
+        [
+            self.signals.clone().into(),
+            (0..co).into(),
+            self.rows.clone().into(),
+            self.columns.clone().into(),
+        ]
     }
 }
 
+impl Geometry {
+    /// # Panics
+    /// If the kernel is larger than the padded input, or the channels differ.
+    fn of(x: [usize; 4], weight: [usize; 4], [ph, pw]: [usize; 2]) -> Geometry {
+        let [_, c, h, w] = x;
+        let [co, ci, kh, kw] = weight;
+        assert_eq!(c, ci, "input channels {c}, kernel channels {ci}");
+        assert!(
+            h + 2 * ph >= kh && w + 2 * pw >= kw,
+            "kernel {kh}×{kw} larger than the padded input"
+        );
+        Geometry {
+            x,
+            co,
+            kh,
+            kw,
+            padding: [ph, pw],
+            ho: h + 2 * ph - kh + 1,
+            wo: w + 2 * pw - kw + 1,
+            k: c * kh * kw,
+        }
+    }
+
+    /// The tiles within `max_bytes`, signals outermost.
+    fn tiles(&self, max_bytes: usize) -> impl Iterator<Item = Tile> {
+        let n = self.x[0];
+        let tiles = Tiles::within([n, self.k, self.ho, self.wo], max_bytes);
+        let (rows, columns) = (ranges(self.ho, tiles.rows), ranges(self.wo, tiles.columns));
+        ranges(n, tiles.signals).flat_map(move |signals| {
+            let columns = columns.clone();
+            rows.clone().flat_map(move |rows| {
+                let signals = signals.clone();
+                columns.clone().map(move |columns| Tile {
+                    signals: signals.clone(),
+                    rows: rows.clone(),
+                    columns,
+                })
+            })
+        })
+    }
+
+    /// Kernel offsets `(i, j)`, in the order of the unfolded rows (row-major within a channel).
+    fn offsets(&self) -> impl Iterator<Item = (usize, usize)> {
+        let kw = self.kw;
+        (0..self.kh).flat_map(move |i| (0..kw).map(move |j| (i, j)))
+    }
+
+    fn padded<B: Backend>(&self, x: FloatTensor<B>) -> FloatTensor<B> {
+        let [ph, pw] = self.padding;
+        if ph == 0 && pw == 0 {
+            return x;
+        }
+        B::float_pad(
+            x,
+            &[(0, 0), (0, 0), (ph, ph), (pw, pw)],
+            PadMode::Constant(0.0),
+        )
+    }
+
+    /// The unfolded input of `tile`: `[g, c·kh·kw, positions]`, rows in the order
+    /// (channel, kernel row, kernel column), from the padded input.
+    fn unfold<B: Backend>(&self, padded: &FloatTensor<B>, tile: &Tile) -> FloatTensor<B> {
+        let (g, c, p) = (tile.signals.len(), self.x[1], tile.positions());
+        let windows: Vec<FloatTensor<B>> = self
+            .offsets()
+            .map(|offset| {
+                let window = B::float_slice(padded.clone(), &tile.window(c, offset));
+                B::float_reshape(window, [g, c, 1, p].into())
+            })
+            .collect();
+        B::float_reshape(B::float_cat(windows, 2), [g, self.k, p].into())
+    }
+
+    /// `padded_grad` plus the unfolded gradient `dcols` (`[g, c·kh·kw, positions]`) of `tile`,
+    /// each value added back where the unfolding took it from.
+    fn fold<B: Backend>(
+        &self,
+        mut padded_grad: FloatTensor<B>,
+        dcols: FloatTensor<B>,
+        tile: &Tile,
+    ) -> FloatTensor<B> {
+        let (g, c) = (tile.signals.len(), self.x[1]);
+        let (hb, wb) = (tile.rows.len(), tile.columns.len());
+        let windows = self.kh * self.kw;
+        let dcols = B::float_reshape(dcols, [g, c, windows, hb * wb].into());
+        for (index, offset) in self.offsets().enumerate() {
+            let part = B::float_slice(
+                dcols.clone(),
+                &[
+                    (..).into(),
+                    (..).into(),
+                    (index..index + 1).into(),
+                    (..).into(),
+                ],
+            );
+            let part = B::float_reshape(part, [g, c, hb, wb].into());
+            let region = tile.window(c, offset);
+            let sum = B::float_add(B::float_slice(padded_grad.clone(), &region), part);
+            padded_grad = B::float_slice_assign(padded_grad, &region, sum);
+        }
+        padded_grad
+    }
+}
+
+/// Tile results `(tile, [g, co, rows, columns])` put together as `[n, co, ho, wo]`.
+fn assemble<B: Backend>(
+    geometry: &Geometry,
+    parts: Vec<(Tile, FloatTensor<B>)>,
+    like: &FloatTensor<B>,
+) -> FloatTensor<B> {
+    if parts.len() == 1 {
+        return parts.into_iter().next().expect("one tile").1;
+    }
+    let shape = [geometry.x[0], geometry.co, geometry.ho, geometry.wo];
+    let out = B::float_zeros(shape.into(), &like.device(), like.dtype().into());
+    parts.into_iter().fold(out, |out, (tile, part)| {
+        B::float_slice_assign(out, &tile.output(geometry.co), part)
+    })
+}
+
+/// The convolution, unfolded a tile of at most `max_bytes` at a time.
+///
+/// - x: `[n, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]`, bias: `[c_out]`
+/// - output: `[n, c_out, h + 2·ph − kh + 1, w + 2·pw − kw + 1]`
+///
+/// # Panics
+/// If the kernel is larger than the padded input, or the channels differ.
+pub fn forward<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: Option<FloatTensor<B>>,
+    padding: [usize; 2],
+    max_bytes: usize,
+) -> FloatTensor<B> {
+    let geometry = Geometry::of(x.shape().dims(), weight.shape().dims(), padding);
+    let co = geometry.co;
+    let padded = geometry.padded::<B>(x);
+    // [1, c_out, c·kh·kw], in the order of the unfolded rows.
+    let weight = B::float_reshape(weight, [1, co, geometry.k].into());
+    let parts: Vec<(Tile, FloatTensor<B>)> = geometry
+        .tiles(max_bytes)
+        .map(|tile| {
+            let cols = geometry.unfold::<B>(&padded, &tile);
+            let shape = [tile.signals.len(), co, tile.rows.len(), tile.columns.len()];
+            let part = B::float_reshape(B::float_matmul(weight.clone(), cols), shape.into());
+            (tile, part)
+        })
+        .collect();
+    let out = assemble::<B>(&geometry, parts, &weight);
+    match bias {
+        Some(bias) => B::float_add(out, B::float_reshape(bias, [1, co, 1, 1].into())),
+        None => out,
+    }
+}
+
+/// The gradient of [`forward`] for `x` (of shape `x_shape`), from the output's gradient `dy`:
+/// `Wᵀ · dy` a tile at a time, folded back onto the input.
+///
+/// - weight: `[c_out, c_in, kh, kw]`, dy: `[n, c_out, ho, wo]` → `[n, c_in, h, w]`
+pub fn input_grad<B: Backend>(
+    x_shape: [usize; 4],
+    weight: FloatTensor<B>,
+    dy: FloatTensor<B>,
+    padding: [usize; 2],
+    max_bytes: usize,
+) -> FloatTensor<B> {
+    let geometry = Geometry::of(x_shape, weight.shape().dims(), padding);
+    let ([n, c, h, w], [ph, pw], co) = (x_shape, padding, geometry.co);
+    // [1, c·kh·kw, c_out]
+    let weight_t = B::float_transpose(B::float_reshape(weight, [1, co, geometry.k].into()));
+    let padded_shape = [n, c, h + 2 * ph, w + 2 * pw];
+    let zeros = B::float_zeros(padded_shape.into(), &dy.device(), dy.dtype().into());
+    let padded_grad = geometry.tiles(max_bytes).fold(zeros, |padded_grad, tile| {
+        let g = tile.signals.len();
+        let dy_tile = B::float_slice(dy.clone(), &tile.output(co));
+        let dy_tile = B::float_reshape(dy_tile, [g, co, tile.positions()].into());
+        let dcols = B::float_matmul(weight_t.clone(), dy_tile);
+        geometry.fold::<B>(padded_grad, dcols, &tile)
+    });
+    if ph == 0 && pw == 0 {
+        return padded_grad;
+    }
+    B::float_slice(
+        padded_grad,
+        &[
+            (..).into(),
+            (..).into(),
+            (ph..ph + h).into(),
+            (pw..pw + w).into(),
+        ],
+    )
+}
+
+/// The gradient of [`forward`] for the kernels (of shape `weight_shape`), from the output's
+/// gradient `dy`: `dy · colsᵀ` summed over tiles, the input unfolded again a tile at a time.
+///
+/// - x: `[n, c_in, h, w]`, dy: `[n, c_out, ho, wo]` → `[c_out, c_in, kh, kw]`
+pub fn weight_grad<B: Backend>(
+    x: FloatTensor<B>,
+    weight_shape: [usize; 4],
+    dy: FloatTensor<B>,
+    padding: [usize; 2],
+    max_bytes: usize,
+) -> FloatTensor<B> {
+    let geometry = Geometry::of(x.shape().dims(), weight_shape, padding);
+    let co = geometry.co;
+    let padded = geometry.padded::<B>(x);
+    let sum = geometry
+        .tiles(max_bytes)
+        .map(|tile| {
+            let g = tile.signals.len();
+            let cols = geometry.unfold::<B>(&padded, &tile);
+            let dy_tile = B::float_slice(dy.clone(), &tile.output(co));
+            let dy_tile = B::float_reshape(dy_tile, [g, co, tile.positions()].into());
+            // [g, c_out, c·kh·kw], summed over the tile's signals.
+            B::float_sum_dim(B::float_matmul(dy_tile, B::float_transpose(cols)), 0)
+        })
+        .reduce(B::float_add)
+        .expect("an output has a tile");
+    B::float_reshape(sum, weight_shape.into())
+}
+
 /// A stride-1 convolution with zero padding `[ph, pw]`, unfolded a tile of at most
-/// [`MAX_UNFOLDED_BYTES`] at a time.
+/// [`MAX_UNFOLDED_BYTES`] at a time, on burn tensors (differentiated by burn's autodiff).
 ///
 /// - x: `[n, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]`, bias: `[c_out]`
 /// - output: `[n, c_out, h + 2·ph − kh + 1, w + 2·pw − kw + 1]`
@@ -121,67 +392,20 @@ pub fn conv2d(
 ///
 /// - x: `[n, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]`, bias: `[c_out]`
 /// - output: `[n, c_out, h + 2·ph − kh + 1, w + 2·pw − kw + 1]`
-///
-/// # Panics
-/// If the kernel is larger than the padded input, or the channels differ.
 pub fn conv2d_within(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
-    [ph, pw]: [usize; 2],
+    padding: [usize; 2],
     max_bytes: usize,
 ) -> Tensor<4> {
-    let [n, c, h, w] = x.dims();
-    let [co, ci, kh, kw] = weight.dims();
-    assert_eq!(c, ci, "input channels {c}, kernel channels {ci}");
-    assert!(
-        h + 2 * ph >= kh && w + 2 * pw >= kw,
-        "kernel {kh}×{kw} larger than the padded input"
-    );
-    let (ho, wo) = (h + 2 * ph - kh + 1, w + 2 * pw - kw + 1);
-    let k = c * kh * kw;
-    let x = if ph > 0 || pw > 0 {
-        x.pad([(ph, ph), (pw, pw)], PadMode::Constant(0.0))
-    } else {
-        x
-    };
-    // [1, c_out, c·kh·kw], in the order (channel, row, column) of the unfolded rows.
-    let weight = weight.reshape([1, co, k]);
-    let tiles = Tiles::within([n, k, ho, wo], max_bytes);
-    // One tile: kh·kw shifted windows [g, c, kh·kw, rows, columns] → [g, c·kh·kw, positions].
-    let tile = |signals: Range<usize>, rows: Range<usize>, columns: Range<usize>| {
-        let (g, hb, wb) = (signals.len(), rows.len(), columns.len());
-        let windows: Vec<Tensor<4>> = (0..kh)
-            .flat_map(|i| (0..kw).map(move |j| (i, j)))
-            .map(|(i, j)| {
-                x.clone().slice([
-                    signals.clone(),
-                    0..c,
-                    rows.start + i..rows.end + i,
-                    columns.start + j..columns.end + j,
-                ])
-            })
-            .collect();
-        let cols = Tensor::stack::<5>(windows, 2).reshape([g, k, hb * wb]);
-        weight.clone().matmul(cols).reshape([g, co, hb, wb])
-    };
-    let out = join(
-        ranges(n, tiles.signals)
-            .map(|signals| {
-                let rows = ranges(ho, tiles.rows).map(|rows| {
-                    let pieces = ranges(wo, tiles.columns)
-                        .map(|columns| tile(signals.clone(), rows.clone(), columns));
-                    join(pieces.collect(), 3)
-                });
-                join(rows.collect(), 2)
-            })
-            .collect(),
-        0,
-    );
-    match bias {
-        Some(bias) => out + bias.reshape([1, co, 1, 1]),
-        None => out,
-    }
+    Tensor::from_dispatch(forward::<burn::backend::Dispatch>(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.map(Tensor::into_dispatch),
+        padding,
+        max_bytes,
+    ))
 }
 
 #[cfg(all(test, feature = "std"))]
@@ -273,6 +497,66 @@ mod tests {
         }
         // The front-end's one-row kernels, a row cut into pieces.
         check([2, 4, 2, 40], 6, [1, 8], [0, 0], 4 * 32 * 7);
+    }
+
+    /// The explicit gradients ([`input_grad`], [`weight_grad`], the extension's backward on a
+    /// GPU) against burn's, for `x` `[n, c, h, w]`, `c_out` kernels of `kh×kw`, padding `p`,
+    /// in tiles of at most `max_bytes`.
+    fn check_gradients(
+        x: [usize; 4],
+        c_out: usize,
+        [kh, kw]: [usize; 2],
+        p: [usize; 2],
+        max_bytes: usize,
+    ) {
+        type D = burn::backend::Dispatch;
+        let device = Device::flex();
+        let random = |shape: [usize; 4]| {
+            Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).into_dispatch()
+        };
+        let [n, c, h, w] = x;
+        let (x, weight) = (random(x), random([c_out, c, kh, kw]));
+        let dy = random([n, c_out, h + 2 * p[0] + 1 - kh, w + 2 * p[1] + 1 - kw]);
+        let options = ConvOptions::new([1, 1], p, [1, 1], 1);
+        let data = |t| Tensor::<4>::from_dispatch(t).into_data();
+        let pairs = [
+            (
+                "dx",
+                input_grad::<D>([n, c, h, w], weight.clone(), dy.clone(), p, max_bytes),
+                <D as burn::backend::ops::ModuleOps<D>>::conv2d_x_backward(
+                    x.clone(),
+                    weight.clone(),
+                    dy.clone(),
+                    options.clone(),
+                ),
+            ),
+            (
+                "dw",
+                weight_grad::<D>(x.clone(), [c_out, c, kh, kw], dy.clone(), p, max_bytes),
+                <D as burn::backend::ops::ModuleOps<D>>::conv2d_weight_backward(
+                    x, weight, dy, options,
+                ),
+            ),
+        ];
+        for (what, ours, theirs) in pairs {
+            let (ours, theirs) = (data(ours), data(theirs));
+            assert_eq!(ours.shape(), theirs.shape(), "{what}");
+            ours.assert_approx_eq::<f32>(&theirs, Tolerance::relative(1e-4).set_absolute(1e-3));
+        }
+    }
+
+    #[test]
+    fn explicit_gradients_equal_burn_in_every_tiling() {
+        // Whole, groups of signals (5·9·4 B a position, 117 positions a signal: 3 a tile of
+        // 7), bands of 3 rows, pieces of rows.
+        for max_bytes in [MAX_UNFOLDED_BYTES, 3 * 117 * 180, 10_000, 900] {
+            check_gradients([7, 5, 9, 13], 6, [3, 3], [1, 1], max_bytes);
+        }
+        // Without padding, and the front-end's one-row kernels, whole and in pieces.
+        check_gradients([3, 5, 9, 11], 7, [3, 3], [0, 0], 2_000);
+        for max_bytes in [MAX_UNFOLDED_BYTES, 4 * 32 * 7] {
+            check_gradients([2, 4, 2, 40], 6, [1, 8], [0, 0], max_bytes);
+        }
     }
 
     #[test]
