@@ -218,11 +218,17 @@ fn wgpu_agrees_with_flex_forward_and_training() {
         assert_eq!(after.cudnn, before.cudnn, "cuDNN ran on a wgpu device");
         match route {
             GpuConvolution::ImplicitGemm | GpuConvolution::Cudnn => {
-                assert!(ran > 0 && unfolded == 0, "{route:?}: {before:?} → {after:?}")
+                assert!(
+                    ran > 0 && unfolded == 0,
+                    "{route:?}: {before:?} → {after:?}"
+                )
             }
             // The unfolded form's passes, with their own backward, through the extension.
             GpuConvolution::Unfolded => {
-                assert!(unfolded > 0 && ran == 0, "{route:?}: {before:?} → {after:?}")
+                assert!(
+                    unfolded > 0 && ran == 0,
+                    "{route:?}: {before:?} → {after:?}"
+                )
             }
             GpuConvolution::Direct => {
                 assert_eq!(ran + unfolded, 0, "{route:?} ran the extension")

@@ -1,5 +1,5 @@
 //! [`ConvKernels`] on burn's cubecl backend (wgpu, CUDA): for [`GpuConvolution::Unfolded`] the
-//! unfolded form's three passes (`unfolded.rs`: matrix multiplies, the input gradient folded back
+//! unfolded form's three passes (`unfolded/`: matrix multiplies, the input gradient folded back
 //! without autodiff's full-size gradient per window); otherwise the forward pass and both
 //! gradients as burn-cubecl's implicit-GEMM kernels, which run their matrix multiplies on the GPU's
 //! cooperative-matrix units (CUDA's tensor cores, TF32 for `f32` inputs as PyTorch does by
@@ -47,7 +47,7 @@ pub struct Passes {
     pub cudnn: usize,
     /// By burn-cubecl's implicit-GEMM kernels.
     pub implicit_gemm: usize,
-    /// By the unfolded form's matrix multiplies ([`GpuConvolution::Unfolded`], `unfolded.rs`).
+    /// By the unfolded form's matrix multiplies ([`GpuConvolution::Unfolded`], `unfolded/`).
     pub unfolded: usize,
     /// By burn's direct kernels (a device without cooperative matrices, or a shape the
     /// implicit GEMM refuses).
