@@ -140,7 +140,7 @@ if ((SECONDS <= DEADLINE)); then
   timeout 100 bin/trainer bench --backend wgpu --steps 1 --gpu-conv direct --layers "${layer_args[@]}" > "$OUT/layers-wgpu.md" 2>&1
 fi
 {
-  echo "| binary | backend | configuration | training clips/s | forward clips/s | passes by cuDNN / implicit GEMM / direct |"
+  echo "| binary | backend | configuration | training clips/s | forward clips/s | passes by cuDNN / implicit GEMM / unfolded / direct |"
   echo "|---|---|---|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
 } | tee "$OUT/summary.md"

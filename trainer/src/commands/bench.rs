@@ -144,14 +144,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     }
     println!("| forward, clips/s | {forward_rate:.2} |");
     #[cfg(any(feature = "wgpu", feature = "cuda"))]
-    if matches!(
-        route,
-        modnet::GpuConvolution::ImplicitGemm | modnet::GpuConvolution::Cudnn
-    ) {
+    if route != modnet::GpuConvolution::Direct
+        && !modnet::GpuConvolution::candidates(&device).is_empty()
+    {
+        // Which kernels the project's extension ran: a route can fall back (cuDNN to the
+        // implicit GEMM, that to burn's direct kernels where the device lacks matrix units).
         let passes = modnet::kernels::conv2d::cube::passes();
         println!(
-            "| convolution passes by cuDNN / implicit GEMM / direct kernels | {} / {} / {} |",
-            passes.cudnn, passes.implicit_gemm, passes.direct
+            "| convolution passes by cuDNN / implicit GEMM / unfolded / direct kernels \
+             | {} / {} / {} / {} |",
+            passes.cudnn, passes.implicit_gemm, passes.unfolded, passes.direct
         );
     }
     println!(
