@@ -162,8 +162,8 @@ fn tiles_are_the_largest_within_the_bound() {
     // positions (91 MB a signal; 29 rows fit the bound) → two bands of 20 rows.
     let paper = [16, 2304, 40, 246];
     assert_eq!(tiles(paper, MAX_UNFOLDED_BYTES), [1, 20, 246]);
-    assert!(29 * 246 * 2304 * 4 <= MAX_UNFOLDED_BYTES);
-    assert!(30 * 246 * 2304 * 4 > MAX_UNFOLDED_BYTES);
+    const { assert!(29 * 246 * 2304 * 4 <= MAX_UNFOLDED_BYTES) };
+    const { assert!(30 * 246 * 2304 * 4 > MAX_UNFOLDED_BYTES) };
     // Its third layer (23 MB a signal): two signals a tile, whole.
     assert_eq!(tiles([16, 2304, 20, 123], MAX_UNFOLDED_BYTES), [2, 20, 123]);
     // 7 signals of which 3 fit: tiles of 3 (the last of 1).
