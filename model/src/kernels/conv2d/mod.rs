@@ -28,7 +28,6 @@ pub mod cudnn;
 pub(crate) mod direct;
 #[cfg(any(feature = "cpu-kernels", feature = "gpu-kernels"))]
 mod extension;
-#[cfg(any(feature = "cpu-kernels", feature = "cudnn"))]
 #[cfg_attr(not(feature = "cpu-kernels"), allow(dead_code))]
 pub(crate) mod shape;
 #[cfg(all(test, feature = "cpu-kernels"))]

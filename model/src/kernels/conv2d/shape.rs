@@ -1,6 +1,6 @@
-//! The geometry of one convolution, shared by the direct kernel (`conv.rs`), Winograd's
-//! (`winograd.rs`), the burn extension and cuDNN's descriptors (`cudnn/`): its own file, so that neither kernel imports the other
-//! for it.
+//! The geometry of one convolution, shared by the direct kernel (`direct.rs`), Winograd's
+//! (`winograd.rs`), the burn extension, cuDNN's descriptors (`cudnn/`) and the unfolded form's
+//! tiles (`unfolded/`): its own file, so that no kernel imports another for it.
 
 /// The geometry of one convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,7 +35,7 @@ use burn::backend::{Backend, TensorMetadata};
 use burn::tensor::Tensor;
 
 pub use tiles::Tiles;
-use tiles::{Geometry, Tile, assemble};
+use tiles::{Tile, assemble, checked};
 
 /// The largest unfolded tile built at once, in bytes.
 pub const MAX_UNFOLDED_BYTES: usize = 64 << 20;
@@ -64,21 +64,21 @@ pub fn forward<B: Backend>(
     padding: [usize; 2],
     max_bytes: usize,
 ) -> FloatTensor<B> {
-    let geometry = Geometry::of(x.shape().dims(), weight.shape().dims(), padding);
-    let co = geometry.co;
-    let padded = geometry.padded::<B>(x);
+    let shape = checked(x.shape().dims(), weight.shape().dims(), padding);
+    let co = shape.c_out;
+    let padded = shape.padded::<B>(x);
     // [1, c_out, c·kh·kw], in the order of the unfolded rows.
-    let weight = B::float_reshape(weight, [1, co, geometry.k].into());
-    let parts: Vec<(Tile, FloatTensor<B>)> = geometry
+    let weight = B::float_reshape(weight, [1, co, shape.taps()].into());
+    let parts: Vec<(Tile, FloatTensor<B>)> = shape
         .tiles(max_bytes)
         .map(|tile| {
-            let cols = geometry.unfold::<B>(&padded, &tile);
-            let shape = [tile.signals.len(), co, tile.rows.len(), tile.columns.len()];
-            let part = B::float_reshape(B::float_matmul(weight.clone(), cols), shape.into());
+            let cols = shape.unfold::<B>(&padded, &tile);
+            let dims = [tile.signals.len(), co, tile.rows.len(), tile.columns.len()];
+            let part = B::float_reshape(B::float_matmul(weight.clone(), cols), dims.into());
             (tile, part)
         })
         .collect();
-    let out = assemble::<B>(&geometry, parts, &weight);
+    let out = assemble::<B>(&shape, parts, &weight);
     match bias {
         Some(bias) => B::float_add(out, B::float_reshape(bias, [1, co, 1, 1].into())),
         None => out,
@@ -96,18 +96,18 @@ pub fn input_grad<B: Backend>(
     padding: [usize; 2],
     max_bytes: usize,
 ) -> FloatTensor<B> {
-    let geometry = Geometry::of(x_shape, weight.shape().dims(), padding);
-    let ([n, c, h, w], [ph, pw], co) = (x_shape, padding, geometry.co);
+    let shape = checked(x_shape, weight.shape().dims(), padding);
+    let ([n, c, h, w], [ph, pw], co) = (x_shape, padding, shape.c_out);
     // [1, c·kh·kw, c_out]
-    let weight_t = B::float_transpose(B::float_reshape(weight, [1, co, geometry.k].into()));
+    let weight_t = B::float_transpose(B::float_reshape(weight, [1, co, shape.taps()].into()));
     let padded_shape = [n, c, h + 2 * ph, w + 2 * pw];
     let zeros = B::float_zeros(padded_shape.into(), &dy.device(), dy.dtype().into());
-    let padded_grad = geometry.tiles(max_bytes).fold(zeros, |padded_grad, tile| {
+    let padded_grad = shape.tiles(max_bytes).fold(zeros, |padded_grad, tile| {
         let g = tile.signals.len();
         let dy_tile = B::float_slice(dy.clone(), &tile.output(co));
         let dy_tile = B::float_reshape(dy_tile, [g, co, tile.positions()].into());
         let dcols = B::float_matmul(weight_t.clone(), dy_tile);
-        geometry.fold::<B>(padded_grad, dcols, &tile)
+        shape.fold::<B>(padded_grad, dcols, &tile)
     });
     if ph == 0 && pw == 0 {
         return padded_grad;
@@ -134,14 +134,14 @@ pub fn weight_grad<B: Backend>(
     padding: [usize; 2],
     max_bytes: usize,
 ) -> FloatTensor<B> {
-    let geometry = Geometry::of(x.shape().dims(), weight_shape, padding);
-    let co = geometry.co;
-    let padded = geometry.padded::<B>(x);
-    let sum = geometry
+    let shape = checked(x.shape().dims(), weight_shape, padding);
+    let co = shape.c_out;
+    let padded = shape.padded::<B>(x);
+    let sum = shape
         .tiles(max_bytes)
         .map(|tile| {
             let g = tile.signals.len();
-            let cols = geometry.unfold::<B>(&padded, &tile);
+            let cols = shape.unfold::<B>(&padded, &tile);
             let dy_tile = B::float_slice(dy.clone(), &tile.output(co));
             let dy_tile = B::float_reshape(dy_tile, [g, co, tile.positions()].into());
             // [g, c_out, c·kh·kw], summed over the tile's signals.

@@ -1,6 +1,6 @@
-//! The unfolded convolution's geometry: how an output is cut into tiles whose unfolded input
-//! stays within a bound ([`Tiles`]), and one tile's unfolding and its adjoint, the fold, on a
-//! backend's tensors.
+//! The unfolded convolution's tiles: how an output is cut into tiles whose unfolded input stays
+//! within a bound ([`Tiles`]), and, on the convolution's geometry ([`ConvShape`]), one tile's
+//! unfolding and its adjoint, the fold, on a backend's tensors.
 
 use alloc::vec::Vec;
 use burn::backend::tensor::FloatTensor;
@@ -8,6 +8,8 @@ use burn::backend::{Backend, TensorMetadata};
 use burn::tensor::Slice;
 use burn::tensor::ops::PadMode;
 use core::ops::Range;
+
+use super::super::shape::ConvShape;
 
 /// How an output of `n` signals of `ho × wo` positions is cut so that no tile's unfolded input
 /// (`k` values a position) exceeds a bound: tiles of `signals` signals × `rows` rows × `columns`
@@ -64,20 +66,6 @@ fn ranges(len: usize, step: usize) -> impl Iterator<Item = Range<usize>> + Clone
         .map(move |start| start..(start + step).min(len))
 }
 
-/// One convolution's sizes: input `[n, c, h, w]`, kernels `[co, c, kh, kw]`, zero padding
-/// `[ph, pw]`, output `[n, co, ho, wo]`, `k = c·kh·kw` unfolded values a position.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Geometry {
-    pub(super) x: [usize; 4],
-    pub(super) co: usize,
-    pub(super) kh: usize,
-    pub(super) kw: usize,
-    pub(super) padding: [usize; 2],
-    pub(super) ho: usize,
-    pub(super) wo: usize,
-    pub(super) k: usize,
-}
-
 /// The output positions of one tile: its signals, rows and columns.
 #[derive(Debug, Clone)]
 pub(super) struct Tile {
@@ -112,35 +100,29 @@ impl Tile {
     }
 }
 
-impl Geometry {
-    /// # Panics
-    /// If the kernel is larger than the padded input, or the channels differ.
-    pub(super) fn of(x: [usize; 4], weight: [usize; 4], [ph, pw]: [usize; 2]) -> Geometry {
-        let [_, c, h, w] = x;
-        let [co, ci, kh, kw] = weight;
-        assert_eq!(c, ci, "input channels {c}, kernel channels {ci}");
-        assert!(
-            h + 2 * ph >= kh && w + 2 * pw >= kw,
-            "kernel {kh}×{kw} larger than the padded input"
-        );
-        Geometry {
-            x,
-            co,
-            kh,
-            kw,
-            padding: [ph, pw],
-            ho: h + 2 * ph - kh + 1,
-            wo: w + 2 * pw - kw + 1,
-            k: c * kh * kw,
-        }
-    }
+/// A convolution's geometry, checked: the shared [`ConvShape`] of `x` `[n, c, h, w]`, kernels
+/// `[co, c, kh, kw]` and padding `[ph, pw]`.
+///
+/// # Panics
+/// If the kernel is larger than the padded input, or the channels differ.
+pub(super) fn checked(x: [usize; 4], weight: [usize; 4], padding: [usize; 2]) -> ConvShape {
+    let ([_, c, h, w], [_, ci, kh, kw], [ph, pw]) = (x, weight, padding);
+    assert_eq!(c, ci, "input channels {c}, kernel channels {ci}");
+    assert!(
+        h + 2 * ph >= kh && w + 2 * pw >= kw,
+        "kernel {kh}×{kw} larger than the padded input"
+    );
+    ConvShape::of(x, weight, padding)
+}
 
+/// The unfolded form's work on a convolution's geometry.
+impl ConvShape {
     /// The tiles within `max_bytes`, signals outermost.
     pub(super) fn tiles(&self, max_bytes: usize) -> impl Iterator<Item = Tile> {
-        let n = self.x[0];
-        let tiles = Tiles::within([n, self.k, self.ho, self.wo], max_bytes);
-        let (rows, columns) = (ranges(self.ho, tiles.rows), ranges(self.wo, tiles.columns));
-        ranges(n, tiles.signals).flat_map(move |signals| {
+        let (oh, ow) = (self.oh(), self.ow());
+        let tiles = Tiles::within([self.batch, self.taps(), oh, ow], max_bytes);
+        let (rows, columns) = (ranges(oh, tiles.rows), ranges(ow, tiles.columns));
+        ranges(self.batch, tiles.signals).flat_map(move |signals| {
             let columns = columns.clone();
             rows.clone().flat_map(move |rows| {
                 let signals = signals.clone();
@@ -160,7 +142,7 @@ impl Geometry {
     }
 
     pub(super) fn padded<B: Backend>(&self, x: FloatTensor<B>) -> FloatTensor<B> {
-        let [ph, pw] = self.padding;
+        let (ph, pw) = (self.ph, self.pw);
         if ph == 0 && pw == 0 {
             return x;
         }
@@ -178,7 +160,7 @@ impl Geometry {
         padded: &FloatTensor<B>,
         tile: &Tile,
     ) -> FloatTensor<B> {
-        let (g, c, p) = (tile.signals.len(), self.x[1], tile.positions());
+        let (g, c, p) = (tile.signals.len(), self.c_in, tile.positions());
         let windows: Vec<FloatTensor<B>> = self
             .offsets()
             .map(|offset| {
@@ -186,7 +168,7 @@ impl Geometry {
                 B::float_reshape(window, [g, c, 1, p].into())
             })
             .collect();
-        B::float_reshape(B::float_cat(windows, 2), [g, self.k, p].into())
+        B::float_reshape(B::float_cat(windows, 2), [g, self.taps(), p].into())
     }
 
     /// `padded_grad` plus the unfolded gradient `dcols` (`[g, c·kh·kw, positions]`) of `tile`,
@@ -197,7 +179,7 @@ impl Geometry {
         dcols: FloatTensor<B>,
         tile: &Tile,
     ) -> FloatTensor<B> {
-        let (g, c) = (tile.signals.len(), self.x[1]);
+        let (g, c) = (tile.signals.len(), self.c_in);
         let (hb, wb) = (tile.rows.len(), tile.columns.len());
         let windows = self.kh * self.kw;
         let dcols = B::float_reshape(dcols, [g, c, windows, hb * wb].into());
@@ -222,16 +204,16 @@ impl Geometry {
 
 /// Tile results `(tile, [g, co, rows, columns])` put together as `[n, co, ho, wo]`.
 pub(super) fn assemble<B: Backend>(
-    geometry: &Geometry,
+    shape: &ConvShape,
     parts: Vec<(Tile, FloatTensor<B>)>,
     like: &FloatTensor<B>,
 ) -> FloatTensor<B> {
     if parts.len() == 1 {
         return parts.into_iter().next().expect("one tile").1;
     }
-    let shape = [geometry.x[0], geometry.co, geometry.ho, geometry.wo];
-    let out = B::float_zeros(shape.into(), &like.device(), like.dtype().into());
+    let dims = [shape.batch, shape.c_out, shape.oh(), shape.ow()];
+    let out = B::float_zeros(dims.into(), &like.device(), like.dtype().into());
     parts.into_iter().fold(out, |out, (tile, part)| {
-        B::float_slice_assign(out, &tile.output(geometry.co), part)
+        B::float_slice_assign(out, &tile.output(shape.c_out), part)
     })
 }
