@@ -14,11 +14,17 @@ pub fn js_error(e: JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Milliseconds on the page's clock (`performance.now()`).
+/// Milliseconds on this context's clock (`performance.now()` of the page, or of the engine's
+/// worker, which has no `window`; `Date.now()` where neither has one).
 pub fn now_millis() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or_else(js_sys::Date::now, |p| p.now())
+    let global = js_sys::global();
+    let performance = match global.dyn_ref::<web_sys::Window>() {
+        Some(window) => window.performance(),
+        None => global
+            .dyn_ref::<web_sys::WorkerGlobalScope>()
+            .and_then(|scope| scope.performance()),
+    };
+    performance.map_or_else(js_sys::Date::now, |p| p.now())
 }
 
 /// A dropped or chosen file's bytes.

@@ -20,6 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
+use crate::browser::now_millis;
 use crate::messages::{
     BODY, BatchProbabilities, ChunkPictures, EngineKind, FromEngine, Heard, ModelInfo, PAYLOAD,
     Share, ToEngine,
@@ -356,7 +357,7 @@ async fn listen(
         ));
     }
     modnet::clip::protocol::check_samples(&samples).map_err(|e| e.to_string())?;
-    let started = js_sys::Date::now();
+    let started = now_millis();
     let wave = Tensor::<2>::from_data(TensorData::new(samples, [1, chunk]), &device);
     let inside = model.inside(wave).map_err(|e| e.to_string())?;
     let mut probabilities = read(inside.probabilities.clone()).await?;
@@ -371,7 +372,7 @@ async fn listen(
         job,
         probabilities,
         pictures,
-        millis: js_sys::Date::now() - started,
+        millis: now_millis() - started,
     })
 }
 
@@ -381,7 +382,7 @@ async fn pictures(
     start: usize,
 ) -> Result<ChunkPictures, String> {
     let (model, device) = model_of(engine)?;
-    let started = js_sys::Date::now();
+    let started = now_millis();
     let (chunk, x) = {
         let e = engine.borrow();
         if e.samples.is_empty() {
@@ -398,7 +399,7 @@ async fn pictures(
 }
 
 /// The filterbank and modulation pictures of one chunk's [`Inside`] (batch 1), rows ordered
-/// by centre frequency; `millis` counts from `started` (`Date.now()`, before the model ran).
+/// by centre frequency; `millis` counts from `started` ([`now_millis`], before the model ran).
 async fn chunk_pictures(
     engine: &Rc<RefCell<Engine>>,
     inside: Inside,
@@ -433,6 +434,6 @@ async fn chunk_pictures(
         modulation: drawn.modulation,
         modulation_centre_hz: order.modulation_centre_hz,
         filterbank_centre_hz: order.filterbank_centre_hz,
-        millis: js_sys::Date::now() - started,
+        millis: now_millis() - started,
     })
 }

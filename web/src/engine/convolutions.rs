@@ -5,13 +5,11 @@
 //! `crate::route_memory`). Which is faster depends on the GPU, so it is measured where the page
 //! runs rather than decided here.
 
+use super::read;
+use crate::browser::now_millis;
+use crate::messages::Convolutions;
 use burn::tensor::{Device, Distribution, Tensor};
 use modnet::{GpuConvolution, ModNet, TAG_BATCH};
-use wasm_bindgen::JsCast;
-use web_sys::WorkerGlobalScope;
-
-use super::read;
-use crate::messages::Convolutions;
 
 /// What the page asks of the route: the address's `?gpu-conv=` (a route's name, or `auto` to
 /// time them again), and the routes it remembers from earlier visits.
@@ -88,9 +86,9 @@ pub(super) async fn choose(
         model.set_gpu_convolution(route);
         // The first run compiles the route's shaders; one chunk does that as well as a batch.
         forward(&model, &one).await?;
-        let started = now();
+        let started = now_millis();
         forward(&model, &batch).await?;
-        timed.push((route, now() - started));
+        timed.push((route, now_millis() - started));
     }
     let route = timed
         .iter()
@@ -103,13 +101,4 @@ pub(super) async fn choose(
 async fn forward(model: &ModNet, x: &Tensor<2>) -> Result<(), String> {
     let probabilities = model.probabilities(x.clone()).map_err(|e| e.to_string())?;
     read(probabilities).await.map(drop)
-}
-
-/// Milliseconds from the worker's clock (sub-millisecond where the browser allows).
-fn now() -> f64 {
-    js_sys::global()
-        .dyn_into::<WorkerGlobalScope>()
-        .ok()
-        .and_then(|scope| scope.performance())
-        .map_or_else(js_sys::Date::now, |p| p.now())
 }
