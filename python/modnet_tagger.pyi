@@ -125,7 +125,8 @@ class Tagger:
     takes "auto" (a GPU through wgpu when there is one) and "wgpu". `gpu_conv`: how the
     model's convolutions run on a GPU, as the trainer's `--gpu-conv` — "auto" (the default)
     times each route the GPU can take at a forward pass of 4 chunks and keeps the fastest, or
-    a route by name ("direct", "unfolded", "implicit-gemm"); the CPU has nothing to choose.
+    a route by name ("direct", "unfolded", "implicit-gemm", "per-pass": each
+    convolution's passes by the route fastest for them); the CPU has nothing to choose.
     Safe to share between threads; each call releases the GIL."""
 
     weights: str

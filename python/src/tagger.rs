@@ -35,8 +35,9 @@ use crate::tagging_error;
 /// built with the `wgpu` feature, `"auto"` (a GPU through wgpu when there is one, else the
 /// CPU) or `"wgpu"`. `gpu_conv` is how the model's convolutions run on a GPU, as the trainer's
 /// `--gpu-conv`: `"auto"` times each route the GPU can take at a forward pass of 4 chunks and
-/// keeps the fastest, or a route by name (`"direct"`, `"unfolded"`, `"implicit-gemm"`); the
-/// CPU has nothing to choose. A tagger is safe to share between threads; each call releases
+/// keeps the fastest, or a route by name (`"direct"`, `"unfolded"`, `"implicit-gemm"`,
+/// `"per-pass"`: each convolution's passes by the route fastest for them); the CPU has nothing
+/// to choose. A tagger is safe to share between threads; each call releases
 /// the GIL while it decodes and runs the model.
 #[pyclass(frozen, module = "modnet_tagger")]
 pub struct Tagger {

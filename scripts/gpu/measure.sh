@@ -7,7 +7,8 @@
 # - `trainer bench` (training and forward clips/s) through CUDA of the paper preset at batch 16
 #   by cuDNN and by implicit GEMM, then PyTorch's twin, then cuDNN with its heuristics' algorithms,
 #   the built-in model's configuration, batch 4, the direct and unfolded routes, `auto`'s choice
-#   and burn's autotune (the second binary);
+#   and burn's autotune (the second binary); each route per pass (`per-pass`: the fastest for
+#   each convolution and pass, its table of choices in the row's file);
 # - PyTorch's twin (model/benches/torch_modnet.py) on the same GPU, batch 16 and 4, when torch
 #   with CUDA is installed there;
 # - `bench --layers` on CUDA: each convolution of the paper preset, each pass, each route (ms);
@@ -15,7 +16,7 @@
 # - one epoch of `train` (a small synthetic job) on Flex and on CUDA by each fast route: the
 #   losses side by side; the default synthetic job and the built-in model's configuration on
 #   synthetic clips, on CUDA (clips/s, ROC-AUC);
-# - the same `bench` rows through wgpu (unfolded early, then direct and autotune).
+# - the same `bench` rows through wgpu (unfolded and per-pass early, then direct and autotune).
 # Each run has its own time limit so that one hang loses one row.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -77,6 +78,10 @@ torch_rows
 # wgpu's best hope (the unfolded form, every layer since it is unfolded in tiles): early, so
 # that issue 39's wgpu figure is never skipped.
 bench trainer wgpu "paper b16 unfolded" unfolded "${paper[@]}"
+# Each pass of each convolution by the route fastest for it (its table of choices is in the
+# row's file), through wgpu and CUDA.
+bench trainer wgpu "paper b16 per-pass" per-pass "${paper[@]}"
+bench trainer cuda "paper b16 per-pass" per-pass "${paper[@]}"
 MODNET_CUDNN_ALGORITHMS=heuristic bench trainer cuda "paper b16 cudnn heuristic" cudnn "${paper[@]}"
 bench trainer cuda "built-in b16 cudnn" cudnn "${builtin[@]}"
 bench trainer cuda "paper b4 cudnn" cudnn --preset sincmodnet --batch-size 4

@@ -23,7 +23,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use modnet::GpuConvolution;
-use modnet::kernels::conv2d::{cube, unfolded};
+use modnet::kernels::conv2d::{ConvShape, Pass, cube, per_pass, unfolded};
 use modnet::{ModNet, ModNetConfig, ResNetConfig, ResNetWidths};
 use modnet_audio::backend::{Backend, adapters, device};
 use trainer::commands::bench_layers::fixed_values;
@@ -199,6 +199,7 @@ fn wgpu_agrees_with_flex_forward_and_training() {
         GpuConvolution::Unfolded,
         GpuConvolution::ImplicitGemm,
         GpuConvolution::Cudnn,
+        GpuConvolution::PerPass,
     ] {
         eprintln!("convolutions on wgpu: {route:?}");
         let before = cube::passes();
@@ -232,6 +233,10 @@ fn wgpu_agrees_with_flex_forward_and_training() {
             }
             GpuConvolution::Direct => {
                 assert_eq!(ran + unfolded, 0, "{route:?} ran the extension")
+            }
+            // Each pass by a route timed on it: both kinds ran (every route was timed).
+            GpuConvolution::PerPass => {
+                assert!(ran > 0 && unfolded > 0, "{route:?}: {before:?} → {after:?}")
             }
         }
     }
@@ -291,6 +296,7 @@ fn every_gpu_route_matches_flex_at_batch_1_and_16() {
             Some(GpuConvolution::Unfolded),
             None,
             Some(GpuConvolution::ImplicitGemm),
+            Some(GpuConvolution::PerPass),
         ] {
             let ours = run(&gpu, route);
             for (what, (a, b)) in ["output", "input gradient", "weight gradient"]
@@ -312,6 +318,35 @@ fn every_gpu_route_matches_flex_at_batch_1_and_16() {
     let after = cube::passes();
     let unfolded = after.unfolded - before.unfolded;
     assert!(unfolded >= 3 * shapes.len(), "unfolded passes: {unfolded}");
+    // `per-pass` timed each pass of each shape once, by every route lavapipe runs as itself,
+    // and kept the fastest.
+    for (n, c, h, w, co, kh, kw, padding) in shapes {
+        let shape = ConvShape::of([n, c, h, w], [co, c, kh, kw], padding);
+        let timed: Vec<_> = per_pass::choices()
+            .into_iter()
+            .filter(|choice| choice.shape == shape)
+            .collect();
+        let passes: Vec<Pass> = timed.iter().map(|choice| choice.pass).collect();
+        assert_eq!(
+            passes,
+            [Pass::Forward, Pass::InputGrad, Pass::WeightGrad],
+            "{shape:?}"
+        );
+        for choice in timed {
+            let routes: Vec<_> = choice.times.iter().map(|(r, _)| *r).collect();
+            assert!(
+                routes.starts_with(&[GpuConvolution::Direct, GpuConvolution::Unfolded]),
+                "{choice:?}"
+            );
+            let fastest = choice
+                .times
+                .iter()
+                .map(|(_, ms)| *ms)
+                .fold(f64::MAX, f64::min);
+            let kept = choice.times.iter().find(|(r, _)| *r == choice.route);
+            assert_eq!(kept.map(|(_, ms)| *ms), Some(fastest), "{choice:?}");
+        }
+    }
     let ran = if available {
         after.implicit_gemm - before.implicit_gemm
     } else {
@@ -415,7 +450,9 @@ fn tag_and_train_run_on_wgpu() {
             "wgpu" => {
                 let line = chose.unwrap_or_else(|| panic!("no route chosen on wgpu: {err}"));
                 assert!(
-                    line.contains("direct") && line.contains("unfolded") && line.contains(" → "),
+                    ["direct", "unfolded", "per-pass", " → "]
+                        .iter()
+                        .all(|part| line.contains(part)),
                     "{line}"
                 );
             }
@@ -494,7 +531,7 @@ fn every_route_on_wgpu_matches_flex_at_the_models_shapes() {
         .filter(|l| l.starts_with("| 2×"))
         .map(|l| l.split('|').map(str::trim).collect())
         .collect();
-    for route in ["direct", "unfolded"] {
+    for route in ["direct", "unfolded", "per-pass"] {
         let of_route: Vec<_> = rows.iter().filter(|r| r[5] == route).collect();
         assert!(
             of_route.iter().any(|r| r[2].contains("×1×")) && of_route.len() >= 6,

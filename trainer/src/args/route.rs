@@ -32,6 +32,10 @@ fn help(route: GpuConvolution) -> &'static str {
         GpuConvolution::Cudnn => {
             "NVIDIA's cuDNN, forward and both gradients (CUDA only; TF32, as PyTorch)"
         }
+        GpuConvolution::PerPass => {
+            "each convolution's forward pass and each gradient by whichever route above was \
+             fastest for that pass and shape, timed at its first run (`bench` prints the choices)"
+        }
     }
 }
 
@@ -64,7 +68,7 @@ impl GpuConvChoice {
     }
 }
 
-/// `--gpu-conv auto|direct|unfolded|implicit-gemm|cudnn`, parsed into a [`GpuConvChoice`].
+/// `--gpu-conv auto|direct|unfolded|implicit-gemm|cudnn|per-pass`, parsed into a [`GpuConvChoice`].
 pub(crate) fn parser() -> impl clap::builder::TypedValueParser<Value = GpuConvChoice> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
     let auto = PossibleValue::new("auto").help(

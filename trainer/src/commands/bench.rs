@@ -176,6 +176,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     if args.layers {
         super::bench_layers::print(&config, batch, &device)?;
     }
+    // The routes `per-pass` kept for each convolution and pass (where it ran).
+    #[cfg(any(feature = "wgpu", feature = "cuda"))]
+    super::bench_layers::print_per_pass();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -83,6 +83,65 @@ pub(crate) fn print(config: &ModNetConfig, batch: usize, device: &Device) -> Res
     Ok(())
 }
 
+/// What `--gpu-conv per-pass` timed in this process: each convolution's passes, each route's
+/// best milliseconds at the pass's first run, and the route kept (nothing where it did not run).
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+pub(crate) fn print_per_pass() {
+    let mut choices = modnet::kernels::conv2d::per_pass::choices();
+    // Each convolution's passes together, the convolutions in the order they first ran.
+    let first_run = |shape| choices.iter().position(|c| c.shape == shape);
+    let order: Vec<_> = choices
+        .iter()
+        .map(|c| (first_run(c.shape), c.pass))
+        .collect();
+    let mut ordered: Vec<_> = order.into_iter().zip(choices.drain(..)).collect();
+    ordered.sort_by_key(|(key, _)| *key);
+    let choices: Vec<_> = ordered.into_iter().map(|(_, c)| c).collect();
+    let mut routes: Vec<GpuConvolution> = Vec::new();
+    for (route, _) in choices.iter().flat_map(|c| &c.times) {
+        if !routes.contains(route) {
+            routes.push(*route);
+        }
+    }
+    if choices.is_empty() {
+        return;
+    }
+    println!();
+    println!("per-pass: each convolution's passes, timed by each route at their first run");
+    let names: Vec<String> = routes.iter().map(|r| format!("{} ms", r.name())).collect();
+    println!(
+        "| input | weight | padding | pass | {} | kept |",
+        names.join(" | ")
+    );
+    println!("|---|---|---|---|{}---|", "---:|".repeat(routes.len()));
+    for c in &choices {
+        let s = c.shape;
+        let times: Vec<String> = routes
+            .iter()
+            .map(|r| {
+                let ms = c.times.iter().find(|(t, _)| t == r);
+                ms.map_or("–".to_string(), |(_, ms)| format!("{ms:.2}"))
+            })
+            .collect();
+        println!(
+            "| {}×{}×{}×{} | {}×{}×{}×{} | {}×{} | {} | {} | {} |",
+            s.batch,
+            s.c_in,
+            s.h,
+            s.w,
+            s.c_out,
+            s.c_in,
+            s.kh,
+            s.kw,
+            s.ph,
+            s.pw,
+            c.pass.name(),
+            times.join(" | "),
+            c.route.name()
+        );
+    }
+}
+
 /// Milliseconds of the forward pass, the input gradient and the weight gradient of one
 /// convolution by `route` (each gradient: a backward asking for it alone, less the forward).
 fn time_passes(

@@ -28,6 +28,8 @@ pub mod cudnn;
 pub(crate) mod direct;
 #[cfg(any(feature = "cpu-kernels", feature = "gpu-kernels"))]
 mod extension;
+#[cfg(feature = "gpu-kernels")]
+pub mod per_pass;
 #[cfg_attr(not(feature = "cpu-kernels"), allow(dead_code))]
 pub(crate) mod shape;
 #[cfg(all(test, feature = "cpu-kernels"))]
@@ -40,6 +42,29 @@ mod winograd_f4;
 
 #[cfg(any(feature = "cpu-kernels", feature = "gpu-kernels"))]
 pub use extension::ConvKernels;
+pub use shape::ConvShape;
+
+/// Which of the convolution's passes (ordered as a training step first runs them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pass {
+    /// `y = conv(x, w) + b`.
+    Forward,
+    /// The input's gradient (cuDNN's "backward data").
+    InputGrad,
+    /// The weight's gradient (cuDNN's "backward filter").
+    WeightGrad,
+}
+
+impl Pass {
+    /// The pass in words, as tables print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pass::Forward => "forward",
+            Pass::InputGrad => "input gradient",
+            Pass::WeightGrad => "weight gradient",
+        }
+    }
+}
 
 use burn::tensor::Tensor;
 
@@ -61,15 +86,19 @@ pub enum GpuConvolution {
     /// `cudnn` feature; TF32 allowed, as PyTorch does; algorithms found by timing once per
     /// shape, as PyTorch's `cudnn.benchmark`), else as [`GpuConvolution::ImplicitGemm`].
     Cudnn,
+    /// Each pass of each convolution shape by the route above that was fastest for it on this
+    /// device, timed at its first run ([`per_pass`]; the `gpu-kernels` feature, natively).
+    PerPass,
 }
 
 impl GpuConvolution {
     /// Every route, in the order they are timed.
-    pub const ALL: [GpuConvolution; 4] = [
+    pub const ALL: [GpuConvolution; 5] = [
         GpuConvolution::Direct,
         GpuConvolution::Unfolded,
         GpuConvolution::ImplicitGemm,
         GpuConvolution::Cudnn,
+        GpuConvolution::PerPass,
     ];
 
     /// The route's name, as the trainer's `--gpu-conv` and the page's `?gpu-conv=` take it.
@@ -79,6 +108,7 @@ impl GpuConvolution {
             GpuConvolution::Unfolded => "unfolded",
             GpuConvolution::ImplicitGemm => "implicit-gemm",
             GpuConvolution::Cudnn => "cudnn",
+            GpuConvolution::PerPass => "per-pass",
         }
     }
 
@@ -88,54 +118,72 @@ impl GpuConvolution {
     }
 
     /// The routes worth timing on `device`: none off burn's cubecl runtimes (the CPU runs its
-    /// own kernels whatever the route); burn's own and the unfolded form on every GPU; the
-    /// implicit GEMM only where the device launches it (else it is the direct kernels again);
-    /// cuDNN only where it can run ([`GpuConvolution::refusal`]).
+    /// own kernels whatever the route); natively with the `gpu-kernels` feature those the
+    /// device runs as themselves ([`cube::routes_on`]: the implicit GEMM only where the device
+    /// launches it, else it is the direct kernels again; cuDNN only where it can run) and the
+    /// choice among them per pass; elsewhere (the web page) burn's own and the unfolded form.
     pub fn candidates(device: &burn::tensor::Device) -> alloc::vec::Vec<GpuConvolution> {
+        #[cfg(feature = "gpu-kernels")]
+        if !cfg!(target_arch = "wasm32") {
+            use burn::backend::DispatchDevice;
+            return match device.clone().inner().as_dispatch() {
+                DispatchDevice::Cube(d) => {
+                    let mut routes = cube::routes_on(d, burn::tensor::FloatDType::F32);
+                    routes.push(GpuConvolution::PerPass);
+                    routes
+                }
+                _ => alloc::vec::Vec::new(),
+            };
+        }
         if !unfolded::on_cubecl(&Tensor::<1>::zeros([1], device)) {
             return alloc::vec::Vec::new();
         }
-        let mut routes = alloc::vec![GpuConvolution::Direct, GpuConvolution::Unfolded];
-        #[cfg(feature = "gpu-kernels")]
-        if !cfg!(target_arch = "wasm32")
-            && cube::implicit_gemm_on(device, burn::tensor::FloatDType::F32)
-        {
-            routes.push(GpuConvolution::ImplicitGemm);
-        }
-        if GpuConvolution::Cudnn.refusal(device).is_none() {
-            routes.push(GpuConvolution::Cudnn);
-        }
-        routes
+        alloc::vec![GpuConvolution::Direct, GpuConvolution::Unfolded]
     }
 
-    /// Why this route cannot run on `device` at all, in a sentence; `None` where it can. Only
-    /// cuDNN's route is refused (off CUDA, or without libcudnn): the others fall back by design
-    /// (the implicit GEMM to the direct kernels without cooperative matrices, every route to the
-    /// CPU's kernels on the CPU).
+    /// Why this route cannot run on `device` at all, in a sentence; `None` where it can. cuDNN's
+    /// route is refused off CUDA or without libcudnn, the choice per pass in a build without
+    /// the project's GPU kernels; the others fall back by design (the implicit GEMM to the
+    /// direct kernels without cooperative matrices, every route to the CPU's kernels on the
+    /// CPU).
     pub fn refusal(self, device: &burn::tensor::Device) -> Option<alloc::string::String> {
         use alloc::string::ToString;
-        if self != GpuConvolution::Cudnn {
-            return None;
-        }
-        #[cfg(feature = "cudnn")]
-        {
-            use burn::backend::DispatchDevice;
-            match device.clone().inner().as_dispatch() {
-                DispatchDevice::Cube(burn_cubecl::CubeDevice::Cuda(_)) => cudnn::available().err(),
-                _ => Some(
-                    "cuDNN runs on NVIDIA GPUs through CUDA, and this device is not one"
+        match self {
+            GpuConvolution::Cudnn => cudnn_refusal(device),
+            GpuConvolution::PerPass
+                if cfg!(target_arch = "wasm32") || !cfg!(feature = "gpu-kernels") =>
+            {
+                Some(
+                    "timing each convolution's passes needs the project's GPU kernels (native \
+                     builds with wgpu or CUDA)"
                         .to_string(),
-                ),
+                )
             }
+            _ => None,
         }
-        #[cfg(not(feature = "cudnn"))]
-        {
-            let _ = device;
-            Some(
-                "this build has no cuDNN route (it comes with the CUDA build, the `cudnn` feature)"
-                    .to_string(),
-            )
+    }
+}
+
+/// [`GpuConvolution::refusal`] of cuDNN's route.
+fn cudnn_refusal(device: &burn::tensor::Device) -> Option<alloc::string::String> {
+    use alloc::string::ToString;
+    #[cfg(feature = "cudnn")]
+    {
+        use burn::backend::DispatchDevice;
+        match device.clone().inner().as_dispatch() {
+            DispatchDevice::Cube(burn_cubecl::CubeDevice::Cuda(_)) => cudnn::available().err(),
+            _ => Some(
+                "cuDNN runs on NVIDIA GPUs through CUDA, and this device is not one".to_string(),
+            ),
         }
+    }
+    #[cfg(not(feature = "cudnn"))]
+    {
+        let _ = device;
+        Some(
+            "this build has no cuDNN route (it comes with the CUDA build, the `cudnn` feature)"
+                .to_string(),
+        )
     }
 }
 

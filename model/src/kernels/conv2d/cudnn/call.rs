@@ -15,18 +15,8 @@ use cudarc::cudnn::sys::{self, cudnnConvolutionMode_t as Mode, cudnnDataType_t a
 use cudarc::driver::sys::CUstream;
 
 use super::MAX_WORKSPACE;
+use crate::kernels::conv2d::Pass;
 use crate::kernels::conv2d::shape::ConvShape;
-
-/// Which of the convolution's passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pass {
-    /// `y = conv(x, w)`.
-    Forward,
-    /// The input's gradient (cuDNN's "backward data").
-    Data,
-    /// The weight's gradient (cuDNN's "backward filter").
-    Filter,
-}
 
 /// An algorithm of one of the passes.
 #[derive(Debug, Clone, Copy)]
@@ -295,8 +285,8 @@ impl Call {
         debug_assert!(matches!(
             (self.pass, self.algo),
             (Pass::Forward, Algo::Forward(_))
-                | (Pass::Data, Algo::Data(_))
-                | (Pass::Filter, Algo::Filter(_))
+                | (Pass::InputGrad, Algo::Data(_))
+                | (Pass::WeightGrad, Algo::Filter(_))
         ));
         Ok(())
     }
@@ -365,7 +355,7 @@ fn choose_by(
                 Forward,
                 (d.x, d.w, d.conv, d.y)
             ),
-            Pass::Data => first_fitting!(
+            Pass::InputGrad => first_fitting!(
                 sys::cudnnConvolutionBwdDataAlgoPerf_t,
                 cudnnFindConvolutionBackwardDataAlgorithm,
                 cudnnGetConvolutionBackwardDataAlgorithm_v7,
@@ -373,7 +363,7 @@ fn choose_by(
                 Data,
                 (d.w, d.y, d.conv, d.x)
             ),
-            Pass::Filter => first_fitting!(
+            Pass::WeightGrad => first_fitting!(
                 sys::cudnnConvolutionBwdFilterAlgoPerf_t,
                 cudnnFindConvolutionBackwardFilterAlgorithm,
                 cudnnGetConvolutionBackwardFilterAlgorithm_v7,

@@ -28,8 +28,8 @@ use cudarc::cudnn::result::{self, CudnnError};
 mod call;
 
 use call::Call;
-pub use call::Pass;
 
+use super::Pass;
 use super::shape::ConvShape;
 
 /// The largest workspace an algorithm may ask for (bytes); PyTorch lets cuDNN take what it wants.
@@ -92,8 +92,8 @@ pub fn pass(
     let s = ConvShape::of(x.shape().dims(), weight.shape().dims(), [ph, pw]);
     let (out, inputs, bias) = match pass {
         Pass::Forward => ([s.batch, s.c_out, s.oh(), s.ow()], [x, weight], Some(other)),
-        Pass::Data => ([s.batch, s.c_in, s.h, s.w], [weight, other], None),
-        Pass::Filter => ([s.c_out, s.c_in, s.kh, s.kw], [x, other], None),
+        Pass::InputGrad => ([s.batch, s.c_in, s.h, s.w], [weight, other], None),
+        Pass::WeightGrad => ([s.c_out, s.c_in, s.kh, s.kw], [x, other], None),
     };
     Some(run(device, pass, s, out, inputs, bias))
 }
