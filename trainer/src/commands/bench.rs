@@ -71,6 +71,34 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     }
     let forward_rate = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
 
+    let (train_rate, losses) = training_rate(&config, route, &device, batch, args.steps)?;
+
+    let rates = Rates {
+        train: train_rate,
+        forward: forward_rate,
+        data: data_path_rate(&config, batch, args.loader_workers)?,
+    };
+    let passes = extension_passes(route, &device);
+    print_table(args, &summary, &config, route, rates, &losses, passes);
+    if args.layers {
+        super::bench_layers::print(&config, batch, &device)?;
+    }
+    // The routes `per-pass` kept for each convolution and pass (where it ran).
+    #[cfg(any(feature = "wgpu", feature = "cuda"))]
+    super::bench_layers::print_per_pass();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Training clips/s over `steps` timed steps (after an untimed one) of a new model on `device`
+/// with burn's autodiff, Adam on one batch of random chunks, and each step's loss.
+fn training_rate(
+    config: &modnet::ModNetConfig,
+    route: modnet::GpuConvolution,
+    device: &burn::tensor::Device,
+    batch: usize,
+    steps: usize,
+) -> Result<(f64, Vec<f32>)> {
+    let chunk = config.chunk_samples;
     let train_device = device.clone().autodiff();
     let mut model = Some({
         let mut model = config.init(&train_device)?;
@@ -108,16 +136,64 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     };
     step()?;
     let started = Instant::now();
-    for _ in 0..args.steps {
+    for _ in 0..steps {
         step()?;
     }
     // The last update, waited for once (a full read-back of the weights).
     if let Some(name) = model.as_ref().and_then(|m| m.first_non_finite()) {
         anyhow::bail!("the weights became NaN or infinite during the benchmark (first in {name})");
     }
-    let train_rate = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
+    let train_rate = (batch * steps) as f64 / started.elapsed().as_secs_f64();
+    Ok((train_rate, losses))
+}
 
-    let data_rate = data_path_rate(&config, batch, args.loader_workers)?;
+/// How many convolution passes the project's extension ran by each of its kernels, where it
+/// ran: a route can fall back (cuDNN to the implicit GEMM, that to burn's direct kernels where
+/// the device lacks matrix units).
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn extension_passes(
+    route: modnet::GpuConvolution,
+    device: &burn::tensor::Device,
+) -> Option<String> {
+    if route == modnet::GpuConvolution::Direct
+        || modnet::GpuConvolution::candidates(device).is_empty()
+    {
+        return None;
+    }
+    let passes = modnet::kernels::conv2d::cube::passes();
+    Some(format!(
+        "{} / {} / {} / {}",
+        passes.cudnn, passes.implicit_gemm, passes.unfolded, passes.direct
+    ))
+}
+
+/// Without a GPU backend in the build the extension never runs on one.
+#[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+fn extension_passes(_: modnet::GpuConvolution, _: &burn::tensor::Device) -> Option<String> {
+    None
+}
+
+/// The three rates the table reports, clips/s.
+#[derive(Clone, Copy)]
+struct Rates {
+    train: f64,
+    forward: f64,
+    data: f64,
+}
+
+/// The benchmark's table: the rates, the first and last step's loss, the convolution passes
+/// by route, and what an MTAT epoch and the paper's 200 epochs would cost.
+fn print_table(
+    args: &BenchArgs,
+    summary: &str,
+    config: &modnet::ModNetConfig,
+    route: modnet::GpuConvolution,
+    rates: Rates,
+    losses: &[f32],
+    extension_passes: Option<String>,
+) {
+    let (train_rate, forward_rate, data_rate) = (rates.train, rates.forward, rates.data);
+    let (batch, chunk) = (args.batch_size, config.chunk_samples);
     let slower = train_rate.min(data_rate);
     let train_clips = crate::data::mtat::train_list().len();
     let epoch = train_clips as f64 / slower;
@@ -143,17 +219,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         );
     }
     println!("| forward, clips/s | {forward_rate:.2} |");
-    #[cfg(any(feature = "wgpu", feature = "cuda"))]
-    if route != modnet::GpuConvolution::Direct
-        && !modnet::GpuConvolution::candidates(&device).is_empty()
-    {
-        // Which kernels the project's extension ran: a route can fall back (cuDNN to the
-        // implicit GEMM, that to burn's direct kernels where the device lacks matrix units).
-        let passes = modnet::kernels::conv2d::cube::passes();
+    if let Some(passes) = extension_passes {
         println!(
-            "| convolution passes by cuDNN / implicit GEMM / unfolded / direct kernels \
-             | {} / {} / {} / {} |",
-            passes.cudnn, passes.implicit_gemm, passes.unfolded, passes.direct
+            "| convolution passes by cuDNN / implicit GEMM / unfolded / direct kernels | {passes} |"
         );
     }
     println!(
@@ -173,13 +241,6 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         "| 200 epochs (the paper's budget) | {} |",
         span(200.0 * epoch)
     );
-    if args.layers {
-        super::bench_layers::print(&config, batch, &device)?;
-    }
-    // The routes `per-pass` kept for each convolution and pass (where it ran).
-    #[cfg(any(feature = "wgpu", feature = "cuda"))]
-    super::bench_layers::print_per_pass();
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Training clips/s of the data path alone: batches of crops of MTAT-length (29.1 s) clips,

@@ -1,55 +1,18 @@
-//! The GPU path, checked against Flex: the same weights and batches on burn's wgpu backend and
-//! on Flex must give the same logits, the same losses over gradient steps (BCE, batch norm in
-//! training mode) and the same weights after them; `trainer tag` and a one-epoch `train` run on
-//! wgpu. Without a GPU, CI runs this on Mesa's lavapipe (`scripts/test.sh` installs it and
-//! points the Vulkan loader at it with `VK_DRIVER_FILES`).
-//!
-//! Tolerances, from what lavapipe measured (burn 0.22.1, no fusion, no autotune in this build;
-//! before the convolutions took the unfolded route on wgpu, `modnet::kernels::conv2d::unfolded`):
-//! - forward logits and `tag` probabilities: 1e-3 absolute (measured 1.4e-5 and 5e-6);
-//! - gradients after one backward pass, per parameter, relative L2 difference: 5e-2 (measured
-//!   ≤ 1e-4 from the ResNet's second block on, but up to 1.4e-2 in the first block and the
-//!   front-end; a 1e-6 nudge of the weights moves Flex far less, so this is a real difference
-//!   of the two backends' kernels in the early layers, not chaos. Biases of convolutions that
-//!   a batch norm follows have no gradient in exact arithmetic (≈1e-8 here) and are left out);
-//! - 5 gradient steps (SGD, lr 0.01): losses within 1e-2 relative (measured 2.8e-4 at step 5);
-//!   each weight tensor ends within 0.1 of its own movement from Flex's (measured 5.3e-2, a
-//!   batch norm's β in the first block, where the gradients differ most). The check it replaces,
-//!   Σ|w| over all weights within 1e-4, allowed ~20 where five steps move a weight by ≤ 5e-3.
-//!
-//! A wrong kernel, as with burn#5257's fusion + autotune on Vulkan, is off by far more.
+//! The whole model on wgpu against Flex: logits, gradients, five gradient steps and the weights
+//! after them, by each route; `trainer tag` and a one-epoch `train` on wgpu.
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{GradientsParams, SgdConfig};
-use burn::tensor::{Device, Tensor, TensorData};
-use modnet::GpuConvolution;
-use modnet::kernels::conv2d::{ConvShape, Pass, cube, per_pass, unfolded};
-use modnet::{ModNet, ModNetConfig, ResNetConfig, ResNetWidths};
-use modnet_audio::backend::{Backend, adapters, device};
-use trainer::commands::bench_layers::fixed_values;
-use trainer::evaluate::bce_with_logits;
-
-use crate::common::*;
+use super::*;
 
 const SAMPLES: usize = 16_000;
 const BATCH: usize = 3;
 const STEPS: usize = 5;
+
 /// The steps' learning rate: each weight moves by `LR` × its gradient.
 const LR: f64 = 0.01;
+
 /// How far apart Flex and wgpu may end after the steps, as a fraction of how far the steps
 /// moved each tensor (measured 5.3e-2: see the module's tolerances).
 const WEIGHTS_APART: f32 = 0.1;
-
-fn wgpu_device() -> Device {
-    let found = adapters();
-    assert!(
-        !found.is_empty(),
-        "no wgpu adapter: install a Vulkan driver (CI uses Mesa's lavapipe: apt-get install \
-         mesa-vulkan-drivers libvulkan1, VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json)"
-    );
-    eprintln!("wgpu adapters: {found:?}");
-    device(Backend::Wgpu).expect("a wgpu device")
-}
 
 /// A small SincModNet with 1 s chunks and no dropout (its random masks differ per backend).
 fn config() -> ModNetConfig {
@@ -80,10 +43,6 @@ fn batch(step: usize) -> (Vec<f32>, Vec<f32>) {
         .map(|i| (i * 7 + step).is_multiple_of(3) as u8 as f32)
         .collect();
     (x, y)
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap()
 }
 
 /// Parameter tensors by path, their values flattened.
@@ -126,15 +85,6 @@ fn named(model: &ModNet, grads: Option<&burn::tensor::Gradients>) -> Named {
 /// Whether a gradient is zero in exact arithmetic (a bias before a batch norm: ≈1e-8 here).
 fn vanishes(gradient: &[f32]) -> bool {
     distance(gradient, &vec![0.0; gradient.len()]) < 1e-6
-}
-
-/// The Euclidean distance between two equally long vectors.
-fn distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f32>()
-        .sqrt()
 }
 
 /// Every parameter's gradient after one forward/backward pass of the first batch.
@@ -240,119 +190,6 @@ fn wgpu_agrees_with_flex_forward_and_training() {
             }
         }
     }
-}
-
-/// Every GPU route's convolution and both gradients at the model's kinds of shapes (3×3 with
-/// padding, odd sizes, one-row filterbank kernels; batch 1 and 16) against burn's on Flex:
-/// burn's own, the unfolded form (through the project's extension with its own backward; and
-/// differentiated by burn's autodiff, as where the extension is not built, in bands of two output
-/// rows, as the model's larger maps are unfolded), and the extension's implicit GEMM (where the
-/// device launches it, else the direct kernels).
-#[test]
-fn every_gpu_route_matches_flex_at_batch_1_and_16() {
-    let gpu = wgpu_device();
-    let available = cube::implicit_gemm_on(&gpu, burn::tensor::FloatDType::F32);
-    eprintln!("implicit GEMM on this device: {available}");
-    let before = cube::passes();
-    // (batch, c_in, h, w, c_out, kh, kw, padding)
-    let shapes = [
-        (1, 3, 7, 9, 5, 3, 3, [1, 1]),
-        (16, 8, 6, 5, 4, 3, 3, [1, 1]),
-        (2, 1, 4, 50, 6, 1, 9, [0, 4]),
-        (3, 5, 9, 11, 7, 3, 3, [0, 0]),
-    ];
-    for (n, c, h, w, co, kh, kw, padding) in shapes {
-        let x = fixed_values(n * c * h * w, 1);
-        let k = fixed_values(co * c * kh * kw, 2);
-        let b = fixed_values(co, 3);
-        // The unfolded form in bands of two rows: two rows' unfolded values, in bytes.
-        let bands = 4 * c * kh * kw * 2 * (w + 2 * padding[1] + 1 - kw);
-        let run = |device: &Device, route: Option<GpuConvolution>| {
-            let device = device.clone().autodiff();
-            let x = Tensor::<4>::from_data(TensorData::new(x.clone(), [n, c, h, w]), &device)
-                .require_grad();
-            let k = Tensor::<4>::from_data(TensorData::new(k.clone(), [co, c, kh, kw]), &device)
-                .require_grad();
-            let b = Tensor::<1>::from_data(TensorData::new(b.clone(), [co]), &device);
-            let y = match route {
-                Some(route) => {
-                    modnet::kernels::conv2d(x.clone(), k.clone(), Some(b), padding, route)
-                }
-                None => unfolded::conv2d_within(x.clone(), k.clone(), Some(b), padding, bands),
-            };
-            // A weighting of the outputs, so that each output's gradient differs.
-            let seen = Tensor::<4>::from_data(
-                TensorData::new(fixed_values(y.dims().iter().product(), 4), y.dims()),
-                &device,
-            );
-            let grads = (y.clone() * seen).sum().backward();
-            let dx = x.grad(&grads).unwrap();
-            let dk = k.grad(&grads).unwrap();
-            [values(y), values(dx), values(dk)]
-        };
-        let flex = run(&Device::flex(), Some(GpuConvolution::Direct));
-        for route in [
-            Some(GpuConvolution::Direct),
-            Some(GpuConvolution::Unfolded),
-            None,
-            Some(GpuConvolution::ImplicitGemm),
-            Some(GpuConvolution::PerPass),
-        ] {
-            let ours = run(&gpu, route);
-            for (what, (a, b)) in ["output", "input gradient", "weight gradient"]
-                .iter()
-                .zip(flex.iter().zip(&ours))
-            {
-                let relative = distance(a, b) / distance(a, &vec![0.0; a.len()]);
-                let name = route.map_or("unfolded in bands", GpuConvolution::name);
-                eprintln!(
-                    "| {n}×{c}×{h}×{w} * {co}×{kh}×{kw} | {name} | {what} | {relative:.1e} |"
-                );
-                assert!(
-                    relative <= 1e-4,
-                    "{name}: {what} at {n}×{c}×{h}×{w}: relative {relative}"
-                );
-            }
-        }
-    }
-    let after = cube::passes();
-    let unfolded = after.unfolded - before.unfolded;
-    assert!(unfolded >= 3 * shapes.len(), "unfolded passes: {unfolded}");
-    // `per-pass` timed each pass of each shape once, by every route lavapipe runs as itself,
-    // and kept the fastest.
-    for (n, c, h, w, co, kh, kw, padding) in shapes {
-        let shape = ConvShape::of([n, c, h, w], [co, c, kh, kw], padding);
-        let timed: Vec<_> = per_pass::choices()
-            .into_iter()
-            .filter(|choice| choice.shape == shape)
-            .collect();
-        let passes: Vec<Pass> = timed.iter().map(|choice| choice.pass).collect();
-        assert_eq!(
-            passes,
-            [Pass::Forward, Pass::InputGrad, Pass::WeightGrad],
-            "{shape:?}"
-        );
-        for choice in timed {
-            let routes: Vec<_> = choice.times.iter().map(|(r, _)| *r).collect();
-            assert!(
-                routes.starts_with(&[GpuConvolution::Direct, GpuConvolution::Unfolded]),
-                "{choice:?}"
-            );
-            let fastest = choice
-                .times
-                .iter()
-                .map(|(_, ms)| *ms)
-                .fold(f64::MAX, f64::min);
-            let kept = choice.times.iter().find(|(r, _)| *r == choice.route);
-            assert_eq!(kept.map(|(_, ms)| *ms), Some(fastest), "{choice:?}");
-        }
-    }
-    let ran = if available {
-        after.implicit_gemm - before.implicit_gemm
-    } else {
-        after.direct - before.direct
-    };
-    assert!(ran >= 3 * shapes.len(), "the extension ran {ran} passes");
 }
 
 /// Logits, gradients, 5 gradient steps' losses and the weights after them on `gpu` against Flex's.
@@ -504,102 +341,4 @@ fn tag_and_train_run_on_wgpu() {
         "alarming lines that mean nothing: {err}"
     );
     assert!(run.join("best.safetensors").exists());
-}
-
-/// `bench --layers` on wgpu: every convolution of a small model (the front-end's one-row ones
-/// and the ResNet's 3×3 ones, at their shapes and paddings), each pass, by each route lavapipe
-/// takes, timed and held to Flex's values within 1e-4 relative.
-#[test]
-fn every_route_on_wgpu_matches_flex_at_the_models_shapes() {
-    wgpu_device();
-    let out = ok(&[
-        "bench",
-        "--backend",
-        "wgpu",
-        "--preset",
-        "small",
-        "--chunk-seconds",
-        "1",
-        "--batch-size",
-        "2",
-        "--steps",
-        "1",
-        "--layers",
-    ]);
-    let rows: Vec<Vec<&str>> = out
-        .lines()
-        .filter(|l| l.starts_with("| 2×"))
-        .map(|l| l.split('|').map(str::trim).collect())
-        .collect();
-    for route in ["direct", "unfolded", "per-pass"] {
-        let of_route: Vec<_> = rows.iter().filter(|r| r[5] == route).collect();
-        assert!(
-            of_route.iter().any(|r| r[2].contains("×1×")) && of_route.len() >= 6,
-            "{route}: the front-end's and the ResNet's convolutions were not all timed: {out}"
-        );
-        for row in of_route {
-            for apart in row[9].split(" / ") {
-                let apart: f64 = apart.parse().unwrap_or(f64::NAN);
-                assert!(apart <= 1e-4, "{route} {row:?}");
-            }
-        }
-    }
-    // The totals: each route's, and the fastest route's for each convolution and pass, which
-    // can be no slower than any one route's.
-    let total = |label: &str| -> f64 {
-        let row = out
-            .lines()
-            .find(|l| l.starts_with(&format!("| {label} | ")));
-        let row = row.unwrap_or_else(|| panic!("no total for {label}: {out}"));
-        row.split('|')
-            .nth(2)
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(f64::NAN)
-    };
-    let mixed = total("the fastest route for each convolution and pass");
-    for route in ["direct", "unfolded"] {
-        assert!(mixed > 0.0 && mixed <= total(route) + 1e-9, "{out}");
-    }
-}
-
-/// `--gpu-conv cudnn` where cuDNN cannot run is refused with a sentence naming the flag (this
-/// machine has no NVIDIA GPU; without the CUDA build there is no cuDNN route at all).
-#[test]
-fn cudnn_is_refused_where_it_cannot_run() {
-    for backend in ["flex", "wgpu"] {
-        let out = trainer(&[
-            "bench",
-            "--backend",
-            backend,
-            "--gpu-conv",
-            "cudnn",
-            "--steps",
-            "1",
-        ]);
-        assert!(!out.status.success(), "cudnn accepted on {backend}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("--gpu-conv cudnn:") && err.contains("cuDNN"),
-            "{backend}: {err}"
-        );
-    }
-}
-
-/// `auto` names the device it chose and why, in one line.
-#[test]
-fn auto_says_which_device_and_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("tone.wav");
-    write_wav(&wav, 1.0, 16_000, 440.0, 1);
-    let out = trainer(&["tag", s(&wav)]);
-    assert!(out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("device: ")).collect();
-    assert_eq!(lines.len(), 1, "{err}");
-    let gpus: Vec<_> = adapters().into_iter().filter(|a| a.gpu).collect();
-    if gpus.is_empty() {
-        assert!(lines[0].starts_with("device: Flex (CPU) — "), "{err}");
-    } else {
-        assert!(lines[0].starts_with("device: wgpu on "), "{err}");
-    }
 }
