@@ -31,6 +31,28 @@ done
 for dir in $(python3 -c "import site, glob; print(' '.join(sorted({p.rsplit('/', 1)[0] for s in site.getsitepackages() for p in glob.glob(s + '/nvidia/*/lib/lib*.so*')})))" 2>/dev/null) /usr/local/cuda/lib64; do
   [[ -d $dir ]] && LD_LIBRARY_PATH="$dir:${LD_LIBRARY_PATH:-}"
 done
+# cudarc finds NVRTC as libnvrtc.so or libnvrtc.so.12 … .so.9 — not .so.13, which is all a
+# CUDA 13 wheel of PyTorch brings — and the driver runs only code of its own CUDA version or
+# older: where no unversioned libnvrtc.so is on the path, one is linked to the newest
+# libnvrtc.so.N with N at most the driver's CUDA major version.
+driver_cuda=$(nvidia-smi 2>/dev/null | grep -o 'CUDA Version: [0-9]*' | grep -o '[0-9]*$')
+if [[ -n $driver_cuda ]]; then
+  mkdir -p bin/libs
+  found=() newest=""
+  for dir in ${LD_LIBRARY_PATH//:/ } /usr/lib/x86_64-linux-gnu; do
+    [[ -e $dir/libnvrtc.so ]] && found+=("$dir/libnvrtc.so")
+    for lib in "$dir"/libnvrtc.so.[0-9]*; do
+      [[ $lib =~ libnvrtc\.so\.([0-9]+)$ ]] || continue
+      ((BASH_REMATCH[1] <= driver_cuda)) || continue
+      [[ -z $newest || ${BASH_REMATCH[1]} -gt ${newest##*.} ]] && newest=$lib
+    done
+  done
+  if ((${#found[@]} == 0)) && [[ -n $newest ]]; then
+    ln -sf "$newest" bin/libs/libnvrtc.so
+    LD_LIBRARY_PATH="$PWD/bin/libs:${LD_LIBRARY_PATH:-}"
+  fi
+  echo "driver's CUDA: $driver_cuda; NVRTC: ${found[*]:-${newest:-none found}}" | tee -a "$OUT/gpu.txt"
+fi
 export LD_LIBRARY_PATH
 echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}" > "$OUT/libraries.txt"
 STEPS=${STEPS:-3}
