@@ -69,13 +69,14 @@ bench() {  # binary, backend, label, route (--gpu-conv), bench arguments…
   if ((SECONDS > DEADLINE)); then rows+=("| $bin | $backend | $label | skipped (time) | | |"); return; fi
   if [[ $SMOKE == 1 ]]; then set -- --preset small --chunk-seconds 1 --batch-size 2; fi
   timeout 120 "bin/$bin" bench --backend "$backend" --steps "$STEPS" --gpu-conv "$conv" "$@" > "$file" 2>&1
-  local train forward passes
+  local status=$? failed=failed train forward passes
+  ((status == 124)) && failed="timed out (120 s)"
   train=$(grep -m1 '^| training, clips/s' "$file" | awk -F'|' '{print $3}')
   forward=$(grep -m1 '^| forward, clips/s' "$file" | awk -F'|' '{print $3}')
   passes=$(grep -m1 '^| convolution passes by' "$file" | awk -F'|' '{print $3}')
   chose=$(grep -m1 '^gpu-conv auto:' "$file")
   [[ -n $chose ]] && echo "$label: $chose" >> "$OUT/auto.txt"
-  rows+=("| $bin | $backend | $label | ${train:-failed} | ${forward:-failed} | ${passes:-} |")
+  rows+=("| $bin | $backend | $label | ${train:-$failed} | ${forward:-$failed} | ${passes:-} |")
   echo "${rows[-1]}"
 }
 paper=(--preset sincmodnet --batch-size 16)
