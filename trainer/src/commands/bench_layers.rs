@@ -37,7 +37,6 @@ pub(crate) fn print(config: &ModNetConfig, batch: usize, device: &Device) -> Res
          weight gradient) |"
     );
     println!("|---|---|---|---:|---|---:|---:|---:|---|");
-    let shape = |d: [usize; 4]| format!("{}×{}×{}×{}", d[0], d[1], d[2], d[3]);
     // Per route, the sum over the model's convolutions (each pass × its runs); and the sum
     // of the fastest route's time for each convolution and pass, what choosing per layer and
     // pass would give.
@@ -62,8 +61,8 @@ pub(crate) fn print(config: &ModNetConfig, batch: usize, device: &Device) -> Res
             println!(
                 "| {} | {} | {}×{} | {runs} | {label} | {forward:.2} | {input:.2} | {weight:.2} \
                  | {} |",
-                shape(xs),
-                shape(ws),
+                dims(xs),
+                dims(ws),
                 padding[0],
                 padding[1],
                 apart.join(" / "),
@@ -87,16 +86,10 @@ pub(crate) fn print(config: &ModNetConfig, batch: usize, device: &Device) -> Res
 /// best milliseconds at the pass's first run, and the route kept (nothing where it did not run).
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 pub(crate) fn print_per_pass() {
-    let mut choices = modnet::kernels::conv2d::per_pass::choices();
+    let kept = modnet::kernels::conv2d::per_pass::choices();
     // Each convolution's passes together, the convolutions in the order they first ran.
-    let first_run = |shape| choices.iter().position(|c| c.shape == shape);
-    let order: Vec<_> = choices
-        .iter()
-        .map(|c| (first_run(c.shape), c.pass))
-        .collect();
-    let mut ordered: Vec<_> = order.into_iter().zip(choices.drain(..)).collect();
-    ordered.sort_by_key(|(key, _)| *key);
-    let choices: Vec<_> = ordered.into_iter().map(|(_, c)| c).collect();
+    let mut choices: Vec<_> = kept.iter().collect();
+    choices.sort_by_key(|c| (kept.iter().position(|k| k.shape == c.shape), c.pass));
     let mut routes: Vec<GpuConvolution> = Vec::new();
     for (route, _) in choices.iter().flat_map(|c| &c.times) {
         if !routes.contains(route) {
@@ -114,7 +107,7 @@ pub(crate) fn print_per_pass() {
         names.join(" | ")
     );
     println!("|---|---|---|---|{}---|", "---:|".repeat(routes.len()));
-    for c in &choices {
+    for c in choices {
         let s = c.shape;
         let times: Vec<String> = routes
             .iter()
@@ -124,15 +117,9 @@ pub(crate) fn print_per_pass() {
             })
             .collect();
         println!(
-            "| {}×{}×{}×{} | {}×{}×{}×{} | {}×{} | {} | {} | {} |",
-            s.batch,
-            s.c_in,
-            s.h,
-            s.w,
-            s.c_out,
-            s.c_in,
-            s.kh,
-            s.kw,
+            "| {} | {} | {}×{} | {} | {} | {} |",
+            dims([s.batch, s.c_in, s.h, s.w]),
+            dims([s.c_out, s.c_in, s.kh, s.kw]),
             s.ph,
             s.pw,
             c.pass.name(),
@@ -140,6 +127,11 @@ pub(crate) fn print_per_pass() {
             c.route.name()
         );
     }
+}
+
+/// A tensor's four sizes as the tables print them: `2×16×40×46`.
+fn dims(d: [usize; 4]) -> String {
+    format!("{}×{}×{}×{}", d[0], d[1], d[2], d[3])
 }
 
 /// Milliseconds of the forward pass, the input gradient and the weight gradient of one

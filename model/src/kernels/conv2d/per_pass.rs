@@ -37,13 +37,14 @@ pub fn choices() -> Vec<Choice> {
 }
 
 /// The route for `pass` of `shape` on `device`: the one kept earlier, or, at the first call for
-/// them, the fastest of `routes` as `time` measures each (milliseconds; `None` where it failed),
-/// then kept. The table is not locked while timing (a pass timed twice at once is kept once).
+/// them, the fastest of `routes()` as `time` measures each (milliseconds; `None` where it
+/// failed), then kept. The table is not locked while timing (a pass timed twice at once is kept
+/// once).
 pub(super) fn route(
     device: &str,
     shape: ConvShape,
     pass: Pass,
-    routes: &[GpuConvolution],
+    routes: impl FnOnce() -> Vec<GpuConvolution>,
     time: impl FnMut(GpuConvolution) -> Option<f64>,
 ) -> GpuConvolution {
     let same = |c: &Choice| c.device == device && c.shape == shape && c.pass == pass;
@@ -51,7 +52,7 @@ pub(super) fn route(
     if let Some(route) = known(&CHOSEN.lock().unwrap_or_else(|e| e.into_inner())) {
         return route;
     }
-    let (route, times) = fastest(routes, time);
+    let (route, times) = fastest(&routes(), time);
     let mut chosen = CHOSEN.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(earlier) = known(&chosen) {
         return earlier;
@@ -134,14 +135,14 @@ mod tests {
             timed.set(timed.get() + 1);
             Some(if r == Unfolded { 1.0 } else { 2.0 })
         };
-        let routes = [Direct, Unfolded];
-        let first = route(device, shape(5), Pass::WeightGrad, &routes, time);
-        let again = route(device, shape(5), Pass::WeightGrad, &routes, time);
+        let routes = || vec![Direct, Unfolded];
+        let first = route(device, shape(5), Pass::WeightGrad, routes, time);
+        let again = route(device, shape(5), Pass::WeightGrad, routes, time);
         assert_eq!((first, again, timed.get()), (Unfolded, Unfolded, 2));
         // Another pass, shape or device is timed anew.
-        route(device, shape(5), Pass::Forward, &routes, time);
-        route(device, shape(6), Pass::WeightGrad, &routes, time);
-        route("another device", shape(5), Pass::WeightGrad, &routes, time);
+        route(device, shape(5), Pass::Forward, routes, time);
+        route(device, shape(6), Pass::WeightGrad, routes, time);
+        route("another device", shape(5), Pass::WeightGrad, routes, time);
         assert_eq!(timed.get(), 8);
         let kept: Vec<Choice> = choices()
             .into_iter()
